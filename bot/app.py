@@ -1,0 +1,104 @@
+"""Build the whole bot from Settings: the one wiring place."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from fastapi import FastAPI
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.authorization import AuthorizeResult
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.background import BackgroundTasks
+from bot.config import Settings, load_settings
+from bot.logs import setup_logging
+from bot.registry import Registry
+from bot.services import Services
+from bot.slack import listeners
+from bot.web import create_fastapi
+
+log = logging.getLogger(__name__)
+
+SHUTDOWN_GRACE_SECONDS = 8.0
+
+
+@dataclass
+class Bot:
+    """Everything `serve` and `socket` run: the Bolt app, the HTTP app and their services."""
+
+    services: Services
+    slack: AsyncApp
+    web: FastAPI
+
+    async def start(self) -> None:
+        """Start background loops (none yet beyond request work)."""
+
+    async def stop(self) -> None:
+        """Finish in-flight work (answers to Slack) within the shutdown grace period."""
+        await self.services.background.drain(SHUTDOWN_GRACE_SECONDS)
+
+
+def required_for_slack(settings: Settings) -> None:
+    """Stop early when settings every Slack-facing command needs are missing."""
+    settings.require(
+        "slack_bot_token", "slack_signing_secret", why="to talk to Slack (serve, socket)"
+    )
+
+
+def build_slack_app(services: Services, *, client: AsyncWebClient | None = None) -> AsyncApp:
+    """The Bolt app with every listener registered."""
+    settings = services.settings
+    token = settings.slack_bot_token or ""
+    # No token on Bolt's client: `authorize` hands Bolt the token for each request.
+    client = client or AsyncWebClient(base_url=settings.slack_api_url)
+
+    async def authorize(**_: Any) -> AuthorizeResult:
+        # One workspace, one token: no auth.test round trip before the first answer,
+        # so `/iak code` works even while Slack's Web API is unreachable.
+        return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)
+
+    app = AsyncApp(
+        client=client,
+        signing_secret=settings.slack_signing_secret,
+        authorize=authorize,
+        # Listeners ack first and hand slow work to BackgroundTasks, so the HTTP answer is
+        # the ack itself and shutdown can wait for what is still running.
+        process_before_response=True,
+    )
+    listeners.register(app, services)
+    return app
+
+
+def build_bot(settings: Settings, *, registry: Registry | None = None) -> Bot:
+    """Build the bot from settings; nothing connects until it is started."""
+    required_for_slack(settings)
+    services = Services(
+        settings=settings,
+        registry=registry or Registry.load(),
+        background=BackgroundTasks(),
+    )
+    slack = build_slack_app(services)
+    web = create_fastapi(slack)
+    bot = Bot(services=services, slack=slack, web=web)
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        await bot.start()
+        try:
+            yield
+        finally:
+            await bot.stop()
+
+    web.router.lifespan_context = lifespan
+    return bot
+
+
+def create_web_app() -> FastAPI:
+    """Uvicorn factory for `iak-bot serve` (each worker process builds its own bot)."""
+    settings = load_settings()
+    setup_logging(settings)
+    return build_bot(settings).web

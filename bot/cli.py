@@ -1,0 +1,151 @@
+"""`iak-bot …`: the command-line entry points."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import sys
+from collections.abc import Callable, Sequence
+from urllib.parse import urlparse
+
+from bot.config import ConfigError, Settings, load_settings
+
+EXIT_CONFIG = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run one `iak-bot` command; configuration problems print a message, never a traceback."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    command: Callable[[argparse.Namespace], int] = args.run
+    try:
+        return command(args)
+    except ConfigError as exc:
+        print(f"iak-bot {args.command}: {exc}", file=sys.stderr)
+        return EXIT_CONFIG
+    except KeyboardInterrupt:
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="iak-bot",
+        description="Slack chat-ops bot for IAK prepaid top-ups. Settings come from the "
+        "environment and .env (see .env.example).",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="command")
+
+    serve = sub.add_parser("serve", help="HTTP server on $PORT for Slack, callbacks and health")
+    serve.set_defaults(run=_serve)
+
+    socket = sub.add_parser("socket", help="the bot over Slack Socket Mode (no public URL)")
+    socket.set_defaults(run=_socket)
+
+    migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
+    migrate.set_defaults(run=_migrate)
+
+    code = sub.add_parser("code", help="print the remediation card for a code, offline")
+    code.add_argument("query", nargs="+", help="a response code (17, 6, http 503) or words")
+    code.set_defaults(run=_code)
+
+    manifest = sub.add_parser("manifest", help="print the Slack app manifest for a host")
+    where = manifest.add_mutually_exclusive_group(required=True)
+    where.add_argument("--url", help="the bot's public base URL, e.g. https://iak-bot.example.com")
+    where.add_argument(
+        "--socket-mode", action="store_true", help="a manifest for Socket Mode (no request URLs)"
+    )
+    manifest.set_defaults(run=_manifest)
+    return parser
+
+
+def _serve(_: argparse.Namespace) -> int:
+    import uvicorn
+
+    from bot.app import required_for_slack
+
+    settings = load_settings()
+    required_for_slack(settings)
+    uvicorn.run(
+        "bot.app:create_web_app",
+        factory=True,
+        host="0.0.0.0",  # noqa: S104 - the platform's router reaches the dyno on $PORT
+        port=settings.port,
+        workers=settings.web_concurrency,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        proxy_headers=False,
+        timeout_graceful_shutdown=10,
+    )
+    return 0
+
+
+def _socket(_: argparse.Namespace) -> int:
+    from bot.logs import setup_logging
+
+    settings = load_settings()
+    settings.require("slack_bot_token", "slack_app_token", why="for Socket Mode (iak-bot socket)")
+    setup_logging(settings)
+    asyncio.run(_run_socket(settings))
+    return 0
+
+
+async def _run_socket(settings: Settings) -> None:
+    from slack_bolt.adapter.socket_mode.async_handler import AsyncSocketModeHandler
+
+    from bot.app import build_bot
+
+    bot = build_bot(settings)
+    handler = AsyncSocketModeHandler(bot.slack, settings.slack_app_token)
+    await bot.start()
+    try:
+        await handler.start_async()  # type: ignore[no-untyped-call]
+    finally:
+        await handler.close_async()  # type: ignore[no-untyped-call]
+        await bot.stop()
+
+
+def _migrate(_: argparse.Namespace) -> int:
+    print("Nothing to migrate: this version keeps no database schema yet.")
+    return 0
+
+
+def _code(args: argparse.Namespace) -> int:
+    from bot.registry import Empty, Found, Matches, Registry, Unknown
+    from bot.slack.blocks.cards import remediation_card, search_results, unknown_code
+    from bot.slack.blocks.terminal import render
+
+    registry = Registry.load()
+    result = registry.lookup(" ".join(args.query))
+    match result:
+        case Found(code=code, note=note):
+            message = remediation_card(code, note=note, shareable=False)
+        case Matches():
+            message = search_results(result, shareable=False)
+        case Empty():
+            print("Give a code or words, e.g. iak-bot code 17", file=sys.stderr)
+            return EXIT_CONFIG
+        case _:
+            message = unknown_code(result)
+    sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+    return 1 if isinstance(result, Unknown) else 0
+
+
+def _manifest(args: argparse.Namespace) -> int:
+    from bot.slack.manifest import manifest_yaml
+
+    if args.socket_mode:
+        sys.stdout.write(manifest_yaml(socket_mode=True))
+        return 0
+    url = urlparse(args.url)
+    if url.scheme != "https" or not url.netloc:
+        raise ConfigError(
+            f"--url must be the bot's public https:// base URL (got {args.url!r}); Slack only "
+            "sends requests to https."
+        )
+    sys.stdout.write(manifest_yaml(f"https://{url.netloc}{url.path.rstrip('/')}"))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

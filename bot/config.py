@@ -1,0 +1,194 @@
+"""Settings, read from the environment (and `.env`), validated once."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+
+IAK_BASE_URLS = {
+    "development": "https://prepaid.iak.dev",
+    "production": "https://prepaid.iak.id",
+}
+
+
+class ConfigError(Exception):
+    """A setting is missing or unusable; the message names each variable and what it should hold."""
+
+
+def _split_ids(value: object) -> object:
+    if isinstance(value, str):
+        return [part.strip() for part in value.split(",") if part.strip()]
+    return value
+
+
+class Settings(BaseSettings):
+    """Every setting of the bot; see `.env.example` and the README for what each one means."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        case_sensitive=False,
+    )
+
+    slack_bot_token: str | None = None
+    slack_signing_secret: str | None = None
+    slack_app_token: str | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    ops_channel: str | None = None
+
+    iak_username: str | None = None
+    iak_api_key: str | None = None
+    iak_env: Literal["development", "production"] = "development"
+    iak_base_url: str | None = None
+
+    database_url: str = "sqlite:///iak_bot.db"
+    port: int = Field(default=3000, ge=1, le=65535)
+    web_concurrency: int = Field(default=1, ge=1, le=64)
+    ingest_token: str | None = None
+
+    monitor_enabled: bool = True
+    monitor_interval_seconds: float = Field(default=30, gt=0)
+    pending_age_out_seconds: float = Field(default=900, gt=0)
+    spike_window_seconds: float = Field(default=300, gt=0)
+    spike_min_failures: int = Field(default=10, ge=1)
+    spike_factor: float = Field(default=3, gt=0)
+    low_balance_threshold: int | None = Field(default=None, ge=0)
+    mask_customer_id: bool = True
+
+    callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+
+    log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
+    log_format: Literal["text", "json"] = "text"
+
+    @field_validator("callback_allowed_ips", "allowed_channels", "allowed_users", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        return _split_ids(value)
+
+    @field_validator("log_level", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @field_validator("log_format", "iak_env", mode="before")
+    @classmethod
+    def _lower(cls, value: object) -> object:
+        return value.strip().lower() if isinstance(value, str) else value
+
+    @field_validator(
+        "slack_bot_token",
+        "slack_signing_secret",
+        "slack_app_token",
+        "ops_channel",
+        "iak_username",
+        "iak_api_key",
+        "iak_base_url",
+        "ingest_token",
+        mode="before",
+    )
+    @classmethod
+    def _blank_is_unset(cls, value: object) -> object:
+        if isinstance(value, str):
+            value = value.strip()
+            return value or None
+        return value
+
+    @field_validator("low_balance_threshold", mode="before")
+    @classmethod
+    def _blank_threshold_is_unset(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("slack_bot_token")
+    @classmethod
+    def _bot_token_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xoxb-"):
+            raise ValueError("must be a bot token starting with xoxb-")
+        return value
+
+    @field_validator("slack_app_token")
+    @classmethod
+    def _app_token_shape(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith("xapp-"):
+            raise ValueError("must be an app-level token starting with xapp-")
+        return value
+
+    @field_validator("slack_api_url")
+    @classmethod
+    def _api_url_slash(cls, value: str) -> str:
+        value = value.strip()
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://slack.com/api/")
+        return value if value.endswith("/") else value + "/"
+
+    @field_validator("iak_base_url")
+    @classmethod
+    def _base_url_shape(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://prepaid.iak.id")
+        return value.rstrip("/")
+
+    @field_validator("database_url")
+    @classmethod
+    def _database_url_dialect(cls, value: str) -> str:
+        value = value.strip()
+        # Heroku writes postgres://; SQLAlchemy 2 wants an explicit dialect and driver.
+        for prefix in ("postgres://", "postgresql://"):
+            if value.startswith(prefix):
+                return "postgresql+psycopg://" + value[len(prefix) :]
+        if not value.startswith(("sqlite:", "postgresql+")):
+            raise ValueError("must be sqlite:///path.db or a postgres:// URL")
+        return value
+
+    @property
+    def iak_url(self) -> str:
+        """The IAK prepaid API base URL in effect."""
+        return self.iak_base_url or IAK_BASE_URLS[self.iak_env]
+
+    def require(self, *names: str, why: str) -> None:
+        """Stop with one message naming every listed setting that is unset."""
+        missing = [name for name in names if getattr(self, name) in (None, "")]
+        if missing:
+            lines = [f"Missing setting(s) needed {why}:"]
+            lines += [f"  {name.upper()}: {SETTING_HELP[name]}" for name in missing]
+            lines.append("Set them in the environment or in a .env file; see .env.example.")
+            raise ConfigError("\n".join(lines))
+
+
+# What each setting should hold, for error messages (kept next to the fields they describe).
+SETTING_HELP: dict[str, str] = {
+    "slack_bot_token": "the bot token, xoxb-… (Slack app → OAuth & Permissions)",
+    "slack_signing_secret": "the signing secret (Slack app → Basic Information)",
+    "slack_app_token": "an app-level token, xapp-…, with connections:write (Socket Mode)",
+    "ops_channel": "the channel ID that receives alerts, e.g. C0123456789",
+    "iak_username": "your IAK username (the registered phone number)",
+    "iak_api_key": "your IAK API key (development or production, matching IAK_ENV)",
+    "ingest_token": "a long random bearer token for POST /transactions",
+}
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read Settings from the environment; turn validation errors into a readable ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        lines = ["Invalid setting(s):"]
+        for error in exc.errors():
+            name = ".".join(str(part) for part in error["loc"]).upper()
+            value = error.get("input")
+            shown = "" if _is_secret(name) or isinstance(value, dict) else f" (got {value!r})"
+            lines.append(f"  {name}: {error['msg']}{shown}")
+        lines.append("Fix them in the environment or in .env; see .env.example.")
+        raise ConfigError("\n".join(lines)) from None
+
+
+def _is_secret(name: str) -> bool:
+    return any(word in name for word in ("TOKEN", "SECRET", "KEY", "DATABASE_URL"))

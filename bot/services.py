@@ -1,0 +1,18 @@
+"""What listeners and routes are given to work with (built once, in `bot.app`)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from bot.background import BackgroundTasks
+from bot.config import Settings
+from bot.registry import Registry
+
+
+@dataclass
+class Services:
+    """The bot's shared parts, built from Settings by `bot.app.build_bot`."""
+
+    settings: Settings
+    registry: Registry
+    background: BackgroundTasks

@@ -1,0 +1,70 @@
+"""Buttons on the bot's cards."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.services import Services
+from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+
+
+class CardActions:
+    """Share a card with the channel; open a search result's card."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Post the card `in_channel` for the team; the caller's ephemeral copy stays."""
+        await ack()
+        code = self.services.registry.get(_action_value(body))
+        if code is None:
+            return
+        message = remediation_card(code, shared_by=str(body.get("user", {}).get("id", "")))
+        self.services.background.spawn(
+            respond(
+                response_type="in_channel",
+                replace_original=False,
+                text=message["text"],
+                blocks=message["blocks"],
+            ),
+            name="share-card",
+        )
+
+    async def show(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Replace a search-results list with the chosen code's card."""
+        await ack()
+        code = self.services.registry.get(_action_value(body))
+        if code is None:
+            return
+        message = remediation_card(code)
+        self.services.background.spawn(
+            respond(
+                response_type="ephemeral",
+                replace_original=True,
+                text=message["text"],
+                blocks=message["blocks"],
+            ),
+            name="show-card",
+        )
+
+
+def _action_value(body: dict[str, Any]) -> str:
+    actions = body.get("actions") or [{}]
+    return str(actions[0].get("value", ""))
+
+
+def register(app: AsyncApp, services: Services) -> None:
+    """Wire the card buttons."""
+    cards = CardActions(services)
+    app.action(SHARE_ACTION)(cards.share)
+    app.action(re.compile(rf"^{SHOW_CARD_ACTION}_"))(cards.show)
+    # Link buttons open a URL in the browser, but Slack still sends their click.
+    app.action(re.compile(r"^link_\d+$"))(_ack_only)
+
+
+async def _ack_only(ack: AsyncAck) -> None:
+    await ack()

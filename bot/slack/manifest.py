@@ -1,0 +1,65 @@
+"""The Slack app manifest, built from the bot's own command list so the two never drift."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from bot.slack.listeners.commands import COMMAND, USAGE, subcommand_name
+
+PLACEHOLDER_URL = "https://your-app.example.com"
+EVENTS_PATH = "/slack/events"
+
+
+def usage_hint() -> str:
+    """`code 17 | codes | help`: what Slack shows while typing `/iak`."""
+    return " | ".join(" ".join(entry.usage.split()[1:]) for entry in USAGE)
+
+
+def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False) -> dict[str, Any]:
+    """The manifest as a dict; every request URL points at `base_url` + /slack/events."""
+    events_url = base_url.rstrip("/") + EVENTS_PATH
+    command: dict[str, Any] = {
+        "command": COMMAND,
+        "description": "IAK response codes and transactions",
+        "usage_hint": usage_hint(),
+        "should_escape": False,
+    }
+    interactivity: dict[str, Any] = {"is_enabled": True}
+    if not socket_mode:
+        command["url"] = events_url
+        interactivity["request_url"] = events_url
+    assert all(subcommand_name(entry) for entry in USAGE)
+    return {
+        "display_information": {
+            "name": "IAK Bot",
+            "description": "IAK top-up response codes, live transaction status and threaded "
+            "alerts for the ops team.",
+            "background_color": "#1f3a5f",
+        },
+        "features": {
+            "bot_user": {"display_name": "iak-bot", "always_online": True},
+            "slash_commands": [command],
+        },
+        "oauth_config": {"scopes": {"bot": ["commands", "chat:write"]}},
+        "settings": {
+            "interactivity": interactivity,
+            "org_deploy_enabled": False,
+            "socket_mode_enabled": socket_mode,
+            "token_rotation_enabled": False,
+        },
+    }
+
+
+def manifest_yaml(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False) -> str:
+    """The manifest as YAML, ready to paste into api.slack.com/apps → Create from manifest."""
+    header = (
+        "# Slack app manifest for iak-bot. Regenerate with: iak-bot manifest --url https://your-host\n"
+        "# (or --socket-mode for local use without a public URL). Paste it at\n"
+        "# https://api.slack.com/apps -> Create New App -> From an app manifest.\n"
+    )
+    body = yaml.safe_dump(
+        build_manifest(base_url, socket_mode=socket_mode), sort_keys=False, allow_unicode=True
+    )
+    return header + body

@@ -1,0 +1,106 @@
+"""Shared fixtures: the registry, fake Slack, settings, and the bot served over HTTP."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import Bot, build_bot
+from bot.config import Settings
+from bot.registry import Registry
+from tests.fakes.server import ServerThread
+from tests.fakes.slack import FakeSlack
+from tests.slack_requests import SlackSender
+
+SIGNING_SECRET = "test-signing-secret-8c1f"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture(scope="session")
+def registry() -> Registry:
+    return Registry.load()
+
+
+@pytest.fixture
+def fake_slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        yield fake
+
+
+SettingsFactory = Callable[..., Settings]
+
+
+def bot_settings(fake_slack: FakeSlack, directory: Path, **overrides: Any) -> Settings:
+    """Settings for a test bot: fake Slack, a throwaway database, overrides on top."""
+    values: dict[str, Any] = {
+        "slack_bot_token": BOT_TOKEN,
+        "slack_signing_secret": SIGNING_SECRET,
+        "slack_api_url": fake_slack.api_url,
+        "ops_channel": "C0ALERTS",
+        "iak_username": "082210138584",
+        "iak_api_key": "test-iak-api-key",
+        "database_url": f"sqlite:///{directory}/iak_bot.db",
+        "monitor_enabled": False,
+    }
+    values.update(overrides)
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+@pytest.fixture
+def make_settings(fake_slack: FakeSlack, tmp_path: Path) -> SettingsFactory:
+    """Build test Settings with overrides."""
+    return lambda **overrides: bot_settings(fake_slack, tmp_path, **overrides)
+
+
+@dataclass
+class RunningBot:
+    """The bot served over loopback HTTP, with a signed Slack sender and the fake Slack."""
+
+    bot: Bot
+    url: str
+    slack: SlackSender
+    fake_slack: FakeSlack
+
+
+@pytest.fixture
+def start_bot(
+    make_settings: SettingsFactory, fake_slack: FakeSlack, registry: Registry
+) -> Iterator[Callable[..., RunningBot]]:
+    """Start the bot (settings overrides as keyword arguments); stopped after the test."""
+    stack: list[tuple[ServerThread, SlackSender]] = []
+
+    def start(**overrides: Any) -> RunningBot:
+        bot = build_bot(make_settings(**overrides), registry=registry)
+        server = ServerThread(bot.web).__enter__()
+        sender = SlackSender(server.url, SIGNING_SECRET, fake_slack.base_url + "/response")
+        stack.append((server, sender))
+        return RunningBot(bot, server.url, sender, fake_slack)
+
+    yield start
+    for server, sender in reversed(stack):
+        sender.close()
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture
+def running_bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
+    """The bot with default test settings."""
+    return start_bot()
+
+
+@pytest.fixture(scope="module")
+def shared_bot(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RunningBot]:
+    """One bot for a whole module of tests that only read (answers to commands)."""
+    with FakeSlack() as fake:
+        settings = bot_settings(fake, tmp_path_factory.mktemp("shared"))
+        bot = build_bot(settings, registry=registry)
+        with ServerThread(bot.web) as server:
+            sender = SlackSender(server.url, SIGNING_SECRET, fake.base_url + "/response")
+            yield RunningBot(bot, server.url, sender, fake)
+            sender.close()

@@ -1,0 +1,152 @@
+"""Every card the bot can build fits Slack's Block Kit limits and says what ops need."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+from slack_sdk.models.blocks import Block
+
+from bot.registry import Matches, Registry, Unknown
+from bot.slack.blocks import limits
+from bot.slack.blocks.cards import (
+    CommandHelp,
+    codes_list,
+    help_message,
+    remediation_card,
+    search_results,
+    unknown_code,
+)
+from bot.slack.blocks.text import Message
+from bot.slack.listeners.commands import USAGE
+
+
+def assert_valid(message: Message | dict[str, Any], surface: str = "message") -> None:
+    """Our limits (incl. the two slack_sdk skips) and slack_sdk's own validation."""
+    assert limits.problems(dict(message), surface=surface) == []
+    for block in message["blocks"]:
+        parsed = Block.parse(block)
+        assert parsed is not None
+        parsed.to_dict()  # raises SlackObjectFormationError past a limit slack_sdk knows
+
+
+def all_text(message: Message) -> str:
+    return json.dumps(message["blocks"], ensure_ascii=False)
+
+
+def test_every_code_renders_a_valid_card(registry: Registry) -> None:
+    for code in registry:
+        card = remediation_card(code)
+        assert_valid(card)
+        assert card["blocks"][0]["type"] == "header"
+        assert code.code in card["blocks"][0]["text"]["text"]
+        text = all_text(card)
+        assert code.status.value in text
+        assert code.action.label in text
+        assert json.dumps(code.solution, ensure_ascii=False)[1:-1] in text
+        assert code.code in card["text"]
+
+
+def test_card_shows_links_as_buttons_and_a_share_button(registry: Registry) -> None:
+    card = remediation_card(registry.get("206"))  # type: ignore[arg-type]
+    buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    urls = [button.get("url") for button in buttons]
+    assert "https://developer.iak.id/end-user-blacklist" in urls
+    assert "https://developer.iak.id/end-user-whitelist" in urls
+    assert buttons[-1]["text"]["text"] == "Share in channel"
+    assert buttons[-1]["value"] == "206"
+
+
+def test_shared_card_names_who_shared_and_has_no_share_button(registry: Registry) -> None:
+    card = remediation_card(registry.get("17"), shared_by="U0OPS0001")  # type: ignore[arg-type]
+    text = all_text(card)
+    assert "<@U0OPS0001>" in text
+    assert "Share in channel" not in text
+    assert_valid(card)
+
+
+def test_stops_sales_is_prominent(registry: Registry) -> None:
+    assert "Stops all sales" in all_text(remediation_card(registry.get("102")))  # type: ignore[arg-type]
+    assert "Stops all sales" not in all_text(remediation_card(registry.get("07")))  # type: ignore[arg-type]
+
+
+def test_codes_list_has_every_code_and_fits(registry: Registry) -> None:
+    message = codes_list(registry)
+    assert_valid(message)
+    text = all_text(message)
+    for code in registry:
+        assert f"`{code.code}`" in text
+
+
+def test_longest_card_stays_well_under_slacks_real_size_limit(registry: Registry) -> None:
+    sizes = {code.code: len(all_text(remediation_card(code))) for code in registry}
+    longest = max(sizes, key=lambda key: sizes[key])
+    assert sizes[longest] < limits.MAX_MESSAGE_CHARS
+    assert_valid(remediation_card(registry.get(longest), note="x" * 3000))  # type: ignore[arg-type]
+
+
+def test_search_results_list_fits(registry: Registry) -> None:
+    result = registry.lookup("number")
+    assert isinstance(result, Matches)
+    message = search_results(result)
+    assert_valid(message)
+    assert "more" in all_text(message)  # more matches than lines shown
+
+
+def test_long_user_input_is_cut_not_refused(registry: Registry) -> None:
+    query = "zebra " * 500
+    result = registry.lookup(query)
+    assert isinstance(result, Unknown)
+    assert_valid(unknown_code(result))
+    assert_valid(help_message(USAGE, note=f"I don't know “{query}”."))
+
+
+def test_help_lists_every_subcommand() -> None:
+    message = help_message(USAGE)
+    assert_valid(message)
+    for entry in USAGE:
+        assert entry.usage in all_text(message)
+
+
+@pytest.mark.parametrize(
+    ("message", "problem"),
+    [
+        ({"text": "t", "blocks": [{"type": "divider"}] * 51}, "51 blocks"),
+        ({"text": "", "blocks": [{"type": "divider"}]}, "no plain-text"),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "header", "text": {"type": "plain_text", "text": "h" * 151}}],
+            },
+            "header text 151",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "section", "fields": [{"type": "mrkdwn", "text": "f" * 2001}]}],
+            },
+            "field 2001",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": "s" * 2990}}] * 5,
+            },
+            "blocks total",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
+            },
+            "11 context elements",
+        ),
+    ],
+)
+def test_limit_checker_catches_each_violation(message: dict[str, Any], problem: str) -> None:
+    assert any(problem in found for found in limits.problems(message))
+
+
+def test_help_entries_are_plain_data() -> None:
+    assert all(isinstance(entry, CommandHelp) for entry in USAGE)

@@ -1,0 +1,132 @@
+"""Build and send requests the way Slack does: form bodies, JSON payloads, v0 signatures."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import httpx
+
+
+def sign(secret: str, timestamp: str, body: str) -> str:
+    """Slack's `X-Slack-Signature` for a body sent at `timestamp`."""
+    base = f"v0:{timestamp}:{body}".encode()
+    return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
+
+
+class SlackSender:
+    """Sends signed slash commands and interactions to the bot at `base_url`."""
+
+    def __init__(self, base_url: str, signing_secret: str, response_base: str) -> None:
+        self.url = base_url.rstrip("/") + "/slack/events"
+        self.secret = signing_secret
+        self.response_base = response_base.rstrip("/")
+        self.http = httpx.Client(timeout=10)
+
+    def close(self) -> None:
+        self.http.close()
+
+    def post(
+        self,
+        body: str,
+        *,
+        content_type: str = "application/x-www-form-urlencoded",
+        timestamp: int | None = None,
+        signature: str | None = None,
+    ) -> httpx.Response:
+        """POST a body with Slack's headers; a valid signature unless one is given."""
+        stamp = str(int(time.time()) if timestamp is None else timestamp)
+        headers = {
+            "Content-Type": content_type,
+            "X-Slack-Request-Timestamp": stamp,
+            "X-Slack-Signature": signature or sign(self.secret, stamp, body),
+        }
+        return self.http.post(self.url, content=body.encode(), headers=headers)
+
+    def command_body(
+        self,
+        text: str,
+        *,
+        user_id: str = "U0OPS0001",
+        channel_id: str = "C0OPS0001",
+        response_key: str = "r1",
+    ) -> str:
+        """The form body of `/iak <text>` as Slack sends it."""
+        return urlencode(
+            {
+                "token": "deprecated-verification-token",
+                "team_id": "T0TEAM",
+                "team_domain": "acme",
+                "channel_id": channel_id,
+                "channel_name": "ops",
+                "user_id": user_id,
+                "user_name": "ops.person",
+                "command": "/iak",
+                "text": text,
+                "api_app_id": "A0IAKBOT",
+                "is_enterprise_install": "false",
+                "response_url": f"{self.response_base}/{response_key}",
+                "trigger_id": "1234.5678.abcdef",
+            }
+        )
+
+    def command(self, text: str, **kwargs: Any) -> httpx.Response:
+        """Send `/iak <text>`, signed."""
+        return self.post(self.command_body(text, **kwargs))
+
+    def action(
+        self,
+        action_id: str,
+        value: str,
+        *,
+        user_id: str = "U0OPS0001",
+        channel_id: str = "C0OPS0001",
+        response_key: str = "a1",
+        block_id: str = "b1",
+        message: dict[str, Any] | None = None,
+        container: dict[str, Any] | None = None,
+        extra: dict[str, Any] | None = None,
+    ) -> httpx.Response:
+        """Send a `block_actions` payload shaped like Slack's documented example."""
+        action: dict[str, Any] = {
+            "type": "button",
+            "action_id": action_id,
+            "block_id": block_id,
+            "text": {"type": "plain_text", "text": "Button", "emoji": True},
+            "value": value,
+            "action_ts": f"{time.time():.6f}",
+        }
+        if extra:
+            action.update(extra)
+        payload: dict[str, Any] = {
+            "type": "block_actions",
+            "user": {
+                "id": user_id,
+                "username": "ops.person",
+                "name": "ops.person",
+                "team_id": "T0TEAM",
+            },
+            "api_app_id": "A0IAKBOT",
+            "token": "deprecated-verification-token",
+            "container": container
+            or {
+                "type": "message",
+                "message_ts": "1700000000.000100",
+                "channel_id": channel_id,
+                "is_ephemeral": True,
+            },
+            "trigger_id": "1234.5678.abcdef",
+            "team": {"id": "T0TEAM", "domain": "acme"},
+            "enterprise": None,
+            "is_enterprise_install": False,
+            "channel": {"id": channel_id, "name": "ops"},
+            "message": message or {"type": "message", "ts": "1700000000.000100", "text": "card"},
+            "state": {"values": {}},
+            "response_url": f"{self.response_base}/{response_key}",
+            "actions": [action],
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}))

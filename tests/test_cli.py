@@ -1,0 +1,163 @@
+"""`iak-bot …` as a user runs it: real processes, real output, exit codes."""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import yaml
+
+from tests.conftest import SIGNING_SECRET
+from tests.fakes.slack import FakeSlack
+from tests.slack_requests import SlackSender
+
+SECRET_NAMES = ("SLACK", "IAK_", "DATABASE_URL", "INGEST_TOKEN", "OPS_CHANNEL", "PORT")
+
+
+def clean_env(**extra: str) -> dict[str, str]:
+    """The test process's environment without any bot setting, plus `extra`."""
+    env = {key: value for key, value in os.environ.items() if not key.startswith(SECRET_NAMES)}
+    env.update(extra)
+    return env
+
+
+def iak_bot(
+    *args: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        env=env or clean_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+
+
+def test_code_prints_the_card_offline(tmp_path: Path) -> None:
+    result = iak_bot("code", "17", cwd=tmp_path, env=clean_env(SLACK_API_URL="http://127.0.0.1:9/"))
+    assert result.returncode == 0, result.stderr
+    assert "17 · INSUFFICIENT DEPOSIT" in result.stdout
+    assert "Top up the deposit" in result.stdout
+    assert "\033[" not in result.stdout  # not a terminal: no colour codes
+
+
+def test_code_normalises_and_searches(tmp_path: Path) -> None:
+    assert "06 · TRANSACTION NOT FOUND" in iak_bot("code", "6", cwd=tmp_path).stdout
+    assert "17 · INSUFFICIENT DEPOSIT" in iak_bot("code", "deposit", cwd=tmp_path).stdout
+
+
+def test_unknown_code_exits_1_with_an_answer(tmp_path: Path) -> None:
+    result = iak_bot("code", "08", cwd=tmp_path)
+    assert result.returncode == 1
+    assert "not a known IAK code" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize("command", ["serve", "socket"])
+def test_missing_settings_are_named_without_a_traceback(tmp_path: Path, command: str) -> None:
+    result = iak_bot(command, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert ".env.example" in result.stderr
+    assert "Traceback" not in result.stderr
+    if command == "serve":
+        assert "SLACK_SIGNING_SECRET" in result.stderr
+    else:
+        assert "SLACK_APP_TOKEN" in result.stderr
+
+
+def test_settings_are_read_from_dotenv(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("SLACK_BOT_TOKEN=not-a-bot-token\n", "utf-8")
+    result = iak_bot("serve", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "SLACK_BOT_TOKEN" in result.stderr and "xoxb-" in result.stderr
+    assert "not-a-bot-token" not in result.stderr
+
+
+def test_manifest_for_a_host(tmp_path: Path) -> None:
+    result = iak_bot("manifest", "--url", "https://iak-bot.example.com/", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    manifest = yaml.safe_load(result.stdout)
+    command = manifest["features"]["slash_commands"][0]
+    assert command["url"] == "https://iak-bot.example.com/slack/events"
+    refused = iak_bot("manifest", "--url", "http://iak-bot.example.com", cwd=tmp_path)
+    assert refused.returncode == 2
+    assert "https://" in refused.stderr
+
+
+def test_migrate_is_safe_to_run(tmp_path: Path) -> None:
+    assert iak_bot("migrate", cwd=tmp_path).returncode == 0
+    assert iak_bot("migrate", cwd=tmp_path).returncode == 0
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture
+def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, FakeSlack]]:
+    with FakeSlack() as fake:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.api_url,
+            MONITOR_ENABLED="false",
+        )
+        log = (tmp_path / "serve.log").open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 20
+            while True:
+                try:
+                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                assert process.poll() is None, (tmp_path / "serve.log").read_text()
+                assert time.monotonic() < deadline, "serve did not come up"
+                time.sleep(0.05)
+            yield process, url, fake
+        finally:
+            if process.poll() is None:
+                process.kill()
+            process.wait(10)
+            log.close()
+
+
+def test_serve_answers_slack_on_port_and_stops_on_sigterm(
+    serve_process: tuple[subprocess.Popen[str], str, FakeSlack],
+) -> None:
+    process, url, fake = serve_process
+    sender = SlackSender(url, SIGNING_SECRET, fake.base_url + "/response")
+    try:
+        answer = sender.command("code 102")
+        assert answer.status_code == 200
+        assert answer.json()["blocks"][0]["text"]["text"] == "102 · INVALID IP ADDRESS"
+        assert sender.post(sender.command_body("code 17"), signature="v0=bad").status_code == 401
+    finally:
+        sender.close()
+    process.send_signal(signal.SIGTERM)
+    # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why.
+    assert process.wait(15) in (0, -signal.SIGTERM)

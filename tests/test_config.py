@@ -1,0 +1,93 @@
+"""Settings: defaults, Heroku's spellings, and errors that name the variable."""
+
+from __future__ import annotations
+
+import pytest
+
+from bot.config import ConfigError, Settings, load_settings
+
+
+def make(**values: object) -> Settings:
+    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
+
+
+def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("DATABASE_URL", "PORT", "IAK_ENV", "MONITOR_ENABLED", "WEB_CONCURRENCY"):
+        monkeypatch.delenv(name, raising=False)
+    settings = make()
+    assert settings.database_url == "sqlite:///iak_bot.db"
+    assert settings.port == 3000
+    assert settings.web_concurrency == 1
+    assert settings.iak_url == "https://prepaid.iak.dev"
+    assert settings.slack_api_url == "https://slack.com/api/"
+    assert settings.monitor_enabled is True
+    assert settings.monitor_interval_seconds == 30
+    assert settings.pending_age_out_seconds == 900
+    assert settings.spike_window_seconds == 300
+    assert settings.spike_min_failures == 10
+    assert settings.spike_factor == 3
+    assert settings.low_balance_threshold is None
+    assert settings.mask_customer_id is True
+    assert settings.allowed_users == []
+    assert settings.log_level == "INFO"
+    assert settings.log_format == "text"
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("postgres://u:p@host:5432/db", "postgresql+psycopg://u:p@host:5432/db"),
+        ("postgresql://u@host/db", "postgresql+psycopg://u@host/db"),
+        ("postgresql+psycopg://u@host/db", "postgresql+psycopg://u@host/db"),
+        ("sqlite:////tmp/x.db", "sqlite:////tmp/x.db"),
+    ],
+)
+def test_database_url_accepts_herokus_spelling(given: str, expected: str) -> None:
+    assert make(database_url=given).database_url == expected
+
+
+def test_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IAK_ENV", "Production")
+    monkeypatch.setenv("ALLOWED_USERS", " U1, U2 ,,")
+    monkeypatch.setenv("CALLBACK_ALLOWED_IPS", "52.220.38.194")
+    monkeypatch.setenv("LOW_BALANCE_THRESHOLD", "")
+    monkeypatch.setenv("OPS_CHANNEL", "  ")
+    monkeypatch.setenv("LOG_LEVEL", "debug")
+    monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
+    settings = make()
+    assert settings.iak_url == "https://prepaid.iak.id"
+    assert settings.allowed_users == ["U1", "U2"]
+    assert settings.callback_allowed_ips == ["52.220.38.194"]
+    assert settings.low_balance_threshold is None
+    assert settings.ops_channel is None
+    assert settings.log_level == "DEBUG"
+    assert settings.slack_api_url == "http://127.0.0.1:9/api/"
+
+
+def test_iak_base_url_overrides_the_environment() -> None:
+    assert make(iak_base_url="http://127.0.0.1:8080/").iak_url == "http://127.0.0.1:8080"
+
+
+def test_invalid_values_name_the_variable_but_not_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxp-user-token-secret")
+    monkeypatch.setenv("PORT", "eighty")
+    monkeypatch.chdir("/")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "SLACK_BOT_TOKEN" in message and "xoxb-" in message
+    assert "xoxp-user-token-secret" not in message
+    assert "PORT" in message and "'eighty'" in message
+    assert ".env.example" in message
+
+
+def test_require_names_every_missing_setting() -> None:
+    with pytest.raises(ConfigError) as caught:
+        make(slack_signing_secret="s").require(
+            "slack_bot_token", "slack_signing_secret", "iak_api_key", why="to test"
+        )
+    message = str(caught.value)
+    assert "SLACK_BOT_TOKEN" in message
+    assert "IAK_API_KEY" in message
+    assert "SLACK_SIGNING_SECRET" not in message
+    assert ".env.example" in message

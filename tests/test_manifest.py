@@ -1,0 +1,51 @@
+"""The Slack app manifest: valid for Slack, in step with the code, pointed at one host."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import yaml
+
+from bot.slack.listeners.commands import USAGE
+from bot.slack.manifest import build_manifest, manifest_yaml
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_checked_in_manifest_is_the_generated_one() -> None:
+    assert (ROOT / "manifest.yml").read_text("utf-8") == manifest_yaml(), (
+        "manifest.yml is stale: run `iak-bot manifest --url https://your-app.example.com "
+        "> manifest.yml`"
+    )
+
+
+def test_manifest_respects_slacks_limits_and_needs() -> None:
+    manifest = build_manifest("https://bot.example.com")
+    info = manifest["display_information"]
+    assert len(info["name"]) <= 35
+    assert len(info["description"]) <= 140
+    (command,) = manifest["features"]["slash_commands"]
+    assert command["command"] == "/iak"
+    assert len(command["command"]) <= 32
+    for entry in USAGE:
+        assert " ".join(entry.usage.split()[1:]) in command["usage_hint"]
+    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert manifest["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_every_url_points_at_the_host() -> None:
+    text = manifest_yaml("https://bot.example.com")
+    urls = [
+        line.split(": ", 1)[1]
+        for line in text.splitlines()
+        if line.strip().startswith(("url:", "request_url:"))
+    ]
+    assert urls
+    assert all(url == "https://bot.example.com/slack/events" for url in urls)
+
+
+def test_socket_mode_manifest_has_no_urls() -> None:
+    manifest = yaml.safe_load(manifest_yaml(socket_mode=True))
+    assert manifest["settings"]["socket_mode_enabled"] is True
+    assert "url" not in manifest["features"]["slash_commands"][0]
+    assert "request_url" not in manifest["settings"]["interactivity"]
