@@ -42,14 +42,21 @@ class Bot:
         await self.services.background.drain(SHUTDOWN_GRACE_SECONDS)
 
 
-def required_for_slack(settings: Settings) -> None:
-    """Stop early when settings every Slack-facing command needs are missing."""
-    settings.require(
-        "slack_bot_token", "slack_signing_secret", why="to talk to Slack (serve, socket)"
-    )
+def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Stop early when settings the Slack-facing commands need are missing."""
+    if socket_mode:
+        settings.require(
+            "slack_bot_token", "slack_app_token", why="for Socket Mode (iak-bot socket)"
+        )
+    else:
+        settings.require(
+            "slack_bot_token", "slack_signing_secret", why="to receive Slack requests (serve)"
+        )
 
 
-def build_slack_app(services: Services, *, client: AsyncWebClient | None = None) -> AsyncApp:
+def build_slack_app(
+    services: Services, *, socket_mode: bool = False, client: AsyncWebClient | None = None
+) -> AsyncApp:
     """The Bolt app with every listener registered."""
     settings = services.settings
     token = settings.slack_bot_token or ""
@@ -63,7 +70,9 @@ def build_slack_app(services: Services, *, client: AsyncWebClient | None = None)
 
     app = AsyncApp(
         client=client,
-        signing_secret=settings.slack_signing_secret,
+        signing_secret=settings.slack_signing_secret or "",
+        # Over Socket Mode, Slack's requests arrive on our own authenticated WebSocket.
+        request_verification_enabled=not socket_mode,
         authorize=authorize,
         # Listeners ack first and hand slow work to BackgroundTasks, so the HTTP answer is
         # the ack itself and shutdown can wait for what is still running.
@@ -73,15 +82,17 @@ def build_slack_app(services: Services, *, client: AsyncWebClient | None = None)
     return app
 
 
-def build_bot(settings: Settings, *, registry: Registry | None = None) -> Bot:
+def build_bot(
+    settings: Settings, *, socket_mode: bool = False, registry: Registry | None = None
+) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
-    required_for_slack(settings)
+    required_for_slack(settings, socket_mode=socket_mode)
     services = Services(
         settings=settings,
         registry=registry or Registry.load(),
         background=BackgroundTasks(),
     )
-    slack = build_slack_app(services)
+    slack = build_slack_app(services, socket_mode=socket_mode)
     web = create_fastapi(slack)
     bot = Bot(services=services, slack=slack, web=web)
 

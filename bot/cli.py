@@ -95,7 +95,7 @@ async def _run_socket(settings: Settings) -> None:
 
     from bot.app import build_bot
 
-    bot = build_bot(settings)
+    bot = build_bot(settings, socket_mode=True)
     handler = AsyncSocketModeHandler(bot.slack, settings.slack_app_token)
     await bot.start()
     try:

@@ -21,6 +21,7 @@ from bot.slack.blocks.cards import (
 from bot.slack.blocks.text import Message, truncate
 
 COMMAND = "/iak"
+MAX_CACHED_ANSWERS = 1024
 
 
 @dataclass(frozen=True)
@@ -56,7 +57,7 @@ def subcommand_name(entry: CommandHelp) -> str:
 
 async def ack_ephemeral(ack: AsyncAck, message: Message) -> None:
     """Answer in the ack itself: only the caller sees it, and no round trip is needed."""
-    await ack(response_type="ephemeral", text=message["text"], blocks=message["blocks"])
+    await ack({"response_type": "ephemeral", "text": message["text"], "blocks": message["blocks"]})
 
 
 class IakCommand:
@@ -64,6 +65,7 @@ class IakCommand:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
             "codes": self.codes,
@@ -95,7 +97,20 @@ class IakCommand:
 
     async def code(self, call: Invocation) -> None:
         """`/iak code <code|words>`: the remediation card, search results, or closest codes."""
-        result = self.services.registry.lookup(call.args)
+        await ack_ephemeral(call.ack, self._code_answer(call.args))
+
+    def _code_answer(self, query: str) -> Message:
+        # The registry never changes while the process runs, so the answer to a query never
+        # does either: the common ones are built once.
+        cached = self._answers.get(query)
+        if cached is None:
+            cached = self._build_code_answer(query)
+            if len(self._answers) < MAX_CACHED_ANSWERS:
+                self._answers[query] = cached
+        return cached
+
+    def _build_code_answer(self, query: str) -> Message:
+        result = self.services.registry.lookup(query)
         match result:
             case Empty():
                 message = help_message(self.usage(), note="Which code? For example /iak code 17.")
@@ -105,7 +120,7 @@ class IakCommand:
                 message = search_results(result)
             case Unknown():
                 message = unknown_code(result)
-        await ack_ephemeral(call.ack, message)
+        return message
 
     async def codes(self, call: Invocation) -> None:
         """`/iak codes`: the whole registry."""

@@ -1,0 +1,161 @@
+"""Shared benchmark machinery: start servers as real processes, drive them with wrk, report."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[1]
+SIGNING_SECRET = "bench-signing-secret"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def bench_env(**extra: str) -> dict[str, str]:
+    """A clean environment for a server under test: no stray bot settings from the shell."""
+    env = {
+        key: value
+        for key, value in os.environ.items()
+        if not key.startswith(("SLACK", "IAK_", "DATABASE_URL", "INGEST_TOKEN", "OPS_CHANNEL"))
+    }
+    env.update(
+        SLACK_BOT_TOKEN="xoxb-bench",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        MONITOR_ENABLED="false",
+        LOG_LEVEL="WARNING",
+    )
+    env.update(extra)
+    return env
+
+
+@dataclass
+class Server:
+    url: str
+    process: subprocess.Popen[bytes]
+
+
+@contextmanager
+def serve(
+    argv: list[str], env: dict[str, str], port: int, health: str = "/healthz"
+) -> Iterator[Server]:
+    """Run a server process until it answers `health`, yield it, then stop it."""
+    log = tempfile.NamedTemporaryFile(prefix="bench-", suffix=".log", delete=False)  # noqa: SIM115
+    process = subprocess.Popen(argv, env=env, cwd=tempfile.gettempdir(), stdout=log, stderr=log)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                if httpx.get(url + health, timeout=1).status_code < 500:
+                    break
+            except httpx.TransportError:
+                pass
+            if process.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"server did not start: {Path(log.name).read_text()[-2000:]}")
+            time.sleep(0.05)
+        yield Server(url, process)
+    finally:
+        process.terminate()
+        try:
+            process.wait(15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+        log.close()
+
+
+def iak_bot(*args: str) -> list[str]:
+    return [sys.executable, "-m", "bot", *args]
+
+
+@dataclass
+class LoadResult:
+    requests_per_second: float
+    p50_ms: float
+    p99_ms: float
+    requests: int
+    errors: int
+
+    def line(self, label: str) -> str:
+        return (
+            f"{label:<34} {self.requests_per_second:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   "
+            f"p99 {self.p99_ms:6.2f} ms   errors {self.errors}"
+        )
+
+
+_UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}
+
+
+def _ms(text: str) -> float:
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", text).groups()  # type: ignore[union-attr]
+    return float(number) * _UNITS[unit]
+
+
+def wrk(
+    url: str,
+    *,
+    body: bytes,
+    headers: dict[str, str],
+    connections: int,
+    seconds: float,
+    threads: int = 2,
+) -> LoadResult:
+    """POST `body` to `url` with wrk at a fixed number of connections; parse its report."""
+    if shutil.which("wrk") is None:
+        raise RuntimeError("wrk is not installed: run benchmarks/setup.sh")
+    with tempfile.TemporaryDirectory() as tmp:
+        body_file = Path(tmp) / "body"
+        body_file.write_bytes(body)
+        script = Path(tmp) / "post.lua"
+        header_lines = "\n".join(
+            f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()
+        )
+        script.write_text(
+            f'wrk.method = "POST"\n{header_lines}\n'
+            f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+            "function done(summary, latency, requests)\n"
+            '  io.write(string.format("P50 %d\\nP99 %d\\n", latency:percentile(50), '
+            "latency:percentile(99)))\n"
+            "end\n"
+        )
+        argv = [
+            "wrk",
+            f"-t{threads}",
+            f"-c{connections}",
+            f"-d{max(1, round(seconds))}s",
+            "--timeout",
+            "10s",
+            "-s",
+            str(script),
+            url,
+        ]
+        output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
+    rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
+    total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
+    p50 = int(re.search(r"P50 (\d+)", output).group(1)) / 1000  # type: ignore[union-attr]
+    p99 = int(re.search(r"P99 (\d+)", output).group(1)) / 1000  # type: ignore[union-attr]
+    errors = 0
+    non2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    if non2xx:
+        errors += int(non2xx.group(1))
+    socket_errors = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    if socket_errors:
+        errors += sum(int(n) for n in socket_errors.groups())
+    return LoadResult(rps, p50, p99, total, errors)
