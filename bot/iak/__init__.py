@@ -1,0 +1,1 @@
+"""IAK's prepaid API: signing, payload models, and the HTTP client."""
