@@ -14,11 +14,14 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import BackgroundTasks
+from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_settings
+from bot.intake import Intake
 from bot.logs import setup_logging
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.store.database import Database
 from bot.web import create_fastapi
 
 log = logging.getLogger(__name__)
@@ -35,11 +38,14 @@ class Bot:
     web: FastAPI
 
     async def start(self) -> None:
-        """Start background loops (none yet beyond request work)."""
+        """Check the schema and start the database writer."""
+        self.services.database.require_migrated()
+        self.services.database.writer.start()
 
     async def stop(self) -> None:
-        """Finish in-flight work (answers to Slack) within the shutdown grace period."""
+        """Finish in-flight work (answers to Slack, queued writes), then close connections."""
         await self.services.background.drain(SHUTDOWN_GRACE_SECONDS)
+        self.services.database.close()
 
 
 def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None:
@@ -83,7 +89,11 @@ def build_slack_app(
 
 
 def build_bot(
-    settings: Settings, *, socket_mode: bool = False, registry: Registry | None = None
+    settings: Settings,
+    *,
+    socket_mode: bool = False,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
@@ -91,9 +101,12 @@ def build_bot(
         settings=settings,
         registry=registry or Registry.load(),
         background=BackgroundTasks(),
+        database=Database(settings.database_url),
+        clock=clock or SystemClock(),
     )
     slack = build_slack_app(services, socket_mode=socket_mode)
-    web = create_fastapi(slack)
+    intake = Intake(settings, services.registry, services.database, services.clock)
+    web = create_fastapi(slack, intake, services.database)
     bot = Bot(services=services, slack=slack, web=web)
 
     @asynccontextmanager

@@ -63,9 +63,15 @@ def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import required_for_slack
+    from bot.store.db import create_db_engine, require_migrated
 
     settings = load_settings()
     required_for_slack(settings)
+    engine = create_db_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+    finally:
+        engine.dispose()
     uvicorn.run(
         "bot.app:create_web_app",
         factory=True,
@@ -106,7 +112,26 @@ async def _run_socket(settings: Settings) -> None:
 
 
 def _migrate(_: argparse.Namespace) -> int:
-    print("Nothing to migrate: this version keeps no database schema yet.")
+    from sqlalchemy.exc import OperationalError
+
+    from bot.store.db import create_db_engine, display_url, migrate
+
+    settings = load_settings()
+    engine = create_db_engine(settings.database_url)
+    where = display_url(engine.url)
+    try:
+        before, after = migrate(engine)
+    except OperationalError as exc:
+        raise ConfigError(
+            f"Cannot reach the database at {where}: {str(exc.orig).strip().splitlines()[0]}\n"
+            "Check DATABASE_URL."
+        ) from None
+    finally:
+        engine.dispose()
+    if before == after:
+        print(f"Database {where} is up to date (schema {after}).")
+    else:
+        print(f"Database {where} migrated from schema {before or 'none'} to {after}.")
     return 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from bot.background import BackgroundTasks
+from bot.clock import Clock
 from bot.config import Settings
 from bot.registry import Registry
+from bot.store.database import Database
 
 
 @dataclass
@@ -16,3 +18,5 @@ class Services:
     settings: Settings
     registry: Registry
     background: BackgroundTasks
+    database: Database
+    clock: Clock

@@ -1,19 +1,29 @@
-"""HTTP routes: Slack's endpoint and the health check."""
+"""HTTP routes: Slack's endpoint, IAK's callback, the ingest API and the health check."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
+from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
+
+from bot.intake import MAX_BODY, Intake, IntakeError, Stored
+from bot.store.database import Database
 
 log = logging.getLogger(__name__)
 
 # Slack's own payloads stay far below this (a block_actions body carries the whole
 # message, at most a few tens of KB); anything larger is not from Slack.
 MAX_SLACK_BODY = 512 * 1024
+HEALTH_TIMEOUT = 3.0
+
+# Routes are added to the app itself, not through include_router: FastAPI matches included
+# routers through an extra layer on every request, which costs the hot Slack path ~10%.
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
@@ -32,10 +42,6 @@ async def read_body(request: Request, limit: int) -> bytes | None:
             return None
         chunks.append(chunk)
     return b"".join(chunks)
-
-
-# Routes are added to the app itself, not through include_router: FastAPI matches included
-# routers through an extra layer on every request, which costs the hot Slack path ~10%.
 
 
 def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
@@ -63,15 +69,238 @@ def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
         )
 
 
-def add_health_route(app: FastAPI) -> None:
+# --- The intake routes' documented shapes (validation itself is lenient; see bot.intake) ---
+
+
+class TransactionDataDoc(BaseModel):
+    """IAK's `data` object. v1 names (`code`, `hp`) are accepted too; numbers may be strings."""
+
+    ref_id: str = Field(description="Your transaction id, 1-100 printable characters.")
+    status: int | str | None = Field(
+        None, description='0 = process (pending), 1 = success, 2 = failed ("0"/"1"/"2" too).'
+    )
+    rc: str | None = Field(None, description='IAK response code, e.g. "00", "39", "17".')
+    product_code: str | None = Field(None, description="Product, e.g. xld25000 (v1: `code`).")
+    customer_id: str | None = Field(None, description="Customer number (v1: `hp`).")
+    price: int | str | None = Field(None, description="Price in rupiah.")
+    balance: int | str | None = Field(None, description="Deposit left after it, in rupiah.")
+    tr_id: int | str | None = Field(None, description="IAK's transaction id.")
+    sn: str | None = Field(None, description="Serial number (PLN: the token).")
+    message: str | None = Field(None, description='"SUCCESS", "FAILED", "PROCESS".')
+
+
+class CallbackDataDoc(TransactionDataDoc):
+    """A callback's data: values arrive as strings, signed."""
+
+    sign: str = Field(description="md5(username + api_key + ref_id), lowercase hex.")
+
+
+class CallbackBody(BaseModel):
+    """What IAK POSTs to the callback URL."""
+
+    data: CallbackDataDoc
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "data": {
+                        "ref_id": "order002",
+                        "status": "1",
+                        "product_code": "xld25000",
+                        "customer_id": "0817777215",
+                        "price": "25000",
+                        "message": "SUCCESS",
+                        "sn": "123456789",
+                        "balance": "997061249",
+                        "tr_id": "3482",
+                        "rc": "00",
+                        "sign": "96e1028f6beaa817ee3670a39c01c69d",
+                    }
+                }
+            ]
+        }
+    }
+
+
+class IngestBody(BaseModel):
+    """IAK's answer to a top-up or check-status, forwarded untouched by the merchant backend."""
+
+    data: TransactionDataDoc
+    created_at: str | None = Field(
+        None, description="When the backend sent the top-up: ISO 8601 with offset (optional)."
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "data": {
+                        "ref_id": "order001",
+                        "status": 0,
+                        "product_code": "xld25000",
+                        "customer_id": "0817777215",
+                        "price": 25000,
+                        "message": "PROCESS",
+                        "balance": 997061249,
+                        "tr_id": 3482,
+                        "rc": "39",
+                    },
+                    "created_at": "2026-11-28T10:00:00+07:00",
+                }
+            ]
+        }
+    }
+
+
+class StoredAnswer(BaseModel):
+    """The observation is stored (or was already: IAK may stop retrying either way)."""
+
+    ok: Literal[True] = True
+    ref_id: str
+    outcome: Literal["success", "failed", "pending", "unknown"] = Field(
+        description="The transaction's outcome as now stored."
+    )
+    duplicate: bool = Field(description="The same observation had already been stored.")
+
+
+class ErrorAnswer(BaseModel):
+    """Nothing was stored; `error` says why."""
+
+    ok: Literal[False] = False
+    error: str
+
+
+def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+    """The model's JSON schema with its $defs inlined, for an OpenAPI requestBody."""
+    schema = model.model_json_schema()
+    definitions = schema.pop("$defs", {})
+
+    def resolve(node: Any) -> Any:
+        if isinstance(node, dict):
+            if "$ref" in node:
+                return resolve(definitions[node["$ref"].split("/")[-1]])
+            return {key: resolve(value) for key, value in node.items()}
+        if isinstance(node, list):
+            return [resolve(item) for item in node]
+        return node
+
+    resolved: dict[str, Any] = resolve(schema)
+    return resolved
+
+
+def _request_body(model: type[BaseModel]) -> dict[str, Any]:
+    return {
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": _inline_schema(model)}},
+        }
+    }
+
+
+def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+    reasons = {
+        400: "Malformed: not JSON, no data object, a missing ref_id, an unknown status.",
+        401: "Authentication failed (nothing stored).",
+        403: "The source address is not in CALLBACK_ALLOWED_IPS.",
+        413: "Body over 64 KiB.",
+        503: "Not configured, or the database is unavailable: retry later.",
+    }
+    return {status: {"model": ErrorAnswer, "description": reasons[status]} for status in statuses}
+
+
+def _error(exc: IntakeError) -> JSONResponse:
+    headers = {"WWW-Authenticate": "Bearer"} if exc.status == 401 else None
+    return JSONResponse(
+        ErrorAnswer(error=exc.message).model_dump(), status_code=exc.status, headers=headers
+    )
+
+
+def _stored(stored: Stored) -> JSONResponse:
+    answer = StoredAnswer(
+        ref_id=stored.ref_id, outcome=stored.outcome.value, duplicate=stored.duplicate
+    )
+    return JSONResponse(answer.model_dump())
+
+
+def add_intake_routes(app: FastAPI, intake: Intake) -> None:
+    """`POST /iak/callback` and `POST /transactions`."""
+
+    @app.post(
+        "/iak/callback",
+        summary="IAK's callback with a transaction's final result",
+        description="IAK calls this URL when a transaction succeeds or fails. `data.sign` "
+        "must be md5(IAK_USERNAME + IAK_API_KEY + ref_id). Answers 200 once the result is "
+        "stored durably, also for a duplicate, so IAK stops retrying.",
+        tags=["intake"],
+        response_model=StoredAnswer,
+        responses=_errors(400, 401, 403, 413, 503),
+        openapi_extra=_request_body(CallbackBody),
+    )
+    async def iak_callback(request: Request) -> Response:
+        body = await read_body(request, MAX_BODY)
+        if body is None:
+            return _error(IntakeError(413, "body over 64 KiB"))
+        peer = request.client.host if request.client else None
+        try:
+            stored = await intake.callback(
+                body, peer=peer, forwarded_for=request.headers.get("x-forwarded-for")
+            )
+        except IntakeError as exc:
+            return _error(exc)
+        return _stored(stored)
+
+    @app.post(
+        "/transactions",
+        summary="Forward IAK's answer to a top-up or check-status",
+        description="The merchant backend forwards IAK's answer untouched "
+        '(`{"data": {...}}`), optionally with `created_at`. This is how the bot learns '
+        "about pending transactions: IAK never calls back while a top-up is processing. "
+        "Needs `Authorization: Bearer $INGEST_TOKEN`.",
+        tags=["intake"],
+        response_model=StoredAnswer,
+        responses=_errors(400, 401, 413, 503),
+        openapi_extra=_request_body(IngestBody),
+    )
+    async def ingest(request: Request) -> Response:
+        body = await read_body(request, MAX_BODY)
+        if body is None:
+            return _error(IntakeError(413, "body over 64 KiB"))
+        try:
+            stored = await intake.ingest(body, authorization=request.headers.get("authorization"))
+        except IntakeError as exc:
+            return _error(exc)
+        return _stored(stored)
+
+
+class Health(BaseModel):
+    """Whether the bot can serve."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"]
+
+
+def add_health_route(app: FastAPI, database: Database) -> None:
     """`GET /healthz` for the platform's router and for people."""
 
-    @app.get("/healthz", summary="Health check", tags=["health"])
-    async def healthz() -> dict[str, str]:
-        return {"status": "ok"}
+    @app.get(
+        "/healthz",
+        summary="Health check",
+        tags=["health"],
+        response_model=Health,
+        responses={503: {"model": Health, "description": "The database does not answer."}},
+    )
+    async def healthz() -> Response:
+        try:
+            await asyncio.wait_for(database.read(database.transactions.ping), HEALTH_TIMEOUT)
+        except Exception as exc:
+            log.warning("health check: database unavailable: %s", exc.__class__.__name__)
+            body = Health(status="unavailable", database="unavailable")
+            return JSONResponse(body.model_dump(), status_code=503)
+        return JSONResponse(Health(status="ok", database="ok").model_dump())
 
 
-def create_fastapi(bolt: AsyncApp) -> FastAPI:
+def create_fastapi(bolt: AsyncApp, intake: Intake, database: Database) -> FastAPI:
     """The FastAPI application with every route mounted."""
     app = FastAPI(
         title="iak-bot",
@@ -79,5 +308,6 @@ def create_fastapi(bolt: AsyncApp) -> FastAPI:
         version="0.1.0",
     )
     add_slack_routes(app, bolt)
-    add_health_route(app)
+    add_intake_routes(app, intake)
+    add_health_route(app, database)
     return app

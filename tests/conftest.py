@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -12,6 +13,7 @@ import pytest
 from bot.app import Bot, build_bot
 from bot.config import Settings
 from bot.registry import Registry
+from tests.db import TEST_DATABASE_URL, migrated_sqlite_template, postgres_schema, sqlite_copy
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SlackSender
@@ -23,6 +25,25 @@ BOT_TOKEN = "xoxb-test-token"
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     return Registry.load()
+
+
+@pytest.fixture(scope="session")
+def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return migrated_sqlite_template(tmp_path_factory.mktemp("template"))
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def database_url(
+    request: pytest.FixtureRequest, sqlite_template: Path, tmp_path: Path
+) -> Iterator[str]:
+    """A migrated, empty database: SQLite always, Postgres when TEST_DATABASE_URL is set."""
+    if request.param == "sqlite":
+        yield sqlite_copy(sqlite_template, tmp_path)
+        return
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with postgres_schema() as url:
+        yield url
 
 
 @pytest.fixture
@@ -51,9 +72,15 @@ def bot_settings(fake_slack: FakeSlack, directory: Path, **overrides: Any) -> Se
 
 
 @pytest.fixture
-def make_settings(fake_slack: FakeSlack, tmp_path: Path) -> SettingsFactory:
-    """Build test Settings with overrides."""
-    return lambda **overrides: bot_settings(fake_slack, tmp_path, **overrides)
+def make_settings(fake_slack: FakeSlack, tmp_path: Path, sqlite_template: Path) -> SettingsFactory:
+    """Build test Settings with overrides, on a fresh migrated SQLite database."""
+
+    def make(**overrides: Any) -> Settings:
+        if "database_url" not in overrides:
+            overrides["database_url"] = sqlite_copy(sqlite_template, tmp_path)
+        return bot_settings(fake_slack, tmp_path, **overrides)
+
+    return make
 
 
 @dataclass
@@ -92,15 +119,26 @@ def running_bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
     return start_bot()
 
 
-@pytest.fixture(scope="module")
-def shared_bot(
-    registry: Registry, tmp_path_factory: pytest.TempPathFactory
+@contextmanager
+def bot_server(
+    registry: Registry, directory: Path, sqlite_template: Path, **overrides: Any
 ) -> Iterator[RunningBot]:
-    """One bot for a whole module of tests that only read (answers to commands)."""
+    """A bot with its own fake Slack and database, served until the block ends."""
     with FakeSlack() as fake:
-        settings = bot_settings(fake, tmp_path_factory.mktemp("shared"))
-        bot = build_bot(settings, registry=registry)
+        overrides.setdefault("database_url", sqlite_copy(sqlite_template, directory))
+        bot = build_bot(bot_settings(fake, directory, **overrides), registry=registry)
         with ServerThread(bot.web) as server:
             sender = SlackSender(server.url, SIGNING_SECRET, fake.base_url + "/response")
-            yield RunningBot(bot, server.url, sender, fake)
-            sender.close()
+            try:
+                yield RunningBot(bot, server.url, sender, fake)
+            finally:
+                sender.close()
+
+
+@pytest.fixture(scope="module")
+def shared_bot(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[RunningBot]:
+    """One bot for a whole module of tests that only read (answers to commands)."""
+    with bot_server(registry, tmp_path_factory.mktemp("shared"), sqlite_template) as running:
+        yield running

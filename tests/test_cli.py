@@ -96,8 +96,30 @@ def test_manifest_for_a_host(tmp_path: Path) -> None:
 
 
 def test_migrate_is_safe_to_run(tmp_path: Path) -> None:
-    assert iak_bot("migrate", cwd=tmp_path).returncode == 0
-    assert iak_bot("migrate", cwd=tmp_path).returncode == 0
+    first = iak_bot("migrate", cwd=tmp_path)
+    assert first.returncode == 0, first.stderr
+    assert "migrated from schema none" in first.stdout
+    assert (tmp_path / "iak_bot.db").exists()  # the default DATABASE_URL
+    again = iak_bot("migrate", cwd=tmp_path)
+    assert again.returncode == 0
+    assert "up to date" in again.stdout
+
+
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s")
+    result = iak_bot("serve", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "iak-bot migrate" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_migrate_names_an_unreachable_database(tmp_path: Path) -> None:
+    env = clean_env(DATABASE_URL="postgres://bot:hunter2@127.0.0.1:1/iak")
+    result = iak_bot("migrate", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert "DATABASE_URL" in result.stderr
+    assert "hunter2" not in result.stderr
+    assert "Traceback" not in result.stderr
 
 
 def free_port() -> int:
@@ -117,6 +139,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, 
             SLACK_API_URL=fake.api_url,
             MONITOR_ENABLED="false",
         )
+        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
         log = (tmp_path / "serve.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"],

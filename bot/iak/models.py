@@ -67,8 +67,19 @@ def _text(value: object) -> str | None:
         raise ValueError("must be text or a number")
     if isinstance(value, int | float | Decimal | str):
         text = str(value).strip()
+        if "\x00" in text or not _encodable(text):
+            # Postgres cannot store NUL or lone surrogates; neither is real IAK data.
+            raise ValueError("contains characters that are not valid text")
         return text or None
     raise ValueError("must be text or a number")
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def _rupiah(value: object) -> int | None:
@@ -87,7 +98,9 @@ def _rupiah(value: object) -> int | None:
 class TransactionData(BaseModel):
     """IAK's `data` object for one transaction."""
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, frozen=True)
+    # Unknown fields (pin, activation_code, ...) are ignored: nothing we need, and a
+    # voucher PIN is a secret we would rather never store.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
     ref_id: str
     status: int | None = None

@@ -105,6 +105,10 @@ def test_socket_mode_answers_a_slash_command(
             SLACK_API_URL=fake.api_url,
             MONITOR_ENABLED="false",
         )
+        migrated = subprocess.run(
+            [sys.executable, "-m", "bot", "migrate"], cwd=tmp_path, env=env, check=False
+        )
+        assert migrated.returncode == 0
         log = (tmp_path / "socket.log").open("w")
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "socket"], cwd=tmp_path, env=env, stdout=log, stderr=log

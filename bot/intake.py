@@ -1,0 +1,172 @@
+"""How transactions arrive: IAK's callbacks and the merchant backend's forwarded answers.
+
+Pure of HTTP: routes hand over the raw body and headers, and get back either what was
+stored or an IntakeError carrying the status code and a message that says what is wrong.
+"""
+
+from __future__ import annotations
+
+import hmac
+import ipaddress
+import json
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from bot.clock import Clock
+from bot.config import Settings
+from bot.iak.models import Outcome, Source, TransactionData, valid_ref_id
+from bot.iak.signing import verify
+from bot.registry import Registry
+from bot.store.database import Database
+from bot.store.transactions import Observation
+from bot.store.writer import StoreUnavailable
+
+MAX_BODY = 64 * 1024
+
+
+class IntakeError(Exception):
+    """A request that cannot be stored, with the HTTP status to answer and why."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+@dataclass(frozen=True)
+class Stored:
+    """An observation that is now in the database."""
+
+    ref_id: str
+    outcome: Outcome
+    duplicate: bool
+
+
+class Intake:
+    """Validates, authenticates and stores incoming transaction results."""
+
+    def __init__(
+        self, settings: Settings, registry: Registry, database: Database, clock: Clock
+    ) -> None:
+        self.settings = settings
+        self.registry = registry
+        self.database = database
+        self.clock = clock
+        self._allowed = [
+            ipaddress.ip_network(ip, strict=False) for ip in settings.callback_allowed_ips
+        ]
+
+    async def callback(self, body: bytes, *, peer: str | None, forwarded_for: str | None) -> Stored:
+        """`POST /iak/callback`: IAK's final result for a transaction, signed with our key."""
+        self._check_source(peer, forwarded_for)
+        document = _json_object(body)
+        data = _data_object(document)
+        ref_id = data.get("ref_id")
+        if not isinstance(ref_id, str | int) or not valid_ref_id(str(ref_id).strip()):
+            raise IntakeError(400, "data.ref_id is missing or not 1-100 printable characters")
+        username, api_key = self.settings.iak_username, self.settings.iak_api_key
+        if not username or not api_key:
+            raise IntakeError(
+                503, "callbacks cannot be verified: IAK_USERNAME and IAK_API_KEY are not set"
+            )
+        given = data.get("sign", document.get("sign"))
+        if not verify(username, api_key, str(ref_id).strip(), given):
+            raise IntakeError(401, "sign is missing or wrong for this ref_id")
+        return await self._store(Source.CALLBACK, data, created_at=None)
+
+    async def ingest(self, body: bytes, *, authorization: str | None) -> Stored:
+        """`POST /transactions`: IAK's answer to a top-up or check-status, forwarded as is."""
+        token = self.settings.ingest_token
+        if not token:
+            raise IntakeError(503, "ingest is disabled: set INGEST_TOKEN to enable it")
+        scheme, _, given = (authorization or "").partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+            given.strip().encode(), token.encode()
+        ):
+            raise IntakeError(401, "missing or wrong bearer token")
+        document = _json_object(body)
+        data = _data_object(document)
+        created_at = _created_at(document.get("created_at"))
+        return await self._store(Source.INGEST, data, created_at=created_at)
+
+    async def _store(
+        self, source: Source, data: dict[str, Any], *, created_at: datetime | None
+    ) -> Stored:
+        try:
+            parsed = TransactionData.model_validate(data)
+        except ValidationError as exc:
+            raise IntakeError(400, _explain(exc)) from None
+        observation = Observation(
+            source=source,
+            data=parsed,
+            outcome=parsed.outcome(self.registry, source),
+            observed_at=self.clock.now(),
+            created_at=created_at,
+        )
+        try:
+            recorded = await self.database.record(observation)
+        except StoreUnavailable as exc:
+            raise IntakeError(503, f"not stored, try again: {exc}") from None
+        state = recorded.state
+        return Stored(
+            ref_id=parsed.ref_id,
+            outcome=state.outcome if state else observation.outcome,
+            duplicate=recorded.duplicate,
+        )
+
+    def _check_source(self, peer: str | None, forwarded_for: str | None) -> None:
+        if not self._allowed:
+            return
+        # Behind a platform router, the router appends the caller's address last.
+        candidate = forwarded_for.split(",")[-1].strip() if forwarded_for else peer
+        try:
+            address = ipaddress.ip_address(candidate or "")
+        except ValueError:
+            raise IntakeError(403, "source address not allowed") from None
+        if not any(address in network for network in self._allowed):
+            raise IntakeError(403, "source address not allowed")
+
+
+def _json_object(body: bytes) -> dict[str, Any]:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError) as exc:
+        raise IntakeError(400, f"body is not valid JSON: {str(exc)[:200]}") from None
+    if not isinstance(document, dict):
+        raise IntakeError(400, 'body must be a JSON object: {"data": {...}}')
+    return document
+
+
+def _data_object(document: dict[str, Any]) -> dict[str, Any]:
+    data = document.get("data")
+    if not isinstance(data, dict):
+        raise IntakeError(400, 'body must have a "data" object, as IAK sends it')
+    return data
+
+
+def _created_at(value: object) -> datetime | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise IntakeError(400, "created_at must be an ISO 8601 date-time string")
+    try:
+        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise IntakeError(400, "created_at must be an ISO 8601 date-time string") from None
+    if parsed.tzinfo is None:
+        # IAK and Indonesian backends speak WIB; without an offset we cannot know, so
+        # we refuse rather than guess.
+        raise IntakeError(400, "created_at needs a UTC offset, e.g. 2026-11-28T10:00:00+07:00")
+    return parsed.astimezone(UTC)
+
+
+def _explain(exc: ValidationError) -> str:
+    problems = []
+    for error in exc.errors():
+        where = ".".join(str(part) for part in error["loc"])
+        message = str(error["msg"]).removeprefix("Value error, ")
+        problems.append(f"data.{where}: {message}")
+    return "; ".join(problems)[:500]

@@ -1,0 +1,1 @@
+"""The database: transactions and their history (SQLAlchemy Core, Alembic migrations)."""

@@ -1,0 +1,125 @@
+"""Engines, schema versions and migrations for SQLite and Postgres."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+
+from bot.config import ConfigError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS = Path(__file__).with_name("migrations")
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def create_db_engine(url: str) -> Engine:
+    """An engine for DATABASE_URL: SQLite in WAL mode, or Postgres with a checked pool."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return _sqlite_engine(parsed)
+    return create_engine(
+        parsed,
+        pool_size=5,
+        max_overflow=5,
+        pool_timeout=5,
+        # A restarted Postgres leaves dead connections in the pool; ping before use.
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args={"connect_timeout": 5, "application_name": "iak-bot"},
+    )
+
+
+def _sqlite_engine(url: URL) -> Engine:
+    if url.database and url.database != ":memory:":
+        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
+    engine = create_engine(
+        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
+    )
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _: Any) -> None:
+        # SQLAlchemy, not the sqlite3 module, decides when a transaction begins (below).
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        # WAL: the web server and the monitor can read while one of them writes.
+        cursor.execute("PRAGMA journal_mode=WAL")
+        # FULL: a commit is on disk before the caller hears "stored" (callbacks get 200).
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # A writer takes the write lock up front: a transaction that reads then writes
+        # cannot fail halfway with SQLITE_BUSY because another process wrote meanwhile.
+        if connection.get_execution_options().get("write"):
+            connection.exec_driver_sql("BEGIN IMMEDIATE")
+        else:
+            connection.exec_driver_sql("BEGIN")
+
+    return engine
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return config
+
+
+def head_revision() -> str:
+    """The newest migration in this version of the code."""
+    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    assert head is not None
+    return head
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None: never migrated)."""
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def migrate(engine: Engine) -> tuple[str | None, str]:
+    """Create or upgrade the schema to head; safe to run again. Returns (before, after)."""
+    config = _alembic_config()
+    with engine.connect().execution_options(write=True) as connection, connection.begin():
+        if connection.dialect.name == "postgresql":
+            # Two release phases at once must not both migrate.
+            connection.execute(text("SELECT pg_advisory_xact_lock(7311400001)"))
+        before = MigrationContext.configure(connection).get_current_revision()
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    return before, head_revision()
+
+
+def require_migrated(engine: Engine) -> None:
+    """Stop with a clear message when the schema is missing or behind the code."""
+    try:
+        current = current_revision(engine)
+    except Exception as exc:
+        raise ConfigError(
+            f"Cannot reach the database at {display_url(engine.url)}: {exc.__class__.__name__}: "
+            f"{str(exc).splitlines()[0] if str(exc) else ''}\nCheck DATABASE_URL."
+        ) from None
+    head = head_revision()
+    if current != head:
+        state = "has no schema yet" if current is None else f"is at schema {current}"
+        raise ConfigError(
+            f"The database {display_url(engine.url)} {state}; this version needs {head}.\n"
+            "Run `iak-bot migrate` first (on Heroku the release phase runs it)."
+        )
+
+
+def display_url(url: URL | str) -> str:
+    """The database URL without its password, for messages."""
+    return make_url(url).render_as_string(hide_password=True)

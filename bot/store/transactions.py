@@ -1,0 +1,338 @@
+"""Transactions: their current state, how observations move it, and the SQL behind both."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass, fields, replace
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from bot.iak.models import Outcome, Source, TransactionData
+from bot.store.schema import transaction_events, transactions
+
+# How much a single observation can raise what we believe; see `supersedes`.
+_RANK = {Outcome.UNKNOWN: 0, Outcome.PENDING: 1, Outcome.SUCCESS: 2, Outcome.FAILED: 2}
+
+
+@dataclass(frozen=True)
+class Observation:
+    """One thing we heard about a transaction: a callback, an ingest, or a status check."""
+
+    source: Source
+    data: TransactionData
+    outcome: Outcome
+    observed_at: datetime
+    created_at: datetime | None = None
+
+    @property
+    def ref_id(self) -> str:
+        """The transaction's ref_id."""
+        return self.data.ref_id
+
+    def fingerprint(self) -> str:
+        """Identical observations (a retried callback) share a fingerprint and are stored once."""
+        payload = self.data.model_dump(mode="json", exclude={"sign"})
+        canonical = json.dumps(
+            [self.source.value, payload, self.created_at.isoformat() if self.created_at else None],
+            sort_keys=True,
+            separators=(",", ":"),
+            default=str,
+        )
+        return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class TransactionState:
+    """What we currently believe about one transaction."""
+
+    ref_id: str
+    outcome: Outcome
+    status: int | None
+    rc: str | None
+    product_code: str | None
+    customer_id: str | None
+    price: int | None
+    balance: int | None
+    tr_id: str | None
+    sn: str | None
+    message: str | None
+    source: Source
+    created_at: datetime | None
+    first_seen_at: datetime
+    changed_at: datetime
+    final_at: datetime | None
+
+    @classmethod
+    def from_row(cls, row: Any) -> TransactionState:
+        """Build from a `transactions` row."""
+        values = {field.name: getattr(row, field.name) for field in fields(cls)}
+        values["outcome"] = Outcome(values["outcome"])
+        values["source"] = Source(values["source"])
+        return cls(**values)
+
+    def to_row(self) -> dict[str, Any]:
+        """Column values for the `transactions` table."""
+        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        values["outcome"] = self.outcome.value
+        values["source"] = self.source.value
+        return values
+
+
+@dataclass(frozen=True)
+class Event:
+    """One stored observation, for a transaction's history."""
+
+    source: Source
+    observed_at: datetime
+    outcome: Outcome
+    rc: str | None
+    applied: bool
+
+
+@dataclass(frozen=True)
+class Recorded:
+    """What recording an observation did."""
+
+    state: TransactionState | None
+    previous: TransactionState | None
+    duplicate: bool
+
+    @property
+    def changed(self) -> bool:
+        """Whether the transaction's state is different now."""
+        return self.state != self.previous
+
+
+def supersedes(current: TransactionState, observation: Observation) -> bool:
+    """Whether an observation replaces the current state (state only moves forward).
+
+    A final outcome is never replaced by pending or unknown, whatever order things arrive
+    in. Only a live status check may correct one final outcome with the other: a callback
+    could be a late retry of something older, but a check is IAK's answer right now.
+    """
+    new, old = observation.outcome, current.outcome
+    if old.is_final:
+        return new.is_final and new != old and observation.source is Source.STATUS_CHECK
+    if _RANK[new] != _RANK[old]:
+        return _RANK[new] > _RANK[old]
+    # same rank, not final: a newer pending reason (39 → 201) is worth keeping
+    return new is Outcome.PENDING and observation.data.rc not in (None, current.rc)
+
+
+def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
+    """The state after an observation; None when it says nothing worth a transaction row."""
+    data = observation.data
+    at = observation.observed_at
+    if current is None:
+        if observation.outcome is Outcome.UNKNOWN and observation.source is Source.STATUS_CHECK:
+            # a failed or refused check of a ref_id we never saw: nothing to store
+            return None
+        return TransactionState(
+            ref_id=data.ref_id,
+            outcome=observation.outcome,
+            status=data.status,
+            rc=data.rc,
+            product_code=data.product_code,
+            customer_id=data.customer_id,
+            price=data.price,
+            balance=data.balance,
+            tr_id=data.tr_id,
+            sn=data.sn,
+            message=data.message,
+            source=observation.source,
+            created_at=observation.created_at,
+            first_seen_at=at,
+            changed_at=at,
+            final_at=at if observation.outcome.is_final else None,
+        )
+    filled = replace(
+        current,
+        product_code=current.product_code or data.product_code,
+        customer_id=current.customer_id or data.customer_id,
+        price=current.price if current.price is not None else data.price,
+        balance=current.balance if current.balance is not None else data.balance,
+        tr_id=current.tr_id or data.tr_id,
+        sn=current.sn or data.sn,
+        created_at=current.created_at or observation.created_at,
+    )
+    if not supersedes(current, observation):
+        return filled
+    return replace(
+        filled,
+        outcome=observation.outcome,
+        status=data.status if data.status is not None else current.status,
+        rc=data.rc or current.rc,
+        balance=data.balance if data.balance is not None else current.balance,
+        sn=data.sn or current.sn,
+        message=data.message or current.message,
+        source=observation.source,
+        changed_at=at,
+        final_at=at if observation.outcome.is_final else None,
+    )
+
+
+class TransactionStore:
+    """SQL for transactions (synchronous; the async side runs it in threads)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def record(self, observations: Sequence[Observation]) -> list[Recorded]:
+        """Apply observations in order, in one database transaction; retried on a race."""
+        for attempt in range(3):
+            try:
+                with (
+                    self.engine.connect().execution_options(write=True) as connection,
+                    connection.begin(),
+                ):
+                    return self._record(connection, observations)
+            except IntegrityError:
+                # Another process inserted the same new ref_id or observation between our
+                # read and our write; the retry sees its row (locked) and merges onto it.
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
+
+    def _record(
+        self, connection: Connection, observations: Sequence[Observation]
+    ) -> list[Recorded]:
+        ref_ids = sorted({observation.ref_id for observation in observations})
+        # Lock in ref_id order so two writers can never deadlock on the same rows.
+        rows = connection.execute(
+            select(transactions)
+            .where(transactions.c.ref_id.in_(ref_ids))
+            .order_by(transactions.c.ref_id)
+            .with_for_update()
+        )
+        states: dict[str, TransactionState] = {
+            row.ref_id: TransactionState.from_row(row) for row in rows
+        }
+        stored = set(states)
+        prints = [observation.fingerprint() for observation in observations]
+        seen = set(
+            connection.execute(
+                select(transaction_events.c.fingerprint).where(
+                    transaction_events.c.fingerprint.in_(prints)
+                )
+            ).scalars()
+        )
+        results: list[Recorded] = []
+        events: list[dict[str, Any]] = []
+        dirty: set[str] = set()
+        for observation, fingerprint in zip(observations, prints, strict=True):
+            before = states.get(observation.ref_id)
+            if fingerprint in seen:
+                results.append(Recorded(before, before, duplicate=True))
+                continue
+            after = merge(before, observation)
+            results.append(Recorded(after, before, duplicate=False))
+            if after is None:
+                continue
+            seen.add(fingerprint)
+            states[observation.ref_id] = after
+            if after != before:
+                dirty.add(observation.ref_id)
+            events.append(_event_row(observation, fingerprint, applied=after != before))
+
+        new = [states[ref_id].to_row() for ref_id in sorted(dirty - stored)]
+        if new:
+            connection.execute(insert(transactions), new)
+        changed = [states[ref_id].to_row() for ref_id in sorted(dirty & stored)]
+        if changed:
+            values: dict[str, Any] = {
+                name: bindparam(f"v_{name}") for name in changed[0] if name != "ref_id"
+            }
+            connection.execute(
+                update(transactions)
+                .where(transactions.c.ref_id == bindparam("v_ref_id"))
+                .values(values),
+                [{f"v_{key}": value for key, value in row.items()} for row in changed],
+            )
+        if events:
+            connection.execute(insert(transaction_events), events)
+        return results
+
+    def get(self, ref_id: str) -> TransactionState | None:
+        """The current state of one transaction."""
+        with self.engine.connect() as connection:
+            row = connection.execute(
+                select(transactions).where(transactions.c.ref_id == ref_id)
+            ).first()
+        return TransactionState.from_row(row) if row else None
+
+    def history(self, ref_id: str, limit: int = 20) -> list[Event]:
+        """The transaction's most recent observations, oldest first."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(transaction_events)
+                .where(transaction_events.c.ref_id == ref_id)
+                .order_by(transaction_events.c.id.desc())
+                .limit(limit)
+            ).all()
+        return [_event(row) for row in reversed(rows)]
+
+    def pending_older_than(self, cutoff: datetime, limit: int = 1000) -> list[TransactionState]:
+        """Transactions still pending (or unknown) that the bot first saw before `cutoff`."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(transactions)
+                .where(
+                    transactions.c.outcome.in_([Outcome.PENDING.value, Outcome.UNKNOWN.value]),
+                    transactions.c.first_seen_at < cutoff,
+                )
+                .order_by(transactions.c.first_seen_at)
+                .limit(limit)
+            ).all()
+        return [TransactionState.from_row(row) for row in rows]
+
+    def failures_by_rc(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
+        """How many transactions failed with each rc in [since, until)."""
+        conditions = [
+            transactions.c.outcome == Outcome.FAILED.value,
+            transactions.c.final_at >= since,
+        ]
+        if until is not None:
+            conditions.append(transactions.c.final_at < until)
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(transactions.c.rc, func.count())
+                .where(*conditions)
+                .group_by(transactions.c.rc)
+            ).all()
+        return {str(rc): int(count) for rc, count in rows}
+
+    def ping(self) -> None:
+        """Raise unless the database answers."""
+        with self.engine.connect() as connection:
+            connection.execute(select(1))
+
+
+def _event_row(observation: Observation, fingerprint: str, *, applied: bool) -> dict[str, Any]:
+    data = observation.data
+    return {
+        "ref_id": data.ref_id,
+        "fingerprint": fingerprint,
+        "source": observation.source.value,
+        "observed_at": observation.observed_at,
+        "outcome": observation.outcome.value,
+        "status": data.status,
+        "rc": data.rc,
+        "balance": data.balance,
+        "applied": applied,
+        "data": data.model_dump(mode="json", exclude={"sign"}),
+    }
+
+
+def _event(row: Row[Any]) -> Event:
+    return Event(
+        source=Source(row.source),
+        observed_at=row.observed_at,
+        outcome=Outcome(row.outcome),
+        rc=row.rc,
+        applied=bool(row.applied),
+    )

@@ -1,0 +1,237 @@
+"""The transaction store on SQLite and Postgres: durable, idempotent, race-free, indexed."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+
+from bot.iak.models import Outcome, Source, TransactionData
+from bot.registry import Registry
+from bot.store.db import create_db_engine
+from bot.store.schema import transaction_events, transactions
+from bot.store.transactions import Observation, TransactionStore
+
+T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def observation(
+    registry: Registry,
+    ref_id: str,
+    source: Source = Source.CALLBACK,
+    minutes: float = 0,
+    **fields: Any,
+) -> Observation:
+    data = TransactionData.model_validate({"ref_id": ref_id, **fields})
+    return Observation(
+        source, data, data.outcome(registry, source), T0 + timedelta(minutes=minutes)
+    )
+
+
+@pytest.fixture
+def store(database_url: str) -> TransactionStore:
+    engine = create_db_engine(database_url)
+    yield TransactionStore(engine)  # type: ignore[misc]
+    engine.dispose()
+
+
+def count(store: TransactionStore, table: Any) -> int:
+    with store.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_record_and_read_back(store: TransactionStore, registry: Registry) -> None:
+    (result,) = store.record(
+        [
+            observation(
+                registry,
+                "order001",
+                Source.INGEST,
+                status=0,
+                rc="39",
+                customer_id="0817777215",
+                product_code="xld25000",
+                price="25000",
+                balance=997061249,
+                tr_id=3482,
+            )
+        ]
+    )
+    assert result.changed and not result.duplicate
+    state = store.get("order001")
+    assert state is not None
+    assert state.outcome is Outcome.PENDING
+    assert state.first_seen_at == T0
+    assert state.price == 25000
+    assert state.tr_id == "3482"
+    assert store.get("nope") is None
+
+
+def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry) -> None:
+    callback = observation(registry, "order002", status="1", rc="00", sn="123456789", sign="abc")
+    first, second = store.record([callback, callback])
+    assert not first.duplicate and second.duplicate
+    (third,) = store.record(
+        [
+            observation(
+                registry, "order002", minutes=5, status="1", rc="00", sn="123456789", sign="abc"
+            )
+        ]
+    )
+    assert third.duplicate and not third.changed
+    assert count(store, transaction_events) == 1
+    assert [event.source for event in store.history("order002")] == [Source.CALLBACK]
+
+
+def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Registry) -> None:
+    store.record([observation(registry, "order003", status="2", rc="17")])
+    (late,) = store.record([observation(registry, "order003", Source.INGEST, 1, status=0, rc="39")])
+    assert not late.changed
+    state = store.get("order003")
+    assert state is not None and state.outcome is Outcome.FAILED and state.rc == "17"
+    history = store.history("order003")
+    assert [(e.source, e.outcome, e.applied) for e in history] == [
+        (Source.CALLBACK, Outcome.FAILED, True),
+        (Source.INGEST, Outcome.PENDING, False),
+    ]
+
+
+def test_one_batch_can_touch_one_ref_id_many_times(
+    store: TransactionStore, registry: Registry
+) -> None:
+    results = store.record(
+        [
+            observation(registry, "order004", Source.INGEST, 0, status=0, rc="39"),
+            observation(registry, "order005", Source.INGEST, 0, status=0, rc="39"),
+            observation(registry, "order004", Source.CALLBACK, 1, status="1", rc="00"),
+        ]
+    )
+    assert [r.state.outcome for r in results if r.state] == [
+        Outcome.PENDING,
+        Outcome.PENDING,
+        Outcome.SUCCESS,
+    ]
+    assert store.get("order004").outcome is Outcome.SUCCESS  # type: ignore[union-attr]
+    assert count(store, transactions) == 2
+
+
+def test_failed_check_of_unknown_ref_id_leaves_no_row(
+    store: TransactionStore, registry: Registry
+) -> None:
+    (result,) = store.record([observation(registry, "typo", Source.STATUS_CHECK, rc="06")])
+    assert result.state is None
+    assert count(store, transactions) == 0
+
+
+def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
+    store.record(
+        [
+            observation(registry, "p-old", Source.INGEST, 0, status=0, rc="39"),
+            observation(registry, "p-new", Source.INGEST, 20, status=0, rc="39"),
+            observation(registry, "f1", Source.CALLBACK, 5, status="2", rc="17"),
+            observation(registry, "f2", Source.CALLBACK, 6, status="2", rc="17"),
+            observation(registry, "f3", Source.CALLBACK, 7, status="2", rc="07"),
+            observation(registry, "ok", Source.CALLBACK, 8, status="1", rc="00"),
+        ]
+    )
+    pending = store.pending_older_than(T0 + timedelta(minutes=10))
+    assert [state.ref_id for state in pending] == ["p-old"]
+    assert store.failures_by_rc(T0) == {"17": 2, "07": 1}
+    assert store.failures_by_rc(T0 + timedelta(minutes=6)) == {"17": 1, "07": 1}
+    assert store.failures_by_rc(T0, T0 + timedelta(minutes=6)) == {"17": 1}
+
+
+def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) -> None:
+    """Eight writers, each with its own engine (as separate processes have), on shared ref_ids."""
+    errors: list[BaseException] = []
+
+    def writer(worker: int) -> None:
+        engine = create_db_engine(database_url)
+        store = TransactionStore(engine)
+        try:
+            for n in range(15):
+                ref_id = f"shared-{n % 5}"
+                store.record(
+                    [
+                        observation(
+                            registry,
+                            ref_id,
+                            Source.INGEST,
+                            n,
+                            status=0,
+                            rc="39",
+                            tr_id=f"{worker}-{n}",
+                        )
+                    ]
+                )
+                if n == 14 and worker == 0:
+                    for k in range(5):
+                        store.record(
+                            [
+                                observation(
+                                    registry,
+                                    f"shared-{k}",
+                                    Source.CALLBACK,
+                                    99,
+                                    status="1",
+                                    rc="00",
+                                )
+                            ]
+                        )
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            engine.dispose()
+
+    threads = [threading.Thread(target=writer, args=(worker,)) for worker in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    engine = create_db_engine(database_url)
+    store = TransactionStore(engine)
+    assert count(store, transactions) == 5
+    # 8 writers x 15 distinct ingests + 5 callbacks: every observation kept
+    assert count(store, transaction_events) == 8 * 15 + 5
+    for k in range(5):
+        assert store.get(f"shared-{k}").outcome is Outcome.SUCCESS  # type: ignore[union-attr]
+    engine.dispose()
+
+
+WRITER_SCRIPT = """
+import sys
+from datetime import UTC, datetime
+from bot.iak.models import Outcome, Source, TransactionData
+from bot.store.db import create_db_engine
+from bot.store.transactions import Observation, TransactionStore
+url, name = sys.argv[1], sys.argv[2]
+store = TransactionStore(create_db_engine(url))
+for n in range(40):
+    data = TransactionData.model_validate(
+        {"ref_id": f"proc-{n % 10}", "status": 0, "rc": "39", "tr_id": f"{name}-{n}"}
+    )
+    store.record([Observation(Source.INGEST, data, Outcome.PENDING, datetime.now(UTC))])
+"""
+
+
+def test_two_processes_lose_nothing(database_url: str, tmp_path: Path) -> None:
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER_SCRIPT)
+    root = Path(__file__).resolve().parents[2]
+    processes = [
+        subprocess.Popen([sys.executable, str(script), database_url, name], cwd=root)
+        for name in ("a", "b")
+    ]
+    assert [process.wait(120) for process in processes] == [0, 0]
+    engine = create_db_engine(database_url)
+    store = TransactionStore(engine)
+    assert count(store, transactions) == 10
+    assert count(store, transaction_events) == 80
+    engine.dispose()

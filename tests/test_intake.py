@@ -1,0 +1,287 @@
+"""Scenario: IAK's callbacks and the ingest API over real HTTP, on SQLite and Postgres."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from sqlalchemy import func, select
+
+from bot.iak.models import Outcome
+from bot.store.schema import transaction_events, transactions
+from tests.conftest import RunningBot
+
+USERNAME = "082210138584"
+API_KEY = "test-iak-api-key"
+INGEST_TOKEN = "ingest-token-0123456789abcdef"
+
+
+def iak_sign(ref_id: str) -> str:
+    return hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
+
+
+def callback_body(ref_id: str = "order002", **overrides: Any) -> dict[str, Any]:
+    """IAK's documented callback sample, signed for our test credentials."""
+    data = {
+        "ref_id": ref_id,
+        "status": "1",
+        "product_code": "xld25000",
+        "customer_id": "0817777215",
+        "price": "25000",
+        "message": "SUCCESS",
+        "sn": "123456789",
+        "balance": "997061249",
+        "tr_id": "3482",
+        "rc": "00",
+        "sign": iak_sign(ref_id),
+    }
+    data.update(overrides)
+    return {"data": data}
+
+
+def topup_answer(ref_id: str = "order001", **overrides: Any) -> dict[str, Any]:
+    """IAK's first answer to a top-up: always processing."""
+    data = {
+        "ref_id": ref_id,
+        "status": 0,
+        "product_code": "xld25000",
+        "customer_id": "0817777215",
+        "price": 25000,
+        "message": "PROCESS",
+        "balance": 997061249,
+        "tr_id": 3482,
+        "rc": "39",
+    }
+    data.update(overrides)
+    return {"data": data}
+
+
+@pytest.fixture
+def bot(start_bot: Callable[..., RunningBot], database_url: str) -> RunningBot:
+    return start_bot(database_url=database_url, ingest_token=INGEST_TOKEN)
+
+
+def post(bot: RunningBot, path: str, body: Any, **headers: str) -> httpx.Response:
+    content = body if isinstance(body, bytes) else json.dumps(body).encode()
+    return httpx.post(
+        bot.url + path, content=content, headers={"Content-Type": "application/json", **headers}
+    )
+
+
+def ingest(bot: RunningBot, body: Any, token: str = INGEST_TOKEN) -> httpx.Response:
+    return post(bot, "/transactions", body, Authorization=f"Bearer {token}")
+
+
+def stored(bot: RunningBot, table: Any = transactions) -> int:
+    with bot.bot.services.database.engine.connect() as connection:
+        return int(connection.execute(select(func.count()).select_from(table)).scalar_one())
+
+
+def test_iaks_sample_callback_is_stored(bot: RunningBot) -> None:
+    response = post(bot, "/iak/callback", callback_body())
+    assert response.status_code == 200
+    assert response.json() == {
+        "ok": True,
+        "ref_id": "order002",
+        "outcome": "success",
+        "duplicate": False,
+    }
+    state = bot.bot.services.database.transactions.get("order002")
+    assert state is not None
+    assert state.outcome is Outcome.SUCCESS
+    assert state.balance == 997061249
+
+
+def test_v1_callback_with_numbers(bot: RunningBot) -> None:
+    body = {
+        "data": {
+            "ref_id": "v1-1",
+            "status": 2,
+            "code": "hindosat5000",
+            "hp": "0856123456",
+            "rc": 17,
+            "sign": iak_sign("v1-1"),
+        }
+    }
+    assert post(bot, "/iak/callback", body).json()["outcome"] == "failed"
+    state = bot.bot.services.database.transactions.get("v1-1")
+    assert state is not None and state.product_code == "hindosat5000" and state.rc == "17"
+
+
+@pytest.mark.parametrize("sign", ["0" * 32, "", None])
+def test_bad_or_missing_sign_is_401_and_stores_nothing(bot: RunningBot, sign: str | None) -> None:
+    body = callback_body()
+    if sign is None:
+        del body["data"]["sign"]
+    else:
+        body["data"]["sign"] = sign
+    response = post(bot, "/iak/callback", body)
+    assert response.status_code == 401
+    assert response.json()["ok"] is False
+    assert stored(bot) == 0
+
+
+def test_sign_for_another_ref_id_is_refused(bot: RunningBot) -> None:
+    body = callback_body("order009", sign=iak_sign("order002"))
+    assert post(bot, "/iak/callback", body).status_code == 401
+
+
+@pytest.mark.parametrize(
+    ("body", "says"),
+    [
+        (b"{not json", "not valid JSON"),
+        (b"[1, 2]", "JSON object"),
+        ({"ref_id": "order002"}, '"data" object'),
+        ({"data": "x"}, '"data" object'),
+        ({"data": {"status": "1"}}, "ref_id"),
+        ({"data": {"ref_id": "has space"}}, "ref_id"),
+    ],
+)
+def test_malformed_callbacks_get_400_saying_what_is_wrong(
+    bot: RunningBot, body: Any, says: str
+) -> None:
+    response = post(bot, "/iak/callback", body)
+    assert response.status_code == 400
+    assert says in response.json()["error"]
+    assert stored(bot) == 0
+
+
+def test_text_a_database_cannot_hold_is_400(bot: RunningBot) -> None:
+    for field, value in (("sn", "\ud800"), ("message", "a\x00b")):
+        response = post(bot, "/iak/callback", json.dumps(callback_body(**{field: value})).encode())
+        assert response.status_code == 400, response.text
+        assert field in response.json()["error"]
+    assert stored(bot) == 0
+    # fields we do not use are ignored, whatever they hold
+    extra = callback_body(pin="\x00\ud800", activation_code=[1, 2])
+    assert post(bot, "/iak/callback", extra).status_code == 200
+
+
+def test_unknown_status_is_400(bot: RunningBot) -> None:
+    response = post(bot, "/iak/callback", callback_body(status="7"))
+    assert response.status_code == 400
+    assert "status" in response.json()["error"]
+    assert stored(bot) == 0
+
+
+def test_over_64_kib_is_413(bot: RunningBot) -> None:
+    body = callback_body(message="x" * (65 * 1024))
+    assert post(bot, "/iak/callback", body).status_code == 413
+    assert ingest(bot, topup_answer(message="x" * (65 * 1024))).status_code == 413
+
+
+def test_a_duplicate_callback_is_200_and_stored_once(bot: RunningBot) -> None:
+    first = post(bot, "/iak/callback", callback_body())
+    second = post(bot, "/iak/callback", callback_body())
+    assert first.status_code == second.status_code == 200
+    assert second.json()["duplicate"] is True
+    assert stored(bot, transaction_events) == 1
+
+
+def test_pending_ingest_then_callback_then_late_pending(bot: RunningBot) -> None:
+    assert ingest(bot, topup_answer("order001")).json()["outcome"] == "pending"
+    assert post(bot, "/iak/callback", callback_body("order001")).json()["outcome"] == "success"
+    late = ingest(bot, topup_answer("order001", message="PROCESS again"))
+    assert late.status_code == 200
+    assert late.json()["outcome"] == "success"
+    history = bot.bot.services.database.transactions.history("order001")
+    assert [event.outcome for event in history] == [
+        Outcome.PENDING,
+        Outcome.SUCCESS,
+        Outcome.PENDING,
+    ]
+    assert [event.applied for event in history] == [True, True, False]
+
+
+def test_ingest_needs_the_bearer_token(bot: RunningBot) -> None:
+    assert post(bot, "/transactions", topup_answer()).status_code == 401
+    wrong = ingest(bot, topup_answer(), token="wrong")
+    assert wrong.status_code == 401
+    assert wrong.headers["www-authenticate"] == "Bearer"
+    assert stored(bot) == 0
+
+
+def test_ingest_is_503_without_a_token_configured(start_bot: Callable[..., RunningBot]) -> None:
+    bot = start_bot()
+    response = ingest(bot, topup_answer())
+    assert response.status_code == 503
+    assert "INGEST_TOKEN" in response.json()["error"]
+
+
+def test_ingest_created_at(bot: RunningBot) -> None:
+    body = {**topup_answer("order007"), "created_at": "2026-11-28T10:00:00+07:00"}
+    assert ingest(bot, body).status_code == 200
+    state = bot.bot.services.database.transactions.get("order007")
+    assert state is not None and state.created_at is not None
+    assert state.created_at.isoformat() == "2026-11-28T03:00:00+00:00"
+    for bad in ("yesterday", 12345, "2026-11-28T10:00:00"):
+        response = ingest(bot, {**topup_answer("order008"), "created_at": bad})
+        assert response.status_code == 400
+        assert "created_at" in response.json()["error"]
+
+
+def test_concurrent_callbacks_for_one_ref_id(bot: RunningBot) -> None:
+    bodies = [callback_body("order010", balance=str(1000 - n)) for n in range(20)]
+    bodies += [topup_answer("order010", balance=2000 + n) for n in range(20)]
+    statuses: list[int] = []
+
+    def send(body: dict[str, Any]) -> None:
+        if "sign" in body["data"]:
+            statuses.append(post(bot, "/iak/callback", body).status_code)
+        else:
+            statuses.append(ingest(bot, body).status_code)
+
+    threads = [threading.Thread(target=send, args=(body,)) for body in bodies]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert statuses == [200] * 40
+    state = bot.bot.services.database.transactions.get("order010")
+    assert state is not None and state.outcome is Outcome.SUCCESS
+    assert stored(bot, transaction_events) == 40
+
+
+def test_callback_allowlist_uses_the_routers_last_hop(start_bot: Callable[..., RunningBot]) -> None:
+    bot = start_bot(callback_allowed_ips=["52.220.38.194", "10.1.0.0/16"])
+    body = callback_body()
+    refused = post(bot, "/iak/callback", body)  # from 127.0.0.1
+    assert refused.status_code == 403
+    spoofed_first_hop = post(
+        bot, "/iak/callback", body, **{"X-Forwarded-For": "52.220.38.194, 1.2.3.4"}
+    )
+    assert spoofed_first_hop.status_code == 403
+    allowed = post(bot, "/iak/callback", body, **{"X-Forwarded-For": "1.2.3.4, 52.220.38.194"})
+    assert allowed.status_code == 200
+    assert (
+        post(
+            bot, "/iak/callback", callback_body("o-2"), **{"X-Forwarded-For": "10.1.2.3"}
+        ).status_code
+        == 200
+    )
+
+
+def test_openapi_describes_both_routes(bot: RunningBot) -> None:
+    spec = httpx.get(bot.url + "/openapi.json").json()
+    callback = spec["paths"]["/iak/callback"]["post"]
+    schema = callback["requestBody"]["content"]["application/json"]["schema"]
+    assert "sign" in schema["properties"]["data"]["required"]
+    assert {"200", "400", "401", "413"} <= set(callback["responses"])
+    ingest_op = spec["paths"]["/transactions"]["post"]
+    assert (
+        "created_at"
+        in ingest_op["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    )
+    assert "INGEST_TOKEN" in ingest_op["description"]
+    assert "/slack/events" not in spec["paths"]
+
+
+def test_health_reports_the_database(bot: RunningBot) -> None:
+    response = httpx.get(bot.url + "/healthz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ok", "database": "ok"}
