@@ -14,6 +14,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import httpx
 
@@ -106,33 +107,74 @@ def _ms(text: str) -> float:
     return float(number) * _UNITS[unit]
 
 
+_DONE = (
+    "function done(summary, latency, requests)\n"
+    '  io.write(string.format("P50 %d\\nP99 %d\\n", latency:percentile(50), '
+    "latency:percentile(99)))\n"
+    "end\n"
+)
+
+# Each wrk thread takes every n-th line of the bodies file and sends them in turn, so
+# every request carries a different body (a different ref_id, with its own sign).
+_MANY_BODIES = """
+local counter = 0
+function setup(thread)
+  thread:set("tid", counter)
+  counter = counter + 1
+end
+function init(args)
+  bodies = {}
+  local stride = tonumber(args[2])
+  local n = 0
+  for line in io.lines(args[1]) do
+    if n % stride == tid then bodies[#bodies + 1] = line end
+    n = n + 1
+  end
+  index = 0
+end
+function request()
+  index = index + 1
+  if index > #bodies then index = 1 end
+  return wrk.format(nil, nil, nil, bodies[index])
+end
+"""
+
+
 def wrk(
     url: str,
     *,
-    body: bytes,
+    body: bytes | None = None,
+    bodies: Path | None = None,
     headers: dict[str, str],
     connections: int,
     seconds: float,
     threads: int = 2,
+    rate: float | None = None,
+    pause_offset_ms: float = 2.0,
 ) -> LoadResult:
-    """POST `body` to `url` with wrk at a fixed number of connections; parse its report."""
+    """POST `body` (or one line of `bodies` per request) to `url` with wrk; parse its report.
+
+    With `rate`, each connection pauses between requests so the total comes to about that
+    many requests per second (latency is then measured at that load, not at saturation).
+    """
     if shutil.which("wrk") is None:
         raise RuntimeError("wrk is not installed: run benchmarks/setup.sh")
     with tempfile.TemporaryDirectory() as tmp:
-        body_file = Path(tmp) / "body"
-        body_file.write_bytes(body)
         script = Path(tmp) / "post.lua"
         header_lines = "\n".join(
             f'wrk.headers["{name}"] = "{value}"' for name, value in headers.items()
         )
-        script.write_text(
-            f'wrk.method = "POST"\n{header_lines}\n'
-            f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
-            "function done(summary, latency, requests)\n"
-            '  io.write(string.format("P50 %d\\nP99 %d\\n", latency:percentile(50), '
-            "latency:percentile(99)))\n"
-            "end\n"
-        )
+        lua = f'wrk.method = "POST"\n{header_lines}\n'
+        if bodies is not None:
+            lua += _MANY_BODIES
+        else:
+            body_file = Path(tmp) / "body"
+            body_file.write_bytes(body or b"")
+            lua += f'local f = io.open("{body_file}", "rb")\nwrk.body = f:read("*all")\nf:close()\n'
+        if rate:
+            pause_ms = max(connections / rate * 1000 - pause_offset_ms, 0)
+            lua += f"function delay()\n  return {pause_ms:.1f}\nend\n"
+        script.write_text(lua + _DONE)
         argv = [
             "wrk",
             f"-t{threads}",
@@ -144,6 +186,8 @@ def wrk(
             str(script),
             url,
         ]
+        if bodies is not None:
+            argv += ["--", str(bodies), str(threads)]
         output = subprocess.run(argv, capture_output=True, text=True, check=True).stdout
     rps = float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1))  # type: ignore[union-attr]
     total = int(re.search(r"(\d+) requests in", output).group(1))  # type: ignore[union-attr]
@@ -159,3 +203,17 @@ def wrk(
     if socket_errors:
         errors += sum(int(n) for n in socket_errors.groups())
     return LoadResult(rps, p50, p99, total, errors)
+
+
+def wrk_at_rate(
+    url: str, *, rate: float, connections: int, seconds: float, **kwargs: Any
+) -> LoadResult:
+    """wrk paced to about `rate` requests/s: a short calibration run measures the latency a
+    connection adds to its pause, then the measured run subtracts it."""
+    probe = wrk(url, rate=rate, connections=connections, seconds=3, **kwargs)
+    cycle_ms = connections / max(probe.requests_per_second, 1) * 1000
+    pause_ms = connections / rate * 1000
+    offset = 2.0 + (cycle_ms - pause_ms)
+    return wrk(
+        url, rate=rate, connections=connections, seconds=seconds, pause_offset_ms=offset, **kwargs
+    )

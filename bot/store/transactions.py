@@ -34,9 +34,13 @@ class Observation:
         """The transaction's ref_id."""
         return self.data.ref_id
 
-    def fingerprint(self) -> str:
+    def payload(self) -> dict[str, Any]:
+        """What was observed, as stored in the history (never the sign)."""
+        return self.data.model_dump(mode="json", exclude={"sign"})
+
+    def fingerprint(self, payload: dict[str, Any] | None = None) -> str:
         """Identical observations (a retried callback) share a fingerprint and are stored once."""
-        payload = self.data.model_dump(mode="json", exclude={"sign"})
+        payload = self.payload() if payload is None else payload
         canonical = json.dumps(
             [self.source.value, payload, self.created_at.isoformat() if self.created_at else None],
             sort_keys=True,
@@ -70,17 +74,20 @@ class TransactionState:
     @classmethod
     def from_row(cls, row: Any) -> TransactionState:
         """Build from a `transactions` row."""
-        values = {field.name: getattr(row, field.name) for field in fields(cls)}
+        values = {name: getattr(row, name) for name in _STATE_FIELDS}
         values["outcome"] = Outcome(values["outcome"])
         values["source"] = Source(values["source"])
         return cls(**values)
 
     def to_row(self) -> dict[str, Any]:
         """Column values for the `transactions` table."""
-        values = {field.name: getattr(self, field.name) for field in fields(self)}
+        values = {name: getattr(self, name) for name in _STATE_FIELDS}
         values["outcome"] = self.outcome.value
         values["source"] = self.source.value
         return values
+
+
+_STATE_FIELDS = tuple(field.name for field in fields(TransactionState))
 
 
 @dataclass(frozen=True)
@@ -213,7 +220,11 @@ class TransactionStore:
             row.ref_id: TransactionState.from_row(row) for row in rows
         }
         stored = set(states)
-        prints = [observation.fingerprint() for observation in observations]
+        payloads = [observation.payload() for observation in observations]
+        prints = [
+            observation.fingerprint(payload)
+            for observation, payload in zip(observations, payloads, strict=True)
+        ]
         seen = set(
             connection.execute(
                 select(transaction_events.c.fingerprint).where(
@@ -224,7 +235,7 @@ class TransactionStore:
         results: list[Recorded] = []
         events: list[dict[str, Any]] = []
         dirty: set[str] = set()
-        for observation, fingerprint in zip(observations, prints, strict=True):
+        for observation, fingerprint, payload in zip(observations, prints, payloads, strict=True):
             before = states.get(observation.ref_id)
             if fingerprint in seen:
                 results.append(Recorded(before, before, duplicate=True))
@@ -237,7 +248,7 @@ class TransactionStore:
             states[observation.ref_id] = after
             if after != before:
                 dirty.add(observation.ref_id)
-            events.append(_event_row(observation, fingerprint, applied=after != before))
+            events.append(_event_row(observation, fingerprint, payload, applied=after != before))
 
         new = [states[ref_id].to_row() for ref_id in sorted(dirty - stored)]
         if new:
@@ -312,7 +323,9 @@ class TransactionStore:
             connection.execute(select(1))
 
 
-def _event_row(observation: Observation, fingerprint: str, *, applied: bool) -> dict[str, Any]:
+def _event_row(
+    observation: Observation, fingerprint: str, payload: dict[str, Any], *, applied: bool
+) -> dict[str, Any]:
     data = observation.data
     return {
         "ref_id": data.ref_id,
@@ -324,7 +337,7 @@ def _event_row(observation: Observation, fingerprint: str, *, applied: bool) -> 
         "rc": data.rc,
         "balance": data.balance,
         "applied": applied,
-        "data": data.model_dump(mode="json", exclude={"sign"}),
+        "data": payload,
     }
 
 

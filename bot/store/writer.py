@@ -4,10 +4,11 @@ one transaction (and one fsync) per batch instead of one per request."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import queue
 import threading
-from concurrent.futures import Future
+from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
 
@@ -19,6 +20,17 @@ MAX_BATCH = 256
 _STOP = object()
 
 
+class StoreUnavailable(Exception):
+    """The database could not be written to (down, full, or refused the write)."""
+
+
+@dataclass
+class _Pending:
+    observation: Observation
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Recorded]
+
+
 class StoreWriter:
     """Serialises writes from many requests into batched database transactions."""
 
@@ -27,26 +39,31 @@ class StoreWriter:
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
         self._started = False
+        self._lock = threading.Lock()
 
     def start(self) -> None:
         """Start the writer thread (idempotent)."""
-        if not self._started:
-            self._started = True
-            self._thread.start()
+        with self._lock:
+            if not self._started:
+                self._started = True
+                self._thread.start()
 
     def stop(self, timeout: float = 10) -> None:
         """Finish what is queued, then stop."""
-        if self._started:
-            self._queue.put(_STOP)
-            self._thread.join(timeout)
-            self._started = False
+        with self._lock:
+            if self._started:
+                self._queue.put(_STOP)
+                self._thread.join(timeout)
+                self._started = False
+                self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
 
     async def record(self, observation: Observation) -> Recorded:
         """Store one observation; returns once it is committed."""
         self.start()
-        future: Future[Recorded] = Future()
-        self._queue.put((observation, future))
-        return await asyncio.wrap_future(future)
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Recorded] = loop.create_future()
+        self._queue.put(_Pending(observation, loop, future))
+        return await future
 
     def _run(self) -> None:
         while True:
@@ -68,32 +85,46 @@ class StoreWriter:
             if stop:
                 return
 
-    def _write(self, batch: list[tuple[Observation, Future[Recorded]]]) -> None:
+    def _write(self, batch: list[_Pending]) -> None:
         try:
-            results = self.store.record([observation for observation, _ in batch])
+            results = self.store.record([pending.observation for pending in batch])
         except OperationalError as exc:
             # The database is down or unreachable: every write in the batch fails alike,
             # fast, so callers can answer 503 and IAK retries later.
             log.error("database unavailable, %d write(s) refused: %s", len(batch), _first_line(exc))
-            for _, future in batch:
-                future.set_exception(StoreUnavailable("the database is unavailable"))
+            _settle([(p, StoreUnavailable("the database is unavailable")) for p in batch])
             return
         except Exception:
             if len(batch) == 1:
-                observation, future = batch[0]
-                log.exception("could not store an observation of %s", observation.ref_id)
-                future.set_exception(StoreUnavailable("the database did not accept the write"))
+                log.exception("could not store an observation of %s", batch[0].observation.ref_id)
+                _settle([(batch[0], StoreUnavailable("the database did not accept the write"))])
                 return
             # One bad observation must not fail the others: write them one by one.
-            for item in batch:
-                self._write([item])
+            for pending in batch:
+                self._write([pending])
             return
-        for (_, future), result in zip(batch, results, strict=True):
-            future.set_result(result)
+        _settle(list(zip(batch, results, strict=True)))
 
 
-class StoreUnavailable(Exception):
-    """The database could not be written to (down, full, or refused the write)."""
+def _settle(outcomes: list[tuple[_Pending, Recorded | Exception]]) -> None:
+    """Hand results back to each waiting event loop with one wake-up per loop, not per item."""
+    by_loop: dict[asyncio.AbstractEventLoop, list[tuple[_Pending, Recorded | Exception]]] = {}
+    for pending, outcome in outcomes:
+        by_loop.setdefault(pending.loop, []).append((pending, outcome))
+    for loop, items in by_loop.items():
+        # RuntimeError: that loop has closed, so nobody is waiting any more.
+        with contextlib.suppress(RuntimeError):
+            loop.call_soon_threadsafe(_resolve, items)
+
+
+def _resolve(items: list[tuple[_Pending, Recorded | Exception]]) -> None:
+    for pending, outcome in items:
+        if pending.future.done():  # the caller went away (cancelled)
+            continue
+        if isinstance(outcome, Exception):
+            pending.future.set_exception(outcome)
+        else:
+            pending.future.set_result(outcome)
 
 
 def _first_line(exc: BaseException) -> str:

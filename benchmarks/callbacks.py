@@ -1,0 +1,198 @@
+"""IAK callback throughput and latency at 50 concurrent senders, on SQLite and Postgres,
+against a bare FastAPI route that answers 200 without work (the floor), same run.
+
+Every request carries a different ref_id with its own valid sign, so every one is a real
+write (no duplicate shortcuts); "stored/s" counts rows in the database afterwards.
+Two loads per database: saturation (every connection sends as fast as answers come: the
+throughput ceiling and its ratio to the floor) and paced at 1,000 callbacks/s (the latency a
+sender sees at the goal's rate).
+Goals (issue 4): >= 1,000 stored callbacks/s and p99 < 50 ms on SQLite, >= 0.5 of the floor.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import secrets
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+
+from benchmarks.common import (
+    ROOT,
+    LoadResult,
+    bench_env,
+    free_port,
+    iak_bot,
+    serve,
+    wrk,
+    wrk_at_rate,
+)
+from bot.store.db import create_db_engine, migrate
+from bot.store.schema import transactions
+
+USERNAME = "082210138584"
+API_KEY = "bench-iak-api-key"
+POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+
+
+def write_bodies(path: Path, count: int, prefix: str) -> None:
+    """`count` distinct signed callbacks, one JSON document per line."""
+    with path.open("w") as out:
+        for n in range(count):
+            ref_id = f"{prefix}-{n}"
+            sign = hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
+            data = {
+                "ref_id": ref_id,
+                "status": "1" if n % 10 else "2",
+                "product_code": "xld25000",
+                "customer_id": "0817777215",
+                "price": "25000",
+                "message": "SUCCESS" if n % 10 else "FAILED",
+                "sn": "123456789",
+                "balance": str(997061249 - n * 25000),
+                "tr_id": str(n),
+                "rc": "00" if n % 10 else "07",
+                "sign": sign,
+            }
+            out.write(json.dumps({"data": data}) + "\n")
+
+
+def count_rows(url: str) -> int:
+    engine = create_db_engine(url)
+    with engine.connect() as connection:
+        rows = int(connection.execute(select(func.count()).select_from(transactions)).scalar_one())
+    engine.dispose()
+    return rows
+
+
+@dataclass
+class CallbackRun:
+    load: LoadResult
+    stored: int
+    seconds: float
+
+    @property
+    def stored_per_second(self) -> float:
+        return self.stored / self.seconds
+
+
+def run_bot(
+    database_url: str, bodies: Path, connections: int, seconds: float, rate: float | None = None
+) -> CallbackRun:
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    engine.dispose()
+    port = free_port()
+    env = bench_env(
+        PORT=str(port), DATABASE_URL=database_url, IAK_USERNAME=USERNAME, IAK_API_KEY=API_KEY
+    )
+    before = count_rows(database_url)
+    with serve(iak_bot("serve"), env, port) as bot:
+        options: dict[str, Any] = {
+            "bodies": bodies,
+            "headers": {"Content-Type": "application/json"},
+            "connections": connections,
+            "seconds": seconds,
+        }
+        if rate:
+            load = wrk_at_rate(bot.url + "/iak/callback", rate=rate, **options)
+        else:
+            load = wrk(bot.url + "/iak/callback", **options)
+    # stored during the measured run (a paced run's calibration stored some rows first)
+    stored = count_rows(database_url) - before
+    return CallbackRun(load, stored, seconds if not rate else seconds + 3)
+
+
+def run_floor(bodies: Path, connections: int, seconds: float) -> LoadResult:
+    port = free_port()
+    argv = [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        "benchmarks.floor_fastapi:create_app",
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+    with serve(argv, bench_env(PYTHONPATH=str(ROOT)), port) as floor:
+        return wrk(
+            floor.url + "/iak/callback",
+            bodies=bodies,
+            headers={"Content-Type": "application/json"},
+            connections=connections,
+            seconds=seconds,
+        )
+
+
+def fresh_postgres_schema(base: str) -> str:
+    """A new empty schema on the benchmark Postgres; returns a URL that uses it."""
+    from sqlalchemy import create_engine, text
+
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(
+        base.replace("postgresql://", "postgresql+psycopg://"), isolation_level="AUTOCOMMIT"
+    )
+    with admin.connect() as connection:
+        connection.execute(text(f'CREATE SCHEMA "{schema}"'))
+    admin.dispose()
+    return f"{base}?options=-csearch_path%3D{schema}"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--connections", type=int, default=50)
+    parser.add_argument("--seconds", type=float, default=15)
+    parser.add_argument("--rate", type=float, default=1000, help="paced run's callbacks/s")
+    parser.add_argument("--postgres", default=POSTGRES_URL, help="Postgres server URL ('' to skip)")
+    args = parser.parse_args()
+    for line in report(args.connections, args.seconds, args.rate, args.postgres):
+        print(line)
+
+
+def report(connections: int, seconds: float, rate: float, postgres: str) -> list[str]:
+    """Run every load and return the printed report."""
+    lines = [f"IAK callbacks, {connections} concurrent senders, {seconds:.0f} s per run"]
+    with tempfile.TemporaryDirectory() as tmp:
+        bodies = Path(tmp) / "bodies.jsonl"
+        write_bodies(bodies, int(seconds * 10000), "cb")
+        floor = run_floor(bodies, connections, seconds)
+        lines.append(floor.line("bare FastAPI route (floor)"))
+        databases = [("SQLite", f"sqlite:///{tmp}/bench.db")]
+        if postgres:
+            databases.append(("Postgres", fresh_postgres_schema(postgres)))
+        for name, url in databases:
+            saturated = run_bot(url, bodies, connections, seconds)
+            ratio = saturated.load.requests_per_second / floor.requests_per_second
+            lines.append(
+                saturated.load.line(f"iak-bot on {name}, saturated")
+                + f"   stored {saturated.stored_per_second:.0f}/s   {ratio:.2f} of floor"
+            )
+            paced = run_bot(url, bodies, connections, seconds, rate=rate)
+            lines.append(paced.load.line(f"iak-bot on {name}, paced at {rate:.0f}/s"))
+            if name == "SQLite":
+                met = (
+                    saturated.stored_per_second >= 1000
+                    and paced.load.p99_ms < 50
+                    and ratio >= 0.5
+                    and saturated.load.errors == paced.load.errors == 0
+                )
+                lines.append(
+                    f"  goals (>= 1000 stored/s, p99 < 50 ms at {rate:.0f}/s, >= 0.5 of floor): "
+                    + ("met" if met else "NOT all met")
+                )
+    return lines
+
+
+if __name__ == "__main__":
+    main()
