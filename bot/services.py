@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.background import BackgroundTasks
 from bot.config import Settings
+from bot.iak.client import IakClient
 from bot.registry import Registry
 
 
@@ -16,3 +17,5 @@ class Services:
     settings: Settings
     registry: Registry
     background: BackgroundTasks
+    # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
+    iak: IakClient | None = None

@@ -11,6 +11,7 @@ import pytest
 
 from bot.app import Bot, build_bot
 from bot.config import Settings
+from bot.iak.client import CallLimits
 from bot.registry import Registry
 from tests.fakes.iak import FakeIak
 from tests.fakes.server import ServerThread
@@ -84,11 +85,14 @@ class RunningBot:
 def start_bot(
     make_settings: SettingsFactory, fake_slack: FakeSlack, registry: Registry
 ) -> Iterator[Callable[..., RunningBot]]:
-    """Start the bot (settings overrides as keyword arguments); stopped after the test."""
+    """Start the bot (settings overrides as keyword arguments); stopped after the test.
+
+    `iak_limits` shortens the IAK client's timeouts, so hang tests need not wait 10 s.
+    """
     stack: list[tuple[ServerThread, SlackSender]] = []
 
-    def start(**overrides: Any) -> RunningBot:
-        bot = build_bot(make_settings(**overrides), registry=registry)
+    def start(*, iak_limits: CallLimits | None = None, **overrides: Any) -> RunningBot:
+        bot = build_bot(make_settings(**overrides), registry=registry, iak_limits=iak_limits)
         server = ServerThread(bot.web).__enter__()
         sender = SlackSender(server.url, SIGNING_SECRET, fake_slack.base_url + "/response")
         stack.append((server, sender))
