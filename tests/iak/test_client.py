@@ -190,12 +190,12 @@ async def test_a_retry_that_succeeds_gives_the_answer(fake_iak: FakeIak, client:
 
 async def test_backoff_grows_between_retries(fake_iak: FakeIak, make_client: ClientFactory) -> None:
     fake_iak.always("busy", IakReply(500, raw=b"oops"))
-    # jitter 0.5 makes the multiplier exactly 1: waits of 0.05 s, then 0.1 s.
-    client = make_client(limits=CallLimits(deadline=5, backoff=0.05), jitter=lambda: 0.5)
+    # jitter 0.5 makes the multiplier exactly 1: waits of 0.04 s, then 0.08 s.
+    client = make_client(limits=CallLimits(deadline=5, backoff=0.04), jitter=lambda: 0.5)
     await client.check_status("busy")
     first, second, third = (call.at for call in fake_iak.calls_for("busy"))
-    assert second - first >= 0.05
-    assert third - second >= 0.1
+    assert second - first >= 0.04
+    assert third - second >= 0.08
 
 
 async def test_client_errors_and_garbage_are_not_retried(
@@ -221,25 +221,25 @@ async def test_client_errors_and_garbage_are_not_retried(
 
 async def test_a_hang_ends_at_the_deadline(fake_iak: FakeIak, make_client: ClientFactory) -> None:
     fake_iak.always("slow", IakReply(200, transaction("slow"), delay=30))
-    client = make_client(limits=CallLimits(connect_timeout=1, deadline=0.25))
+    client = make_client(limits=CallLimits(connect_timeout=1, deadline=0.15))
     started = time.monotonic()
     check = await client.check_status("slow")
     elapsed = time.monotonic() - started
-    assert 0.25 <= elapsed < 1.0
+    assert 0.15 <= elapsed < 0.9
     assert check.failure is not None
     assert check.failure.kind is ErrorKind.TIMEOUT
-    assert "0.25 s" in check.failure.detail
+    assert "0.15 s" in check.failure.detail
     assert check.outcome is Outcome.UNKNOWN
 
 
 async def test_retries_stay_within_the_deadline(
     fake_iak: FakeIak, make_client: ClientFactory
 ) -> None:
-    fake_iak.always("sluggish", IakReply(503, raw=b"busy", delay=0.15))
-    client = make_client(limits=CallLimits(deadline=0.3, backoff=0.01))
+    fake_iak.always("sluggish", IakReply(503, raw=b"busy", delay=0.08))
+    client = make_client(limits=CallLimits(deadline=0.15, backoff=0.01))
     started = time.monotonic()
     check = await client.check_status("sluggish")
-    assert time.monotonic() - started < 0.8
+    assert time.monotonic() - started < 0.7
     assert check.failure is not None
     assert check.failure.kind is ErrorKind.TIMEOUT
     assert "HTTP 503" in check.failure.detail  # what happened before the deadline
@@ -301,7 +301,7 @@ async def test_never_logs_the_api_key_or_a_sign(
     fake_iak.add(transaction("order001"))
     fake_iak.always("busy", IakReply(503, raw=b"busy"))
     fake_iak.always("slow", IakReply(200, transaction("slow"), delay=5))
-    client = make_client(limits=CallLimits(deadline=0.2, backoff=0.01))
+    client = make_client(limits=CallLimits(deadline=0.1, backoff=0.01))
     await client.check_status("order001")
     await client.check_status("busy")
     await client.check_status("slow")
