@@ -90,6 +90,13 @@ WRONG_SIGN = refusal("204", "WRONG AUTHENTICATION")
 IP_NOT_ALLOWED = refusal("102", "INVALID IP ADDRESS")
 
 
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    # listen() backlog: the default 5 drops SYNs when a burst of checks connects at once,
+    # and the kernel retries them a second later.
+    request_queue_size = 128
+
+
 class FakeIak:
     """IAK's prepaid API on 127.0.0.1 with a free port; use as a context manager."""
 
@@ -106,9 +113,7 @@ class FakeIak:
         self._always: dict[str, IakReply] = {}
         self._ip_blocked = False
         self._closing = threading.Event()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._server.request_queue_size = 128
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
