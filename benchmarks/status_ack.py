@@ -73,9 +73,9 @@ class Burst:
     sent_at: dict[str, float] = field(default_factory=dict)
 
 
-def status_request(sender: SlackSender, host: str, ref_id: str) -> bytes:
-    """The raw HTTP request of a signed `/iak status <ref_id>`, as Slack would send it."""
-    body = sender.command_body(f"status {ref_id}", response_key=ref_id).encode()
+def slash_request(sender: SlackSender, host: str, text: str, key: str) -> bytes:
+    """The raw HTTP request of a signed `/iak <text>`, as Slack would send it."""
+    body = sender.command_body(text, response_key=key).encode()
     stamp = str(int(time.time()))
     signature = sign(SIGNING_SECRET, stamp, body.decode())
     head = (
@@ -87,8 +87,10 @@ def status_request(sender: SlackSender, host: str, ref_id: str) -> bytes:
     return head.encode() + body
 
 
-def one_burst(address: tuple[str, int], requests: dict[str, bytes], result: Burst) -> None:
-    """Write every request, then time each answer as it completes."""
+def one_burst(
+    address: tuple[str, int], requests: dict[str, bytes], expect: bytes, result: Burst
+) -> None:
+    """Write every request, then time each answer (which must contain `expect`)."""
     selector = selectors.DefaultSelector()
     sockets: dict[socket.socket, str] = {}
     for ref_id in requests:
@@ -115,7 +117,7 @@ def one_burst(address: tuple[str, int], requests: dict[str, bytes], result: Burs
             # Connection: close, so the end of the stream is the end of the answer.
             elapsed = (time.monotonic() - started[sock]) * 1000
             answer = received[sock]
-            if answer.startswith(b"HTTP/1.1 200") and b"Checking" in answer:
+            if answer.startswith(b"HTTP/1.1 200") and expect in answer:
                 result.ack_ms.append(elapsed)
             else:
                 result.failed_acks += 1
@@ -128,16 +130,28 @@ def one_burst(address: tuple[str, int], requests: dict[str, bytes], result: Burs
 
 
 def bursts(
-    address: tuple[str, int], sender: SlackSender, ref_ids: list[list[str]], every: float
+    address: tuple[str, int],
+    sender: SlackSender,
+    keys: list[list[str]],
+    every: float,
+    *,
+    status: bool = True,
 ) -> Burst:
-    """One burst per list of ref_ids, one every `every` seconds."""
+    """One burst per list of keys, one every `every` seconds.
+
+    `/iak status <key>` (acked with "Checking…"), or with `status=False` the control:
+    `/iak code 17`, answered in the ack itself.
+    """
     result = Burst()
     host = f"{address[0]}:{address[1]}"
-    for burst in ref_ids:
+    expect = b"Checking" if status else b"INSUFFICIENT DEPOSIT"
+    for burst in keys:
         began = time.monotonic()
-        one_burst(
-            address, {ref_id: status_request(sender, host, ref_id) for ref_id in burst}, result
-        )
+        requests = {
+            key: slash_request(sender, host, f"status {key}" if status else "code 17", key)
+            for key in burst
+        }
+        one_burst(address, requests, expect, result)
         time.sleep(max(0.0, every - (time.monotonic() - began)))
     return result
 
@@ -160,7 +174,7 @@ def percentile(values: list[float], share: float) -> float:
     return ordered[min(len(ordered) - 1, max(0, round(share * (len(ordered) - 1))))]
 
 
-def report_acks(title: str, burst: Burst, delivered: dict[str, float]) -> None:
+def report_acks(title: str, burst: Burst, delivered: dict[str, float] | None = None) -> None:
     acks, total = burst.ack_ms, len(burst.sent_at)
     print(title)
     if acks:
@@ -172,6 +186,8 @@ def report_acks(title: str, burst: Burst, delivered: dict[str, float]) -> None:
         )
     if burst.failed_acks:
         print(f"  failed acks: {burst.failed_acks}")
+    if delivered is None:
+        return
     waits = list(delivered.values())
     print(
         f"  cards delivered {len(delivered)}/{total}"
@@ -191,6 +207,7 @@ def main() -> None:
     parser.add_argument("--bursts", type=int, default=5)
     parser.add_argument("--every", type=float, default=1.25, help="seconds between bursts")
     parser.add_argument("--seconds", type=float, default=8, help="wrk duration per run")
+    parser.add_argument("--wrk-threads", type=int, default=2)
     args = parser.parse_args()
 
     plan = {
@@ -198,7 +215,7 @@ def main() -> None:
             [f"{label}-{round_}-{i}" for i in range(args.concurrency)]
             for round_ in range(args.bursts)
         ]
-        for label in ("quiet", "loaded")
+        for label in ("quiet", "loaded", "code-quiet", "code-loaded")
     }
     every_ref_id = [ref_id for rounds in plan.values() for burst in rounds for ref_id in burst]
     parent, child = multiprocessing.get_context("spawn").Pipe()
@@ -230,6 +247,7 @@ def main() -> None:
                 headers=code_headers,
                 connections=args.concurrency,
                 seconds=seconds,
+                threads=args.wrk_threads,
             )
 
         code_load(2)  # warm-up
@@ -237,6 +255,7 @@ def main() -> None:
 
         quiet = bursts(address, sender, plan["quiet"], args.every)
         quiet_cards = wait_for_cards(parent, quiet, args.iak_delay + 15)
+        code_quiet = bursts(address, sender, plan["code-quiet"], args.every, status=False)
 
         # wrk runs in a thread (it is its own process); the bursts start once it is going
         # and their checks stay in flight at IAK for the rest of the wrk run.
@@ -249,6 +268,14 @@ def main() -> None:
         loaded = bursts(address, sender, plan["loaded"], args.every)
         runner.join()
         loaded_cards = wait_for_cards(parent, loaded, args.iak_delay + 15)
+
+        # Control: the same bursts of /iak code 17 under the same wrk load, to tell what the
+        # saturated server costs any burst from what the status path costs.
+        runner = threading.Thread(target=lambda: code_load(args.seconds), daemon=True)
+        runner.start()
+        time.sleep(0.5)
+        code_loaded = bursts(address, sender, plan["code-loaded"], args.every, status=False)
+        runner.join()
         sender.close()
     parent.send("stop")
     fakes.join(10)
@@ -265,7 +292,12 @@ def main() -> None:
         loaded,
         loaded_cards,
     )
-    print(f"/iak code 17 driven by wrk at {args.concurrency} connections, {args.seconds:g} s")
+    report_acks("control, the same bursts of /iak code 17, nothing else running:", code_quiet)
+    report_acks("control, the same bursts of /iak code 17 under the same wrk load:", code_loaded)
+    print(
+        f"/iak code 17 driven by wrk ({args.wrk_threads} threads) at {args.concurrency} "
+        f"connections, {args.seconds:g} s"
+    )
     print(alone.line("  alone"))
     if loaded_code:
         print(loaded_code[0].line("  with status checks in flight"))
