@@ -253,6 +253,10 @@ def test_without_iak_credentials_the_answer_names_the_settings(
         shown = visible_text(answer(running.slack.command(text)))
         assert "IAK_USERNAME" in shown
         assert "IAK_API_KEY" in shown
+    # A Recheck on an old card says the same, in a new message.
+    assert running.slack.action("recheck_status", "order001", response_key="re").status_code == 200
+    (message,) = running.fake_slack.wait_for_response("re")
+    assert "IAK_API_KEY" in visible_text(message)
     # The rest of the bot still works without them.
     assert "17 · INSUFFICIENT DEPOSIT" in visible_text(answer(running.slack.command("code 17")))
     assert fake_iak.calls == []
