@@ -17,6 +17,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import Settings, load_settings
+from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
 from bot.registry import Registry
@@ -52,6 +53,8 @@ class Bot:
         """Finish in-flight work (answers to Slack, queued writes), then close connections."""
         await self.services.background.drain(SHUTDOWN_GRACE_SECONDS)
         self.services.database.close()
+        if self.services.iak is not None:
+            await self.services.iak.aclose()
 
 
 def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None:
@@ -94,21 +97,36 @@ def build_slack_app(
     return app
 
 
+def build_iak_client(
+    settings: Settings, registry: Registry, *, limits: CallLimits | None = None
+) -> IakClient | None:
+    """The process's one IAK client, or None while the IAK credentials are unset.
+
+    The bot still serves `/iak code` without them; the IAK commands say what to set.
+    """
+    if not (settings.iak_username and settings.iak_api_key):
+        return None
+    return IakClient.from_settings(settings, registry, limits=limits)
+
+
 def build_bot(
     settings: Settings,
     *,
     socket_mode: bool = False,
     registry: Registry | None = None,
     clock: Clock | None = None,
+    iak_limits: CallLimits | None = None,
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
+    registry = registry or Registry.load()
     services = Services(
         settings=settings,
-        registry=registry or Registry.load(),
+        registry=registry,
         background=BackgroundTasks(),
         database=Database(settings.database_url),
         clock=clock or SystemClock(),
+        iak=build_iak_client(settings, registry, limits=iak_limits),
     )
     slack = build_slack_app(services, socket_mode=socket_mode)
     intake = Intake(settings, services.registry, services.database, services.clock)

@@ -7,9 +7,15 @@ import asyncio
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bot.config import ConfigError, Settings, load_settings
+
+if TYPE_CHECKING:
+    from bot.iak.client import BalanceCheck, StatusCheck
+    from bot.registry import Registry
+    from bot.slack.blocks.text import Message
 
 EXIT_CONFIG = 2
 
@@ -48,6 +54,13 @@ def _parser() -> argparse.ArgumentParser:
     code = sub.add_parser("code", help="print the remediation card for a code, offline")
     code.add_argument("query", nargs="+", help="a response code (17, 6, http 503) or words")
     code.set_defaults(run=_code)
+
+    status = sub.add_parser("status", help="check one transaction at IAK and print its card")
+    status.add_argument("ref_id", help="the transaction's ref_id, as the backend sent it to IAK")
+    status.set_defaults(run=_status)
+
+    balance = sub.add_parser("balance", help="print the IAK deposit balance")
+    balance.set_defaults(run=_balance)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for a host")
     where = manifest.add_mutually_exclusive_group(required=True)
@@ -154,6 +167,58 @@ def _code(args: argparse.Namespace) -> int:
             message = unknown_code(result)
     sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
     return 1 if isinstance(result, Unknown) else 0
+
+
+def _status(args: argparse.Namespace) -> int:
+    from bot.iak.models import Outcome, valid_ref_id
+    from bot.registry import Registry
+    from bot.slack.blocks.status import status_card
+
+    if not valid_ref_id(args.ref_id):
+        print(
+            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001",
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    settings = load_settings()
+    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
+    registry = Registry.load()
+    check = asyncio.run(_check_status(settings, registry, args.ref_id))
+    _print(status_card(check, registry, recheck=False))
+    # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
+    return 1 if check.outcome is Outcome.UNKNOWN else 0
+
+
+async def _check_status(settings: Settings, registry: Registry, ref_id: str) -> StatusCheck:
+    from bot.iak.client import IakClient
+
+    async with IakClient.from_settings(settings, registry) as iak:
+        return await iak.check_status(ref_id)
+
+
+def _balance(_: argparse.Namespace) -> int:
+    from bot.registry import Registry
+    from bot.slack.blocks.status import balance_card
+
+    settings = load_settings()
+    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot balance)")
+    registry = Registry.load()
+    check = asyncio.run(_check_balance(settings, registry))
+    _print(balance_card(check, registry, low_threshold=settings.low_balance_threshold))
+    return 1 if check.balance is None else 0
+
+
+async def _check_balance(settings: Settings, registry: Registry) -> BalanceCheck:
+    from bot.iak.client import IakClient
+
+    async with IakClient.from_settings(settings, registry) as iak:
+        return await iak.check_balance()
+
+
+def _print(message: Message) -> None:
+    from bot.slack.blocks.terminal import render
+
+    sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
 
 
 def _manifest(args: argparse.Namespace) -> int:

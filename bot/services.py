@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
+from bot.iak.client import IakClient
 from bot.registry import Registry
 from bot.store.database import Database
 
@@ -20,3 +21,5 @@ class Services:
     background: BackgroundTasks
     database: Database
     clock: Clock
+    # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
+    iak: IakClient | None = None

@@ -12,14 +12,21 @@ import pytest
 
 from bot.app import Bot, build_bot
 from bot.config import Settings
+from bot.iak.client import CallLimits
 from bot.registry import Registry
 from tests.db import TEST_DATABASE_URL, migrated_sqlite_template, postgres_schema, sqlite_copy
+from tests.fakes.iak import FakeIak
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import SlackSender
 
 SIGNING_SECRET = "test-signing-secret-8c1f"
 BOT_TOKEN = "xoxb-test-token"
+IAK_USERNAME = "082210138584"
+IAK_API_KEY = "test-iak-api-key"
+# Nothing listens on the discard port: a test that forgets to point the bot at the fake
+# IAK gets "unreachable", never the real IAK.
+NO_IAK_URL = "http://127.0.0.1:9"
 
 
 @pytest.fixture(scope="session")
@@ -52,6 +59,13 @@ def fake_slack() -> Iterator[FakeSlack]:
         yield fake
 
 
+@pytest.fixture
+def fake_iak() -> Iterator[FakeIak]:
+    """IAK's prepaid API on loopback, expecting the test settings' username and key."""
+    with FakeIak(IAK_USERNAME, IAK_API_KEY) as fake:
+        yield fake
+
+
 SettingsFactory = Callable[..., Settings]
 
 
@@ -62,8 +76,9 @@ def bot_settings(fake_slack: FakeSlack, directory: Path, **overrides: Any) -> Se
         "slack_signing_secret": SIGNING_SECRET,
         "slack_api_url": fake_slack.api_url,
         "ops_channel": "C0ALERTS",
-        "iak_username": "082210138584",
-        "iak_api_key": "test-iak-api-key",
+        "iak_username": IAK_USERNAME,
+        "iak_api_key": IAK_API_KEY,
+        "iak_base_url": NO_IAK_URL,
         "database_url": f"sqlite:///{directory}/iak_bot.db",
         "monitor_enabled": False,
     }
@@ -97,11 +112,14 @@ class RunningBot:
 def start_bot(
     make_settings: SettingsFactory, fake_slack: FakeSlack, registry: Registry
 ) -> Iterator[Callable[..., RunningBot]]:
-    """Start the bot (settings overrides as keyword arguments); stopped after the test."""
+    """Start the bot (settings overrides as keyword arguments); stopped after the test.
+
+    `iak_limits` shortens the IAK client's timeouts, so hang tests need not wait 10 s.
+    """
     stack: list[tuple[ServerThread, SlackSender]] = []
 
-    def start(**overrides: Any) -> RunningBot:
-        bot = build_bot(make_settings(**overrides), registry=registry)
+    def start(*, iak_limits: CallLimits | None = None, **overrides: Any) -> RunningBot:
+        bot = build_bot(make_settings(**overrides), registry=registry, iak_limits=iak_limits)
         server = ServerThread(bot.web).__enter__()
         sender = SlackSender(server.url, SIGNING_SECRET, fake_slack.base_url + "/response")
         stack.append((server, sender))

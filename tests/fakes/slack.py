@@ -41,6 +41,12 @@ class Reply:
     delay: float = 0.0
 
 
+class _Server(ThreadingHTTPServer):
+    # listen() backlog: the default 5 drops SYNs when many cards are posted at once, and
+    # the kernel retries them a second later.
+    request_queue_size = 128
+
+
 class FakeSlack:
     """Slack's Web API on 127.0.0.1 with a free port; use as a context manager."""
 
@@ -50,7 +56,7 @@ class FakeSlack:
         self._scripts: dict[str, deque[Reply]] = {}
         self._down: str | None = None
         self._ts = 0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler_class())
+        self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._server.daemon_threads = True
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True

@@ -26,6 +26,14 @@ def truncate(text: str, limit: int) -> str:
     return text[: max(limit - 1, 0)].rstrip() + ELLIPSIS
 
 
+def rupiah(amount: int | None) -> str:
+    """`25000` → `Rp25.000`, with Indonesian thousands dots; `—` when unknown."""
+    if amount is None:
+        return "—"
+    sign = "-" if amount < 0 else ""
+    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
+
+
 def escape(text: str) -> str:
     """Escape the three characters Slack's mrkdwn treats as control (`& < >`)."""
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")

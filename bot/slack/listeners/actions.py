@@ -7,8 +7,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.iak.models import valid_ref_id
 from bot.services import Services
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.status import RECHECK_ACTION
+from bot.slack.listeners.checks import LiveChecks, not_configured_message
 
 
 class CardActions:
@@ -52,6 +55,38 @@ class CardActions:
         )
 
 
+class StatusActions:
+    """The Recheck button on a status card."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.checks = LiveChecks(services)
+
+    async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Ack the click, ask IAK again, and replace the card with the new answer."""
+        await ack()
+        ref_id = _action_value(body)
+        if not valid_ref_id(ref_id):
+            return
+        iak = self.services.iak
+        if iak is None:
+            message = not_configured_message(self.services.settings)
+            self.services.background.spawn(
+                respond(
+                    response_type="ephemeral",
+                    replace_original=False,
+                    text=message["text"],
+                    blocks=message["blocks"],
+                ),
+                name="recheck-not-configured",
+            )
+            return
+        self.services.background.spawn(
+            self.checks.deliver_status(iak, ref_id, respond, replace_original=True),
+            name="iak-recheck",
+        )
+
+
 def _action_value(body: dict[str, Any]) -> str:
     actions = body.get("actions") or [{}]
     return str(actions[0].get("value", ""))
@@ -62,6 +97,7 @@ def register(app: AsyncApp, services: Services) -> None:
     cards = CardActions(services)
     app.action(SHARE_ACTION)(cards.share)
     app.action(re.compile(rf"^{SHOW_CARD_ACTION}_"))(cards.show)
+    app.action(RECHECK_ACTION)(StatusActions(services).recheck)
     # Link buttons open a URL in the browser, but Slack still sends their click.
     app.action(re.compile(r"^link_\d+$"))(_ack_only)
 

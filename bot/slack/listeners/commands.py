@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.iak.models import valid_ref_id
 from bot.registry import Empty, Found, Matches, Unknown
 from bot.services import Services
 from bot.slack.blocks.cards import (
@@ -18,7 +19,9 @@ from bot.slack.blocks.cards import (
     search_results,
     unknown_code,
 )
+from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
+from bot.slack.listeners.checks import LiveChecks, not_configured_message
 
 COMMAND = "/iak"
 MAX_CACHED_ANSWERS = 1024
@@ -38,6 +41,10 @@ class Invocation:
 Handler = Callable[[Invocation], Awaitable[None]]
 
 
+STATUS_HELP = CommandHelp(
+    "/iak status order001",
+    "what happened to a top-up, live from IAK, and what to do (give its ref_id)",
+)
 # Every subcommand, in the order `/iak help`, the manifest's usage hint and the README show them.
 USAGE: tuple[CommandHelp, ...] = (
     CommandHelp(
@@ -46,6 +53,8 @@ USAGE: tuple[CommandHelp, ...] = (
         "`code deposit`)",
     ),
     CommandHelp("/iak codes", "every response code, grouped by status"),
+    STATUS_HELP,
+    CommandHelp("/iak balance", "the IAK deposit balance, live"),
     CommandHelp("/iak help", "this list"),
 )
 
@@ -65,10 +74,13 @@ class IakCommand:
 
     def __init__(self, services: Services) -> None:
         self.services = services
+        self.checks = LiveChecks(services)
         self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
             "codes": self.codes,
+            "status": self.status,
+            "balance": self.balance,
             "help": self.help,
         }
 
@@ -125,6 +137,39 @@ class IakCommand:
     async def codes(self, call: Invocation) -> None:
         """`/iak codes`: the whole registry."""
         await ack_ephemeral(call.ack, codes_list(self.services.registry))
+
+    async def status(self, call: Invocation) -> None:
+        """`/iak status <ref_id>`: ack now, the card follows through response_url."""
+        ref_id = call.args
+        if not valid_ref_id(ref_id):
+            note = (
+                f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable characters "
+                "without spaces."
+                if ref_id
+                else "Which transaction? Give its ref_id."
+            )
+            await ack_ephemeral(call.ack, help_message([STATUS_HELP], note=note))
+            return
+        iak = self.services.iak
+        if iak is None:
+            await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint))
+        self.services.background.spawn(
+            self.checks.deliver_status(iak, ref_id, call.respond, replace_original=False),
+            name="iak-status",
+        )
+
+    async def balance(self, call: Invocation) -> None:
+        """`/iak balance`: ack now, the deposit follows through response_url."""
+        iak = self.services.iak
+        if iak is None:
+            await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        await ack_ephemeral(call.ack, checking_balance_message(iak.endpoint))
+        self.services.background.spawn(
+            self.checks.deliver_balance(iak, call.respond), name="iak-balance"
+        )
 
     async def help(self, call: Invocation) -> None:
         """`/iak help`."""

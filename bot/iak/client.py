@@ -1,0 +1,401 @@
+"""IAK's prepaid API over one pooled `httpx.AsyncClient`: check-status and check-balance.
+
+Every call returns a typed answer, never an exception: a timeout, an unreachable host, an
+HTTP status other than 200/400 or an unreadable body is a `CallFailure` inside the answer,
+because each of those is something ops must be told ("the outcome is unknown"), not a crash.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from enum import StrEnum
+from types import TracebackType
+from typing import Any
+
+import httpx
+from pydantic import ValidationError
+
+from bot.config import Settings
+from bot.iak.models import (
+    CHECK_REFUSED_RCS,
+    Outcome,
+    Source,
+    TransactionData,
+    _rupiah,  # the same lenient rupiah parsing as transactions ("997136249", 25000.0)
+)
+from bot.iak.signing import BALANCE_SUFFIX, sign
+from bot.registry import Registry, normalize_rc
+
+log = logging.getLogger(__name__)
+
+CHECK_STATUS_PATH = "/api/check-status"
+CHECK_BALANCE_PATH = "/api/check-balance"
+# IAK reads `data.rc` on these two; any other HTTP status is the seed's OTHER row.
+READABLE_HTTP_STATUSES = frozenset({200, 400})
+USER_AGENT = "iak-bot/0.1.0"
+
+
+@dataclass(frozen=True)
+class CallLimits:
+    """How long one call may take and how it retries; shortened by tests, never by users."""
+
+    connect_timeout: float = 5.0
+    # The whole call, every retry and backoff included: what ops wait for at most.
+    deadline: float = 10.0
+    max_retries: int = 2
+    backoff: float = 0.25
+
+
+@dataclass(frozen=True)
+class IakEndpoint:
+    """Which IAK the bot asks: the environment (IAK_ENV) and the base URL in effect."""
+
+    environment: str
+    base_url: str
+
+
+class ErrorKind(StrEnum):
+    """Why no usable answer came back (all of them: outcome unknown, treat as pending)."""
+
+    TIMEOUT = "timeout"
+    UNREACHABLE = "unreachable"
+    HTTP_STATUS = "http_status"
+    UNPARSEABLE = "unparseable"
+
+
+@dataclass(frozen=True)
+class CallFailure:
+    """A call that got no usable answer; `detail` is safe to show (no key, no sign)."""
+
+    kind: ErrorKind
+    detail: str
+    http_status: int | None = None
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What one endpoint gave back after retries: IAK's `data` object, or a failure."""
+
+    endpoint: IakEndpoint
+    attempts: int
+    elapsed: float
+    http_status: int | None = None
+    data: Mapping[str, Any] | None = None
+    failure: CallFailure | None = None
+
+    @property
+    def rc(self) -> str | None:
+        """IAK's response code, leading zeros kept (`"06"`)."""
+        value = None if self.data is None else self.data.get("rc")
+        if value is None or isinstance(value, bool | dict | list):
+            return None
+        text = str(value).strip()
+        return (normalize_rc(text) or text[:16]) if text else None
+
+    @property
+    def message(self) -> str | None:
+        """IAK's `message`, as sent."""
+        return self._text("message")
+
+    @property
+    def error_details(self) -> str | None:
+        """`data.error_details`, which IAK's HTTP table says a 400 carries."""
+        return self._text("error_details")
+
+    def _text(self, key: str) -> str | None:
+        value = None if self.data is None else self.data.get(key)
+        if value is None:
+            return None
+        text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        return text.strip()[:500] or None
+
+
+@dataclass(frozen=True)
+class StatusCheck:
+    """The answer to check-status for one ref_id."""
+
+    ref_id: str
+    answer: Answer
+    outcome: Outcome
+    transaction: TransactionData | None = None
+
+    @property
+    def failure(self) -> CallFailure | None:
+        """Set when IAK gave no usable answer."""
+        return self.answer.failure
+
+    @property
+    def rc(self) -> str | None:
+        """IAK's response code for this check."""
+        return self.answer.rc
+
+    @property
+    def refused(self) -> bool:
+        """IAK refused the check itself (06, 102, 204, …): the rc says nothing of the top-up."""
+        return self.failure is None and self.rc in CHECK_REFUSED_RCS
+
+
+@dataclass(frozen=True)
+class BalanceCheck:
+    """The answer to check-balance: the deposit in rupiah, when IAK told it."""
+
+    answer: Answer
+    balance: int | None = None
+
+    @property
+    def failure(self) -> CallFailure | None:
+        """Set when IAK gave no usable answer."""
+        return self.answer.failure
+
+    @property
+    def rc(self) -> str | None:
+        """IAK's response code for this check."""
+        return self.answer.rc
+
+
+class _Retryable(Exception):
+    """An attempt that may be retried, carrying what to report if it was the last."""
+
+    def __init__(self, failure: CallFailure) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
+
+
+class _Unusable(Exception):
+    """An answer that came back but cannot be used (4xx, not JSON); retrying will not help."""
+
+    def __init__(self, failure: CallFailure) -> None:
+        super().__init__(failure.detail)
+        self.failure = failure
+
+
+class IakClient:
+    """One per process: pooled connections to IAK, TLS verified, signs every request."""
+
+    def __init__(
+        self,
+        *,
+        username: str,
+        api_key: str,
+        endpoint: IakEndpoint,
+        registry: Registry,
+        limits: CallLimits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self.endpoint = endpoint
+        self.limits = limits or CallLimits()
+        self._username = username
+        self._api_key = api_key
+        self._registry = registry
+        self._jitter = jitter
+        self._http = httpx.AsyncClient(
+            base_url=endpoint.base_url,
+            transport=transport,
+            verify=True,
+            # The whole-call deadline (asyncio.timeout in `_call`) ends a slow answer; httpx's
+            # own read/write/pool timeouts sit just past it so they never fire first.
+            timeout=httpx.Timeout(self.limits.deadline + 1, connect=self.limits.connect_timeout),
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            follow_redirects=False,
+        )
+
+    @classmethod
+    def from_settings(
+        cls,
+        settings: Settings,
+        registry: Registry,
+        *,
+        limits: CallLimits | None = None,
+        transport: httpx.AsyncBaseTransport | None = None,
+    ) -> IakClient:
+        """The client for IAK_ENV / IAK_BASE_URL; ConfigError names missing credentials."""
+        settings.require("iak_username", "iak_api_key", why="to ask IAK for live status")
+        assert settings.iak_username is not None and settings.iak_api_key is not None
+        return cls(
+            username=settings.iak_username,
+            api_key=settings.iak_api_key,
+            endpoint=IakEndpoint(settings.iak_env, settings.iak_url),
+            registry=registry,
+            limits=limits,
+            transport=transport,
+        )
+
+    async def __aenter__(self) -> IakClient:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the pooled connections."""
+        await self._http.aclose()
+
+    async def check_status(self, ref_id: str) -> StatusCheck:
+        """Ask IAK what happened to `ref_id`; never raises for anything IAK does."""
+        payload = {
+            "username": self._username,
+            "ref_id": ref_id,
+            "sign": sign(self._username, self._api_key, ref_id),
+        }
+        answer = await self._call(CHECK_STATUS_PATH, payload, label=ref_id)
+        if answer.failure is not None or answer.data is None:
+            return StatusCheck(ref_id, answer, Outcome.UNKNOWN)
+        if answer.rc in CHECK_REFUSED_RCS:
+            # The check was refused (not found, wrong sign, IP not whitelisted…): even if a
+            # status came along, it describes the request, not the top-up.
+            return StatusCheck(ref_id, answer, Outcome.UNKNOWN, self._transaction(ref_id, answer))
+        transaction = self._transaction(ref_id, answer)
+        if transaction is None:
+            failure = CallFailure(ErrorKind.UNPARSEABLE, "the data object is not a transaction")
+            return StatusCheck(ref_id, replace(answer, failure=failure), Outcome.UNKNOWN)
+        return StatusCheck(
+            ref_id, answer, transaction.outcome(self._registry, Source.STATUS_CHECK), transaction
+        )
+
+    async def check_balance(self) -> BalanceCheck:
+        """Ask IAK for the deposit balance; never raises for anything IAK does."""
+        payload = {
+            "username": self._username,
+            "sign": sign(self._username, self._api_key, BALANCE_SUFFIX),
+        }
+        answer = await self._call(CHECK_BALANCE_PATH, payload, label="balance")
+        if answer.failure is not None or answer.data is None:
+            return BalanceCheck(answer)
+        balance = _rupiah(answer.data.get("balance"))
+        if balance is None and answer.rc in (None, "00"):
+            failure = CallFailure(ErrorKind.UNPARSEABLE, "no balance in IAK's answer")
+            return BalanceCheck(replace(answer, failure=failure))
+        return BalanceCheck(answer, balance)
+
+    @staticmethod
+    def _transaction(ref_id: str, answer: Answer) -> TransactionData | None:
+        assert answer.data is not None
+        # Refusals may come without the ref_id; the answer is about the one we asked for.
+        fields = {**answer.data, "ref_id": answer.data.get("ref_id") or ref_id}
+        try:
+            return TransactionData.model_validate(fields)
+        except ValidationError:
+            return None
+
+    async def _call(self, path: str, payload: dict[str, str], *, label: str) -> Answer:
+        """POST with retries on connection errors and 5xx, all within the deadline."""
+        limits = self.limits
+        started = time.monotonic()
+        attempts = 0
+        last: CallFailure | None = None
+        try:
+            async with asyncio.timeout(limits.deadline):
+                while True:
+                    attempts += 1
+                    try:
+                        http_status, data = await self._attempt(path, payload)
+                    except _Unusable as unusable:
+                        return self._finish(path, label, started, attempts, unusable.failure)
+                    except _Retryable as retryable:
+                        last = retryable.failure
+                        delay = self._backoff(attempts)
+                        remaining = limits.deadline - (time.monotonic() - started)
+                        if attempts > limits.max_retries or delay >= remaining:
+                            break
+                        log.info(
+                            "IAK %s %s: %s; retrying in %.2f s", path, label, last.detail, delay
+                        )
+                        await asyncio.sleep(delay)
+                    else:
+                        return self._finish(path, label, started, attempts, None, http_status, data)
+        except TimeoutError:
+            before = f"; before that: {last.detail}" if last else ""
+            last = CallFailure(ErrorKind.TIMEOUT, f"no answer within {limits.deadline:g} s{before}")
+        assert last is not None
+        return self._finish(path, label, started, attempts, last)
+
+    async def _attempt(self, path: str, payload: dict[str, str]) -> tuple[int, dict[str, Any]]:
+        try:
+            response = await self._http.post(path, json=payload)
+        except httpx.TimeoutException:
+            # httpx's other timeouts are set past the deadline: only connecting can time out here.
+            raise _Retryable(
+                CallFailure(
+                    ErrorKind.UNREACHABLE,
+                    f"could not connect within {self.limits.connect_timeout:g} s",
+                )
+            ) from None
+        except httpx.TransportError as exc:
+            # Check-status and check-balance only read, so resending after a dropped
+            # connection is safe.
+            raise _Retryable(CallFailure(ErrorKind.UNREACHABLE, _transport_detail(exc))) from None
+        status = response.status_code
+        if status >= 500:
+            raise _Retryable(CallFailure(ErrorKind.HTTP_STATUS, f"HTTP {status}", status))
+        if status not in READABLE_HTTP_STATUSES:
+            raise _Unusable(CallFailure(ErrorKind.HTTP_STATUS, f"HTTP {status}", status))
+        try:
+            body = response.json()
+        except ValueError:
+            raise _Unusable(
+                CallFailure(ErrorKind.UNPARSEABLE, "the answer is not JSON", status)
+            ) from None
+        data = body.get("data") if isinstance(body, dict) else None
+        if not isinstance(data, dict):
+            raise _Unusable(
+                CallFailure(ErrorKind.UNPARSEABLE, 'the answer has no "data" object', status)
+            )
+        return status, data
+
+    def _backoff(self, attempt: int) -> float:
+        # Exponential, with jitter so that many checks failing together do not retry in step.
+        return float(self.limits.backoff * 2 ** (attempt - 1) * (0.5 + self._jitter()))
+
+    def _finish(
+        self,
+        path: str,
+        label: str,
+        started: float,
+        attempts: int,
+        failure: CallFailure | None,
+        http_status: int | None = None,
+        data: dict[str, Any] | None = None,
+    ) -> Answer:
+        elapsed = time.monotonic() - started
+        if failure is not None:
+            http_status = failure.http_status
+        answer = Answer(self.endpoint, attempts, elapsed, http_status, data, failure)
+        # Log what ops need to follow a check, never the payload (it carries the sign).
+        if failure is None:
+            log.info(
+                "IAK %s %s: HTTP %s rc %s in %.0f ms (%d attempt(s))",
+                path,
+                label,
+                http_status,
+                answer.rc,
+                elapsed * 1000,
+                attempts,
+            )
+        else:
+            log.warning(
+                "IAK %s %s failed: %s after %.0f ms (%d attempt(s))",
+                path,
+                label,
+                failure.detail,
+                elapsed * 1000,
+                attempts,
+            )
+        return answer
+
+
+def _transport_detail(exc: httpx.TransportError) -> str:
+    reason = str(exc).strip()
+    name = type(exc).__name__
+    return f"{name}: {reason[:200]}" if reason else name

@@ -1,0 +1,409 @@
+"""The live status card (`/iak status`) and the deposit card (`/iak balance`).
+
+Customer numbers are always masked here, even in ephemeral answers: a card can be
+screenshotted or shared, and ops recognise a number by its ends.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from itertools import pairwise
+from typing import Protocol
+
+from bot.iak.client import Answer, BalanceCheck, ErrorKind, IakEndpoint, StatusCheck
+from bot.iak.models import CHECK_REFUSED_RCS, Outcome, Source, TransactionData
+from bot.masking import mask_customer_id, mask_serial
+from bot.registry import Registry, ResponseCode
+from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
+from bot.slack.blocks.text import (
+    Block,
+    Message,
+    actions,
+    button,
+    context,
+    divider,
+    escape,
+    header,
+    link_button,
+    plain_section,
+    rupiah,
+    section,
+    truncate,
+)
+
+RECHECK_ACTION = "recheck_status"
+MAX_HISTORY_LINES = 8
+
+OUTCOME_BADGES = {
+    Outcome.SUCCESS: ":white_check_mark: *Success*",
+    Outcome.FAILED: ":x: *Failed*",
+    Outcome.PENDING: ":hourglass_flowing_sand: *Pending*",
+    Outcome.UNKNOWN: ":grey_question: *Unknown: treat as pending*",
+}
+OUTCOME_WORDS = {
+    Outcome.SUCCESS: "Success",
+    Outcome.FAILED: "Failed",
+    Outcome.PENDING: "Pending",
+    Outcome.UNKNOWN: "Unknown (treat as pending)",
+}
+SOURCE_WORDS = {
+    Source.CALLBACK: "IAK callback",
+    Source.INGEST: "merchant backend",
+    Source.STATUS_CHECK: "status check",
+}
+IAK_IP_SETTINGS = "https://developer.iak.id/prod-setting"
+# Phone numbers (08…, 62…) and PLN meter numbers are 10-13 digits; tr_ids and amounts in
+# IAK's messages are shorter.
+_LONG_NUMBER = re.compile(r"(?<!\d)\+?\d{10,}(?!\d)")
+
+
+class Observation(Protocol):
+    """What the card needs of one thing the bot saw about a transaction (from the store)."""
+
+    @property
+    def at(self) -> datetime: ...
+
+    @property
+    def source(self) -> Source: ...
+
+    @property
+    def outcome(self) -> Outcome: ...
+
+    @property
+    def rc(self) -> str | None: ...
+
+
+def checking_message(ref_id: str, endpoint: IakEndpoint) -> Message:
+    """The ack of `/iak status`: the card follows when IAK answers."""
+    text = f"Checking {ref_id} at IAK ({endpoint.environment})… the card follows in a moment."
+    return {"text": escape(text), "blocks": [plain_section(text)]}
+
+
+def checking_balance_message(endpoint: IakEndpoint) -> Message:
+    """The ack of `/iak balance`."""
+    text = f"Asking IAK ({endpoint.environment}) for the deposit balance…"
+    return {"text": text, "blocks": [plain_section(text)]}
+
+
+def iak_not_configured(problem: str) -> Message:
+    """`/iak status` or `/iak balance` on a bot without IAK credentials: which settings to set."""
+    lead = "The bot cannot ask IAK yet: its IAK credentials are not set."
+    return {
+        "text": escape(f"{lead} {problem}"),
+        "blocks": [section(f":warning: *{lead}*"), plain_section(problem)],
+    }
+
+
+def status_card(
+    check: StatusCheck,
+    registry: Registry,
+    *,
+    history: Sequence[Observation] | None = None,
+    recheck: bool = True,
+) -> Message:
+    """One transaction as IAK sees it now, what to do, and (when given) what the bot saw before.
+
+    `history` is every observation the bot has stored for this ref_id; None when the bot
+    keeps no store, an empty sequence when it has never seen the ref_id.
+    """
+    transaction = check.transaction
+    customer_id = transaction.customer_id if transaction else None
+    blocks: list[Block] = [
+        header(f"Transaction {check.ref_id}"),
+        context(f"{OUTCOME_BADGES[check.outcome]}   at IAK {check.answer.endpoint.environment}"),
+    ]
+    problem = _problem(check.answer, registry, outcome=check.outcome, customer_id=customer_id)
+    if problem:
+        blocks.append(section(problem))
+    if _describes_transaction(check):
+        assert transaction is not None
+        blocks.append({"type": "section", "fields": _fields(transaction, check.outcome)})
+    code = _remediation_code(check, registry)
+    if code is not None:
+        blocks.append(divider())
+        blocks.append(section(f"*From IAK's response-code table: {escape(code.title)}*"))
+        blocks.extend(remediation_blocks(code))
+    if history is not None:
+        blocks.append(_history_block(history))
+    elements = [button("Recheck", RECHECK_ACTION, check.ref_id)] if recheck else []
+    if code is not None:
+        elements += [
+            link_button(link.title, link.url, f"link_{index}")
+            for index, link in enumerate(code.links)
+        ]
+    if elements:
+        blocks.append(actions(*elements, block_id="status_actions"))
+    blocks.append(context(_asked(check.answer)))
+    return {"text": _status_text(check, code, customer_id), "blocks": blocks}
+
+
+def balance_card(
+    check: BalanceCheck, registry: Registry, *, low_threshold: int | None = None
+) -> Message:
+    """IAK's deposit balance; below `low_threshold` (LOW_BALANCE_THRESHOLD) it says so first."""
+    endpoint = check.answer.endpoint
+    blocks: list[Block] = [header(f"IAK deposit balance ({endpoint.environment})")]
+    balance = check.balance
+    low = balance is not None and low_threshold is not None and balance < low_threshold
+    deposit = registry.rc("17")
+    if balance is not None:
+        if low:
+            blocks.append(
+                section(
+                    f"{STOPS_SALES} *Low deposit: {rupiah(balance)} is below the threshold of "
+                    f"{rupiah(low_threshold)}*\nTop up the IAK deposit now: once it runs out, "
+                    "every sale fails with rc 17 (INSUFFICIENT DEPOSIT)."
+                )
+            )
+        blocks.append(section(f":moneybag: *{rupiah(balance)}* left in the IAK deposit"))
+        if low and deposit is not None and deposit.links:
+            blocks.append(
+                actions(
+                    *(
+                        link_button(link.title, link.url, f"link_{index}")
+                        for index, link in enumerate(deposit.links)
+                    ),
+                    block_id="deposit_links",
+                )
+            )
+        elif low_threshold is not None:
+            blocks.append(context(f"Low-balance threshold: {rupiah(low_threshold)}"))
+    problem = _problem(check.answer, registry, outcome=None, customer_id=None)
+    code = None
+    if problem:
+        blocks.append(section(problem))
+        code = _refusal_code(check.answer, registry)
+        if code is not None:
+            blocks.append(divider())
+            blocks.append(section(f"*From IAK's response-code table: {escape(code.title)}*"))
+            blocks.extend(remediation_blocks(code))
+            links = [
+                link_button(link.title, link.url, f"link_{index}")
+                for index, link in enumerate(code.links)
+            ]
+            if links:
+                blocks.append(actions(*links, block_id="balance_links"))
+    blocks.append(context(_asked(check.answer)))
+    if balance is None:
+        text = f"IAK deposit balance ({endpoint.environment}): unknown. {_headline(check.answer)}."
+    elif low:
+        text = (
+            f"LOW DEPOSIT: {rupiah(balance)} is below {rupiah(low_threshold)}. "
+            "Top up the IAK deposit now."
+        )
+    else:
+        text = f"IAK deposit balance ({endpoint.environment}): {rupiah(balance)}."
+    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+
+
+def _describes_transaction(check: StatusCheck) -> bool:
+    """IAK said something about the top-up itself (not a refusal, not an error alone)."""
+    transaction = check.transaction
+    if transaction is None or check.refused or check.failure is not None:
+        return False
+    return transaction.status is not None or transaction.rc is not None
+
+
+def _fields(transaction: TransactionData, outcome: Outcome) -> list[dict[str, str]]:
+    customer_id = transaction.customer_id
+    values = [
+        ("Product", escape(transaction.product_code or "—")),
+        ("Customer", escape(mask_customer_id(customer_id))),
+        ("Price", rupiah(transaction.price)),
+        ("Deposit after", rupiah(transaction.balance)),
+        ("IAK tr_id", escape(transaction.tr_id or "—")),
+    ]
+    if outcome is Outcome.SUCCESS and transaction.sn:
+        values.append(("Serial number", escape(_scrub(mask_serial(transaction.sn), customer_id))))
+    said = " · ".join(
+        part
+        for part in (
+            f"rc {transaction.rc}" if transaction.rc else None,
+            _scrub(transaction.message, customer_id) if transaction.message else None,
+        )
+        if part
+    )
+    if said:
+        values.append(("IAK says", escape(truncate(said, 200))))
+    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
+
+
+def _remediation_code(check: StatusCheck, registry: Registry) -> ResponseCode | None:
+    """Which code's remediation the card shows."""
+    if check.failure is not None:
+        return registry.get("OTHER")
+    code = registry.rc(check.rc) if check.rc else None
+    if code is not None:
+        return code
+    if check.transaction is not None and check.transaction.status is not None:
+        return None  # the status speaks for itself; no known code to explain
+    if check.rc is None and check.answer.http_status == 400:
+        return registry.http_status(400)
+    return registry.get("OTHER")
+
+
+def _refusal_code(answer: Answer, registry: Registry) -> ResponseCode | None:
+    if answer.failure is not None:
+        return registry.get("OTHER")
+    if answer.rc is not None:
+        return registry.rc(answer.rc) or registry.get("OTHER")
+    return registry.http_status(answer.http_status or 0)
+
+
+def _problem(
+    answer: Answer, registry: Registry, *, outcome: Outcome | None, customer_id: str | None
+) -> str | None:
+    """Why the card cannot simply show the transaction (or balance), said for ops; else None.
+
+    `outcome` is the status check's outcome, None for a balance check.
+    """
+    endpoint = answer.endpoint
+    where = f"IAK {endpoint.environment} ({escape(endpoint.base_url)})"
+    unknown = (
+        " The transaction's outcome is unknown: treat it as pending (do not refund or resend "
+        "it yet) and recheck in a minute."
+        if outcome is not None
+        else ""
+    )
+    failure = answer.failure
+    if failure is not None:
+        tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
+        return (
+            f":warning: *{_headline(answer)}*\nAsked {where}: {escape(failure.detail)} "
+            f"({tries}).{unknown}"
+        )
+    rc = answer.rc
+    if rc == "06":
+        return (
+            f":mag: *Not found at IAK {endpoint.environment}*\nIAK has no transaction with this "
+            f"ref_id at {escape(endpoint.base_url)} (`IAK_ENV={endpoint.environment}`). A "
+            "sandbox ref_id checked against production, or a production one against the "
+            "sandbox, is a classic mistake: check which environment the backend sent it to, "
+            "and the ref_id for typos."
+        )
+    if rc == "204":
+        return (
+            f"{STOPS_SALES} *IAK rejected the bot's own credentials* (rc 204, wrong sign)\n"
+            f"This is about the bot's settings{', not the transaction' if unknown else ''}. "
+            "Check `IAK_USERNAME` (the "
+            "account's registered phone number) and `IAK_API_KEY`: the key must belong to the "
+            f"environment in `IAK_ENV` (now `{endpoint.environment}`, "
+            f"{escape(endpoint.base_url)}); the development key does not work in production, "
+            f"nor the reverse.{unknown}"
+        )
+    if rc == "102":
+        return (
+            f"{STOPS_SALES} *IAK refuses the bot's outbound IP address* (rc 102)\n"
+            f"Add the bot's outbound IP on <{IAK_IP_SETTINGS}|IAK's IP settings page>. "
+            "On Heroku-style platforms "
+            "a dyno's outbound IP changes on every restart: route the bot through a static-IP "
+            "add-on and whitelist the add-on's addresses instead."
+            f"{unknown}"
+        )
+    code = registry.rc(rc) if rc else None
+    refused = rc in CHECK_REFUSED_RCS if outcome is not None else rc not in (None, "00")
+    if rc is not None and refused:
+        meaning = f": {escape(code.description)}" if code else ""
+        return f":warning: *IAK refused the check* (rc {escape(rc)}{meaning}).{unknown}"
+    if rc is not None and code is None and outcome is Outcome.UNKNOWN:
+        return (
+            f":grey_question: *IAK answered rc {escape(rc)}, which is not in IAK's published "
+            "table*\nTreat the transaction as pending and ask IAK what it means."
+        )
+    if rc is None and answer.http_status == 400:
+        details = answer.error_details or answer.message or "no details given"
+        return (
+            ":warning: *IAK refused the request* (HTTP 400)\n"
+            f"IAK says: {escape(truncate(_scrub(details, customer_id), 300))}{unknown}"
+        )
+    return None
+
+
+def _headline(answer: Answer) -> str:
+    """The problem in a few words, for the text fallback."""
+    failure = answer.failure
+    if failure is None:
+        rc = answer.rc
+        return {
+            "06": f"Not found at IAK {answer.endpoint.environment}",
+            "204": "IAK rejected the bot's credentials (rc 204): check IAK_USERNAME, IAK_API_KEY",
+            "102": "IAK refuses the bot's IP address (rc 102)",
+        }.get(
+            rc or "", f"IAK answered rc {rc}" if rc else f"IAK answered HTTP {answer.http_status}"
+        )
+    return {
+        ErrorKind.TIMEOUT: "IAK did not answer in time",
+        ErrorKind.UNREACHABLE: "Could not reach IAK",
+        ErrorKind.HTTP_STATUS: f"IAK answered HTTP {failure.http_status}",
+        ErrorKind.UNPARSEABLE: "IAK's answer could not be read",
+    }[failure.kind]
+
+
+def _history_block(history: Sequence[Observation]) -> Block:
+    """First seen, then each change of outcome or rc, newest last."""
+    if not history:
+        return context("The bot has no record of this ref_id (no callback or backend report).")
+    ordered = sorted(history, key=lambda seen: _utc(seen.at))
+    changes = [ordered[0]] + [
+        seen
+        for before, seen in pairwise(ordered)
+        if (seen.outcome, seen.rc) != (before.outcome, before.rc)
+    ]
+    first = ordered[0]
+    lines = [f"*First seen by the bot* {_when(first.at)} ({SOURCE_WORDS[first.source]})"]
+    shown = changes[-MAX_HISTORY_LINES:]
+    if len(shown) < len(changes):
+        lines.append(f"_{len(changes) - len(shown)} earlier change(s) not shown_")
+    for seen in shown:
+        rc = f" (rc {escape(seen.rc)})" if seen.rc else ""
+        lines.append(
+            f"• {_when(seen.at)} {SOURCE_WORDS[seen.source]}: {OUTCOME_WORDS[seen.outcome]}{rc}"
+        )
+    return section("\n".join(lines))
+
+
+def _asked(answer: Answer) -> str:
+    endpoint = answer.endpoint
+    tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
+    return (
+        f"Asked IAK {endpoint.environment} at {escape(endpoint.base_url)} · {tries} in "
+        f"{answer.elapsed:.1f} s"
+    )
+
+
+def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str | None) -> str:
+    """The plain-text fallback: notifications and screen readers get the gist."""
+    parts = [f"{check.ref_id}: {OUTCOME_WORDS[check.outcome]}."]
+    transaction = check.transaction
+    if not _describes_transaction(check):
+        parts.append(_headline(check.answer) + ".")
+    elif transaction is not None:
+        parts.append(
+            f"{transaction.product_code or 'Product unknown'}, customer "
+            f"{mask_customer_id(customer_id)}, {rupiah(transaction.price)}."
+        )
+    if code is not None:
+        parts.append(f"What to do: {code.action.label}.")
+    return truncate(escape(" ".join(parts)), 3000)
+
+
+def _scrub(text: str | None, customer_id: str | None) -> str:
+    """IAK's free text can quote the customer number: mask it, and any number as long as one."""
+    if not text:
+        return ""
+    if customer_id and len(customer_id) >= 4:
+        text = text.replace(customer_id, mask_customer_id(customer_id))
+    return _LONG_NUMBER.sub(lambda match: mask_customer_id(match.group(0)), text)
+
+
+def _utc(moment: datetime) -> datetime:
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+def _when(moment: datetime) -> str:
+    """Slack shows the date in each reader's time zone; the fallback (and terminal) in UTC."""
+    utc = _utc(moment)
+    fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"

@@ -1,0 +1,75 @@
+"""Live IAK checks answered after the ack: run the check, render the card, post it to response_url.
+
+IAK may take seconds (or time out at 10 s), far past Slack's 3-second ack, so listeners ack
+first and hand these coroutines to BackgroundTasks.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from slack_bolt.async_app import AsyncRespond
+
+from bot.config import ConfigError, Settings
+from bot.iak.client import IakClient
+from bot.services import Services
+from bot.slack.blocks.status import balance_card, iak_not_configured, status_card
+from bot.slack.blocks.text import Message
+
+log = logging.getLogger(__name__)
+
+
+def not_configured_message(settings: Settings) -> Message:
+    """Which IAK settings to set, and what they hold, before the bot can ask IAK."""
+    try:
+        settings.require(
+            "iak_username", "iak_api_key", why="to ask IAK (/iak status, /iak balance)"
+        )
+    except ConfigError as exc:
+        return iak_not_configured(str(exc))
+    return iak_not_configured("Set IAK_USERNAME and IAK_API_KEY, then restart the bot.")
+
+
+class LiveChecks:
+    """Delivers the status and balance cards once IAK has answered."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+
+    async def deliver_status(
+        self, iak: IakClient, ref_id: str, respond: AsyncRespond, *, replace_original: bool
+    ) -> None:
+        """Check `ref_id` at IAK and post its card; a Recheck replaces the card it was on."""
+        check = await iak.check_status(ref_id)
+        # history stays None until the bot keeps a store of what it has seen.
+        message = status_card(check, self.services.registry)
+        await _post(respond, message, replace_original=replace_original, what=f"status {ref_id}")
+
+    async def deliver_balance(self, iak: IakClient, respond: AsyncRespond) -> None:
+        """Ask IAK for the deposit and post the balance card."""
+        check = await iak.check_balance()
+        message = balance_card(
+            check,
+            self.services.registry,
+            low_threshold=self.services.settings.low_balance_threshold,
+        )
+        await _post(respond, message, replace_original=False, what="balance")
+
+
+async def _post(
+    respond: AsyncRespond, message: Message, *, replace_original: bool, what: str
+) -> None:
+    answer = await respond(
+        response_type="ephemeral",
+        replace_original=replace_original,
+        text=message["text"],
+        blocks=message["blocks"],
+    )
+    if answer.status_code != 200:
+        # An expired or overused response_url (30 minutes, 5 posts): the user sees nothing.
+        log.warning(
+            "response_url refused the %s card: HTTP %s %s",
+            what,
+            answer.status_code,
+            answer.body[:200],
+        )

@@ -1,0 +1,324 @@
+"""The status and balance cards: what ops read for every answer IAK can give, within limits."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.iak.client import BalanceCheck, CallLimits, IakClient, IakEndpoint, StatusCheck
+from bot.iak.models import Outcome, Source
+from bot.registry import Registry
+from bot.slack.blocks.status import (
+    RECHECK_ACTION,
+    balance_card,
+    checking_message,
+    iak_not_configured,
+    status_card,
+)
+from bot.slack.blocks.terminal import render
+from bot.slack.blocks.text import Message, rupiah
+from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, transaction
+from tests.slack.blocks.test_cards import all_text, assert_valid
+
+ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
+CUSTOMER = "0817777215"
+PLN_TOKEN = "1234-5678-9012-3456-7890"
+
+Respond = Callable[[httpx.Request], Any]
+
+
+async def ask(registry: Registry, respond: Respond, what: str = "order001") -> Any:
+    """What the real client makes of IAK answering with `respond` (no network)."""
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        result = respond(request)
+        if asyncio.iscoroutine(result):
+            result = await result
+        assert isinstance(result, httpx.Response)
+        return result
+
+    async with IakClient(
+        username="u",
+        api_key="k",
+        endpoint=ENDPOINT,
+        registry=registry,
+        limits=CallLimits(deadline=0.2, backoff=0.001),
+        transport=httpx.MockTransport(handler),
+    ) as client:
+        if what == "balance":
+            return await client.check_balance()
+        return await client.check_status(what)
+
+
+def answering(status: int, data: dict[str, Any] | None = None, raw: bytes | None = None) -> Respond:
+    body = raw if raw is not None else json.dumps({"data": data}).encode()
+    return lambda _: httpx.Response(status, content=body)
+
+
+async def status_of(
+    registry: Registry, status: int, data: dict[str, Any], ref_id: str = "order001"
+) -> StatusCheck:
+    check = await ask(registry, answering(status, data), ref_id)
+    assert isinstance(check, StatusCheck)
+    return check
+
+
+def unreachable(request: httpx.Request) -> httpx.Response:
+    raise httpx.ConnectError("Connection refused", request=request)
+
+
+async def hanging(_: httpx.Request) -> httpx.Response:
+    await asyncio.sleep(5)
+    return httpx.Response(200)
+
+
+def shown(message: Message) -> str:
+    """Everything a reader could see or a notification could carry."""
+    return message["text"] + "\n" + all_text(message)
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    """Every mrkdwn string in the blocks: where Slack would act on markup."""
+    if isinstance(node, list):
+        return [text for item in node for text in mrkdwn_texts(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["text"]] if node.get("type") == "mrkdwn" else []
+    return found + [text for value in node.values() for text in mrkdwn_texts(value)]
+
+
+def test_rupiah() -> None:
+    assert rupiah(25000) == "Rp25.000"
+    assert rupiah(997061249) == "Rp997.061.249"
+    assert rupiah(0) == "Rp0"
+    assert rupiah(-5000) == "-Rp5.000"
+    assert rupiah(None) == "—"
+
+
+async def test_success_card_shows_what_ops_need(registry: Registry) -> None:
+    card = status_card(await status_of(registry, 200, transaction("order001")), registry)
+    assert_valid(card)
+    text = shown(card)
+    assert card["blocks"][0]["text"]["text"] == "Transaction order001"
+    assert "Success" in card["blocks"][1]["elements"][0]["text"]
+    for expected in ("xld25000", "0817***215", "Rp25.000", "Rp997.061.249", "3482", "123***789"):
+        assert expected in text
+    assert CUSTOMER not in text
+    assert "123456789" not in text  # the serial is partly masked
+    assert "00 · SUCCESS" in text
+    assert "Nothing to do" in text
+    buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[0]["action_id"] == RECHECK_ACTION
+    assert buttons[0]["value"] == "order001"
+    assert "First seen" not in text  # no history given: nothing claimed
+
+
+@pytest.mark.parametrize(
+    ("outcome", "badge", "todo"),
+    [("failed", "Failed", "Retry now"), ("pending", "Pending", "Wait")],
+)
+async def test_failed_and_pending_cards(
+    registry: Registry, outcome: str, badge: str, todo: str
+) -> None:
+    card = status_card(await status_of(registry, 200, transaction("t1", outcome)), registry)
+    assert_valid(card)
+    assert badge in card["blocks"][1]["elements"][0]["text"]
+    assert f"What to do: {todo}" in shown(card)
+    assert "Serial number" not in shown(card)
+
+
+async def test_pln_token_and_customer_number_never_shown(registry: Registry) -> None:
+    data = transaction(
+        "pln1",
+        sn=f"{PLN_TOKEN}/BUDI SANTOSO/R1/1300VA",
+        product_code="hpln20000",
+        message=f"SUCCESS untuk {CUSTOMER}",
+    )
+    text = shown(status_card(await status_of(registry, 200, data, "pln1"), registry))
+    assert PLN_TOKEN not in text
+    assert "BUDI SANTOSO" not in text
+    assert "R1/1300VA" in text
+    assert CUSTOMER not in text
+    assert "0817***215" in text
+
+
+async def test_not_found_names_the_environment_asked(registry: Registry) -> None:
+    for http_status in (200, 400):
+        card = status_card(await status_of(registry, http_status, NOT_FOUND), registry)
+        assert_valid(card)
+        text = shown(card)
+        assert "Not found at IAK production" in text
+        assert "https://prepaid.iak.id" in text
+        assert "IAK_ENV=production" in text
+        assert "sandbox" in text
+        assert "Unknown" in card["blocks"][1]["elements"][0]["text"]
+
+
+async def test_wrong_credentials_name_the_settings_to_fix(registry: Registry) -> None:
+    card = status_card(await status_of(registry, 400, WRONG_SIGN), registry)
+    assert_valid(card)
+    text = shown(card)
+    for name in ("IAK_USERNAME", "IAK_API_KEY", "IAK_ENV"):
+        assert name in text
+    assert "IAK_USERNAME" in card["text"]
+    assert "Stops all sales" in text
+
+
+async def test_ip_not_whitelisted_points_to_a_static_ip_and_iak_settings(
+    registry: Registry,
+) -> None:
+    card = status_card(await status_of(registry, 400, IP_NOT_ALLOWED), registry)
+    assert_valid(card)
+    text = shown(card)
+    assert "static-IP add-on" in text
+    assert "Heroku" in text
+    urls = [e.get("url") for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert "https://developer.iak.id/prod-setting" in urls
+
+
+@pytest.mark.parametrize(
+    ("respond", "headline"),
+    [
+        (unreachable, "Could not reach IAK"),
+        (hanging, "IAK did not answer in time"),
+        (answering(503, raw=b"<html>Service Unavailable</html>"), "IAK answered HTTP 503"),
+        (answering(200, raw=b"<html>maintenance</html>"), "IAK's answer could not be read"),
+    ],
+)
+async def test_no_answer_says_the_outcome_is_unknown(
+    registry: Registry, respond: Respond, headline: str
+) -> None:
+    check = await ask(registry, respond)
+    card = status_card(check, registry)
+    assert_valid(card)
+    text = shown(card)
+    assert headline in text
+    assert headline in card["text"]
+    assert "outcome is unknown" in text
+    assert "treat it as pending" in text
+    assert "Something went wrong on IAK" in text  # the seed's OTHER row
+    assert "https://prepaid.iak.id" in text
+
+
+async def test_400_without_rc_shows_iaks_error_details(registry: Registry) -> None:
+    details = {"error_details": f"customer_id {CUSTOMER} <is> invalid"}
+    card = status_card(await status_of(registry, 400, details), registry)
+    assert_valid(card)
+    text = shown(card)
+    assert "customer_id 0817***215 &lt;is&gt; invalid" in text
+    assert "HTTP 400 · Bad Request" in text
+
+
+async def test_an_rc_iak_never_published(registry: Registry) -> None:
+    card = status_card(await status_of(registry, 200, {"ref_id": "o", "rc": "999"}), registry)
+    assert_valid(card)
+    assert "not in IAK's published table" in shown(card)
+
+
+@dataclass(frozen=True)
+class Seen:
+    at: datetime
+    source: Source
+    outcome: Outcome
+    rc: str | None
+
+
+async def test_history_first_seen_and_each_change(registry: Registry) -> None:
+    start = datetime(2024, 5, 1, 10, 2, tzinfo=UTC)
+    history = [
+        Seen(start + timedelta(minutes=3), Source.CALLBACK, Outcome.SUCCESS, "00"),
+        Seen(start, Source.INGEST, Outcome.PENDING, "39"),
+        Seen(start + timedelta(minutes=1), Source.STATUS_CHECK, Outcome.PENDING, "39"),
+    ]
+    check = await status_of(registry, 200, transaction("order001"))
+    card = status_card(check, registry, history=history)
+    assert_valid(card)
+    text = render(card)
+    assert "First seen by the bot 2024-05-01 10:02 UTC (merchant backend)" in text
+    assert "10:05 UTC IAK callback: Success (rc 00)" in text
+    assert "status check" not in text  # no change, so not a line of its own
+    assert f"<!date^{int(start.timestamp())}^" in all_text(card)  # each reader's time zone
+
+    never = status_card(check, registry, history=[])
+    assert "no record of this ref_id" in shown(never)
+
+    long = [
+        Seen(start + timedelta(minutes=i), Source.CALLBACK, Outcome.PENDING, str(100 + i))
+        for i in range(200)
+    ]
+    crowded = status_card(check, registry, history=long)
+    assert_valid(crowded)
+    assert "earlier change(s) not shown" in shown(crowded)
+
+
+async def test_longest_and_hostile_input_fits_and_is_never_markup(registry: Registry) -> None:
+    ref_id = "<!channel>" + "&*_`~" * 18
+    data = transaction(ref_id, message="<@U123|boss> " + "x" * 600, product_code="<!here>")
+    check = await status_of(registry, 200, data, ref_id)
+    card = status_card(check, registry, history=[])
+    assert_valid(card)
+    assert card["blocks"][0]["text"]["type"] == "plain_text"
+    mrkdwn = mrkdwn_texts(card["blocks"])
+    assert mrkdwn
+    for markup in ("<!channel>", "<!here>", "<@U123|boss>"):
+        assert all(markup not in text for text in mrkdwn)
+        assert markup not in card["text"]
+
+
+async def test_terminal_card_without_recheck(registry: Registry) -> None:
+    check = await status_of(registry, 200, transaction("order001"))
+    text = render(status_card(check, registry, recheck=False))
+    assert "Recheck" not in text
+    assert text.startswith("Transaction order001\n")
+    assert "*" not in text.replace("***", "") and "`" not in text
+
+
+async def test_balance_card(registry: Registry) -> None:
+    check = await ask(registry, answering(200, {"balance": 997136249, "rc": "00"}), "balance")
+    assert isinstance(check, BalanceCheck)
+    plain = balance_card(check, registry)
+    assert_valid(plain)
+    assert "Rp997.136.249" in shown(plain)
+    assert "Low" not in shown(plain) and "threshold" not in shown(plain)
+
+    above = balance_card(check, registry, low_threshold=1_000_000)
+    assert "Low deposit" not in shown(above)
+    assert "threshold: Rp1.000.000" in shown(above)
+
+    low = balance_card(check, registry, low_threshold=1_000_000_000)
+    assert_valid(low)
+    # Prominent: the first thing under the header, and the notification text itself.
+    assert (
+        "Low deposit: Rp997.136.249 is below the threshold of Rp1.000.000.000"
+        in (low["blocks"][1]["text"]["text"])
+    )
+    assert low["text"].startswith("LOW DEPOSIT")
+    assert "https://iak.id/" in all_text(low)
+
+
+async def test_balance_errors_are_answers(registry: Registry) -> None:
+    refused = balance_card(await ask(registry, answering(400, WRONG_SIGN), "balance"), registry)
+    assert_valid(refused)
+    assert "IAK_API_KEY" in shown(refused)
+    assert "unknown" in refused["text"]
+    down = balance_card(await ask(registry, unreachable, "balance"), registry, low_threshold=5)
+    assert_valid(down)
+    assert "Could not reach IAK" in shown(down)
+    assert "Low deposit" not in shown(down)
+
+
+def test_acks_and_missing_settings_are_valid() -> None:
+    checking = checking_message("<!channel>", ENDPOINT)
+    assert_valid(checking)
+    assert checking["blocks"][0]["text"]["type"] == "plain_text"
+    assert "<!channel>" not in checking["text"]
+    missing = iak_not_configured("IAK_USERNAME: your IAK username")
+    assert_valid(missing)
+    assert "IAK_USERNAME" in shown(missing)

@@ -1,0 +1,290 @@
+"""Scenario: `/iak status`, Recheck and `/iak balance` over signed HTTP, against a fake IAK.
+
+What is asserted is what people and services notice: the ack Slack gets (and how fast),
+the card posted to response_url, and the requests IAK received.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bot.app import build_bot
+from bot.iak.client import CallLimits
+from bot.registry import Registry
+from bot.slack.blocks import limits
+from tests.conftest import (
+    IAK_API_KEY,
+    IAK_USERNAME,
+    SIGNING_SECRET,
+    RunningBot,
+    bot_settings,
+)
+from tests.db import sqlite_copy
+from tests.fakes.iak import (
+    IP_NOT_ALLOWED,
+    NOT_FOUND,
+    WRONG_SIGN,
+    FakeIak,
+    IakReply,
+    transaction,
+)
+from tests.fakes.server import ServerThread
+from tests.fakes.slack import FakeSlack
+from tests.slack.listeners.test_code_command import answer, visible_text
+from tests.slack_requests import SlackSender
+
+CUSTOMER = "0817777215"
+SLACK_ACK_DEADLINE = 3.0  # Slack's contract: past it the user sees operation_timeout
+# Short enough that a hang costs the suite a third of a second, long enough for loopback answers.
+SHORT = CallLimits(connect_timeout=0.3, deadline=0.3, backoff=0.01)
+LOW_BALANCE_THRESHOLD = 1_000_000
+
+
+@dataclass
+class StatusBot:
+    """One bot for the module, pointed at one fake IAK; each test uses its own ref_ids."""
+
+    running: RunningBot
+    iak: FakeIak
+
+
+@pytest.fixture(scope="module")
+def status_bot(
+    registry: Registry, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
+) -> Iterator[StatusBot]:
+    with FakeSlack() as slack, FakeIak(IAK_USERNAME, IAK_API_KEY) as iak:
+        directory = tmp_path_factory.mktemp("status")
+        settings = bot_settings(
+            slack,
+            directory,
+            database_url=sqlite_copy(sqlite_template, directory),
+            iak_base_url=iak.url,
+            low_balance_threshold=LOW_BALANCE_THRESHOLD,
+        )
+        bot = build_bot(settings, registry=registry, iak_limits=SHORT)
+        with ServerThread(bot.web) as server:
+            sender = SlackSender(server.url, SIGNING_SECRET, slack.base_url + "/response")
+            yield StatusBot(RunningBot(bot, server.url, sender, slack), iak)
+            sender.close()
+
+
+@dataclass(frozen=True)
+class Case:
+    """One thing IAK can do, and what the user must read in the card because of it."""
+
+    name: str
+    script: Callable[[FakeIak, str], None]
+    expect: tuple[str, ...]
+
+
+def known(outcome: str, **fields: Any) -> Callable[[FakeIak, str], None]:
+    return lambda fake, ref_id: fake.add(transaction(ref_id, outcome, **fields))
+
+
+def always(reply: IakReply) -> Callable[[FakeIak, str], None]:
+    return lambda fake, ref_id: fake.always(ref_id, reply)
+
+
+CASES = [
+    Case("success", known("success"), ("Success", "0817***215", "Rp25.000", "3482", "123***789")),
+    Case("pending", known("pending"), ("Pending", "39 · PROCESS", "Wait")),
+    Case(
+        "failed",
+        known("failed", message=f"Nomor {CUSTOMER} gagal"),
+        ("Failed", "07 · FAILED", "Retry now", "Nomor 0817***215 gagal"),
+    ),
+    Case(
+        "not-found-400",
+        lambda fake, ref_id: None,  # the fake answers an unknown ref_id like IAK: 06, HTTP 400
+        ("Not found at IAK development", "IAK_ENV=development", "sandbox"),
+    ),
+    Case(
+        "not-found-200",
+        always(IakReply(200, NOT_FOUND)),
+        ("Not found at IAK development", "TRANSACTION NOT FOUND"),
+    ),
+    Case(
+        "wrong-sign-204",
+        always(IakReply(400, WRONG_SIGN)),
+        ("rejected the bot's own credentials", "IAK_USERNAME", "IAK_API_KEY", "IAK_ENV"),
+    ),
+    Case(
+        "ip-102",
+        always(IakReply(400, IP_NOT_ALLOWED)),
+        ("outbound IP address", "static-IP add-on", "https://developer.iak.id/prod-setting"),
+    ),
+    Case(
+        "v1-names",
+        always(
+            IakReply(
+                200,
+                {"ref_id": "x", "status": 1, "code": "hindosat5000", "hp": CUSTOMER, "rc": "00"},
+            )
+        ),
+        ("Success", "hindosat5000", "0817***215"),
+    ),
+    Case(
+        "string-status",
+        always(IakReply(200, {**transaction("x", "failed"), "status": "2", "price": "25000"})),
+        ("Failed", "Rp25.000"),
+    ),
+    Case(
+        "5xx",
+        always(IakReply(503, raw=b"<html>503 Service Unavailable</html>")),
+        ("IAK answered HTTP 503", "3 attempts", "outcome is unknown", "treat it as pending"),
+    ),
+    Case(
+        "hang",
+        always(IakReply(200, transaction("x"), delay=30)),
+        ("IAK did not answer in time", "no answer within 0.3 s", "outcome is unknown"),
+    ),
+    Case(
+        "dropped",
+        always(IakReply(drop=True)),
+        ("Could not reach IAK", "3 attempts", "outcome is unknown"),
+    ),
+    Case(
+        "garbage",
+        always(IakReply(200, raw=b"\x00\xffnot json")),
+        ("IAK's answer could not be read", "outcome is unknown"),
+    ),
+]
+
+
+def every_message(running: RunningBot, *acks: dict[str, Any]) -> str:
+    """All that reached Slack: the acks and every response_url post, as JSON."""
+    posted = [call.args for call in running.fake_slack.calls]
+    return json.dumps([*acks, *posted], ensure_ascii=False)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda case: case.name)
+def test_each_iak_answer_reaches_the_user_as_a_card(status_bot: StatusBot, case: Case) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    ref_id = f"order-{case.name}"
+    case.script(fake_iak, ref_id)
+
+    started = time.monotonic()
+    response = running.slack.command(f"status {ref_id}", response_key=case.name)
+    acked_in = time.monotonic() - started
+    ack = answer(response)
+    assert acked_in < SLACK_ACK_DEADLINE
+    assert f"Checking {ref_id} at IAK (development)" in visible_text(ack)
+
+    (card,) = running.fake_slack.wait_for_response(case.name, timeout=5)
+    assert card["response_type"] == "ephemeral"
+    assert limits.problems(card) == []
+    shown = visible_text(card)
+    assert f"Transaction {ref_id}" in shown
+    for expected in case.expect:
+        assert expected in shown, f"{expected!r} missing from the {case.name} card:\n{shown}"
+    assert fake_iak.calls_for(ref_id)
+    assert CUSTOMER not in every_message(running, ack)
+
+
+def test_ack_is_immediate_while_iak_takes_longer_than_slacks_deadline(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    # Default client limits (10 s deadline): this IAK is slow, not broken.
+    running = start_bot(iak_base_url=fake_iak.url)
+    fake_iak.always("slow001", IakReply(200, transaction("slow001"), delay=3.1))
+
+    started = time.monotonic()
+    response = running.slack.command("status slow001", response_key="slow")
+    acked_in = time.monotonic() - started
+    assert response.status_code == 200
+    assert acked_in < 0.5  # far inside Slack's 3 s
+
+    # While that check waits on IAK, the bot keeps answering everything else at once.
+    for _ in range(5):
+        before = time.monotonic()
+        assert "17 · INSUFFICIENT DEPOSIT" in visible_text(answer(running.slack.command("code 17")))
+        assert time.monotonic() - before < 0.5
+
+    (card,) = running.fake_slack.wait_for_response("slow", timeout=8)
+    delivered_in = time.monotonic() - started
+    assert delivered_in >= 3.1  # the card waited for IAK; the ack did not
+    assert "Success" in visible_text(card)
+
+
+def test_recheck_replaces_the_card(status_bot: StatusBot) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    fake_iak.add(transaction("order777", "pending"))
+    running.slack.command("status order777", response_key="first")
+    (first,) = running.fake_slack.wait_for_response("first")
+    assert "Pending" in visible_text(first)
+    assert first.get("replace_original") is False
+    (button,) = [
+        element
+        for block in first["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["text"]["text"] == "Recheck"
+    ]
+
+    fake_iak.add(transaction("order777", "success"))  # IAK finished meanwhile
+    started = time.monotonic()
+    clicked = running.slack.action(button["action_id"], button["value"], response_key="again")
+    assert clicked.status_code == 200
+    assert time.monotonic() - started < SLACK_ACK_DEADLINE
+    (replaced,) = running.fake_slack.wait_for_response("again")
+    assert replaced["replace_original"] is True
+    assert "Success" in visible_text(replaced)
+    assert len(fake_iak.calls_for("order777")) == 2
+
+
+def test_bad_ref_id_gets_the_usage_and_iak_is_not_called(status_bot: StatusBot) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    iak_calls, slack_calls = len(fake_iak.calls), len(running.fake_slack.calls)
+    for text in ("status", "status two words", "status " + "x" * 101, "status pesanan№1"):
+        shown = visible_text(answer(running.slack.command(text)))
+        assert "/iak status order001" in shown, text
+        assert "/iak code 17" not in shown  # just the line that helps, not the whole list
+    time.sleep(0.1)  # anything spawned would have reached IAK by now
+    assert len(fake_iak.calls) == iak_calls
+    assert len(running.fake_slack.calls) == slack_calls
+
+
+def test_without_iak_credentials_the_answer_names_the_settings(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    running = start_bot(iak_base_url=fake_iak.url, iak_username=None, iak_api_key=None)
+    for text in ("status order001", "balance"):
+        shown = visible_text(answer(running.slack.command(text)))
+        assert "IAK_USERNAME" in shown
+        assert "IAK_API_KEY" in shown
+    # A Recheck on an old card says the same, in a new message.
+    assert running.slack.action("recheck_status", "order001", response_key="re").status_code == 200
+    (message,) = running.fake_slack.wait_for_response("re")
+    assert "IAK_API_KEY" in visible_text(message)
+    # The rest of the bot still works without them.
+    assert "17 · INSUFFICIENT DEPOSIT" in visible_text(answer(running.slack.command("code 17")))
+    assert fake_iak.calls == []
+
+
+def test_balance(status_bot: StatusBot) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    ack = answer(running.slack.command("balance", response_key="bal"))
+    assert "deposit balance" in visible_text(ack)
+    (card,) = running.fake_slack.wait_for_response("bal")
+    assert limits.problems(card) == []
+    assert "Rp997.136.249" in visible_text(card)
+    assert "Low deposit" not in visible_text(card)
+    assert "threshold: Rp1.000.000" in visible_text(card)
+    (call,) = fake_iak.calls_for("balance")
+    assert call.path == "/api/check-balance"
+
+
+def test_low_balance_is_said_prominently(status_bot: StatusBot) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    fake_iak.script("balance", IakReply(200, {"balance": "250000", "rc": "00"}))
+    running.slack.command("balance", response_key="low")
+    (card,) = running.fake_slack.wait_for_response("low")
+    assert card["text"].startswith("LOW DEPOSIT: Rp250.000 is below Rp1.000.000")
+    assert "Low deposit" in card["blocks"][1]["text"]["text"]

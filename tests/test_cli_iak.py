@@ -1,0 +1,103 @@
+"""`iak-bot status` and `iak-bot balance`: the same cards in a terminal, and honest exit codes."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from bot.cli import main
+from tests.conftest import IAK_API_KEY, IAK_USERNAME
+from tests.fakes.iak import FakeIak, transaction
+from tests.test_cli import clean_env, iak_bot
+
+CUSTOMER = "0817777215"
+
+
+def iak_env(url: str, **extra: str) -> dict[str, str]:
+    return clean_env(IAK_USERNAME=IAK_USERNAME, IAK_API_KEY=IAK_API_KEY, IAK_BASE_URL=url, **extra)
+
+
+def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
+    fake_iak.add(transaction("order001"))
+    result = iak_bot("status", "order001", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Transaction order001\n")
+    for expected in ("✅ Success", "0817***215", "Rp25.000", "3482", "Nothing to do"):
+        assert expected in out
+    assert CUSTOMER not in out
+    assert "Recheck" not in out  # no buttons to press in a terminal
+    assert "\033[" not in out
+    assert len(fake_iak.calls_for("order001")) == 1
+
+
+def test_missing_iak_settings_are_named(tmp_path: Path) -> None:
+    for command in (["status", "order001"], ["balance"]):
+        result = iak_bot(*command, cwd=tmp_path)
+        assert result.returncode == 2
+        assert "IAK_USERNAME" in result.stderr
+        assert "IAK_API_KEY" in result.stderr
+        assert "Traceback" not in result.stderr
+
+
+@pytest.fixture
+def environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> pytest.MonkeyPatch:
+    """Run `main()` in this process with only the variables a test sets (and no .env)."""
+    monkeypatch.chdir(tmp_path)
+    for name in list(os.environ):
+        if name.startswith(("IAK_", "LOW_BALANCE", "SLACK")):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("IAK_USERNAME", IAK_USERNAME)
+    monkeypatch.setenv("IAK_API_KEY", IAK_API_KEY)
+    return monkeypatch
+
+
+def test_errors_print_the_error_card_and_exit_1(
+    environment: pytest.MonkeyPatch, fake_iak: FakeIak, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("IAK_BASE_URL", fake_iak.url)
+    assert main(["status", "never-sent"]) == 1
+    assert "Not found at IAK development" in capsys.readouterr().out
+
+    environment.setenv("IAK_API_KEY", "the-production-key")
+    assert main(["status", "never-sent"]) == 1
+    assert "IAK_API_KEY" in capsys.readouterr().out
+    assert main(["balance"]) == 1
+    out = capsys.readouterr().out
+    assert "IAK_API_KEY" in out
+    assert "IAK deposit balance (development)" in out
+
+
+def test_failed_is_a_known_outcome_so_exit_0(
+    environment: pytest.MonkeyPatch, fake_iak: FakeIak, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("IAK_BASE_URL", fake_iak.url)
+    fake_iak.add(transaction("order002", "failed"))
+    assert main(["status", "order002"]) == 0
+    assert "❌ Failed" in capsys.readouterr().out
+
+
+def test_bad_ref_id_is_refused_before_asking_iak(
+    environment: pytest.MonkeyPatch, fake_iak: FakeIak, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("IAK_BASE_URL", fake_iak.url)
+    assert main(["status", "two words"]) == 2
+    assert "1-100 printable characters" in capsys.readouterr().err
+    assert fake_iak.calls == []
+
+
+def test_balance_and_low_balance(
+    environment: pytest.MonkeyPatch, fake_iak: FakeIak, capsys: pytest.CaptureFixture[str]
+) -> None:
+    environment.setenv("IAK_BASE_URL", fake_iak.url)
+    assert main(["balance"]) == 0
+    out = capsys.readouterr().out
+    assert "Rp997.136.249" in out
+    assert "Low deposit" not in out
+
+    environment.setenv("LOW_BALANCE_THRESHOLD", "1000000000")
+    assert main(["balance"]) == 0
+    out = capsys.readouterr().out
+    assert "Low deposit: Rp997.136.249 is below the threshold of Rp1.000.000.000" in out
