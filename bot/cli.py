@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from bot.iak.client import BalanceCheck, StatusCheck
     from bot.registry import Registry
     from bot.slack.blocks.text import Message
+    from bot.store.transactions import Event
 
 EXIT_CONFIG = 2
 
@@ -170,6 +171,8 @@ def _code(args: argparse.Namespace) -> int:
 
 
 def _status(args: argparse.Namespace) -> int:
+    from sqlalchemy.engine import make_url
+
     from bot.iak.models import Outcome, valid_ref_id
     from bot.registry import Registry
     from bot.slack.blocks.status import status_card
@@ -183,17 +186,40 @@ def _status(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
     registry = Registry.load()
-    check = asyncio.run(_check_status(settings, registry, args.ref_id))
-    _print(status_card(check, registry, recheck=False))
+    url = make_url(settings.database_url)
+    # Without a store here, skip the history rather than create an empty database file.
+    has_store = url.get_backend_name() != "sqlite" or os.path.exists(url.database or "")
+    check, history = asyncio.run(_check_status(settings, registry, args.ref_id, has_store))
+    _print(status_card(check, registry, history=history, recheck=False))
     # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
     return 1 if check.outcome is Outcome.UNKNOWN else 0
 
 
-async def _check_status(settings: Settings, registry: Registry, ref_id: str) -> StatusCheck:
+async def _check_status(
+    settings: Settings, registry: Registry, ref_id: str, has_store: bool
+) -> tuple[StatusCheck, list[Event] | None]:
+    """Check at IAK; record it and read the history when the database is there (else None)."""
+    from bot.clock import SystemClock
     from bot.iak.client import IakClient
+    from bot.store.database import Database
 
     async with IakClient.from_settings(settings, registry) as iak:
-        return await iak.check_status(ref_id)
+        check = await iak.check_status(ref_id)
+    if not has_store:
+        return check, None
+    database = Database(settings.database_url)
+    try:
+        database.require_migrated()
+    except ConfigError:
+        database.close()
+        return check, None  # no store yet: the card simply has no history
+    try:
+        history = await database.remember_check(
+            ref_id, check.transaction, check.outcome, SystemClock().now()
+        )
+    finally:
+        await asyncio.to_thread(database.close)
+    return check, history
 
 
 def _balance(_: argparse.Namespace) -> int:

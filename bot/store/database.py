@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable
+from datetime import datetime
 from typing import ParamSpec, TypeVar
 
+from bot.iak.models import Outcome, Source, TransactionData
 from bot.store.db import create_db_engine, require_migrated
-from bot.store.transactions import Observation, Recorded, TransactionStore
+from bot.store.transactions import Event, Observation, Recorded, TransactionStore
 from bot.store.writer import StoreWriter
+
+log = logging.getLogger(__name__)
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -33,6 +38,19 @@ class Database:
     async def read(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a read query in a worker thread, off the event loop."""
         return await asyncio.to_thread(query, *args, **kwargs)
+
+    async def remember_check(
+        self, ref_id: str, data: TransactionData | None, outcome: Outcome, at: datetime
+    ) -> list[Event] | None:
+        """Record what a status check saw and return the ref_id's history (None: store down)."""
+        try:
+            if data is not None:
+                await self.record(Observation(Source.STATUS_CHECK, data, outcome, at))
+            return await self.read(self.transactions.history, ref_id)
+        except Exception:
+            # The card is still worth showing without its history.
+            log.exception("could not record or read the history of %s", ref_id)
+            return None
 
     def close(self) -> None:
         """Flush pending writes and close connections."""

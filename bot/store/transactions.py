@@ -95,7 +95,7 @@ class Event:
     """One stored observation, for a transaction's history."""
 
     source: Source
-    observed_at: datetime
+    at: datetime
     outcome: Outcome
     rc: str | None
     applied: bool
@@ -277,15 +277,14 @@ class TransactionStore:
         return TransactionState.from_row(row) if row else None
 
     def history(self, ref_id: str, limit: int = 20) -> list[Event]:
-        """The transaction's most recent observations, oldest first."""
+        """The transaction's first observation and its most recent ones, oldest first."""
+        by_id = transaction_events.c.id
+        query = select(transaction_events).where(transaction_events.c.ref_id == ref_id)
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(transaction_events)
-                .where(transaction_events.c.ref_id == ref_id)
-                .order_by(transaction_events.c.id.desc())
-                .limit(limit)
-            ).all()
-        return [_event(row) for row in reversed(rows)]
+            first = connection.execute(query.order_by(by_id).limit(1)).all()
+            recent = connection.execute(query.order_by(by_id.desc()).limit(limit - 1)).all()
+        rows = {row.id: row for row in [*first, *recent]}
+        return [_event(rows[key]) for key in sorted(rows)]
 
     def pending_older_than(self, cutoff: datetime, limit: int = 1000) -> list[TransactionState]:
         """Transactions still pending (or unknown) that the bot first saw before `cutoff`."""
@@ -344,7 +343,7 @@ def _event_row(
 def _event(row: Row[Any]) -> Event:
     return Event(
         source=Source(row.source),
-        observed_at=row.observed_at,
+        at=row.observed_at,
         outcome=Outcome(row.outcome),
         rc=row.rc,
         applied=bool(row.applied),

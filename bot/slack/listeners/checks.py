@@ -41,8 +41,10 @@ class LiveChecks:
     ) -> None:
         """Check `ref_id` at IAK and post its card; a Recheck replaces the card it was on."""
         check = await iak.check_status(ref_id)
-        # history stays None until the bot keeps a store of what it has seen.
-        message = status_card(check, self.services.registry)
+        history = await self.services.database.remember_check(
+            ref_id, check.transaction, check.outcome, self.services.clock.now()
+        )
+        message = status_card(check, self.services.registry, history=history)
         await _post(respond, message, replace_original=replace_original, what=f"status {ref_id}")
 
     async def deliver_balance(self, iak: IakClient, respond: AsyncRespond) -> None:

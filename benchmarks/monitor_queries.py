@@ -1,0 +1,134 @@
+"""The monitor's questions with 1,000,000 transactions stored (10,000 of them pending):
+"which pending transactions are older than T" and "how many failures per rc since T",
+on SQLite and Postgres. Goal (issue 4): each under 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from sqlalchemy import Engine, insert
+
+from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
+from bot.store.db import create_db_engine, migrate
+from bot.store.schema import transactions
+from bot.store.transactions import TransactionStore
+
+NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
+FAIL_RCS = ["07", "17", "14", "16", "06", "106", "110", "102", "13", "20"]
+
+
+def rows(total: int, pending: int, seed: int = 7) -> Iterator[dict[str, Any]]:
+    """A week of transactions: `pending` still pending, 10% failed, the rest succeeded."""
+    rng = random.Random(seed)
+    week = 7 * 24 * 3600
+    for n in range(total):
+        seen = NOW - timedelta(seconds=rng.random() * week)
+        if n < pending:
+            outcome, rc, final = "pending", "39", None
+        elif rng.random() < 0.10:
+            outcome, rc = "failed", rng.choice(FAIL_RCS)
+            final = seen + timedelta(seconds=rng.random() * 60)
+        else:
+            outcome, rc, final = "success", "00", seen + timedelta(seconds=rng.random() * 30)
+        yield {
+            "ref_id": f"bench-{n:07d}",
+            "outcome": outcome,
+            "status": None,
+            "rc": rc,
+            "product_code": "xld25000",
+            "customer_id": "0817777215",
+            "price": 25000,
+            "balance": None,
+            "tr_id": str(n),
+            "sn": None,
+            "message": None,
+            "source": "callback",
+            "created_at": None,
+            "first_seen_at": seen,
+            "changed_at": final or seen,
+            "final_at": final,
+        }
+
+
+def load(engine: Engine, total: int, pending: int) -> float:
+    started = time.perf_counter()
+    batch: list[dict[str, Any]] = []
+    with engine.begin() as connection:
+        for row in rows(total, pending):
+            batch.append(row)
+            if len(batch) == 20_000:
+                connection.execute(insert(transactions), batch)
+                batch = []
+        if batch:
+            connection.execute(insert(transactions), batch)
+        if connection.dialect.name == "postgresql":
+            connection.exec_driver_sql("ANALYZE transactions")
+        else:
+            connection.exec_driver_sql("ANALYZE")
+    return time.perf_counter() - started
+
+
+def timed(query: Callable[[], Any], runs: int = 20) -> tuple[float, float]:
+    query()  # warm the cache, as a running monitor's would be
+    samples = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        query()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples), max(samples)
+
+
+def measure(url: str, total: int, pending: int) -> list[str]:
+    engine = create_db_engine(url)
+    migrate(engine)
+    seconds = load(engine, total, pending)
+    store = TransactionStore(engine)
+    aged = NOW - timedelta(minutes=15)
+    window = NOW - timedelta(minutes=5)
+    day = NOW - timedelta(hours=24)
+    checks = {
+        "pending older than 15 min (first 1000)": lambda: store.pending_older_than(aged),
+        "pending older than 15 min (all 10,000)": lambda: store.pending_older_than(aged, 20_000),
+        "failures per rc, last 5 min": lambda: store.failures_by_rc(window),
+        "failures per rc, previous 24 h": lambda: store.failures_by_rc(day, window),
+    }
+    lines = [f"  loaded {total:,} rows in {seconds:.0f} s"]
+    for name, query in checks.items():
+        median, worst = timed(query)
+        verdict = "ok" if worst < 50 else "OVER 50 ms"
+        lines.append(f"  {name:<42} median {median:7.2f} ms   max {worst:7.2f} ms   {verdict}")
+    engine.dispose()
+    return lines
+
+
+def report(total: int, pending: int, postgres: str) -> list[str]:
+    lines = [f"Monitor queries, {total:,} transactions stored, {pending:,} pending"]
+    with tempfile.TemporaryDirectory() as tmp:
+        lines.append("SQLite:")
+        lines += measure(f"sqlite:///{tmp}/monitor.db", total, pending)
+    if postgres:
+        lines.append("Postgres:")
+        lines += measure(fresh_postgres_schema(postgres), total, pending)
+    return lines
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rows", type=int, default=1_000_000)
+    parser.add_argument("--pending", type=int, default=10_000)
+    parser.add_argument("--postgres", default=POSTGRES_URL)
+    args = parser.parse_args()
+    for line in report(args.rows, args.pending, args.postgres):
+        print(line)
+
+
+if __name__ == "__main__":
+    main()
