@@ -235,11 +235,13 @@ async def test_a_hang_ends_at_the_deadline(fake_iak: FakeIak, make_client: Clien
 async def test_retries_stay_within_the_deadline(
     fake_iak: FakeIak, make_client: ClientFactory
 ) -> None:
-    fake_iak.always("sluggish", IakReply(503, raw=b"busy", delay=0.08))
-    client = make_client(limits=CallLimits(deadline=0.15, backoff=0.01))
+    # Attempts end at ~0.2 s and ~0.4 s; the third would end at ~0.6 s, past the deadline.
+    fake_iak.always("sluggish", IakReply(503, raw=b"busy", delay=0.2))
+    client = make_client(limits=CallLimits(deadline=0.5, backoff=0.01))
     started = time.monotonic()
     check = await client.check_status("sluggish")
-    assert time.monotonic() - started < 0.7
+    # the third attempt was cut at the deadline, not left to run its 0.2 s
+    assert time.monotonic() - started < 0.5 + 0.15
     assert check.failure is not None
     assert check.failure.kind is ErrorKind.TIMEOUT
     assert "HTTP 503" in check.failure.detail  # what happened before the deadline
