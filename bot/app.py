@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import gc
 import logging
+import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from fastapi import FastAPI
@@ -14,15 +18,19 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerts.store import IncidentStore
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
-from bot.config import Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
+from bot.monitor.decisions import MonitorConfig
+from bot.monitor.loop import Monitor
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack.notifier import Notifier
 from bot.store.database import Database
 from bot.web import create_fastapi
 
@@ -32,15 +40,47 @@ SHUTDOWN_GRACE_SECONDS = 8.0
 
 
 @dataclass
+class Alerting:
+    """The monitor and the notifier that delivers its outbox, run as two tasks."""
+
+    monitor: Monitor
+    notifier: Notifier
+    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
+    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    def start(self) -> None:
+        """Start ticking and delivering."""
+        self._tasks = [
+            asyncio.create_task(self.monitor.run(), name="monitor"),
+            asyncio.create_task(
+                self.notifier.run(lambda: self.monitor.is_leader, self._stopping),
+                name="notifier",
+            ),
+        ]
+
+    async def stop(self, grace_seconds: float) -> None:
+        """Stop ticking, send what is already queued (within the grace period), release
+        the lease so another process takes over at once."""
+        was_leader = self.monitor.is_leader
+        await self.monitor.stop()
+        self._stopping.set()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if was_leader:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.notifier.deliver(), grace_seconds)
+
+
+@dataclass
 class Bot:
     """Everything `serve` and `socket` run: the Bolt app, the HTTP app and their services."""
 
     services: Services
     slack: AsyncApp
     web: FastAPI
+    alerting: Alerting | None = None
 
     async def start(self) -> None:
-        """Check the schema and start the database writer."""
+        """Check the schema, start the database writer and (if enabled) the monitor."""
         # Everything built so far lives as long as the process. Freezing it keeps the
         # collector from re-walking it: full collections took 55-85 ms before, which was the
         # whole p99 of a callback under load; now they only see objects made by requests.
@@ -48,10 +88,14 @@ class Bot:
         gc.freeze()
         self.services.database.require_migrated()
         self.services.database.writer.start()
+        if self.alerting is not None and self.services.settings.monitor_enabled:
+            self.alerting.start()
 
     async def stop(self) -> None:
-        """Finish in-flight work (answers to Slack, queued writes), then close connections."""
-        await self.services.background.drain(SHUTDOWN_GRACE_SECONDS)
+        """Finish in-flight work (answers to Slack, queued alerts and writes), then close."""
+        if self.alerting is not None:
+            await self.alerting.stop(SHUTDOWN_GRACE_SECONDS / 2)
+        await self.services.background.drain(SHUTDOWN_GRACE_SECONDS / 2)
         self.services.database.close()
         if self.services.iak is not None:
             await self.services.iak.aclose()
@@ -109,6 +153,60 @@ def build_iak_client(
     return IakClient.from_settings(settings, registry, limits=limits)
 
 
+def build_services(
+    settings: Settings,
+    *,
+    registry: Registry | None = None,
+    clock: Clock | None = None,
+    iak_limits: CallLimits | None = None,
+) -> Services:
+    """The shared parts every entry point needs; nothing connects yet."""
+    registry = registry or Registry.load()
+    database = Database(settings.database_url)
+    return Services(
+        settings=settings,
+        registry=registry,
+        background=BackgroundTasks(),
+        database=database,
+        clock=clock or SystemClock(),
+        incidents=IncidentStore(database.engine),
+        iak=build_iak_client(settings, registry, limits=iak_limits),
+    )
+
+
+def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Alerting | None:
+    """The monitor and its notifier, or None without OPS_CHANNEL (nowhere to alert)."""
+    settings = services.settings
+    if not settings.ops_channel or not settings.slack_bot_token:
+        return None
+    # Our own retry policy (the notifier's); slack_sdk's would retry behind its back.
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=10,
+        retry_handlers=[],
+    )
+    notifier = Notifier(
+        services.incidents,
+        client,
+        services.registry,
+        services.clock,
+        mask_customer_id=settings.mask_customer_id,
+        pace_seconds=slack_pace_seconds,
+    )
+    monitor = Monitor(
+        database=services.database,
+        incidents=services.incidents,
+        registry=services.registry,
+        clock=services.clock,
+        config=MonitorConfig.from_settings(settings),
+        channel=settings.ops_channel,
+        iak=services.iak,
+        on_queued=notifier.wake,
+    )
+    return Alerting(monitor, notifier)
+
+
 def build_bot(
     settings: Settings,
     *,
@@ -116,22 +214,20 @@ def build_bot(
     registry: Registry | None = None,
     clock: Clock | None = None,
     iak_limits: CallLimits | None = None,
+    slack_pace_seconds: float = 1.0,
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
-    registry = registry or Registry.load()
-    services = Services(
-        settings=settings,
-        registry=registry,
-        background=BackgroundTasks(),
-        database=Database(settings.database_url),
-        clock=clock or SystemClock(),
-        iak=build_iak_client(settings, registry, limits=iak_limits),
-    )
+    services = build_services(settings, registry=registry, clock=clock, iak_limits=iak_limits)
+    alerting = build_alerting(services, slack_pace_seconds=slack_pace_seconds)
+    if alerting is None and settings.monitor_enabled:
+        log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")
     slack = build_slack_app(services, socket_mode=socket_mode)
     intake = Intake(settings, services.registry, services.database, services.clock)
-    web = create_fastapi(slack, intake, services.database)
-    bot = Bot(services=services, slack=slack, web=web)
+    web = create_fastapi(
+        slack, intake, services.database, health=partial(health_report, services, alerting)
+    )
+    bot = Bot(services=services, slack=slack, web=web, alerting=alerting)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -143,6 +239,58 @@ def build_bot(
 
     web.router.lifespan_context = lifespan
     return bot
+
+
+def health_report(services: Services, alerting: Alerting | None) -> dict[str, Any]:
+    """What /healthz tells beyond the database: the monitor, the outbox, Slack errors."""
+    now = services.clock.now()
+    leader = services.incidents.leader()
+    backlog = services.incidents.backlog()
+    report: dict[str, Any] = {
+        "monitor": {
+            "enabled": alerting is not None and services.settings.monitor_enabled,
+            "this_process_leads": bool(alerting and alerting.monitor.is_leader),
+            "leader": leader.holder if leader and leader.expires_at > now else None,
+            "last_tick_at": leader.last_tick_at.isoformat()
+            if leader and leader.last_tick_at
+            else None,
+            "last_tick_age_seconds": round((now - leader.last_tick_at).total_seconds(), 1)
+            if leader and leader.last_tick_at
+            else None,
+        },
+        "outbox": {
+            "backlog": backlog.count,
+            "oldest_undelivered_age_seconds": round(
+                (now - backlog.oldest_created_at).total_seconds(), 1
+            )
+            if backlog.oldest_created_at
+            else None,
+        },
+        "slack_errors": dict(alerting.notifier.blocked) if alerting else {},
+    }
+    return report
+
+
+async def run_monitor(settings: Settings) -> None:
+    """`iak-bot monitor`: the monitor and notifier alone, until SIGTERM or SIGINT."""
+    services = build_services(settings)
+    alerting = build_alerting(services)
+    if alerting is None:
+        raise ConfigError("OPS_CHANNEL and SLACK_BOT_TOKEN are needed to post alerts")
+    services.database.require_migrated()
+    services.database.writer.start()
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    alerting.start()
+    log.info("monitor running as %s", alerting.monitor.holder)
+    await stop.wait()
+    log.info("stopping the monitor")
+    await alerting.stop(SHUTDOWN_GRACE_SECONDS)
+    services.database.close()
+    if services.iak is not None:
+        await services.iak.aclose()
 
 
 def create_web_app() -> FastAPI:

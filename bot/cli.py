@@ -49,6 +49,9 @@ def _parser() -> argparse.ArgumentParser:
     socket = sub.add_parser("socket", help="the bot over Slack Socket Mode (no public URL)")
     socket.set_defaults(run=_socket)
 
+    monitor = sub.add_parser("monitor", help="the monitor alone (alerts to OPS_CHANNEL)")
+    monitor.set_defaults(run=_monitor)
+
     migrate = sub.add_parser("migrate", help="create or upgrade the database schema")
     migrate.set_defaults(run=_migrate)
 
@@ -77,15 +80,10 @@ def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import required_for_slack
-    from bot.store.db import create_db_engine, require_migrated
 
     settings = load_settings()
     required_for_slack(settings)
-    engine = create_db_engine(settings.database_url)
-    try:
-        require_migrated(engine)
-    finally:
-        engine.dispose()
+    _require_database(settings)
     uvicorn.run(
         "bot.app:create_web_app",
         factory=True,
@@ -123,6 +121,31 @@ async def _run_socket(settings: Settings) -> None:
     finally:
         await handler.close_async()  # type: ignore[no-untyped-call]
         await bot.stop()
+
+
+def _monitor(_: argparse.Namespace) -> int:
+    from bot.app import run_monitor
+    from bot.logs import setup_logging
+
+    settings = load_settings()
+    settings.require(
+        "slack_bot_token", "ops_channel", why="for the monitor to post alerts (iak-bot monitor)"
+    )
+    _require_database(settings)
+    setup_logging(settings)
+    asyncio.run(run_monitor(settings))
+    return 0
+
+
+def _require_database(settings: Settings) -> None:
+    """Stop with a message unless the database is reachable and migrated."""
+    from bot.store.db import create_db_engine, require_migrated
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+    finally:
+        engine.dispose()
 
 
 def _migrate(_: argparse.Namespace) -> int:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -279,14 +280,30 @@ def add_intake_routes(app: FastAPI, intake: Intake) -> None:
 
 
 class Health(BaseModel):
-    """Whether the bot can serve."""
+    """Whether the bot can serve, and how its alerting is doing."""
 
     status: Literal["ok", "unavailable"]
     database: Literal["ok", "unavailable"]
+    monitor: dict[str, Any] | None = Field(
+        None, description="enabled, leader (which process), this_process_leads, last tick"
+    )
+    outbox: dict[str, Any] | None = Field(
+        None, description="alerts not yet delivered to Slack: backlog, oldest age in seconds"
+    )
+    slack_errors: dict[str, str] | None = Field(
+        None, description="channels whose alerts stopped on a permanent Slack error"
+    )
 
 
-def add_health_route(app: FastAPI, database: Database) -> None:
+HealthDetails = Callable[[], dict[str, Any]]
+
+
+def add_health_route(app: FastAPI, database: Database, details: HealthDetails | None) -> None:
     """`GET /healthz` for the platform's router and for people."""
+
+    def check() -> dict[str, Any]:
+        database.transactions.ping()
+        return details() if details is not None else {}
 
     @app.get(
         "/healthz",
@@ -297,15 +314,18 @@ def add_health_route(app: FastAPI, database: Database) -> None:
     )
     async def healthz() -> Response:
         try:
-            await asyncio.wait_for(database.read(database.transactions.ping), HEALTH_TIMEOUT)
+            extra = await asyncio.wait_for(database.read(check), HEALTH_TIMEOUT)
         except Exception as exc:
             log.warning("health check: database unavailable: %s", exc.__class__.__name__)
             body = Health(status="unavailable", database="unavailable")
-            return JSONResponse(body.model_dump(), status_code=503)
-        return JSONResponse(Health(status="ok", database="ok").model_dump())
+            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
+        body = Health(status="ok", database="ok", **extra)
+        return JSONResponse(body.model_dump(exclude_none=True))
 
 
-def create_fastapi(bolt: AsyncApp, intake: Intake, database: Database) -> FastAPI:
+def create_fastapi(
+    bolt: AsyncApp, intake: Intake, database: Database, *, health: HealthDetails | None = None
+) -> FastAPI:
     """The FastAPI application with every route mounted."""
     app = FastAPI(
         title="iak-bot",
@@ -314,5 +334,5 @@ def create_fastapi(bolt: AsyncApp, intake: Intake, database: Database) -> FastAP
     )
     add_slack_routes(app, bolt)
     add_intake_routes(app, intake)
-    add_health_route(app, database)
+    add_health_route(app, database, health)
     return app

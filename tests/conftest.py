@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.app import Bot, build_bot
+from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.client import CallLimits
 from bot.registry import Registry
@@ -106,6 +107,16 @@ class RunningBot:
     url: str
     slack: SlackSender
     fake_slack: FakeSlack
+    server: ServerThread | None = None
+    closers: list[Callable[[], None]] = field(default_factory=list)
+
+    def stop(self) -> None:
+        """Stop this bot's server (the fixtures stop any still running at the end)."""
+        if self.server is not None:
+            self.server.__exit__(None, None, None)
+        for close in self.closers:
+            close()
+        self.closers.clear()
 
 
 @pytest.fixture
@@ -116,19 +127,32 @@ def start_bot(
 
     `iak_limits` shortens the IAK client's timeouts, so hang tests need not wait 10 s.
     """
-    stack: list[tuple[ServerThread, SlackSender]] = []
+    stack: list[RunningBot] = []
 
-    def start(*, iak_limits: CallLimits | None = None, **overrides: Any) -> RunningBot:
-        bot = build_bot(make_settings(**overrides), registry=registry, iak_limits=iak_limits)
+    def start(
+        *,
+        iak_limits: CallLimits | None = None,
+        clock: Clock | None = None,
+        slack_pace_seconds: float = 0.01,
+        **overrides: Any,
+    ) -> RunningBot:
+        bot = build_bot(
+            make_settings(**overrides),
+            registry=registry,
+            iak_limits=iak_limits,
+            clock=clock,
+            slack_pace_seconds=slack_pace_seconds,
+        )
         server = ServerThread(bot.web).__enter__()
         sender = SlackSender(server.url, SIGNING_SECRET, fake_slack.base_url + "/response")
-        stack.append((server, sender))
-        return RunningBot(bot, server.url, sender, fake_slack)
+        running = RunningBot(bot, server.url, sender, fake_slack, server)
+        stack.append(running)
+        return running
 
     yield start
-    for server, sender in reversed(stack):
-        sender.close()
-        server.__exit__(None, None, None)
+    for running in reversed(stack):
+        running.slack.close()
+        running.stop()
 
 
 @pytest.fixture

@@ -284,4 +284,6 @@ def test_openapi_describes_both_routes(bot: RunningBot) -> None:
 def test_health_reports_the_database(bot: RunningBot) -> None:
     response = httpx.get(bot.url + "/healthz")
     assert response.status_code == 200
-    assert response.json() == {"status": "ok", "database": "ok"}
+    body = response.json()
+    assert (body["status"], body["database"]) == ("ok", "ok")
+    assert body["outbox"] == {"backlog": 0, "oldest_undelivered_age_seconds": None}

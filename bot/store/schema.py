@@ -19,6 +19,8 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Table,
+    false,
+    text,
 )
 from sqlalchemy.types import TypeDecorator
 
@@ -56,6 +58,74 @@ class UTCDateTime(TypeDecorator[datetime]):
 # SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
+incidents = Table(
+    "incidents",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # pending (aged-out transactions), spike (one rc), deposit (low balance)
+    Column("kind", String(16), nullable=False),
+    # what the incident is about within its kind: the rc of a spike; the kind otherwise
+    Column("key", String(32), nullable=False),
+    Column("status", String(10), nullable=False),
+    Column("opened_at", UTCDateTime, nullable=False),
+    Column("updated_at", UTCDateTime, nullable=False),
+    Column("resolved_at", UTCDateTime),
+    # where its parent message is, once posted
+    Column("channel", String(32)),
+    Column("parent_ts", String(32)),
+    # kind-specific figures: counts, baseline, balance, quiet-since ...
+    Column("details", JSON, nullable=False),
+    Column("acknowledged_by", String(32)),
+    Column("acknowledged_at", UTCDateTime),
+    Column("muted_until", UTCDateTime),
+    Column("muted_by", String(32)),
+    # one open incident per kind and key, whichever process opens it
+    Index(
+        "uq_incidents_open_kind_key",
+        "kind",
+        "key",
+        unique=True,
+        sqlite_where=text("status = 'open'"),
+        postgresql_where=text("status = 'open'"),
+    ),
+)
+
+# Every Slack operation an incident change causes, written in the same database
+# transaction as the change and delivered afterwards, in order per incident.
+outbox = Table(
+    "outbox",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    Column(
+        "incident_id", BigInteger, ForeignKey("incidents.id", ondelete="CASCADE"), nullable=False
+    ),
+    Column("channel", String(32), nullable=False),
+    # post_parent | reply | update_parent
+    Column("action", String(16), nullable=False),
+    # what to say, as data (rendered to Block Kit only when sent)
+    Column("payload", JSON, nullable=False),
+    # pending | sent | superseded
+    Column("state", String(12), nullable=False),
+    Column("created_at", UTCDateTime, nullable=False),
+    Column("attempts", Integer, nullable=False, server_default="0"),
+    Column("sent_at", UTCDateTime),
+    Column("last_error", String(200)),
+    Index(None, "state", "id"),
+    Index(None, "incident_id", "id"),
+)
+
+# Which process runs the monitor: the holder renews its lease every tick; another takes
+# over once it expires.
+leases = Table(
+    "leases",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    Column("holder", String(100), nullable=False),
+    Column("expires_at", UTCDateTime, nullable=False),
+    Column("acquired_at", UTCDateTime, nullable=False),
+    Column("last_tick_at", UTCDateTime),
+)
+
 transactions = Table(
     "transactions",
     metadata,
@@ -77,10 +147,24 @@ transactions = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("final_at", UTCDateTime),
+    # --- the monitor's bookkeeping (not part of the transaction's state) ---
+    # when the monitor next asks IAK about it while pending; NULL before the first check
+    Column("next_check_at", UTCDateTime),
+    Column("checks", Integer, nullable=False, server_default="0"),
+    # the monitor gave up re-checking it (pending for 24 h)
+    Column("checks_stopped_at", UTCDateTime),
+    # the "pending aged out" incident it joined, and whether its outcome was told there
+    Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")),
+    Column("announced", Boolean, nullable=False, server_default=false()),
     # "pending transactions older than T"
     Index(None, "outcome", "first_seen_at"),
     # "failures per rc since T" (covering: no table lookups)
     Index(None, "outcome", "final_at", "rc"),
+    # "pending, due for a re-check" (NULL next_check_at: never checked, due by first_seen_at)
+    Index(None, "outcome", "next_check_at", "first_seen_at"),
+    # "pending, aged out, in no incident yet"
+    Index(None, "outcome", "incident_id", "first_seen_at"),
+    Index(None, "incident_id"),
 )
 
 transaction_events = Table(

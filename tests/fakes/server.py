@@ -38,6 +38,8 @@ class ServerThread:
         return self
 
     def __exit__(self, *_: object) -> None:
+        if self._sock.fileno() == -1:
+            return  # already stopped
         self.server.should_exit = True
         self._thread.join(15)
         self._sock.close()

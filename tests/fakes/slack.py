@@ -29,6 +29,8 @@ class Call:
     path: str
     headers: dict[str, str]
     at: float
+    # what the fake answered (filled in after the call is recorded)
+    answer: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -198,8 +200,11 @@ class FakeSlack:
                     self.close_connection = True
                     self.connection.close()
                     return
-                fake._record(Call(method, args, self.path, dict(self.headers), time.monotonic()))
+                call = Call(method, args, self.path, dict(self.headers), time.monotonic())
+                fake._record(call)
                 reply = fake._answer(method, args)
+                call.answer.update(reply.body or {})
+                call.answer["_status"] = reply.status
                 if reply.delay:
                     time.sleep(reply.delay)
                 body = b"ok" if reply.body is None else json.dumps(reply.body).encode()

@@ -1,0 +1,246 @@
+"""The monitor loop: the only part of the monitor that does I/O.
+
+Every MONITOR_INTERVAL_SECONDS it renews its lease (only the lease holder acts, however
+many processes run it), gathers a snapshot in one database transaction, asks the pure
+decisions what changes, and writes the changes with their outbox rows in that same
+transaction. Re-checks at IAK run beside the ticks, never more than 5 at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import secrets
+import socket
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from sqlalchemy import Engine
+
+from bot.alerts.model import IncidentKind
+from bot.alerts.store import IncidentStore, renew_lease
+from bot.clock import Clock
+from bot.iak.client import IakClient
+from bot.iak.models import Source
+from bot.monitor import queries
+from bot.monitor.decisions import (
+    IncidentChange,
+    MonitorConfig,
+    RcActivity,
+    decide_deposit,
+    decide_pending,
+    decide_spike,
+    next_check,
+    opening_threshold,
+)
+from bot.registry import Registry
+from bot.store.database import Database
+from bot.store.transactions import Observation
+
+log = logging.getLogger(__name__)
+
+RECHECKS_IN_FLIGHT = 5
+RECHECK_BUDGET_PER_TICK = 60
+# Another process takes over once the holder has missed this many ticks.
+LEASE_TICKS = 3
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    leader: bool
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    queued: int = 0
+
+
+def holder_name() -> str:
+    """Who this monitor is, for the lease: host, pid, and a nonce, since one process may
+    run several (tests do) and a restarted process may get its old pid back."""
+    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
+class Monitor:
+    """Runs the decisions on a timer, as the lease holder, and re-checks pending top-ups."""
+
+    def __init__(
+        self,
+        *,
+        database: Database,
+        incidents: IncidentStore,
+        registry: Registry,
+        clock: Clock,
+        config: MonitorConfig,
+        channel: str,
+        iak: IakClient | None,
+        holder: str | None = None,
+        on_queued: object = None,
+    ) -> None:
+        self.database = database
+        self.incidents = incidents
+        self.registry = registry
+        self.clock = clock
+        self.config = config
+        self.channel = channel
+        self.iak = iak
+        self.holder = holder or holder_name()
+        self.is_leader = False
+        self.last_tick_at: datetime | None = None
+        self._on_queued = on_queued
+        self._rechecks: asyncio.Task[None] | None = None
+        self._stopping = asyncio.Event()
+
+    @property
+    def engine(self) -> Engine:
+        """The database engine."""
+        return self.database.engine
+
+    @property
+    def lease_ttl(self) -> timedelta:
+        """How long a lease lasts without renewal."""
+        return max(self.config.interval * LEASE_TICKS, timedelta(seconds=1))
+
+    async def run(self) -> None:
+        """Tick until stopped; a failing tick is logged and the next one tries again."""
+        while not self._stopping.is_set():
+            try:
+                await self.tick()
+            except Exception:
+                log.exception("monitor tick failed")
+                self.is_leader = False
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.config.interval.total_seconds())
+
+    async def stop(self) -> None:
+        """Stop ticking, let re-checks finish briefly, and hand the lease over."""
+        self._stopping.set()
+        if self._rechecks is not None and not self._rechecks.done():
+            self._rechecks.cancel()
+            await asyncio.gather(self._rechecks, return_exceptions=True)
+        if self.is_leader:
+            await asyncio.to_thread(self.incidents.release_lease, self.holder, self.clock.now())
+            self.is_leader = False
+
+    async def tick(self) -> TickReport:
+        """One decision round, then start re-checks if the last batch is done."""
+        now = self.clock.now()
+        report = await asyncio.to_thread(self._decide_and_write, now)
+        self.is_leader = report.leader
+        if report.leader:
+            self.last_tick_at = now
+            if report.queued and callable(self._on_queued):
+                self._on_queued()
+            if self.iak is not None and (self._rechecks is None or self._rechecks.done()):
+                self._rechecks = asyncio.create_task(self.recheck(), name="monitor-rechecks")
+        for name in report.opened:
+            log.info("incident opened: %s", name)
+        for name in report.resolved:
+            log.info("incident resolved: %s", name)
+        return report
+
+    def _decide_and_write(self, now: datetime) -> TickReport:
+        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
+            # Renewing inside the same transaction fences a holder that stalled past its
+            # lease: its writes cannot commit once another process holds the lease.
+            if not renew_lease(connection, self.holder, now, now + self.lease_ttl):
+                return TickReport(leader=False)
+            report = TickReport(leader=True)
+            changes: list[IncidentChange] = []
+
+            pending = decide_pending(queries.pending_snapshot(connection, now, self.config), now)
+
+            spikes = queries.open_incidents_of(connection, IncidentKind.SPIKE)
+
+            def may_open(rc: str, count: int, baseline: int) -> bool:
+                code = self.registry.rc(rc)
+                stops = bool(code and code.stops_sales)
+                activity = RcActivity(rc, count, baseline)
+                return count >= opening_threshold(activity, self.config, stops)
+
+            for activity in queries.rc_activity(connection, now, self.config, spikes, may_open):
+                code = self.registry.rc(activity.rc)
+                change = decide_spike(
+                    activity,
+                    spikes.get(activity.rc),
+                    now,
+                    self.config,
+                    stops_sales=bool(code and code.stops_sales),
+                )
+                if change is not None:
+                    changes.append(change)
+
+            deposit = queries.open_incident(
+                connection, IncidentKind.DEPOSIT, IncidentKind.DEPOSIT.value
+            )
+            reading = (
+                queries.deposit_reading(connection, now)
+                if self.config.low_balance_threshold is not None
+                else None
+            )
+            deposit_change = decide_deposit(
+                reading, deposit, now, self.config.low_balance_threshold
+            )
+            if deposit_change is not None:
+                changes.append(deposit_change)
+
+            if pending.change is not None:
+                incident_id = queries.apply_change(connection, pending.change, now, self.channel)
+                queries.set_members(connection, pending.join, incident_id=incident_id)
+                queries.set_members(connection, pending.announce, announced=True)
+                self._note(report, pending.change)
+            for change in changes:
+                queries.apply_change(connection, change, now, self.channel)
+                self._note(report, change)
+            return report
+
+    @staticmethod
+    def _note(report: TickReport, change: IncidentChange) -> None:
+        name = f"{change.kind.value}:{change.key}"
+        if change.incident_id is None:
+            report.opened.append(name)
+        if change.resolve:
+            report.resolved.append(name)
+        report.queued += len(change.intents)
+
+    async def recheck(self) -> None:
+        """Ask IAK about pending transactions that are due, a bounded number at a time."""
+        iak = self.iak
+        if iak is None:
+            return
+        now = self.clock.now()
+        due = await asyncio.to_thread(self._due, now)
+        if not due:
+            return
+        gate = asyncio.Semaphore(RECHECKS_IN_FLIGHT)
+
+        async def check(ref_id: str, first_seen: datetime, checks: int) -> None:
+            async with gate:
+                if self._stopping.is_set():
+                    return
+                result = await iak.check_status(ref_id)
+                at = self.clock.now()
+                if result.transaction is not None:
+                    observation = Observation(
+                        Source.STATUS_CHECK, result.transaction, result.outcome, at
+                    )
+                    await self.database.record(observation)
+                next_at = next_check(first_seen, checks + 1, at, self.config)
+                await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
+
+        results = await asyncio.gather(*(check(*item) for item in due), return_exceptions=True)
+        failures = [r for r in results if isinstance(r, BaseException)]
+        if failures:
+            log.warning("%d of %d re-checks failed: %s", len(failures), len(due), failures[0])
+
+    def _due(self, now: datetime) -> list[tuple[str, datetime, int]]:
+        with self.engine.connect() as connection:
+            return queries.due_rechecks(connection, now, self.config, RECHECK_BUDGET_PER_TICK)
+
+    def _record_check(
+        self, ref_id: str, checks: int, next_at: datetime | None, now: datetime
+    ) -> None:
+        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
+            queries.record_check(connection, ref_id, checks, next_at, now)

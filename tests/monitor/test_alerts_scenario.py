@@ -1,0 +1,299 @@
+"""Scenario: the real server, the fake Slack, a fake IAK and a fake clock. Transactions
+arrive over HTTP; the monitor (ticking every 50 ms of real time, deciding on the fake
+clock) posts threaded alerts; assertions are on what Slack received."""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
+from tests.fakes.clock import FakeClock
+from tests.fakes.iak import FakeIak, IakReply, transaction
+from tests.fakes.slack import Call, FakeSlack
+from tests.slack.listeners.test_code_command import visible_text
+
+TOKEN = "ingest-token-for-monitor-tests"
+CUSTOMER = "0817777215"
+
+
+def sign(ref_id: str) -> str:
+    return hashlib.md5(f"{IAK_USERNAME}{IAK_API_KEY}{ref_id}".encode()).hexdigest()
+
+
+class Shop:
+    """Sends what IAK and the merchant backend would send."""
+
+    def __init__(self, running: RunningBot) -> None:
+        self.url = running.url
+        self.http = httpx.Client(timeout=10)
+        running.closers.append(self.http.close)
+
+    def pending(self, ref_id: str, product: str = "xld25000") -> None:
+        data = {
+            "ref_id": ref_id,
+            "status": 0,
+            "rc": "39",
+            "product_code": product,
+            "customer_id": CUSTOMER,
+            "price": 25000,
+        }
+        answer = self.http.post(
+            self.url + "/transactions",
+            json={"data": data},
+            headers={"Authorization": f"Bearer {TOKEN}"},
+        )
+        assert answer.status_code == 200, answer.text
+
+    def callback(
+        self,
+        ref_id: str,
+        status: str,
+        rc: str,
+        balance: int | None = None,
+        product: str = "xld25000",
+    ) -> None:
+        data = {
+            "ref_id": ref_id,
+            "status": status,
+            "rc": rc,
+            "product_code": product,
+            "customer_id": CUSTOMER,
+            "price": "25000",
+            "sign": sign(ref_id),
+        }
+        if balance is not None:
+            data["balance"] = str(balance)
+        answer = self.http.post(self.url + "/iak/callback", json={"data": data})
+        assert answer.status_code == 200, answer.text
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def monitored(
+    start_bot: Callable[..., RunningBot], clock: FakeClock, fake_iak: FakeIak
+) -> Callable[..., RunningBot]:
+    def start(**overrides: Any) -> RunningBot:
+        settings: dict[str, Any] = {
+            "monitor_enabled": True,
+            "monitor_interval_seconds": 0.05,
+            "ingest_token": TOKEN,
+            "iak_base_url": fake_iak.url,
+            "spike_min_failures": 3,
+            **overrides,
+        }
+        return start_bot(clock=clock, **settings)
+
+    return start
+
+
+def posts(slack: FakeSlack) -> list[Call]:
+    return slack.calls_to("chat.postMessage")
+
+
+def parents(slack: FakeSlack) -> list[Call]:
+    return [call for call in posts(slack) if not call.args.get("thread_ts")]
+
+
+def replies(slack: FakeSlack, parent_ts: str) -> list[Call]:
+    return [call for call in posts(slack) if call.args.get("thread_ts") == parent_ts]
+
+
+def wait_until(condition: Callable[[], bool], timeout: float = 5.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        time.sleep(0.02)
+
+
+def delivered_parents(slack: FakeSlack) -> list[Call]:
+    return [call for call in parents(slack) if call.answer.get("ok")]
+
+
+def parent_ts(slack: FakeSlack, index: int = 0) -> str:
+    """The ts Slack gave the index-th parent that was delivered (waits for it)."""
+    wait_until(lambda: len(delivered_parents(slack)) > index)
+    return str(delivered_parents(slack)[index].answer["ts"])
+
+
+def text_of(call: Call) -> str:
+    return visible_text(call.args)
+
+
+def test_a_pending_transaction_ages_out_then_resolves_in_its_thread(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    bot = monitored()
+    shop = Shop(bot)
+    shop.pending("order001")
+    time.sleep(0.2)
+    assert parents(fake_slack) == []  # not aged out yet
+    clock.advance(minutes=16)
+    ts = parent_ts(fake_slack)
+    parent = parents(fake_slack)[0]
+    assert parent.args["channel"] == "C0ALERTS"
+    shown = text_of(parent)
+    assert "order001" in shown and "pending too long" in shown and "0817***215" in shown
+    assert CUSTOMER not in str(parent.args)
+
+    shop.callback("order001", "2", "14")
+    wait_until(lambda: len(fake_slack.calls_to("chat.update")) >= 1)
+    thread = replies(fake_slack, ts)
+    assert "failed (rc 14)" in text_of(thread[0])
+    assert "Fix the input" in text_of(thread[0])  # the rc's remediation
+    assert "Resolved" in text_of(thread[-1])
+    assert thread[-1].args.get("reply_broadcast") in (True, "true", "1")
+    update = fake_slack.calls_to("chat.update")[-1]
+    assert update.args["ts"] == ts
+    assert "Resolved" in text_of(update)
+    assert len(parents(fake_slack)) == 1
+
+
+def test_a_thousand_aging_out_together_is_one_parent(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    bot = monitored()
+    shop = Shop(bot)
+    for n in range(300):
+        shop.pending(f"bulk{n:04d}")
+    clock.advance(minutes=16)
+    parent_ts(fake_slack)
+    time.sleep(0.5)  # several more ticks
+    assert len(parents(fake_slack)) == 1
+    assert len(posts(fake_slack)) == 1
+    shown = text_of(parents(fake_slack)[0])
+    assert "+280 more" in shown
+
+
+def test_a_failure_spike_opens_one_parent_and_threads_its_updates(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    bot = monitored(spike_min_failures=3)
+    shop = Shop(bot)
+    for n in range(3):
+        shop.callback(f"fail{n}", "2", "07", product="tsel10")
+    ts = parent_ts(fake_slack)
+    parent = text_of(parents(fake_slack)[0])
+    assert "07 FAILED" in parent and "3 failures" in parent and "tsel10" in parent
+    assert "Retry now" in parent  # the remediation card
+    for n in range(3, 8):
+        shop.callback(f"fail{n}", "2", "07")
+    wait_until(lambda: len(replies(fake_slack, ts)) >= 1)
+    assert "8 failures since this started" in text_of(replies(fake_slack, ts)[0])
+    assert len(parents(fake_slack)) == 1
+    # quiet for a whole window: resolved
+    clock.advance(minutes=6)
+    time.sleep(0.2)
+    clock.advance(minutes=6)
+    wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)))
+    wait_until(lambda: "Resolved" in text_of(fake_slack.calls_to("chat.update")[-1]))
+    assert len(parents(fake_slack)) == 1
+
+
+def test_a_code_that_stops_sales_alerts_on_its_first_occurrence(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    bot = monitored(spike_min_failures=10)
+    Shop(bot).callback("ip1", "2", "102")
+    parent_ts(fake_slack)
+    shown = text_of(parents(fake_slack)[0])
+    assert "102 INVALID IP ADDRESS" in shown and "sales are failing" in shown
+
+
+def test_low_deposit(monitored: Callable[..., RunningBot], fake_slack: FakeSlack) -> None:
+    bot = monitored(low_balance_threshold=1_000_000)
+    Shop(bot).callback("dep1", "1", "00", balance=750_000)
+    parent_ts(fake_slack)
+    assert "IAK deposit low: Rp750.000" in text_of(parents(fake_slack)[0])
+
+
+def test_slack_rate_limits_then_an_outage_lose_no_alert(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    fake_slack.rate_limit("chat.postMessage", retry_after=1, times=1)
+    bot = monitored()
+    shop = Shop(bot)
+    shop.callback("rl1", "2", "102")
+    ts = parent_ts(fake_slack, 0)  # after the 429, the same post succeeds
+    assert [c.answer["_status"] for c in parents(fake_slack)] == [429, 200]
+    fake_slack.set_down("503")
+    shop.callback("rl2", "2", "204")  # a second incident while Slack is down
+    shop.pending("rl3")
+    time.sleep(0.3)  # a few ticks see the 204 inside its window
+    clock.advance(minutes=16)
+    time.sleep(1.0)
+    fake_slack.set_down(None)
+    wait_until(lambda: len(delivered_parents(fake_slack)) >= 3, timeout=10)
+    texts = [text_of(c) for c in delivered_parents(fake_slack)]
+    assert len(texts) == 3  # each alert once, none lost
+    assert any("204" in text for text in texts)
+    assert any("rl3" in text for text in texts)
+    assert ts
+
+
+def test_two_monitors_on_one_database_post_each_alert_once(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack, database_url: str
+) -> None:
+    first = monitored(database_url=database_url)
+    second = monitored(database_url=database_url)
+    Shop(first).callback("dup1", "2", "110")
+    Shop(second).callback("dup2", "2", "205")
+    Shop(second).pending("dup3")
+    time.sleep(0.3)
+    clock.advance(minutes=16)
+    wait_until(lambda: len(delivered_parents(fake_slack)) >= 3)
+    time.sleep(0.5)  # many more ticks of both monitors
+    assert len(parents(fake_slack)) == 3
+    leaders = [bot.bot.alerting.monitor.is_leader for bot in (first, second) if bot.bot.alerting]
+    assert sorted(leaders) == [False, True]
+
+
+def test_restart_mid_incident_continues_the_same_thread(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack, database_url: str
+) -> None:
+    url = database_url
+    first = monitored(database_url=url)
+    Shop(first).pending("rs1")
+    clock.advance(minutes=16)
+    ts = parent_ts(fake_slack)
+    first.stop()
+    second = monitored(database_url=url)
+    Shop(second).callback("rs1", "1", "00")
+    wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
+    assert len(parents(fake_slack)) == 1
+
+
+def test_permanent_slack_error_is_reported_and_nothing_is_lost(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    fake_slack.fail("chat.postMessage", "not_in_channel", times=1)
+    bot = monitored()
+    Shop(bot).callback("perm1", "2", "205")
+    wait_until(lambda: httpx.get(bot.url + "/healthz").json().get("slack_errors"))
+    health = httpx.get(bot.url + "/healthz").json()
+    assert health["slack_errors"] == {"C0ALERTS": "not_in_channel"}
+    assert health["outbox"]["backlog"] == 1
+    assert len(posts(fake_slack)) == 1
+
+
+def test_pending_transactions_are_rechecked_at_iak(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack, fake_iak: FakeIak
+) -> None:
+    bot = monitored()
+    shop = Shop(bot)
+    shop.pending("chk1")
+    clock.advance(minutes=16)
+    ts = parent_ts(fake_slack)
+    fake_iak.always("chk1", IakReply(200, transaction("chk1", "success")))
+    clock.advance(minutes=1)
+    wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
+    assert fake_iak.calls_for("chk1")

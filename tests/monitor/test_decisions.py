@@ -1,0 +1,281 @@
+"""The monitor's decisions, pure: thresholds, baseline floor, hysteresis, first occurrences,
+pending age-out and resolution, re-check backoff, the deposit."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+
+from bot.alerts.model import Incident, IncidentKind, IncidentStatus, OutboxAction
+from bot.iak.models import Outcome
+from bot.monitor.decisions import (
+    DepositReading,
+    MonitorConfig,
+    PendingSnapshot,
+    PendingTransaction,
+    RcActivity,
+    decide_deposit,
+    decide_pending,
+    decide_spike,
+    next_check,
+    opening_threshold,
+    sparkline_counts,
+    spend_per_hour,
+)
+
+NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
+CONFIG = MonitorConfig(
+    interval=timedelta(seconds=30),
+    age_out=timedelta(seconds=900),
+    spike_window=timedelta(seconds=300),
+    spike_min_failures=10,
+    spike_factor=3,
+    low_balance_threshold=1_000_000,
+)
+
+
+def incident(kind: IncidentKind, key: str, details: dict[str, Any], opened: datetime) -> Incident:
+    return Incident(1, kind, key, IncidentStatus.OPEN, opened, opened, None, "C1", "1.1", details)
+
+
+def actions(change: Any) -> list[str]:
+    return [
+        intent.payload.get("type", intent.action.value)
+        if intent.action is OutboxAction.REPLY
+        else intent.action.value
+        for intent in change.intents
+    ]
+
+
+# --- spikes -------------------------------------------------------------------------------
+
+
+def test_threshold_is_min_failures_for_a_quiet_rc_thanks_to_the_floor() -> None:
+    quiet = RcActivity("07", window_count=0, baseline_count=0)
+    # baseline 0 would make any failure "infinitely" up; the floor (1 per window) and
+    # SPIKE_MIN_FAILURES keep it sane
+    assert opening_threshold(quiet, CONFIG, stops_sales=False) == 10
+
+
+def test_threshold_scales_the_24h_baseline_to_the_window() -> None:
+    busy = RcActivity("07", window_count=0, baseline_count=2880)  # 10 per 5 minutes
+    assert opening_threshold(busy, CONFIG, stops_sales=False) == pytest.approx(30)
+
+
+@pytest.mark.parametrize(("count", "opens"), [(9, False), (10, True), (29, False), (30, True)])
+def test_spike_opens_exactly_at_the_threshold(count: int, opens: bool) -> None:
+    baseline = 0 if count < 20 else 2880
+    change = decide_spike(RcActivity("07", count, baseline), None, NOW, CONFIG, stops_sales=False)
+    assert (change is not None) is opens
+    if change:
+        assert change.incident_id is None and actions(change) == ["post_parent"]
+
+
+def test_a_code_that_stops_sales_opens_on_its_first_occurrence() -> None:
+    change = decide_spike(RcActivity("17", 1, 0), None, NOW, CONFIG, stops_sales=True)
+    assert change is not None
+    assert change.details["stops_sales"] is True
+    assert decide_spike(RcActivity("17", 0, 0), None, NOW, CONFIG, stops_sales=True) is None
+
+
+def open_spike(count: int = 12, total: int = 12, **extra: Any) -> Incident:
+    details = {
+        "rc": "07",
+        "count": count,
+        "total": total,
+        "reported_total": total,
+        "reported_at": (NOW - timedelta(minutes=1)).isoformat(),
+        "refreshed_at": (NOW - timedelta(minutes=1)).isoformat(),
+        "quiet_since": None,
+        **extra,
+    }
+    return incident(IncidentKind.SPIKE, "07", details, NOW - timedelta(minutes=10))
+
+
+def test_hysteresis_needs_a_whole_quiet_window() -> None:
+    spike = open_spike()
+    # below the threshold (10) but not well below (5): still open, not quiet
+    change = decide_spike(
+        RcActivity("07", 6, 0, total_since_open=20), spike, NOW, CONFIG, stops_sales=False
+    )
+    assert change is not None and not change.resolve and change.details["quiet_since"] is None
+    # well below: quiet starts, but no resolution yet
+    change = decide_spike(
+        RcActivity("07", 4, 0, total_since_open=20), spike, NOW, CONFIG, stops_sales=False
+    )
+    assert change is not None and not change.resolve
+    assert change.details["quiet_since"] == NOW.isoformat()
+    quiet = open_spike(quiet_since=NOW.isoformat())
+    later = NOW + timedelta(seconds=299)
+    change = decide_spike(
+        RcActivity("07", 2, 0, total_since_open=20), quiet, later, CONFIG, stops_sales=False
+    )
+    assert change is None or not change.resolve
+    done = NOW + timedelta(seconds=300)
+    change = decide_spike(
+        RcActivity("07", 2, 0, total_since_open=20), quiet, done, CONFIG, stops_sales=False
+    )
+    assert change is not None and change.resolve
+    assert actions(change) == ["resolved", "update_parent"]
+    assert change.intents[0].payload["broadcast"] is True
+
+
+def test_a_busy_tick_cancels_the_quiet_period() -> None:
+    quiet = open_spike(quiet_since=(NOW - timedelta(minutes=4)).isoformat())
+    change = decide_spike(
+        RcActivity("07", 9, 0, total_since_open=30), quiet, NOW, CONFIG, stops_sales=False
+    )
+    assert change is not None and change.details["quiet_since"] is None and not change.resolve
+
+
+def test_updates_when_the_count_doubles_or_every_five_minutes() -> None:
+    spike = open_spike(total=12)
+    doubled = decide_spike(
+        RcActivity("07", 20, 0, total_since_open=24), spike, NOW, CONFIG, stops_sales=False
+    )
+    assert doubled is not None
+    assert actions(doubled) == ["spike_update", "update_parent"]
+    assert doubled.intents[0].payload["broadcast"] is True
+    # a little more, a minute after the last report: no thread update
+    small = decide_spike(
+        RcActivity("07", 13, 0, total_since_open=14), spike, NOW, CONFIG, stops_sales=False
+    )
+    assert small is None or "spike_update" not in actions(small)
+    # five minutes after the last report: an update, not broadcast
+    later = NOW + timedelta(minutes=4, seconds=1)
+    update = decide_spike(
+        RcActivity("07", 13, 0, total_since_open=14), spike, later, CONFIG, stops_sales=False
+    )
+    assert update is not None and actions(update)[0] == "spike_update"
+    assert update.intents[0].payload["broadcast"] is False
+
+
+def test_a_stops_sales_code_resolves_after_a_window_without_it() -> None:
+    spike = incident(
+        IncidentKind.SPIKE,
+        "102",
+        {"rc": "102", "total": 1, "quiet_since": None},
+        NOW - timedelta(minutes=2),
+    )
+    change = decide_spike(
+        RcActivity("102", 1, 0, total_since_open=1), spike, NOW, CONFIG, stops_sales=True
+    )
+    assert change is None or not change.resolve
+    change = decide_spike(
+        RcActivity("102", 0, 0, total_since_open=1), spike, NOW, CONFIG, stops_sales=True
+    )
+    assert change is not None and change.details["quiet_since"] == NOW.isoformat()
+
+
+def test_sparkline_buckets_the_last_hour() -> None:
+    times = [NOW - timedelta(minutes=m) for m in (1, 2, 7, 59, 61)]
+    counts = sparkline_counts(times, NOW)
+    assert len(counts) == 12
+    assert counts[-1] == 2 and counts[-2] == 1 and counts[0] == 1 and sum(counts) == 4
+
+
+# --- pending --------------------------------------------------------------------------------
+
+
+def pending(
+    ref_id: str, minutes_ago: int, outcome: Outcome = Outcome.PENDING, rc: str = "39"
+) -> PendingTransaction:
+    return PendingTransaction(
+        ref_id, "xld25000", "0817777215", NOW - timedelta(minutes=minutes_ago), outcome, rc
+    )
+
+
+def test_aged_out_transactions_open_one_incident() -> None:
+    aged = tuple(pending(f"o{n}", 20 + n) for n in range(3))
+    decision = decide_pending(PendingSnapshot(None, aged, (), 0), NOW)
+    assert decision.change is not None and decision.change.incident_id is None
+    assert actions(decision.change) == ["post_parent"]
+    assert set(decision.join) == {"o0", "o1", "o2"}
+    assert decision.change.details["waiting"] == 3
+
+
+def test_nothing_aged_nothing_happens() -> None:
+    assert decide_pending(PendingSnapshot(None, (), (), 0), NOW).change is None
+
+
+def test_a_thousand_aged_out_at_once_is_one_parent_listing_twenty() -> None:
+    aged = tuple(pending(f"o{n}", 20) for n in range(1000))
+    decision = decide_pending(PendingSnapshot(None, aged, (), 0), NOW)
+    assert decision.change is not None
+    assert len(decision.change.intents) == 1
+    assert len(decision.change.details["members"]) == 20
+    assert decision.change.details["waiting"] == 1000
+
+
+def test_outcomes_reply_and_the_last_one_resolves() -> None:
+    details = {"total": 2, "waiting": 2, "members": []}
+    open_ = incident(IncidentKind.PENDING, "pending", details, NOW - timedelta(minutes=5))
+    one_done = decide_pending(
+        PendingSnapshot(open_, (), (pending("o1", 30, Outcome.FAILED, "07"),), waiting=1), NOW
+    )
+    assert one_done.change is not None and not one_done.change.resolve
+    assert actions(one_done.change) == ["pending_outcomes", "update_parent"]
+    assert one_done.announce == ("o1",)
+    assert one_done.change.details["failed"] == 1
+    last = decide_pending(
+        PendingSnapshot(open_, (), (pending("o2", 30, Outcome.SUCCESS, "00"),), waiting=0), NOW
+    )
+    assert last.change is not None and last.change.resolve
+    assert actions(last.change) == ["pending_outcomes", "resolved", "update_parent"]
+
+
+def test_late_joiners_reply_in_the_thread() -> None:
+    open_ = incident(
+        IncidentKind.PENDING, "pending", {"total": 1, "waiting": 1}, NOW - timedelta(minutes=5)
+    )
+    decision = decide_pending(PendingSnapshot(open_, (pending("o9", 16),), (), waiting=1), NOW)
+    assert decision.change is not None
+    assert actions(decision.change) == ["pending_joined", "update_parent"]
+    assert decision.change.details["total"] == 2 and decision.change.details["waiting"] == 2
+
+
+def test_recheck_backoff_doubles_caps_and_stops_after_a_day() -> None:
+    seen = NOW - timedelta(minutes=1)
+    waits = [next_check(seen, n, NOW, CONFIG) - NOW for n in range(7)]  # type: ignore[operator]
+    assert waits[:5] == [timedelta(seconds=s) for s in (30, 60, 120, 240, 480)]
+    assert waits[5] == waits[6] == timedelta(minutes=15)
+    short = MonitorConfig(**{**CONFIG.__dict__, "age_out": timedelta(minutes=2)})
+    assert next_check(seen, 6, NOW, short) == NOW + timedelta(minutes=2)
+    assert next_check(NOW - timedelta(hours=24), 3, NOW, CONFIG) is None
+
+
+# --- deposit ----------------------------------------------------------------------------------
+
+
+def test_low_balance_opens_with_rate_and_time_left() -> None:
+    change = decide_deposit(DepositReading(900_000, NOW, 100_000.0), None, NOW, 1_000_000)
+    assert change is not None and actions(change) == ["post_parent"]
+    assert change.details["hours_left"] == 9
+    assert decide_deposit(DepositReading(1_000_000, NOW, None), None, NOW, 1_000_000) is None
+    assert decide_deposit(DepositReading(5, NOW, None), None, NOW, None) is None
+
+
+def test_deposit_resolves_only_above_the_margin() -> None:
+    low = incident(
+        IncidentKind.DEPOSIT,
+        "deposit",
+        {"balance": 900_000, "reported_balance": 900_000, "reported_at": NOW.isoformat()},
+        NOW - timedelta(hours=1),
+    )
+    just_above = decide_deposit(DepositReading(1_050_000, NOW, None), low, NOW, 1_000_000)
+    assert just_above is None or not just_above.resolve
+    well_above = decide_deposit(DepositReading(1_200_000, NOW, None), low, NOW, 1_000_000)
+    assert well_above is not None and well_above.resolve
+
+
+def test_spend_rate_counts_only_decreases() -> None:
+    readings = [
+        (NOW - timedelta(minutes=60), 1_000_000),
+        (NOW - timedelta(minutes=30), 900_000),
+        (NOW - timedelta(minutes=20), 2_000_000),
+        (NOW, 1_900_000),
+    ]  # a top-up in between
+    assert spend_per_hour(readings) == pytest.approx(200_000)
+    assert spend_per_hour(readings[:1]) is None
