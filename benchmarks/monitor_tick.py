@@ -128,9 +128,10 @@ def reaction_time(database_url: str, interval: float, runs: int) -> list[str]:
                 slack.wait_for("chat.postMessage", before + 1, timeout=interval + 30)
                 delays.append(time.monotonic() - started)
     goal = interval + 2
+    verdict = "ok" if max(delays) < goal else "NOT met"
     lines.append(
         f"  callback -> alert in Slack: {', '.join(f'{d:.2f}' for d in delays)} s "
-        f"(max {max(delays):.2f} s; goal < {goal:.0f} s: {'ok' if max(delays) < goal else 'NOT met'})"
+        f"(max {max(delays):.2f} s; goal < {goal:.0f} s: {verdict})"
     )
     return lines
 
