@@ -279,3 +279,22 @@ def test_spend_rate_counts_only_decreases() -> None:
     ]  # a top-up in between
     assert spend_per_hour(readings) == pytest.approx(200_000)
     assert spend_per_hour(readings[:1]) is None
+
+
+def test_a_member_given_up_after_24_hours_is_told_and_stops_counting() -> None:
+    details = {"total": 1, "waiting": 1, "members": []}
+    open_ = incident(IncidentKind.PENDING, "pending", details, NOW - timedelta(hours=24))
+    stale = PendingTransaction(
+        "old1",
+        "pln20",
+        "0817777215",
+        NOW - timedelta(hours=24),
+        Outcome.PENDING,
+        "39",
+        checks_stopped_at=NOW,
+    )
+    decision = decide_pending(PendingSnapshot(open_, (), (stale,), waiting=0), NOW)
+    assert decision.change is not None and decision.change.resolve
+    told = decision.change.intents[0].payload["items"][0]
+    assert told["outcome"] == "gave_up"
+    assert decision.change.details["gave_up"] == 1

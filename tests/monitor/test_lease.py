@@ -1,0 +1,65 @@
+"""Exactly one monitor acts; another takes over when it dies; a stalled one is fenced."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from bot.alerts.store import IncidentStore
+from bot.monitor.decisions import MonitorConfig
+from bot.monitor.loop import Monitor
+from bot.registry import Registry
+from bot.store.database import Database
+from tests.fakes.clock import FakeClock
+from tests.monitor.test_decisions import CONFIG
+
+
+@pytest.fixture
+def database(database_url: str) -> Iterator[Database]:
+    db = Database(database_url)
+    yield db
+    db.close()
+
+
+def monitor(database: Database, clock: FakeClock, registry: Registry, name: str) -> Monitor:
+    config: MonitorConfig = CONFIG
+    return Monitor(
+        database=database,
+        incidents=IncidentStore(database.engine),
+        registry=registry,
+        clock=clock,
+        config=config,
+        channel="C1",
+        iak=None,
+        holder=name,
+    )
+
+
+async def test_one_leader_takeover_and_fencing(database: Database, registry: Registry) -> None:
+    clock = FakeClock()
+    first = monitor(database, clock, registry, "first")
+    second = monitor(database, clock, registry, "second")
+    assert (await first.tick()).leader
+    assert not (await second.tick()).leader
+    clock.advance(seconds=30)
+    assert (await first.tick()).leader  # renewing keeps it
+    assert not (await second.tick()).leader
+    # first dies without a word: after its lease (3 ticks) runs out, second takes over
+    clock.advance(seconds=60)
+    assert not (await second.tick()).leader
+    clock.advance(seconds=31)
+    assert (await second.tick()).leader
+    # first wakes up from its stall: it is fenced out, its tick writes nothing
+    assert not (await first.tick()).leader
+    info = IncidentStore(database.engine).leader()
+    assert info is not None and info.holder == "second"
+
+
+async def test_a_clean_stop_hands_over_at_once(database: Database, registry: Registry) -> None:
+    clock = FakeClock()
+    first = monitor(database, clock, registry, "first")
+    second = monitor(database, clock, registry, "second")
+    assert (await first.tick()).leader
+    await first.stop()
+    assert (await second.tick()).leader
