@@ -42,7 +42,20 @@ def bench_env(**extra: str) -> dict[str, str]:
         LOG_LEVEL="WARNING",
     )
     env.update(extra)
+    if "DATABASE_URL" not in extra:
+        env["DATABASE_URL"] = migrated_sqlite()
     return env
+
+
+def migrated_sqlite() -> str:
+    """A fresh, migrated SQLite database in a temporary directory."""
+    from bot.store.db import create_db_engine, migrate
+
+    url = f"sqlite:///{tempfile.mkdtemp(prefix='iak-bench-')}/bench.db"
+    engine = create_db_engine(url)
+    migrate(engine)
+    engine.dispose()
+    return url
 
 
 @dataclass

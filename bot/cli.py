@@ -80,10 +80,12 @@ def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
     from bot.app import required_for_slack
+    from bot.logs import setup_logging
 
     settings = load_settings()
     required_for_slack(settings)
     _require_database(settings)
+    setup_logging(settings)
     uvicorn.run(
         "bot.app:create_web_app",
         factory=True,
@@ -92,6 +94,8 @@ def _serve(_: argparse.Namespace) -> int:
         workers=settings.web_concurrency,
         log_level=settings.log_level.lower(),
         access_log=False,
+        # our logging (one redacted line per event), not uvicorn's own configuration
+        log_config=None,
         proxy_headers=False,
         timeout_graceful_shutdown=10,
     )

@@ -1,37 +1,126 @@
-"""Logging: one line per event, text or JSON."""
+"""Logging: one line per event (text or JSON), with the request id, and nothing secret.
+
+Every line passes through `Redactor` after formatting, so a secret cannot leak through a
+message, an exception or a library's log call: the configured tokens and keys are replaced
+by name, IAK signs (32 hex digits) and long digit runs (customer numbers, PLN tokens) are
+masked.
+"""
 
 from __future__ import annotations
 
 import json
 import logging
+import re
 import sys
+from contextvars import ContextVar
 from datetime import UTC, datetime
+
+from sqlalchemy.engine import make_url
 
 from bot.config import Settings
 
+request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
+
+# md5 hex: an IAK sign (it is a password equivalent for that ref_id)
+_SIGN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
+# phone numbers (08…, 62…, +62…) and PLN meter numbers and tokens: 10+ digits in a run,
+# possibly grouped with dashes or spaces as tokens are printed
+_LONG_DIGITS = re.compile(r"(?<!\d)\+?\d(?:[\d -]{8,}\d)(?!\d)")
+
+
+class Redactor:
+    """Removes secrets and customer numbers from a finished log line."""
+
+    def __init__(self, secrets: dict[str, str]) -> None:
+        # longest first, so a secret containing another is replaced whole
+        self._secrets = sorted(
+            ((value, name) for name, value in secrets.items() if value and len(value) >= 6),
+            key=lambda item: -len(item[0]),
+        )
+
+    def __call__(self, line: str) -> str:
+        for value, name in self._secrets:
+            if value in line:
+                line = line.replace(value, f"[{name}]")
+        line = _SIGN.sub("[sign]", line)
+        return _LONG_DIGITS.sub(_mask_digits, line)
+
+
+def _mask_digits(match: re.Match[str]) -> str:
+    text = match.group(0)
+    digits = [c for c in text if c.isdigit()]
+    if len(digits) < 10:
+        return text
+    return "".join(digits[:4]) + "***" + "".join(digits[-3:])
+
+
+def secrets_of(settings: Settings) -> dict[str, str]:
+    """The setting values that must never be logged, by variable name."""
+    found = {
+        "SLACK_BOT_TOKEN": settings.slack_bot_token or "",
+        "SLACK_SIGNING_SECRET": settings.slack_signing_secret or "",
+        "SLACK_APP_TOKEN": settings.slack_app_token or "",
+        "IAK_API_KEY": settings.iak_api_key or "",
+        "INGEST_TOKEN": settings.ingest_token or "",
+    }
+    password = make_url(settings.database_url).password
+    if password:
+        found["DATABASE_PASSWORD"] = str(password)
+    return found
+
+
+class _RequestIdFilter(logging.Filter):
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.request_id = request_id.get() or "-"
+        return True
+
+
+class RedactingFormatter(logging.Formatter):
+    """Text lines: time, level, logger, request id, message; then redacted."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__("%(asctime)s %(levelname)s %(name)s [%(request_id)s] %(message)s")
+        self.redact = redact
+
+    def format(self, record: logging.LogRecord) -> str:
+        # A traceback stays one event: its lines are joined so it cannot be read as many.
+        return self.redact(super().format(record)).replace("\n", " | ")
+
 
 class JsonFormatter(logging.Formatter):
-    """One JSON object per line."""
+    """One JSON object per line, redacted."""
+
+    def __init__(self, redact: Redactor) -> None:
+        super().__init__()
+        self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
         entry: dict[str, object] = {
             "time": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
             "level": record.levelname,
             "logger": record.name,
-            "message": record.getMessage(),
+            "request_id": getattr(record, "request_id", None),
+            "message": self.redact(record.getMessage()),
         }
         if record.exc_info:
-            entry["exception"] = self.formatException(record.exc_info)
+            entry["exception"] = self.redact(self.formatException(record.exc_info))
         return json.dumps(entry, ensure_ascii=False)
 
 
 def setup_logging(settings: Settings) -> None:
-    """Configure the root logger from LOG_LEVEL and LOG_FORMAT."""
+    """Configure the root logger from LOG_LEVEL and LOG_FORMAT, for every library too."""
+    redact = Redactor(secrets_of(settings))
     handler = logging.StreamHandler(sys.stderr)
+    handler.addFilter(_RequestIdFilter())
     if settings.log_format == "json":
-        handler.setFormatter(JsonFormatter())
+        handler.setFormatter(JsonFormatter(redact))
     else:
-        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        handler.setFormatter(RedactingFormatter(redact))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
+    # uvicorn's loggers come through the root handler (uvicorn is told not to configure them)
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+import re
+import secrets
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -14,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.intake import MAX_BODY, Intake, IntakeError, Stored
+from bot.logs import request_id
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -25,6 +29,52 @@ HEALTH_TIMEOUT = 3.0
 
 # Routes are added to the app itself, not through include_router: FastAPI matches included
 # routers through an extra layer on every request, which costs the hot Slack path ~10%.
+
+
+_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class RequestLog:
+    """Gives each request an id (the platform router's X-Request-ID when it sends a sane one),
+    makes it part of every log line written while serving it, returns it in the answer, and
+    logs one line per request."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        given = ""
+        for name, value in scope.get("headers", ()):
+            if name == b"x-request-id":
+                given = value.decode("latin-1")
+                break
+        rid = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        token = request_id.set(rid)
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message["headers"] = [*message.get("headers", []), (b"x-request-id", rid.encode())]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            if log.isEnabledFor(logging.INFO):
+                elapsed = (time.perf_counter() - started) * 1000
+                log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+            request_id.reset(token)
 
 
 async def read_body(request: Request, limit: int) -> bytes | None:
@@ -335,4 +385,5 @@ def create_fastapi(
     add_slack_routes(app, bolt)
     add_intake_routes(app, intake)
     add_health_route(app, database, health)
+    app.add_middleware(RequestLog)
     return app

@@ -1,0 +1,148 @@
+"""Logs: one line per event with a request id, and never a secret or a customer number."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.config import Settings
+from bot.logs import Redactor, secrets_of, setup_logging
+from tests.fakes.iak import FakeIak, IakReply, transaction
+from tests.fakes.slack import FakeSlack
+from tests.slack_requests import SlackSender
+from tests.test_cli import clean_env, free_port, iak_bot
+
+BOT_TOKEN = "xoxb-1111-2222-secrettokenvalue"
+SIGNING_SECRET = "signing-secret-9f8e7d6c5b4a"
+API_KEY = "iak-api-key-0a1b2c3d4e5f"
+USERNAME = "082210138584"
+INGEST = "ingest-token-zyxwvutsrq"
+CUSTOMER = "081234567890"
+
+
+def test_redactor_masks_secrets_signs_and_numbers() -> None:
+    redact = Redactor({"IAK_API_KEY": API_KEY, "SHORT": "abc"})
+    sign = hashlib.md5(b"x").hexdigest()
+    line = redact(f"key={API_KEY} sign={sign} hp={CUSTOMER} token=1234-5678-9012-3456-7890 tr=3482")
+    assert API_KEY not in line and "[IAK_API_KEY]" in line
+    assert sign not in line and "[sign]" in line
+    assert CUSTOMER not in line and "0812***890" in line
+    assert "5678" not in line
+    assert "tr=3482" in line  # short numbers are not customer data
+    assert "abc" not in redact.__dict__["_secrets"].__repr__()  # too short to be a secret
+
+
+def test_json_lines_carry_the_request_id(capsys: pytest.CaptureFixture[str]) -> None:
+    from bot.logs import request_id
+
+    settings = Settings(_env_file=None, log_format="json", iak_api_key=API_KEY)  # type: ignore[call-arg]
+    setup_logging(settings)
+    token = request_id.set("req-42")
+    try:
+        logging.getLogger("bot.test").warning("calling IAK with %s", API_KEY)
+    finally:
+        request_id.reset(token)
+        logging.getLogger().handlers.clear()
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    entry = json.loads(line)
+    assert entry["request_id"] == "req-42"
+    assert entry["message"] == "calling IAK with [IAK_API_KEY]"
+    assert set(secrets_of(settings)) >= {"IAK_API_KEY"}
+
+
+def test_a_full_scenario_logs_no_secret(tmp_path: Path) -> None:
+    """serve at DEBUG, in JSON: slash commands, a live status check, callbacks, ingest and an
+    alert; then every secret and the customer number are searched for in the log."""
+    with FakeSlack() as slack, FakeIak(USERNAME, API_KEY) as iak:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            IAK_USERNAME=USERNAME,
+            IAK_API_KEY=API_KEY,
+            IAK_BASE_URL=iak.url,
+            INGEST_TOKEN=INGEST,
+            OPS_CHANNEL="C0ALERTS",
+            MONITOR_INTERVAL_SECONDS="0.2",
+            LOG_LEVEL="DEBUG",
+            LOG_FORMAT="json",
+        )
+        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            signs: list[str] = []
+            try:
+                deadline = time.monotonic() + 20
+                while True:
+                    try:
+                        if httpx.get(url + "/healthz", timeout=1).status_code == 200:
+                            break
+                    except httpx.TransportError:
+                        pass
+                    assert time.monotonic() < deadline
+                    time.sleep(0.05)
+                sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response")
+                assert sender.command("code 17").status_code == 200
+                iak.always("logs1", IakReply(200, transaction("logs1", customer_id=CUSTOMER)))
+                assert sender.command("status logs1", response_key="st").status_code == 200
+                slack.wait_for_response("st")
+                assert sender.command("balance", response_key="bal").status_code == 200
+                slack.wait_for_response("bal")
+                for ref_id, rc in (("logs2", "102"), ("logs3", "00")):
+                    sign = hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
+                    signs.append(sign)
+                    data = {
+                        "ref_id": ref_id,
+                        "status": "2" if rc != "00" else "1",
+                        "rc": rc,
+                        "customer_id": CUSTOMER,
+                        "sign": sign,
+                    }
+                    assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
+                bad = {"data": {"ref_id": "logs4", "sign": "0" * 32, "customer_id": CUSTOMER}}
+                assert httpx.post(url + "/iak/callback", json=bad).status_code == 401
+                ingest = {
+                    "data": {"ref_id": "logs5", "status": 0, "rc": "39", "customer_id": CUSTOMER}
+                }
+                headers = {"Authorization": f"Bearer {INGEST}"}
+                assert (
+                    httpx.post(url + "/transactions", json=ingest, headers=headers).status_code
+                    == 200
+                )
+                wrong = {"Authorization": "Bearer " + INGEST[:-1]}
+                assert (
+                    httpx.post(url + "/transactions", json=ingest, headers=wrong).status_code == 401
+                )
+                slack.wait_for("chat.postMessage", 1, timeout=10)  # the 102 alert
+                sender.close()
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(20)
+        text = log_path.read_text()
+    lines = [line for line in text.splitlines() if line.strip()]
+    assert len(lines) > 10
+    for line in lines:
+        json.loads(line)  # one JSON object per line, tracebacks included
+    for secret in (BOT_TOKEN, SIGNING_SECRET, API_KEY, INGEST, CUSTOMER, *signs):
+        assert secret not in text, f"{secret[:6]}… appears in the log"
+    requests = [json.loads(line) for line in lines if '"POST /' in line]
+    assert requests and all(entry["request_id"] not in (None, "-") for entry in requests)
