@@ -36,7 +36,9 @@ from bot.web import create_fastapi
 
 log = logging.getLogger(__name__)
 
-SHUTDOWN_GRACE_SECONDS = 8.0
+# Heroku sends SIGKILL 30 s after SIGTERM; we aim to be gone within 10 s: uvicorn gives
+# in-flight requests 3 s (cli.py), then alerts and background answers share this.
+SHUTDOWN_GRACE_SECONDS = 5.0
 
 
 @dataclass
@@ -93,9 +95,10 @@ class Bot:
 
     async def stop(self) -> None:
         """Finish in-flight work (answers to Slack, queued alerts and writes), then close."""
+        work = [self.services.background.drain(SHUTDOWN_GRACE_SECONDS)]
         if self.alerting is not None:
-            await self.alerting.stop(SHUTDOWN_GRACE_SECONDS / 2)
-        await self.services.background.drain(SHUTDOWN_GRACE_SECONDS / 2)
+            work.append(self.alerting.stop(SHUTDOWN_GRACE_SECONDS))
+        await asyncio.gather(*work)
         self.services.database.close()
         if self.services.iak is not None:
             await self.services.iak.aclose()

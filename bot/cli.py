@@ -97,7 +97,7 @@ def _serve(_: argparse.Namespace) -> int:
         # our logging (one redacted line per event), not uvicorn's own configuration
         log_config=None,
         proxy_headers=False,
-        timeout_graceful_shutdown=10,
+        timeout_graceful_shutdown=3,
     )
     return 0
 

@@ -54,5 +54,5 @@ class Database:
 
     def close(self) -> None:
         """Flush pending writes and close connections."""
-        self.writer.stop()
+        self.writer.stop(timeout=2)
         self.engine.dispose()

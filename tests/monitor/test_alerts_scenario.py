@@ -297,3 +297,42 @@ def test_pending_transactions_are_rechecked_at_iak(
     clock.advance(minutes=1)
     wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
     assert fake_iak.calls_for("chk1")
+
+
+def test_the_monitor_backs_off_while_iak_hangs_or_answers_garbage_then_recovers(
+    start_bot: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack, fake_iak: FakeIak
+) -> None:
+    from bot.iak.client import CallLimits
+
+    bot = start_bot(
+        clock=clock,
+        iak_limits=CallLimits(connect_timeout=0.2, deadline=0.3, backoff=0.01),
+        monitor_enabled=True,
+        monitor_interval_seconds=0.05,
+        ingest_token=TOKEN,
+        iak_base_url=fake_iak.url,
+    )
+    shop = Shop(bot)
+    shop.pending("hang1")
+    fake_iak.script(
+        "hang1",
+        IakReply(200, transaction("hang1", "pending"), delay=1.0),  # past the deadline
+        IakReply(200, raw=b"<html>502 Bad Gateway</html>"),
+    )
+    clock.advance(minutes=16)
+    ts = parent_ts(fake_slack)
+
+    def checked_twice() -> bool:
+        clock.advance(seconds=30)  # re-checks are due on the (fake) clock
+        return len(fake_iak.calls_for("hang1")) >= 2
+
+    wait_until(checked_twice)
+    # meanwhile the bot answers Slack at once
+    assert bot.slack.command("code 17").status_code == 200
+    fake_iak.always("hang1", IakReply(200, transaction("hang1", "success")))
+    for _ in range(5):  # back-off grows; time moves on
+        clock.advance(minutes=5)
+        time.sleep(0.2)
+    wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
+    checks = fake_iak.calls_for("hang1")
+    assert 3 <= len(checks) <= 12  # re-checked, but not hammered
