@@ -107,12 +107,23 @@ def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "request body is not UTF-8"}, status_code=400)
-        bolt_request = AsyncBoltRequest(
-            body=text,
-            query=request.scope.get("query_string", b"").decode("latin-1"),
-            headers=request.headers,  # type: ignore[arg-type]
-        )
-        answer = await bolt.async_dispatch(bolt_request)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=text,
+                query=request.scope.get("query_string", b"").decode("latin-1"),
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except Exception:  # Bolt parses the body here: broken or null JSON payloads raise
+            return JSONResponse({"error": "unreadable request body"}, status_code=400)
+        if not isinstance(bolt_request.body, dict):  # e.g. payload=null
+            return JSONResponse({"error": "unreadable request body"}, status_code=400)
+        try:
+            answer = await bolt.async_dispatch(bolt_request)
+        except Exception:
+            # Listener errors reach Bolt's error handler; this is a payload Bolt itself cannot
+            # digest (a signed but malformed interaction): the caller's fault, not ours.
+            log.exception("Bolt could not handle a request")
+            return JSONResponse({"error": "unreadable request"}, status_code=400)
         return Response(
             status_code=answer.status,
             content=answer.body,

@@ -61,12 +61,16 @@ class LiveChecks:
 async def _post(
     respond: AsyncRespond, message: Message, *, replace_original: bool, what: str
 ) -> None:
-    answer = await respond(
-        response_type="ephemeral",
-        replace_original=replace_original,
-        text=message["text"],
-        blocks=message["blocks"],
-    )
+    try:
+        answer = await respond(
+            response_type="ephemeral",
+            replace_original=replace_original,
+            text=message["text"],
+            blocks=message["blocks"],
+        )
+    except Exception as exc:  # an unreachable or malformed response_url
+        log.warning("could not post the %s card to response_url: %s", what, exc)
+        return
     if answer.status_code != 200:
         # An expired or overused response_url (30 minutes, 5 posts): the user sees nothing.
         log.warning(
