@@ -29,6 +29,7 @@ from benchmarks.common import (
     bench_env,
     free_port,
     iak_bot,
+    record,
     serve,
     wrk,
     wrk_at_rate,
@@ -180,6 +181,23 @@ def report(connections: int, seconds: float, rate: float, postgres: str) -> list
             )
             paced = run_bot(url, bodies, connections, seconds, rate=rate)
             lines.append(paced.load.line(f"iak-bot on {name}, paced at {rate:.0f}/s"))
+            record(
+                f"callbacks stored on {name}, saturated, {connections} senders",
+                f"{saturated.stored_per_second:.0f}/s (p99 {saturated.load.p99_ms:.0f} ms, "
+                f"floor {floor.requests_per_second:.0f} req/s)",
+                ">= 1000/s and >= 0.5 of the floor" if name == "SQLite" else "",
+                (saturated.stored_per_second >= 1000 and ratio >= 0.5)
+                if name == "SQLite"
+                else None,
+                f"{ratio:.2f}",
+            )
+            record(
+                f"callback p99 on {name} at {rate:.0f}/s",
+                f"{paced.load.p99_ms:.1f} ms (p50 {paced.load.p50_ms:.1f}, "
+                f"{paced.load.requests_per_second:.0f} req/s, errors {paced.load.errors})",
+                "< 50 ms, no error",
+                paced.load.p99_ms < 50 and paced.load.errors == 0,
+            )
             if name == "SQLite":
                 met = (
                     saturated.stored_per_second >= 1000

@@ -230,3 +230,17 @@ def wrk_at_rate(
     return wrk(
         url, rate=rate, connections=connections, seconds=seconds, pause_offset_ms=offset, **kwargs
     )
+
+
+def record(
+    figure: str, value: str, goal: str = "", met: bool | None = None, ratio: str = ""
+) -> None:
+    """Hand one figure to `benchmarks.run_all` (a JSON line in $BENCH_FIGURES), if it asked."""
+    path = os.environ.get("BENCH_FIGURES")
+    if not path:
+        return
+    import json
+
+    entry = {"figure": figure, "value": value, "goal": goal, "met": met, "ratio": ratio}
+    with open(path, "a", encoding="utf-8") as out:
+        out.write(json.dumps(entry, ensure_ascii=False) + "\n")

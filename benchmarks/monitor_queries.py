@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Engine, insert
 
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
+from benchmarks.common import record
 from bot.store.db import create_db_engine, migrate
 from bot.store.schema import transactions
 from bot.store.transactions import TransactionStore
@@ -104,6 +105,13 @@ def measure(url: str, total: int, pending: int) -> list[str]:
     for name, query in checks.items():
         median, worst = timed(query)
         verdict = "ok" if worst < 50 else "OVER 50 ms"
+        backend = "SQLite" if url.startswith("sqlite") else "Postgres"
+        record(
+            f"monitor query at {total:,} rows, {backend}: {name}",
+            f"median {median:.1f} ms, max {worst:.1f} ms",
+            "< 50 ms",
+            worst < 50,
+        )
         lines.append(f"  {name:<42} median {median:7.2f} ms   max {worst:7.2f} ms   {verdict}")
     engine.dispose()
     return lines
