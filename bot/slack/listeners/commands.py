@@ -12,6 +12,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.iak.models import valid_ref_id
 from bot.registry import Empty, Found, Matches, Unknown
 from bot.services import Services
+from bot.slack.access import AccessGuard, Requester
+from bot.slack.blocks.access import access_refused
 from bot.slack.blocks.cards import (
     CommandHelp,
     codes_list,
@@ -34,6 +36,8 @@ from bot.slack.listeners.reports import (
 
 COMMAND = "/iak"
 MAX_CACHED_ANSWERS = 1024
+# Subcommands that show transaction data: ALLOWED_USERS / ALLOWED_CHANNELS apply to them.
+RESTRICTED = frozenset({"status", "pending", "stats", "balance"})
 # A store read that answers within this goes back in the ack itself (one message, no
 # round trip); a slower one is acked with "Reading…" and posted via response_url, well
 # inside Slack's 3-second deadline either way.
@@ -95,6 +99,7 @@ class IakCommand:
         self.services = services
         self.checks = LiveChecks(services)
         self.reports = TransactionReports(services)
+        self.guard = AccessGuard.from_services(services)
         self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
@@ -126,6 +131,13 @@ class IakCommand:
             ack=ack,
             respond=respond,
         )
+        # Checked before the subcommand even reads its arguments: a refused request
+        # reaches neither IAK nor the database.
+        if name.lower() in RESTRICTED and not self.guard.admits(
+            Requester(call.user_id, call.channel_id or None), what=f"/iak {name.lower()}"
+        ):
+            await ack_ephemeral(ack, access_refused())
+            return
         await handler(call)
 
     async def code(self, call: Invocation) -> None:
