@@ -51,6 +51,10 @@ OUTCOME_LINES = (
     (Outcome.UNKNOWN, ":grey_question: Unknown"),
 )
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_PENDING_FOOTNOTE = (
+    ":hourglass_flowing_sand: IAK is still processing · :grey_question: IAK gave no usable "
+    "answer: treat as pending · `/iak status <ref_id>` asks IAK now"
+)
 
 
 def reading_message(what: str) -> Message:
@@ -104,12 +108,6 @@ def pending_card(page: PendingPage, *, now: datetime) -> Message:
         f"{escape(oldest.ref_id)} has waited {duration(now - oldest.first_seen_at)}."
     )
     return {"text": truncate(text, 3000), "blocks": blocks}
-
-
-_PENDING_FOOTNOTE = (
-    ":hourglass_flowing_sand: IAK is still processing · :grey_question: IAK gave no usable "
-    "answer: treat as pending · `/iak status <ref_id>` asks IAK now"
-)
 
 
 def _pending_line(item: PendingTransaction, now: datetime) -> str:
