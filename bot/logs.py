@@ -23,9 +23,9 @@ request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
 # md5 hex: an IAK sign (it is a password equivalent for that ref_id)
 _SIGN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
-# phone numbers (08…, 62…, +62…) and PLN meter numbers and tokens: 10+ digits in a run,
-# possibly grouped with dashes or spaces as tokens are printed
-_LONG_DIGITS = re.compile(r"(?<!\d)\+?\d(?:[\d -]{8,}\d)(?!\d)")
+# phone numbers (08…, 62…, +62…) and PLN meter numbers: 10+ digits in a run; PLN tokens
+# as printed: five groups of four digits (dates and times never look like either)
+_LONG_DIGITS = re.compile(r"(?<![\d.])\+?\d{10,}(?![\d.])|(?<!\d)\d{4}(?:[- ]\d{4}){4}(?!\d)")
 
 
 class Redactor:
@@ -119,8 +119,12 @@ def setup_logging(settings: Settings) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(settings.log_level)
-    # uvicorn's loggers come through the root handler (uvicorn is told not to configure them)
-    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+    # uvicorn's loggers come through the root handler (uvicorn is told not to configure them);
+    # its access log is off: bot.web logs each request once, with its id and duration.
+    for name in ("uvicorn", "uvicorn.error"):
         logger = logging.getLogger(name)
         logger.handlers.clear()
         logger.propagate = True
+    access = logging.getLogger("uvicorn.access")
+    access.handlers.clear()
+    access.propagate = False

@@ -38,6 +38,8 @@ def test_redactor_masks_secrets_signs_and_numbers() -> None:
     assert CUSTOMER not in line and "0812***890" in line
     assert "5678" not in line
     assert "tr=3482" in line  # short numbers are not customer data
+    stamp = "2026-11-28 04:53:50,078 took 1234567.5 ms"
+    assert redact(stamp) == stamp  # dates, times and durations are not either
     assert "abc" not in redact.__dict__["_secrets"].__repr__()  # too short to be a secret
 
 

@@ -13,6 +13,8 @@ from bot.alerts.model import Incident, IncidentKind
 from bot.masking import mask_customer_id
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
+from bot.slack.blocks.charts import sparkline
+from bot.slack.blocks.durations import duration
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -25,7 +27,6 @@ from bot.slack.blocks.text import (
 )
 
 WIB = timezone(timedelta(hours=7), "WIB")
-SPARK = "▁▂▃▄▅▆▇█"
 MAX_LISTED = 20
 
 
@@ -39,29 +40,9 @@ def wib_day(moment: datetime) -> str:
     return moment.astimezone(WIB).strftime("%d %b %H:%M WIB").lstrip("0")
 
 
-def duration(seconds: float) -> str:
-    """`2 h 5 min`, `42 min`, `30 s`."""
-    seconds = int(max(seconds, 0))
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes = seconds // 60
-    if minutes < 60:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    if hours < 48:
-        return f"{hours} h {minutes} min" if minutes else f"{hours} h"
-    days, hours = divmod(hours, 24)
-    return f"{days} d {hours} h"
-
-
-def sparkline(counts: list[int] | tuple[int, ...]) -> str:
-    """One glyph per bucket, scaled to the largest."""
-    if not counts:
-        return ""
-    top = max(counts)
-    if top == 0:
-        return SPARK[0] * len(counts)
-    return "".join(SPARK[min(round(c / top * (len(SPARK) - 1)), len(SPARK) - 1)] for c in counts)
+def _for(seconds: float) -> str:
+    """`2 h 5 min` for a number of seconds (payloads store seconds)."""
+    return duration(timedelta(seconds=max(seconds, 0)))
 
 
 def _customer(value: str | None, mask: bool) -> str:
@@ -117,7 +98,7 @@ def _pending_parent(incident: Incident, now: datetime, *, mask: bool) -> Message
             lines.append(
                 f"`{escape(member['ref_id'])}` · {escape(member.get('product_code') or '?')} · "
                 f"{_customer(member.get('customer_id'), mask)} · "
-                f"pending {duration(age.total_seconds())}"
+                f"pending {duration(age)}"
             )
         more = waiting - len(lines)
         if more > 0:
@@ -137,7 +118,7 @@ def _spike_parent(incident: Incident, now: datetime, registry: Registry) -> Mess
     rc = incident.key
     code = registry.rc(rc)
     name = f"{rc} {code.description}" if code else f"rc {rc}"
-    window = duration(d.get("window_seconds", 300))
+    window = _for(d.get("window_seconds", 300))
     count, total = d.get("count", 0), d.get("total", 0)
     if incident.is_open:
         if d.get("stops_sales"):
@@ -146,7 +127,7 @@ def _spike_parent(incident: Incident, now: datetime, registry: Registry) -> Mess
             title = f":chart_with_upwards_trend: {name}: {count} failures in {window}"
         text = f"{name}: {count} failures in the last {window} ({total} since it started)."
     else:
-        lasted = duration(((incident.resolved_at or now) - incident.opened_at).total_seconds())
+        lasted = duration((incident.resolved_at or now) - incident.opened_at)
         title = f":white_check_mark: Resolved: {name}"
         text = f"Resolved: {name}, lasted {lasted}, {total} failures in total."
     blocks: list[Block] = [header(truncate(title, 150))]
@@ -158,7 +139,7 @@ def _spike_parent(incident: Incident, now: datetime, registry: Registry) -> Mess
         f"*{total}* since {wib(incident.opened_at)} · peak {d.get('peak', count)} per {window}",
     ]
     if not incident.is_open:
-        lasted = duration(((incident.resolved_at or now) - incident.opened_at).total_seconds())
+        lasted = duration((incident.resolved_at or now) - incident.opened_at)
         lines.insert(0, f"Lasted *{lasted}*, *{total}* failures in total.")
     products = d.get("products") or {}
     if products:
@@ -190,7 +171,7 @@ def _deposit_parent(incident: Incident, now: datetime, registry: Registry) -> Me
     spend = d.get("spend_per_hour")
     if spend:
         left = d.get("hours_left")
-        lasts = f", about *{duration(left * 3600)}* left at that rate" if left is not None else ""
+        lasts = f", about *{_for(left * 3600)}* left at that rate" if left is not None else ""
         lines.append(f"Spending {rupiah(round(spend))} per hour over the last hour{lasts}.")
     else:
         lines.append("Not enough sales in the last hour to estimate the spend rate.")
@@ -238,7 +219,7 @@ def reply_message(
         return {"text": text, "blocks": [section(f":chart_with_upwards_trend: {text}")]}
     if kind == "deposit_update":
         left = payload.get("hours_left")
-        lasts = f", about {duration(left * 3600)} left" if left is not None else ""
+        lasts = f", about {_for(left * 3600)} left" if left is not None else ""
         text = (
             f"Deposit now {rupiah(payload.get('balance'))} "
             f"(was {rupiah(payload.get('previous'))}){lasts}."
@@ -289,7 +270,7 @@ def _outcomes(payload: dict[str, Any], registry: Registry, *, mask: bool) -> Mes
 
 
 def _resolved(incident: Incident, payload: dict[str, Any]) -> Message:
-    lasted = duration(payload.get("duration_seconds", 0))
+    lasted = _for(payload.get("duration_seconds", 0))
     if incident.kind is IncidentKind.PENDING:
         text = f"Resolved after {lasted}: all {payload.get('total')} long-pending top-ups settled."
     elif incident.kind is IncidentKind.SPIKE:

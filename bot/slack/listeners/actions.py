@@ -9,9 +9,12 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
 from bot.services import Services
+from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.status import RECHECK_ACTION
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.reports import TransactionReports
 
 
 class CardActions:
@@ -95,9 +98,15 @@ def _action_value(body: dict[str, Any]) -> str:
 def register(app: AsyncApp, services: Services) -> None:
     """Wire the card buttons."""
     cards = CardActions(services)
+    # Remediation cards hold no customer data: open to everyone.
     app.action(SHARE_ACTION)(cards.share)
     app.action(re.compile(rf"^{SHOW_CARD_ACTION}_"))(cards.show)
-    app.action(RECHECK_ACTION)(StatusActions(services).recheck)
+    # These reveal transaction data: ALLOWED_USERS / ALLOWED_CHANNELS first.
+    guarded = [AccessGuard.from_services(services).check]
+    app.action(RECHECK_ACTION, middleware=guarded)(StatusActions(services).recheck)
+    pages = TransactionReports(services).page
+    app.action(PENDING_NEXT_ACTION, middleware=guarded)(pages)
+    app.action(PENDING_PREVIOUS_ACTION, middleware=guarded)(pages)
     # Link buttons open a URL in the browser, but Slack still sends their click.
     app.action(re.compile(r"^link_\d+$"))(_ack_only)
 

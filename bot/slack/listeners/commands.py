@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import asyncio
+from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
@@ -11,6 +12,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.iak.models import valid_ref_id
 from bot.registry import Empty, Found, Matches, Unknown
 from bot.services import Services
+from bot.slack.access import AccessGuard, Requester
+from bot.slack.blocks.access import access_refused
 from bot.slack.blocks.cards import (
     CommandHelp,
     codes_list,
@@ -19,12 +22,26 @@ from bot.slack.blocks.cards import (
     search_results,
     unknown_code,
 )
+from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.reports import (
+    PENDING_WHAT,
+    STATS_WHAT,
+    TransactionReports,
+    parse_stats_window,
+    post_ephemeral,
+)
 
 COMMAND = "/iak"
 MAX_CACHED_ANSWERS = 1024
+# Subcommands that show transaction data: ALLOWED_USERS / ALLOWED_CHANNELS apply to them.
+RESTRICTED = frozenset({"status", "pending", "stats", "balance"})
+# A store read that answers within this goes back in the ack itself (one message, no
+# round trip); a slower one is acked with "Reading…" and posted via response_url, well
+# inside Slack's 3-second deadline either way.
+ANSWER_IN_ACK_WITHIN = 1.5
 
 
 @dataclass(frozen=True)
@@ -45,6 +62,10 @@ STATUS_HELP = CommandHelp(
     "/iak status order001",
     "what happened to a top-up, live from IAK, and what to do (give its ref_id)",
 )
+STATS_HELP = CommandHelp(
+    "/iak stats 24h",
+    "outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`",
+)
 # Every subcommand, in the order `/iak help`, the manifest's usage hint and the README show them.
 USAGE: tuple[CommandHelp, ...] = (
     CommandHelp(
@@ -54,6 +75,8 @@ USAGE: tuple[CommandHelp, ...] = (
     ),
     CommandHelp("/iak codes", "every response code, grouped by status"),
     STATUS_HELP,
+    CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
+    STATS_HELP,
     CommandHelp("/iak balance", "the IAK deposit balance, live"),
     CommandHelp("/iak help", "this list"),
 )
@@ -75,11 +98,15 @@ class IakCommand:
     def __init__(self, services: Services) -> None:
         self.services = services
         self.checks = LiveChecks(services)
+        self.reports = TransactionReports(services)
+        self.guard = AccessGuard.from_services(services)
         self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
             "codes": self.codes,
             "status": self.status,
+            "pending": self.pending,
+            "stats": self.stats,
             "balance": self.balance,
             "help": self.help,
         }
@@ -97,15 +124,21 @@ class IakCommand:
             note = f"I don't know “{truncate(name, 40)}”. " if name else None
             await ack_ephemeral(ack, help_message(self.usage(), note=note))
             return
-        await handler(
-            Invocation(
-                args=args,
-                user_id=str(command.get("user_id", "")),
-                channel_id=str(command.get("channel_id", "")),
-                ack=ack,
-                respond=respond,
-            )
+        call = Invocation(
+            args=args,
+            user_id=str(command.get("user_id", "")),
+            channel_id=str(command.get("channel_id", "")),
+            ack=ack,
+            respond=respond,
         )
+        # Checked before the subcommand even reads its arguments: a refused request
+        # reaches neither IAK nor the database.
+        if name.lower() in RESTRICTED and not self.guard.admits(
+            Requester(call.user_id, call.channel_id or None), what=f"/iak {name.lower()}"
+        ):
+            await ack_ephemeral(ack, access_refused())
+            return
+        await handler(call)
 
     async def code(self, call: Invocation) -> None:
         """`/iak code <code|words>`: the remediation card, search results, or closest codes."""
@@ -170,6 +203,54 @@ class IakCommand:
         self.services.background.spawn(
             self.checks.deliver_balance(iak, call.respond), name="iak-balance"
         )
+
+    async def pending(self, call: Invocation) -> None:
+        """`/iak pending`: the first page of pending transactions, oldest first."""
+        await self._answer_from_store(
+            call, self.reports.pending(), waiting=reading_message(PENDING_WHAT), name="pending"
+        )
+
+    async def stats(self, call: Invocation) -> None:
+        """`/iak stats [1h|24h|7d]`: outcomes and top failure codes in that window."""
+        window = parse_stats_window(call.args)
+        if window is None:
+            note = f"“{truncate(call.args, 40)}” is not a window: use 1h, 24h or 7d."
+            await ack_ephemeral(call.ack, help_message([STATS_HELP], note=note))
+            return
+        await self._answer_from_store(
+            call, self.reports.stats(window), waiting=reading_message(STATS_WHAT), name="stats"
+        )
+
+    async def _answer_from_store(
+        self,
+        call: Invocation,
+        answer: Coroutine[Any, Any, Message],
+        *,
+        waiting: Message,
+        name: str,
+    ) -> None:
+        """Answer in the ack when the store answers fast, else ack now and post it later.
+
+        The reads are indexed and usually take milliseconds, so the answer nearly always
+        fits in the ack: one message, and nothing to lose if response_url fails. But a
+        database under load (or a Postgres failing over) must not make Slack show the
+        user an operation_timeout, so the ack never waits past ANSWER_IN_ACK_WITHIN.
+        """
+        task = self.services.background.spawn(answer, name=f"read-{name}")
+        done, _ = await asyncio.wait({task}, timeout=ANSWER_IN_ACK_WITHIN)
+        if task in done:
+            await ack_ephemeral(call.ack, task.result())
+            return
+        await ack_ephemeral(call.ack, waiting)
+        self.services.background.spawn(
+            self._post_when_read(task, call.respond, what=name), name=f"post-{name}"
+        )
+
+    async def _post_when_read(
+        self, task: asyncio.Task[Message], respond: AsyncRespond, *, what: str
+    ) -> None:
+        message = await task
+        await post_ephemeral(respond, message, replace_original=False, what=what)
 
     async def help(self, call: Invocation) -> None:
         """`/iak help`."""

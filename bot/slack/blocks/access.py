@@ -1,0 +1,22 @@
+"""The answer to someone ALLOWED_USERS / ALLOWED_CHANNELS leave out."""
+
+from __future__ import annotations
+
+from bot.slack.blocks.text import Message, context, section
+
+REFUSED_TEXT = (
+    "Sorry, I only show transaction details to the ops team, in its channels. "
+    "`/iak code <code>` and `/iak codes` work for everyone, anywhere; if you need access, "
+    "ask whoever runs this bot."
+)
+
+
+def access_refused() -> Message:
+    """A polite no that names nothing: not who is allowed, where, nor what was asked for."""
+    return {
+        "text": REFUSED_TEXT,
+        "blocks": [
+            section(f":lock: {REFUSED_TEXT}"),
+            context("Transaction details are customer data, so this bot limits who sees them."),
+        ],
+    }

@@ -1,0 +1,269 @@
+"""The answers of `/iak pending` and `/iak stats`: what the store knows, read for ops.
+
+Customer numbers are always masked, as on the status card: these lists are screenshotted
+and pasted into threads.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from datetime import datetime
+
+from bot.iak.models import Outcome
+from bot.masking import mask_customer_id
+from bot.registry import Registry
+from bot.slack.blocks.cards import STOPS_SALES
+from bot.slack.blocks.charts import sparkline
+from bot.slack.blocks.durations import duration
+from bot.slack.blocks.text import (
+    Block,
+    Message,
+    actions,
+    button,
+    context,
+    divider,
+    escape,
+    header,
+    section,
+    truncate,
+)
+from bot.store.reports import PendingCursor, PendingPage, PendingTransaction, WindowStats
+
+PENDING_NEXT_ACTION = "pending_next_page"
+PENDING_PREVIOUS_ACTION = "pending_previous_page"
+MAX_STATS_CODES = 8
+MAX_ADVICE = 160
+# Room for a whole ref_id (100 characters) and any product code IAK sells, escaped; only
+# data full of `&<>` gets cut, and that cut keeps a full page under Slack's size limit.
+MAX_SHOWN_REF_ID = 120
+MAX_SHOWN_PRODUCT = 60
+_SECTION_BUDGET = 2900
+
+PENDING_ICONS = {
+    Outcome.PENDING: ":hourglass_flowing_sand:",
+    Outcome.UNKNOWN: ":grey_question:",
+}
+OUTCOME_LINES = (
+    (Outcome.SUCCESS, ":white_check_mark: Success"),
+    (Outcome.FAILED, ":x: Failed"),
+    (Outcome.PENDING, ":hourglass_flowing_sand: Pending"),
+    (Outcome.UNKNOWN, ":grey_question: Unknown"),
+)
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s")
+_PENDING_FOOTNOTE = (
+    ":hourglass_flowing_sand: IAK is still processing · :grey_question: IAK gave no usable "
+    "answer: treat as pending · `/iak status <ref_id>` asks IAK now"
+)
+
+
+def reading_message(what: str) -> Message:
+    """The ack when the store is slow to answer: the list follows via response_url."""
+    text = f"Reading {what}… the answer follows in a moment."
+    return {"text": text, "blocks": [section(text)]}
+
+
+def store_unavailable(what: str) -> Message:
+    """The database did not answer: say so, and what still works."""
+    text = (
+        f"The bot's database did not answer, so I cannot show {what} right now. Try again in "
+        "a minute; `/iak status <ref_id>` still asks IAK directly."
+    )
+    return {"text": text, "blocks": [section(f":warning: {text}")]}
+
+
+def pending_card(page: PendingPage, *, now: datetime) -> Message:
+    """One page of pending transactions, oldest first, with ages and page buttons."""
+    blocks: list[Block] = [header("Pending transactions")]
+    shown = page.transactions
+    if not shown:
+        text = "Nothing pending: every transaction the bot has seen has succeeded or failed."
+        blocks.append(section(f":white_check_mark: {text}"))
+        blocks.append(context(_PENDING_FOOTNOTE))
+        return {"text": text, "blocks": blocks}
+
+    first, last = page.start + 1, page.start + len(shown)
+    where = f"showing {first:,}–{last:,}" if page.has_previous or page.has_next else "all shown"
+    blocks.append(
+        section(
+            f"*{page.total:,} pending*, oldest first ({where}). Ages count from when the bot "
+            "first saw each one."
+        )
+    )
+    blocks.extend(_line_sections([_pending_line(item, now) for item in shown]))
+    buttons: list[Block] = []
+    if page.has_previous:
+        cursor = PendingCursor.at(shown[0]).encode()
+        buttons.append(button("Previous page", PENDING_PREVIOUS_ACTION, cursor))
+    if page.has_next:
+        cursor = PendingCursor.at(shown[-1]).encode()
+        buttons.append(button("Next page", PENDING_NEXT_ACTION, cursor))
+    if buttons:
+        blocks.append(actions(*buttons, block_id="pending_pages"))
+    blocks.append(context(_PENDING_FOOTNOTE))
+    oldest = shown[0]
+    plural = "s" if page.total != 1 else ""
+    text = (
+        f"{page.total:,} pending transaction{plural} ({where}), oldest first. "
+        f"{escape(oldest.ref_id)} has waited {duration(now - oldest.first_seen_at)}."
+    )
+    return {"text": truncate(text, 3000), "blocks": blocks}
+
+
+def _pending_line(item: PendingTransaction, now: datetime) -> str:
+    rc = f"rc {_code(item.rc)}" if item.rc else "no rc"
+    product = (
+        _escaped(item.product_code, MAX_SHOWN_PRODUCT) if item.product_code else "product unknown"
+    )
+    ref_id = _code(item.ref_id, MAX_SHOWN_REF_ID)
+    customer = _code(mask_customer_id(item.customer_id))
+    return (
+        f"{PENDING_ICONS.get(item.outcome, '')} *{duration(now - item.first_seen_at)}* · "
+        f"{ref_id} · {product} · {customer} · {rc}"
+    )
+
+
+def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message:
+    """Outcomes in a window, the top failure codes with a sparkline each and what to do."""
+    blocks: list[Block] = [header(f"IAK transactions, last {label}")]
+    total = stats.transactions
+    if total:
+        blocks.append(
+            section(
+                f"*{total:,}* transaction{'s' if total != 1 else ''} first seen in the last "
+                f"{label}, by outcome now:"
+            )
+        )
+        blocks.append(
+            {
+                "type": "section",
+                "fields": [
+                    {
+                        "type": "mrkdwn",
+                        "text": f"{name}\n*{stats.outcomes.get(outcome, 0):,}* "
+                        f"({_percent(stats.outcomes.get(outcome, 0), total)})",
+                    }
+                    for outcome, name in OUTCOME_LINES
+                ],
+            }
+        )
+    else:
+        blocks.append(section(f"No transactions first seen in the last {label}."))
+
+    blocks.append(divider())
+    failures = stats.failure_count
+    top = stats.top_failures()
+    if not failures:
+        blocks.append(section(f":white_check_mark: No failures in the last {label}."))
+    else:
+        blocks.append(
+            section(
+                f"*Top failure codes* · {failures:,} failure{'s' if failures != 1 else ''} "
+                f"in the last {label}"
+            )
+        )
+        for rc, count in top[:MAX_STATS_CODES]:
+            blocks.append(
+                section(_failure_lines(rc, count, failures, stats.failures[rc], registry))
+            )
+        rest = top[MAX_STATS_CODES:]
+        if rest:
+            others = sum(count for _, count in rest)
+            blocks.append(
+                context(
+                    f"+{len(rest)} other code{'s' if len(rest) != 1 else ''}: "
+                    f"{others:,} failure{'s' if others != 1 else ''} · "
+                    + ", ".join(_code(rc) if rc else "no rc" for rc, _ in rest[:20])
+                )
+            )
+        window = stats.window
+        blocks.append(
+            context(
+                f"Sparklines: {window.count} buckets of {duration(window.width)}, oldest on the "
+                "left, each scaled to its own busiest bucket · failures count when they became "
+                "final · `/iak code <rc>` for the full card"
+            )
+        )
+    return {"text": truncate(_stats_text(stats, top, label), 3000), "blocks": blocks}
+
+
+def _failure_lines(
+    rc: str | None, count: int, failures: int, buckets: Sequence[int], registry: Registry
+) -> str:
+    code = registry.rc(rc) if rc else None
+    if code is not None:
+        stops = f" {STOPS_SALES}" if code.stops_sales else ""
+        title = f"*{escape(code.title)}*{stops}"
+        remedy = f"_{code.action.label}_: {escape(short_advice(code.advice))}"
+    elif rc:
+        title = f"*{_code(rc)}* · not in IAK's published table"
+        remedy = f"_Contact IAK_: ask what rc {_code(rc)} means; treat these as failed meanwhile."
+    else:
+        title = "*No rc* · IAK said failed without a response code"
+        remedy = "_Check one_: `/iak status <ref_id>` shows what IAK says about it now."
+    share = _percent(count, failures)
+    return f"{title} — *{count:,}* ({share} of failures)\n`{sparkline(buckets)}`\n{remedy}"
+
+
+def short_advice(advice: str, limit: int = MAX_ADVICE) -> str:
+    """The first sentence of a code's advice, cut to `limit`: one line on a busy card."""
+    return truncate(_SENTENCE_END.split(advice, maxsplit=1)[0], limit)
+
+
+def _stats_text(stats: WindowStats, top: list[tuple[str | None, int]], label: str) -> str:
+    counts = ", ".join(
+        f"{stats.outcomes.get(outcome, 0):,} {outcome.value}" for outcome, _ in OUTCOME_LINES
+    )
+    text = f"Last {label}: {stats.transactions:,} transactions ({counts})."
+    if top:
+        rc, count = top[0]
+        text += f" Top failure: {'rc ' + rc if rc else 'no rc'} ({count:,})."
+    return escape(text)
+
+
+def _percent(part: int, whole: int) -> str:
+    if whole <= 0:
+        return "0 %"
+    share = part / whole * 100
+    if part and share < 0.1:
+        return "< 0.1 %"
+    return f"{share:.0f} %" if share >= 10 or share == 0 else f"{share:.1f} %"
+
+
+def _code(text: str, limit: int = 100) -> str:
+    """`text` as inline code; plain (escaped) when a backtick in it would end the span."""
+    shown = _escaped(text, limit)
+    return shown if "`" in text else f"`{shown}`"
+
+
+def _escaped(text: str, limit: int) -> str:
+    """`text` escaped for mrkdwn in at most `limit` characters, cut between characters
+    (never inside `&amp;`) and marked with an ellipsis when cut."""
+    escaped = escape(text)
+    if len(escaped) <= limit:
+        return escaped
+    out: list[str] = []
+    size = 0
+    for char in text:
+        piece = escape(char)
+        if size + len(piece) > limit - 1:
+            break
+        out.append(piece)
+        size += len(piece)
+    return "".join(out) + "…"
+
+
+def _line_sections(lines: Sequence[str]) -> list[Block]:
+    """Lines in as few sections as the 3,000-character limit allows."""
+    out: list[Block] = []
+    current: list[str] = []
+    size = 0
+    for line in lines:
+        if current and size + 1 + len(line) > _SECTION_BUDGET:
+            out.append(section("\n".join(current)))
+            current, size = [], 0
+        current.append(line)
+        size += len(line) + 1
+    if current:
+        out.append(section("\n".join(current)))
+    return out

@@ -1,0 +1,124 @@
+"""`/iak pending` and `/iak stats` answers, and the pending list's page buttons.
+
+Everything here reads the store through `Database.read`, in a worker thread, so a slow
+query never holds up the event loop (and with it every other Slack request).
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncRespond
+from sqlalchemy.exc import SQLAlchemyError
+
+from bot.services import Services
+from bot.slack.blocks.reports import (
+    PENDING_PREVIOUS_ACTION,
+    pending_card,
+    stats_card,
+    store_unavailable,
+)
+from bot.slack.blocks.text import Message
+from bot.store.reports import PendingCursor, Reports, TimeBuckets
+
+log = logging.getLogger(__name__)
+
+PENDING_WHAT = "the pending transactions"
+STATS_WHAT = "the transaction stats"
+
+
+@dataclass(frozen=True)
+class StatsWindow:
+    """One window `/iak stats` accepts: how far back, and how many sparkline buckets."""
+
+    label: str
+    span: timedelta
+    buckets: int
+
+
+# 5-minute, hourly and 6-hourly buckets: each line reads at a glance, and a spike shows
+# as the one tall bar it is.
+STATS_WINDOWS = {
+    "1h": StatsWindow("1 h", timedelta(hours=1), 12),
+    "24h": StatsWindow("24 h", timedelta(hours=24), 24),
+    "7d": StatsWindow("7 d", timedelta(days=7), 28),
+}
+DEFAULT_STATS_WINDOW = "24h"
+
+
+def parse_stats_window(text: str) -> StatsWindow | None:
+    """`1h`, `24h` (also empty) or `7d`, case and spaces aside; None for anything else."""
+    key = "".join(text.split()).lower() or DEFAULT_STATS_WINDOW
+    return STATS_WINDOWS.get(key)
+
+
+class TransactionReports:
+    """Builds the pending and stats answers from the store."""
+
+    def __init__(self, services: Services) -> None:
+        self.services = services
+        self.reports = Reports(services.database.engine)
+
+    async def pending(
+        self, *, after: PendingCursor | None = None, before: PendingCursor | None = None
+    ) -> Message:
+        """A page of the pending list (the first unless a cursor says which)."""
+        try:
+            page = await self.services.database.read(
+                self.reports.pending_page, after=after, before=before
+            )
+        except SQLAlchemyError:
+            log.exception("could not read the pending transactions")
+            return store_unavailable(PENDING_WHAT)
+        return pending_card(page, now=self.services.clock.now())
+
+    async def stats(self, window: StatsWindow) -> Message:
+        """Outcomes and top failure codes over the window up to now."""
+        buckets = TimeBuckets.ending(self.services.clock.now(), window.span, window.buckets)
+        try:
+            stats = await self.services.database.read(self.reports.window_stats, buckets)
+        except SQLAlchemyError:
+            log.exception("could not read the transaction stats")
+            return store_unavailable(STATS_WHAT)
+        return stats_card(stats, self.services.registry, label=window.label)
+
+    async def page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Next page / Previous page: the neighbouring page replaces the list."""
+        await ack()
+        action = (body.get("actions") or [{}])[0]
+        cursor = PendingCursor.decode(str(action.get("value", "")))
+        if cursor is None:
+            return
+        backwards = action.get("action_id") == PENDING_PREVIOUS_ACTION
+        self.services.background.spawn(
+            self._replace_page(cursor, backwards, respond), name="pending-page"
+        )
+
+    async def _replace_page(
+        self, cursor: PendingCursor, backwards: bool, respond: AsyncRespond
+    ) -> None:
+        if backwards:
+            message = await self.pending(before=cursor)
+        else:
+            message = await self.pending(after=cursor)
+        await post_ephemeral(respond, message, replace_original=True, what="pending page")
+
+
+async def post_ephemeral(
+    respond: AsyncRespond, message: Message, *, replace_original: bool, what: str
+) -> None:
+    """Post to response_url; a refusal (expired or overused URL) is logged, not raised."""
+    answer = await respond(
+        response_type="ephemeral",
+        replace_original=replace_original,
+        text=message["text"],
+        blocks=message["blocks"],
+    )
+    if answer.status_code != 200:
+        # response_url lasts 30 minutes and takes 5 posts; past that the user sees nothing.
+        log.warning(
+            "response_url refused the %s: HTTP %s %s", what, answer.status_code, answer.body[:200]
+        )

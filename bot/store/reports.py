@@ -1,0 +1,328 @@
+"""Read-only questions ops ask of the store: what is pending, what happened in a window.
+
+Every query here stays on an index of `transactions` (see `bot.store.schema`):
+pending lists walk (outcome, first_seen_at); outcome totals count a range of it; failure
+counts per rc and time bucket read only (outcome, final_at, rc). Synchronous, like the
+rest of the store: callers on the event loop run them through `Database.read`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import Connection, Engine, and_, case, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+
+from bot.iak.models import Outcome, valid_ref_id
+from bot.store.schema import transactions
+
+PENDING_OUTCOMES = (Outcome.PENDING.value, Outcome.UNKNOWN.value)
+DEFAULT_PAGE_SIZE = 15
+_CURSOR_SEPARATOR = "|"
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    """A transaction whose outcome is not known to be final (pending, or unknown)."""
+
+    ref_id: str
+    outcome: Outcome
+    rc: str | None
+    product_code: str | None
+    customer_id: str | None
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingCursor:
+    """A place in the oldest-first list of pending transactions: just at one of them.
+
+    Pages are found from a cursor rather than an offset: transactions leave the list while
+    someone reads it, and an offset would then skip the ones that moved up a page.
+    """
+
+    first_seen_at: datetime
+    ref_id: str
+
+    @classmethod
+    def at(cls, transaction: PendingTransaction) -> PendingCursor:
+        """The cursor at one listed transaction."""
+        return cls(transaction.first_seen_at, transaction.ref_id)
+
+    def encode(self) -> str:
+        """A short string for a button's value."""
+        return f"{self.first_seen_at.isoformat()}{_CURSOR_SEPARATOR}{self.ref_id}"
+
+    @classmethod
+    def decode(cls, value: str) -> PendingCursor | None:
+        """The cursor `encode` wrote, or None for anything else (values come back from Slack)."""
+        moment, separator, ref_id = value.partition(_CURSOR_SEPARATOR)
+        if not separator or not valid_ref_id(ref_id):
+            return None
+        try:
+            first_seen_at = datetime.fromisoformat(moment)
+        except ValueError:
+            return None
+        if first_seen_at.tzinfo is None:
+            return None
+        return cls(first_seen_at, ref_id)
+
+
+@dataclass(frozen=True)
+class PendingPage:
+    """One page of the pending list, where it sits in the whole list, and the list's size."""
+
+    transactions: tuple[PendingTransaction, ...]
+    # how many are pending in all, and how many of them come before this page
+    total: int
+    start: int
+
+    @property
+    def has_previous(self) -> bool:
+        """Whether older pending transactions come before this page."""
+        return self.start > 0
+
+    @property
+    def has_next(self) -> bool:
+        """Whether newer pending transactions follow this page."""
+        return self.start + len(self.transactions) < self.total
+
+
+@dataclass(frozen=True)
+class TimeBuckets:
+    """A window [start, end) cut into `count` equal buckets, oldest first."""
+
+    start: datetime
+    end: datetime
+    count: int
+
+    def __post_init__(self) -> None:
+        if self.count < 1 or self.end <= self.start:
+            raise ValueError("need at least one bucket and end after start")
+
+    @classmethod
+    def ending(cls, end: datetime, span: timedelta, count: int) -> TimeBuckets:
+        """The `span` up to `end` (usually now), in `count` buckets."""
+        return cls(end - span, end, count)
+
+    @property
+    def span(self) -> timedelta:
+        """How long the whole window is."""
+        return self.end - self.start
+
+    @property
+    def width(self) -> timedelta:
+        """How long one bucket is."""
+        return self.span / self.count
+
+    def edges(self) -> list[datetime]:
+        """The `count + 1` bucket boundaries, from `start` to exactly `end`."""
+        inner = [self.start + self.width * index for index in range(1, self.count)]
+        return [self.start, *inner, self.end]
+
+
+@dataclass(frozen=True)
+class WindowStats:
+    """What happened in one window: outcomes of what arrived, failures by rc over time."""
+
+    window: TimeBuckets
+    # current outcome of every transaction first seen in the window
+    outcomes: dict[Outcome, int]
+    # rc (None when IAK gave none) → failures that became final in each bucket
+    failures: dict[str | None, list[int]]
+
+    @property
+    def transactions(self) -> int:
+        """Transactions first seen in the window."""
+        return sum(self.outcomes.values())
+
+    @property
+    def failure_count(self) -> int:
+        """Transactions that failed in the window (by when they failed)."""
+        return sum(sum(counts) for counts in self.failures.values())
+
+    def top_failures(self) -> list[tuple[str | None, int]]:
+        """(rc, failures) with the most failures first; ties by rc, so the order is stable."""
+        totals = [(rc, sum(counts)) for rc, counts in self.failures.items()]
+        return sorted(totals, key=lambda item: (-item[1], item[0] or ""))
+
+
+class Reports:
+    """The read-only report queries (synchronous; run them through `Database.read`)."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def pending_page(
+        self,
+        *,
+        after: PendingCursor | None = None,
+        before: PendingCursor | None = None,
+        size: int = DEFAULT_PAGE_SIZE,
+    ) -> PendingPage:
+        """A page of pending transactions, oldest first: the first page, or the one right
+        after `after` or right before `before`.
+
+        A page asked for past the end (everything after `after` resolved meanwhile) is the
+        last page; one asked for before the start is the first page.
+        """
+        with self.engine.connect() as connection:
+            total = connection.execute(
+                select(func.count()).select_from(transactions).where(_is_pending())
+            ).scalar_one()
+            if before is not None:
+                rows = _pending_rows(connection, size, before=before)
+                if len(rows) < size:
+                    rows = _pending_rows(connection, size)
+            elif after is not None:
+                rows = _pending_rows(connection, size, after=after)
+                if not rows:
+                    rows = _pending_rows(connection, size, last=True)
+            else:
+                rows = _pending_rows(connection, size)
+            start = 0
+            if rows:
+                start = connection.execute(
+                    select(func.count())
+                    .select_from(transactions)
+                    .where(_is_pending(), _before(PendingCursor.at(rows[0])))
+                ).scalar_one()
+        # The counts and the rows are separate statements: clamp, so a page never claims
+        # to end past the total it shows.
+        total = max(int(total), int(start) + len(rows))
+        return PendingPage(transactions=tuple(rows), total=total, start=int(start))
+
+    def outcome_counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
+        """How many transactions first seen in [since, until) are in each outcome now."""
+        first_seen = transactions.c.first_seen_at
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(transactions.c.outcome, func.count())
+                # Naming every outcome lets both databases walk the (outcome, first_seen_at)
+                # index one outcome at a time instead of scanning it whole.
+                .where(
+                    transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
+                    first_seen >= since,
+                    first_seen < until,
+                )
+                .group_by(transactions.c.outcome)
+            ).all()
+        counts = dict.fromkeys(Outcome, 0)
+        for outcome, count in rows:
+            counts[Outcome(outcome)] = int(count)
+        return counts
+
+    def failures_by_bucket(
+        self, window: TimeBuckets, rcs: Sequence[str] | None = None
+    ) -> dict[str | None, list[int]]:
+        """Failures per rc in each bucket of `window`, by when they became final.
+
+        Only rcs that failed at least once in the window appear; `rcs` narrows the question
+        to those codes (a spike alert's sparkline needs one).
+        """
+        final_at = transactions.c.final_at
+        edges = window.edges()
+        # One CASE over bound timestamps works alike on SQLite and Postgres, where date
+        # arithmetic does not; the database groups, so only rc x bucket rows come back.
+        bucket = case(
+            *((final_at < edge, index) for index, edge in enumerate(edges[1:-1])),
+            else_=window.count - 1,
+        )
+        conditions = [
+            transactions.c.outcome == Outcome.FAILED.value,
+            final_at >= window.start,
+            final_at < window.end,
+        ]
+        if rcs is not None:
+            conditions.append(transactions.c.rc.in_(list(rcs)))
+        # Grouped in an outer query: Postgres does not see the CASE in GROUP BY as the one
+        # in SELECT (each has its own bound parameters) and would refuse the statement.
+        inner = select(transactions.c.rc.label("rc"), bucket.label("bucket")).where(*conditions)
+        counted = inner.subquery()
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(counted.c.rc, counted.c.bucket, func.count()).group_by(
+                    counted.c.rc, counted.c.bucket
+                )
+            ).all()
+        failures: dict[str | None, list[int]] = {}
+        for rc, index, count in rows:
+            failures.setdefault(rc, [0] * window.count)[int(index)] += int(count)
+        return failures
+
+    def window_stats(self, window: TimeBuckets) -> WindowStats:
+        """Outcome totals and failures per rc over time, for `/iak stats`."""
+        return WindowStats(
+            window=window,
+            outcomes=self.outcome_counts(window.start, window.end),
+            failures=self.failures_by_bucket(window),
+        )
+
+
+def _is_pending() -> ColumnElement[bool]:
+    return transactions.c.outcome.in_(PENDING_OUTCOMES)
+
+
+def _after(cursor: PendingCursor) -> ColumnElement[bool]:
+    """Strictly after the cursor in (first_seen_at, ref_id) order.
+
+    Spelled with a plain range on first_seen_at first, so the index does the narrowing.
+    """
+    first_seen, ref_id = transactions.c.first_seen_at, transactions.c.ref_id
+    return and_(
+        first_seen >= cursor.first_seen_at,
+        or_(first_seen > cursor.first_seen_at, ref_id > cursor.ref_id),
+    )
+
+
+def _before(cursor: PendingCursor) -> ColumnElement[bool]:
+    """Strictly before the cursor in (first_seen_at, ref_id) order."""
+    first_seen, ref_id = transactions.c.first_seen_at, transactions.c.ref_id
+    return and_(
+        first_seen <= cursor.first_seen_at,
+        or_(first_seen < cursor.first_seen_at, ref_id < cursor.ref_id),
+    )
+
+
+def _pending_rows(
+    connection: Connection,
+    size: int,
+    *,
+    after: PendingCursor | None = None,
+    before: PendingCursor | None = None,
+    last: bool = False,
+) -> list[PendingTransaction]:
+    """Up to `size` pending transactions in oldest-first order (read backwards when going
+    towards older ones, then turned round)."""
+    columns = transactions.c
+    query = select(
+        columns.ref_id,
+        columns.outcome,
+        columns.rc,
+        columns.product_code,
+        columns.customer_id,
+        columns.first_seen_at,
+    ).where(_is_pending())
+    backwards = before is not None or last
+    if after is not None:
+        query = query.where(_after(after))
+    if before is not None:
+        query = query.where(_before(before))
+    if backwards:
+        query = query.order_by(columns.first_seen_at.desc(), columns.ref_id.desc())
+    else:
+        query = query.order_by(columns.first_seen_at, columns.ref_id)
+    rows = [
+        PendingTransaction(
+            ref_id=row.ref_id,
+            outcome=Outcome(row.outcome),
+            rc=row.rc,
+            product_code=row.product_code,
+            customer_id=row.customer_id,
+            first_seen_at=row.first_seen_at,
+        )
+        for row in connection.execute(query.limit(size))
+    ]
+    return rows[::-1] if backwards else rows
