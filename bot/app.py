@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import gc
 import logging
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
@@ -18,6 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.alerting import Alerting, build_alerting, health_report
 from bot.alerts.store import IncidentStore
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
@@ -25,12 +25,9 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
-from bot.slack.notifier import Notifier
 from bot.store.database import Database
 from bot.web import create_fastapi
 
@@ -39,37 +36,6 @@ log = logging.getLogger(__name__)
 # Heroku sends SIGKILL 30 s after SIGTERM; we aim to be gone within 10 s: uvicorn gives
 # in-flight requests 3 s (cli.py), then alerts and background answers share this.
 SHUTDOWN_GRACE_SECONDS = 5.0
-
-
-@dataclass
-class Alerting:
-    """The monitor and the notifier that delivers its outbox, run as two tasks."""
-
-    monitor: Monitor
-    notifier: Notifier
-    _stopping: asyncio.Event = field(default_factory=asyncio.Event)
-    _tasks: list[asyncio.Task[None]] = field(default_factory=list)
-
-    def start(self) -> None:
-        """Start ticking and delivering."""
-        self._tasks = [
-            asyncio.create_task(self.monitor.run(), name="monitor"),
-            asyncio.create_task(
-                self.notifier.run(lambda: self.monitor.is_leader, self._stopping),
-                name="notifier",
-            ),
-        ]
-
-    async def stop(self, grace_seconds: float) -> None:
-        """Stop ticking, send what is already queued (within the grace period), release
-        the lease so another process takes over at once."""
-        was_leader = self.monitor.is_leader
-        await self.monitor.stop()
-        self._stopping.set()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        if was_leader:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.notifier.deliver(), grace_seconds)
 
 
 @dataclass
@@ -117,7 +83,11 @@ def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None
 
 
 def build_slack_app(
-    services: Services, *, socket_mode: bool = False, client: AsyncWebClient | None = None
+    services: Services,
+    *,
+    alerting: Alerting | None = None,
+    socket_mode: bool = False,
+    client: AsyncWebClient | None = None,
 ) -> AsyncApp:
     """The Bolt app with every listener registered."""
     settings = services.settings
@@ -140,7 +110,7 @@ def build_slack_app(
         # the ack itself and shutdown can wait for what is still running.
         process_before_response=True,
     )
-    listeners.register(app, services)
+    listeners.register(app, services, alerting)
     return app
 
 
@@ -177,39 +147,6 @@ def build_services(
     )
 
 
-def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Alerting | None:
-    """The monitor and its notifier, or None without OPS_CHANNEL (nowhere to alert)."""
-    settings = services.settings
-    if not settings.ops_channel or not settings.slack_bot_token:
-        return None
-    # Our own retry policy (the notifier's); slack_sdk's would retry behind its back.
-    client = AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[],
-    )
-    notifier = Notifier(
-        services.incidents,
-        client,
-        services.registry,
-        services.clock,
-        mask_customer_id=settings.mask_customer_id,
-        pace_seconds=slack_pace_seconds,
-    )
-    monitor = Monitor(
-        database=services.database,
-        incidents=services.incidents,
-        registry=services.registry,
-        clock=services.clock,
-        config=MonitorConfig.from_settings(settings),
-        channel=settings.ops_channel,
-        iak=services.iak,
-        on_queued=notifier.wake,
-    )
-    return Alerting(monitor, notifier)
-
-
 def build_bot(
     settings: Settings,
     *,
@@ -225,7 +162,7 @@ def build_bot(
     alerting = build_alerting(services, slack_pace_seconds=slack_pace_seconds)
     if alerting is None and settings.monitor_enabled:
         log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")
-    slack = build_slack_app(services, socket_mode=socket_mode)
+    slack = build_slack_app(services, alerting=alerting, socket_mode=socket_mode)
     intake = Intake(settings, services.registry, services.database, services.clock)
     web = create_fastapi(
         slack, intake, services.database, health=partial(health_report, services, alerting)
@@ -242,36 +179,6 @@ def build_bot(
 
     web.router.lifespan_context = lifespan
     return bot
-
-
-def health_report(services: Services, alerting: Alerting | None) -> dict[str, Any]:
-    """What /healthz tells beyond the database: the monitor, the outbox, Slack errors."""
-    now = services.clock.now()
-    leader = services.incidents.leader()
-    backlog = services.incidents.backlog()
-    report: dict[str, Any] = {
-        "monitor": {
-            "enabled": alerting is not None and services.settings.monitor_enabled,
-            "this_process_leads": bool(alerting and alerting.monitor.is_leader),
-            "leader": leader.holder if leader and leader.expires_at > now else None,
-            "last_tick_at": leader.last_tick_at.isoformat()
-            if leader and leader.last_tick_at
-            else None,
-            "last_tick_age_seconds": round((now - leader.last_tick_at).total_seconds(), 1)
-            if leader and leader.last_tick_at
-            else None,
-        },
-        "outbox": {
-            "backlog": backlog.count,
-            "oldest_undelivered_age_seconds": round(
-                (now - backlog.oldest_created_at).total_seconds(), 1
-            )
-            if backlog.oldest_created_at
-            else None,
-        },
-        "slack_errors": dict(alerting.notifier.blocked) if alerting else {},
-    }
-    return report
 
 
 async def run_monitor(settings: Settings) -> None:

@@ -16,6 +16,7 @@ from bot.config import Settings
 from bot.iak.client import CallLimits
 from bot.registry import Registry
 from tests.db import TEST_DATABASE_URL, migrated_sqlite_template, postgres_schema, sqlite_copy
+from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
@@ -184,3 +185,29 @@ def shared_bot(
     """One bot for a whole module of tests that only read (answers to commands)."""
     with bot_server(registry, tmp_path_factory.mktemp("shared"), sqlite_template) as running:
         yield running
+
+
+MONITOR_INGEST_TOKEN = "ingest-token-for-monitor-tests"
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def monitored(
+    start_bot: Callable[..., RunningBot], clock: FakeClock, fake_iak: FakeIak
+) -> Callable[..., RunningBot]:
+    def start(**overrides: Any) -> RunningBot:
+        settings: dict[str, Any] = {
+            "monitor_enabled": True,
+            "monitor_interval_seconds": 0.05,
+            "ingest_token": MONITOR_INGEST_TOKEN,
+            "iak_base_url": fake_iak.url,
+            "spike_min_failures": 3,
+            **overrides,
+        }
+        return start_bot(clock=clock, **settings)
+
+    return start

@@ -31,6 +31,8 @@ def test_manifest_respects_slacks_limits_and_needs() -> None:
         assert " ".join(entry.usage.split()[1:]) in command["usage_hint"]
     assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
+    assert manifest["features"]["app_home"]["home_tab_enabled"] is True
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
 
 
 def test_every_url_points_at_the_host() -> None:

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Engine, func, insert, select, update
+from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from bot.alerts.model import (
@@ -17,7 +17,7 @@ from bot.alerts.model import (
     OutboxAction,
     OutboxItem,
 )
-from bot.store.schema import UTCDateTime, incidents, leases, outbox
+from bot.store.schema import UTCDateTime, incidents, leases, mutes, outbox
 
 MONITOR_LEASE = "monitor"
 
@@ -107,6 +107,64 @@ class IncidentStore:
             ).all()
         return [incident_from_row(row) for row in rows]
 
+    def acknowledge(self, incident_id: int, user_id: str, now: datetime) -> Incident | None:
+        """Record who acknowledged an open incident; queue the thread note and the edit.
+
+        Returns the incident as it was (None if unknown); a resolved incident is unchanged.
+        """
+        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
+            incident = _load(connection, incident_id)
+            if incident is None or not incident.is_open or incident.acknowledged_by:
+                return incident
+            connection.execute(
+                update(incidents)
+                .where(incidents.c.id == incident_id)
+                .values(acknowledged_by=user_id, acknowledged_at=now, updated_at=now)
+            )
+            intents = [
+                Intent.reply("note", text=f"Acknowledged by <@{user_id}>."),
+                Intent.update_parent(),
+            ]
+            write_intents(connection, incident_id, incident.channel or "", intents, now)
+            return incident
+
+    def mute(
+        self,
+        incident_id: int,
+        user_id: str,
+        until: datetime | None,
+        now: datetime,
+        *,
+        future_ones: bool = False,
+    ) -> Incident | None:
+        """Mute an open incident until `until` (None: unmute); with `future_ones`, its kind
+        and key stay muted for incidents opened before then too. The parent is edited."""
+        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
+            incident = _load(connection, incident_id)
+            if incident is None or not incident.is_open:
+                return incident
+            connection.execute(
+                update(incidents)
+                .where(incidents.c.id == incident_id)
+                .values(muted_until=until, muted_by=user_id if until else None, updated_at=now)
+            )
+            if future_ones or until is None:
+                connection.execute(
+                    delete(mutes).where(
+                        mutes.c.kind == incident.kind.value, mutes.c.key == incident.key
+                    )
+                )
+            if future_ones and until is not None:
+                connection.execute(
+                    insert(mutes).values(
+                        kind=incident.kind.value, key=incident.key, until=until, muted_by=user_id
+                    )
+                )
+            write_intents(
+                connection, incident_id, incident.channel or "", [Intent.update_parent()], now
+            )
+            return incident
+
     def set_parent(self, incident_id: int, channel: str, ts: str) -> None:
         """Remember where the parent message is, to reply under it and edit it."""
         with self.engine.connect().execution_options(write=True) as connection, connection.begin():
@@ -167,6 +225,11 @@ class IncidentStore:
         """Queue Slack operations for an incident (used by the buttons, outside a tick)."""
         with self.engine.connect().execution_options(write=True) as connection, connection.begin():
             write_intents(connection, incident_id, channel, intents, now)
+
+
+def _load(connection: Connection, incident_id: int) -> Incident | None:
+    row = connection.execute(select(incidents).where(incidents.c.id == incident_id)).first()
+    return incident_from_row(row) if row else None
 
 
 def renew_lease(connection: Connection, holder: str, now: datetime, expires_at: datetime) -> bool:

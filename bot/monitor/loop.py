@@ -194,6 +194,7 @@ class Monitor:
             for change in changes:
                 queries.apply_change(connection, change, now, self.channel)
                 self._note(report, change)
+            report.queued += queries.release_held_parents(connection, now)
             return report
 
     @staticmethod
@@ -207,19 +208,23 @@ class Monitor:
 
     async def recheck(self) -> None:
         """Ask IAK about pending transactions that are due, a bounded number at a time."""
+        if self.iak is None:
+            return
+        due = await asyncio.to_thread(self._due, self.clock.now())
+        await self.recheck_now(due)
+
+    async def recheck_now(self, items: list[tuple[str, datetime, int]]) -> int:
+        """Check these transactions (ref_id, first seen, checks so far) at IAK, five at a
+        time; record what IAK says and when to ask next. Returns how many IAK answered."""
         iak = self.iak
-        if iak is None:
-            return
-        now = self.clock.now()
-        due = await asyncio.to_thread(self._due, now)
-        if not due:
-            return
+        if iak is None or not items:
+            return 0
         gate = asyncio.Semaphore(RECHECKS_IN_FLIGHT)
 
-        async def check(ref_id: str, first_seen: datetime, checks: int) -> None:
+        async def check(ref_id: str, first_seen: datetime, checks: int) -> bool:
             async with gate:
                 if self._stopping.is_set():
-                    return
+                    return False
                 result = await iak.check_status(ref_id)
                 at = self.clock.now()
                 if result.transaction is not None:
@@ -229,11 +234,13 @@ class Monitor:
                     await self.database.record(observation)
                 next_at = next_check(first_seen, checks + 1, at, self.config)
                 await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
+                return result.failure is None
 
-        results = await asyncio.gather(*(check(*item) for item in due), return_exceptions=True)
+        results = await asyncio.gather(*(check(*item) for item in items), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
         if failures:
-            log.warning("%d of %d re-checks failed: %s", len(failures), len(due), failures[0])
+            log.warning("%d of %d re-checks failed: %s", len(failures), len(items), failures[0])
+        return sum(1 for r in results if r is True)
 
     def _due(self, now: datetime) -> list[tuple[str, datetime, int]]:
         with self.engine.connect() as connection:

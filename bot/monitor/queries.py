@@ -7,9 +7,9 @@ from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, and_, func, insert, or_, select, update
+from sqlalchemy import ColumnElement, Connection, and_, func, insert, or_, select, update
 
-from bot.alerts.model import Incident, IncidentKind, IncidentStatus
+from bot.alerts.model import Incident, IncidentKind, IncidentStatus, Intent, OutboxAction
 from bot.alerts.store import incident_from_row, write_intents
 from bot.iak.models import Outcome
 from bot.monitor.decisions import (
@@ -22,7 +22,7 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
-from bot.store.schema import incidents, transaction_events, transactions
+from bot.store.schema import incidents, mutes, transaction_events, transactions
 
 NOT_FINAL = (Outcome.PENDING.value, Outcome.UNKNOWN.value)
 FINAL = (Outcome.SUCCESS.value, Outcome.FAILED.value)
@@ -201,9 +201,23 @@ def deposit_reading(connection: Connection, now: datetime) -> DepositReading | N
 def apply_change(
     connection: Connection, change: IncidentChange, now: datetime, channel: str
 ) -> int:
-    """Write an incident change and its outbox rows; returns the incident's id."""
+    """Write an incident change and its outbox rows; returns the incident's id.
+
+    A muted incident sends no new message: replies are dropped, and the parent of an
+    incident that opens under a standing mute of its rc is held back until the mute ends
+    (`release_held_parents`). Edits of a posted parent still go out; they notify no one.
+    """
     intents = list(change.intents)
     if change.incident_id is None:
+        standing = connection.execute(
+            select(mutes.c.until, mutes.c.muted_by).where(
+                mutes.c.kind == change.kind.value, mutes.c.key == change.key, mutes.c.until > now
+            )
+        ).first()
+        details = dict(change.details)
+        if standing is not None:
+            details["held_parent"] = True
+            intents = []
         incident_id = int(
             connection.execute(
                 insert(incidents)
@@ -214,25 +228,57 @@ def apply_change(
                     opened_at=now,
                     updated_at=now,
                     channel=channel,
-                    details=change.details,
+                    details=details,
+                    muted_until=standing.until if standing else None,
+                    muted_by=standing.muted_by if standing else None,
                 )
                 .returning(incidents.c.id)
             ).scalar_one()
         )
     else:
         incident_id = change.incident_id
-        values: dict[str, Any] = {"details": change.details, "updated_at": now}
+        row = connection.execute(
+            select(incidents.c.muted_until, incidents.c.details).where(
+                incidents.c.id == incident_id
+            )
+        ).one()
+        details = dict(change.details)
+        held = bool((row.details or {}).get("held_parent"))
+        if held:
+            details["held_parent"] = True
+        values: dict[str, Any] = {"details": details, "updated_at": now}
         if change.resolve:
             values.update(status=IncidentStatus.RESOLVED.value, resolved_at=now)
         connection.execute(update(incidents).where(incidents.c.id == incident_id).values(values))
-        muted = connection.execute(
-            select(incidents.c.muted_until).where(incidents.c.id == incident_id)
-        ).scalar_one()
-        if muted is not None and muted > now:
-            # Muted: no new messages (the parent is still kept current; edits notify nobody).
-            intents = [intent for intent in intents if intent.action.value == "update_parent"]
+        if held:
+            intents = []  # never posted, never to be: nothing to edit or reply under
+        elif row.muted_until is not None and row.muted_until > now:
+            intents = [i for i in intents if i.action is not OutboxAction.REPLY]
     write_intents(connection, incident_id, channel, intents, now)
     return incident_id
+
+
+def release_held_parents(connection: Connection, now: datetime) -> int:
+    """Post the parents of open incidents whose mute has ended; returns how many."""
+    rows = connection.execute(
+        select(
+            incidents.c.id, incidents.c.channel, incidents.c.details, incidents.c.muted_until
+        ).where(incidents.c.status == IncidentStatus.OPEN.value)
+    ).all()
+    released = 0
+    for row in rows:
+        details = dict(row.details or {})
+        if not details.get("held_parent") or (
+            row.muted_until is not None and row.muted_until > now
+        ):
+            continue
+        details.pop("held_parent")
+        connection.execute(
+            update(incidents).where(incidents.c.id == row.id).values(details=details)
+        )
+        write_intents(connection, row.id, row.channel or "", [Intent.post_parent()], now)
+        released += 1
+    return released
 
 
 def set_members(connection: Connection, ref_ids: Sequence[str], **values: Any) -> None:
@@ -280,3 +326,37 @@ def record_check(
 def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
     for start in range(0, len(items), _CHUNK):
         yield items[start : start + _CHUNK]
+
+
+def waiting_members(
+    connection: Connection, incident_id: int, limit: int
+) -> list[tuple[str, datetime, int]]:
+    """The pending incident's transactions still waiting: (ref_id, first seen, checks)."""
+    rows = connection.execute(
+        select(t.ref_id, t.first_seen_at, t.checks)
+        .where(
+            t.incident_id == incident_id,
+            t.outcome.in_(NOT_FINAL),
+            t.checks_stopped_at.is_(None),
+        )
+        .order_by(t.first_seen_at)
+        .limit(limit)
+    ).all()
+    return [(row.ref_id, row.first_seen_at, int(row.checks)) for row in rows]
+
+
+def pending_by_age(connection: Connection, now: datetime, edges: Sequence[timedelta]) -> list[int]:
+    """How many transactions are pending per age band: younger than edges[0], then between
+    consecutive edges, then older than the last."""
+    bounds = [now - edge for edge in edges]
+    counts = []
+    newer: datetime | None = None
+    for bound in [*bounds, None]:
+        conditions: list[ColumnElement[bool]] = [t.outcome.in_(NOT_FINAL)]
+        if newer is not None:
+            conditions.append(t.first_seen_at <= newer)
+        if bound is not None:
+            conditions.append(t.first_seen_at > bound)
+        counts.append(int(connection.execute(select(func.count()).where(*conditions)).scalar_one()))
+        newer = bound
+    return counts

@@ -68,6 +68,11 @@ class AccessPolicy:
         channel_ok = not self.channels or requester.channel_id in self.channels
         return user_ok and channel_ok
 
+    def allows_user(self, user_id: str) -> bool:
+        """For the Home tab, which belongs to one person and to no channel: only the user
+        list applies (ALLOWED_CHANNELS says in which channels data may be shown)."""
+        return not self.users or user_id in self.users
+
 
 class AccessGuard:
     """Applies the policy to Bolt requests, logging refusals and answering them politely."""

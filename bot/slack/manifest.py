@@ -27,9 +27,12 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
         "should_escape": False,
     }
     interactivity: dict[str, Any] = {"is_enabled": True}
+    # The Home tab's dashboard is published when someone opens it.
+    events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
     if not socket_mode:
         command["url"] = events_url
         interactivity["request_url"] = events_url
+        events = {"request_url": events_url, **events}
     assert all(subcommand_name(entry) for entry in USAGE)
     return {
         "display_information": {
@@ -39,11 +42,17 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
             "background_color": "#1f3a5f",
         },
         "features": {
+            "app_home": {
+                "home_tab_enabled": True,
+                "messages_tab_enabled": False,
+                "messages_tab_read_only_enabled": False,
+            },
             "bot_user": {"display_name": "iak-bot", "always_online": True},
             "slash_commands": [command],
         },
         "oauth_config": {"scopes": {"bot": ["commands", "chat:write"]}},
         "settings": {
+            "event_subscriptions": events,
             "interactivity": interactivity,
             "org_deploy_enabled": False,
             "socket_mode_enabled": socket_mode,

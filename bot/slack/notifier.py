@@ -145,17 +145,17 @@ class Notifier:
                 continue
             if item.action is OutboxAction.UPDATE_PARENT and item.id in later_edit:
                 # A later edit of the same parent will show the same, newer state.
-                await asyncio.to_thread(
-                    self.incidents.mark, item.id, "superseded", self.clock.now()
-                )
+                await self._mark(item, "superseded")
                 continue
             incident = await asyncio.to_thread(self.incidents.get, item.incident_id)
             if incident is None:
-                await asyncio.to_thread(
-                    self.incidents.mark, item.id, "superseded", self.clock.now()
-                )
+                await self._mark(item, "superseded")
                 continue
-            if item.action is not OutboxAction.POST_PARENT and incident.parent_ts is None:
+            if item.action is OutboxAction.UPDATE_PARENT and incident.parent_ts is None:
+                # Not posted (yet): when it is, it shows the state of that moment.
+                await self._mark(item, "superseded")
+                continue
+            if item.action is OutboxAction.REPLY and incident.parent_ts is None:
                 held.add(item.incident_id)  # its parent is not posted yet
                 report.held += 1
                 continue
@@ -195,7 +195,7 @@ class Notifier:
                 str(response["channel"]),
                 str(response["ts"]),
             )
-        await asyncio.to_thread(self.incidents.mark, item.id, "sent", self.clock.now())
+        await self._mark(item, "sent")
         report.sent += 1
         return True
 
@@ -263,8 +263,11 @@ class Notifier:
         # Anything else (invalid_blocks, msg_too_long...) is our bug: retrying cannot help,
         # and holding the incident back forever would lose everything after it.
         log.error("Slack refused outbox item %s for good (%s); skipping it", item.id, reason)
-        await asyncio.to_thread(self.incidents.mark, item.id, "failed", self.clock.now())
+        await self._mark(item, "failed")
         return True
+
+    async def _mark(self, item: OutboxItem, state: str) -> None:
+        await asyncio.to_thread(self.incidents.mark, item.id, state, self.clock.now())
 
 
 def _later_edits(items: list[OutboxItem]) -> set[int]:

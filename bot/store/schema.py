@@ -90,6 +90,16 @@ incidents = Table(
     ),
 )
 
+# "Mute this rc": future incidents of a kind and key open muted until `until`.
+mutes = Table(
+    "mutes",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("key", String(32), primary_key=True),
+    Column("until", UTCDateTime, nullable=False),
+    Column("muted_by", String(32)),
+)
+
 # Every Slack operation an incident change causes, written in the same database
 # transaction as the change and delivered afterwards, in order per incident.
 outbox = Table(

@@ -5,20 +5,19 @@ clock) posts threaded alerts; assertions are on what Slack received."""
 from __future__ import annotations
 
 import hashlib
+import re
 import time
 from collections.abc import Callable
-from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
+from tests.conftest import MONITOR_INGEST_TOKEN as TOKEN
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import Call, FakeSlack
 from tests.slack.listeners.test_code_command import visible_text
 
-TOKEN = "ingest-token-for-monitor-tests"
 CUSTOMER = "0817777215"
 
 
@@ -71,29 +70,6 @@ class Shop:
             data["balance"] = str(balance)
         answer = self.http.post(self.url + "/iak/callback", json={"data": data})
         assert answer.status_code == 200, answer.text
-
-
-@pytest.fixture
-def clock() -> FakeClock:
-    return FakeClock()
-
-
-@pytest.fixture
-def monitored(
-    start_bot: Callable[..., RunningBot], clock: FakeClock, fake_iak: FakeIak
-) -> Callable[..., RunningBot]:
-    def start(**overrides: Any) -> RunningBot:
-        settings: dict[str, Any] = {
-            "monitor_enabled": True,
-            "monitor_interval_seconds": 0.05,
-            "ingest_token": TOKEN,
-            "iak_base_url": fake_iak.url,
-            "spike_min_failures": 3,
-            **overrides,
-        }
-        return start_bot(clock=clock, **settings)
-
-    return start
 
 
 def posts(slack: FakeSlack) -> list[Call]:
@@ -188,7 +164,9 @@ def test_a_failure_spike_opens_one_parent_and_threads_its_updates(
     for n in range(3, 8):
         shop.callback(f"fail{n}", "2", "07")
     wait_until(lambda: len(replies(fake_slack, ts)) >= 1)
-    assert "8 failures since this started" in text_of(replies(fake_slack, ts)[0])
+    # a tick may catch the burst half-way: the update comes once the total has doubled
+    update = re.search(r"(\d+) failures since this started", text_of(replies(fake_slack, ts)[0]))
+    assert update is not None and 6 <= int(update.group(1)) <= 8
     assert len(parents(fake_slack)) == 1
     # quiet for a whole window: resolved
     clock.advance(minutes=6)

@@ -50,3 +50,16 @@ def test_unreachable_database_is_a_clear_message() -> None:
     assert "DATABASE_URL" in str(caught.value)
     assert "secret" not in str(caught.value)
     engine.dispose()
+
+
+def test_migrations_build_exactly_the_declared_schema(empty_database: str) -> None:
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from bot.store.schema import metadata
+
+    engine = create_db_engine(empty_database)
+    migrate(engine)
+    with engine.connect() as connection:
+        assert compare_metadata(MigrationContext.configure(connection), metadata) == []
+    engine.dispose()

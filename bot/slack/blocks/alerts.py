@@ -18,9 +18,12 @@ from bot.slack.blocks.durations import duration
 from bot.slack.blocks.text import (
     Block,
     Message,
+    actions,
+    button,
     context,
     escape,
     header,
+    plain,
     rupiah,
     section,
     truncate,
@@ -63,8 +66,14 @@ def _status_context(incident: Incident, now: datetime) -> Block:
     return context(" · ".join(parts))
 
 
+ACK_ACTION = "incident_ack"
+MUTE_ACTION = "incident_mute"
+RECHECK_NOW_ACTION = "incident_recheck"
+MUTE_CHOICES = ((60, "1 h"), (240, "4 h"), (1440, "24 h"))
+
+
 def parent_message(incident: Incident, now: datetime, registry: Registry, *, mask: bool) -> Message:
-    """The incident's parent message, as its state is now."""
+    """The incident's parent message, as its state is now (with its buttons while open)."""
     if incident.kind is IncidentKind.PENDING:
         message = _pending_parent(incident, now, mask=mask)
     elif incident.kind is IncidentKind.SPIKE:
@@ -72,7 +81,40 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
     else:
         message = _deposit_parent(incident, now, registry)
     message["blocks"].append(_status_context(incident, now))
+    if incident.is_open:
+        message["blocks"].append(incident_buttons(incident, now))
     return message
+
+
+def incident_buttons(incident: Incident, now: datetime) -> Block:
+    """Acknowledge, Mute (1 h / 4 h / 24 h, this rc's future incidents too; Unmute) and, for
+    pending transactions, Recheck now. The value of each is the incident's id."""
+    key = str(incident.id)
+    elements: list[Block] = []
+    if not incident.acknowledged_by:
+        elements.append(button("Acknowledge", ACK_ACTION, key, style="primary"))
+    if incident.kind is IncidentKind.PENDING:
+        elements.append(button("Recheck now", RECHECK_NOW_ACTION, key))
+    options = [_option(f"Mute for {label}", f"{key}:{minutes}") for minutes, label in MUTE_CHOICES]
+    if incident.kind is IncidentKind.SPIKE:
+        options.append(
+            _option(f"Mute rc {incident.key} for 24 h, new incidents too", f"{key}:1440:all")
+        )
+    if incident.muted(now):
+        options.insert(0, _option("Unmute", f"{key}:0"))
+    elements.append(
+        {
+            "type": "static_select",
+            "action_id": MUTE_ACTION,
+            "placeholder": plain("Muted" if incident.muted(now) else "Mute…"),
+            "options": options,
+        }
+    )
+    return actions(*elements, block_id=f"incident_{key}")
+
+
+def _option(text: str, value: str) -> dict[str, Any]:
+    return {"text": plain(text, 75), "value": value}
 
 
 def _pending_parent(incident: Incident, now: datetime, *, mask: bool) -> Message:

@@ -2,14 +2,21 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from slack_bolt.async_app import AsyncApp
 
 from bot.services import Services
-from bot.slack.listeners import actions, commands, errors
+from bot.slack.listeners import actions, commands, errors, home, incidents
+
+if TYPE_CHECKING:
+    from bot.alerting import Alerting
 
 
-def register(app: AsyncApp, services: Services) -> None:
+def register(app: AsyncApp, services: Services, alerting: Alerting | None = None) -> None:
     """Attach every listener of the bot to the Bolt app."""
     commands.register(app, services)
     actions.register(app, services)
+    incidents.register(app, services, alerting)
+    home.register(app, services, alerting)
     errors.register(app)

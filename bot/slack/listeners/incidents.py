@@ -1,0 +1,180 @@
+"""Buttons on alerts: Acknowledge, Mute / Unmute, Recheck now.
+
+Every click is acked at once (Slack's 3 seconds) and the work follows in the background; the
+answer to the clicker is ephemeral, and what the channel should see goes through the
+incident's outbox like any alert (the thread note, the edited parent). The buttons show
+transaction data, so they are behind the access guard.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
+
+from bot.alerts.model import Incident, IncidentKind, Intent
+from bot.monitor import queries
+from bot.services import Services
+from bot.slack.access import AccessGuard
+from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
+
+if TYPE_CHECKING:
+    from bot.alerting import Alerting
+
+RECHECK_NOW_LIMIT = 50
+
+
+class IncidentActions:
+    """What the alert buttons do."""
+
+    def __init__(self, services: Services, alerting: Alerting | None) -> None:
+        self.services = services
+        self.alerting = alerting
+
+    async def acknowledge(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Acknowledge: recorded, told in the thread, shown on the parent."""
+        await ack()
+        self._later(self._acknowledge(body, respond), "incident-ack")
+
+    async def mute(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Mute for 1/4/24 h (optionally the rc's future incidents too), or unmute."""
+        await ack()
+        self._later(self._mute(body, respond), "incident-mute")
+
+    async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+        """Recheck now: ask IAK about the incident's waiting transactions at once."""
+        await ack()
+        self._later(self._recheck(body, respond), "incident-recheck")
+
+    def _later(self, work: Any, name: str) -> None:
+        self.services.background.spawn(work, name=name)
+
+    async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        incident_id, _ = _value(body)
+        user = _user(body)
+        now = self.services.clock.now()
+        before = await asyncio.to_thread(
+            self.services.incidents.acknowledge, incident_id, user, now
+        )
+        if await self._closed(before, respond):
+            return
+        assert before is not None
+        if before.acknowledged_by:
+            await _tell(respond, f"<@{before.acknowledged_by}> already acknowledged this.")
+            return
+        self._wake()
+        await _tell(
+            respond, "Acknowledged. Updates keep coming in the thread, without pinging the channel."
+        )
+
+    async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        incident_id, choice = _value(body)
+        minutes, _, scope = choice.partition(":")
+        now = self.services.clock.now()
+        until = (
+            now + timedelta(minutes=int(minutes)) if minutes.isdigit() and int(minutes) else None
+        )
+        before = await asyncio.to_thread(
+            self.services.incidents.mute,
+            incident_id,
+            _user(body),
+            until,
+            now,
+            future_ones=scope == "all",
+        )
+        if await self._closed(before, respond):
+            return
+        assert before is not None
+        self._wake()
+        if until is None:
+            await _tell(respond, "Unmuted: new messages about this incident will be posted again.")
+        elif scope == "all":
+            await _tell(
+                respond,
+                f"Muted until {wib(until)}, with any new incident of rc {before.key} until then.",
+            )
+        else:
+            await _tell(respond, f"Muted until {wib(until)}.")
+
+    async def _recheck(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+        incident_id, _ = _value(body)
+        incident = await asyncio.to_thread(self.services.incidents.get, incident_id)
+        if await self._closed(incident, respond):
+            return
+        assert incident is not None
+        if incident.kind is not IncidentKind.PENDING or self.alerting is None:
+            await _tell(respond, "There is nothing to recheck for this incident.")
+            return
+        if self.services.iak is None:
+            await _tell(
+                respond, "IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK."
+            )
+            return
+        waiting = await asyncio.to_thread(self._waiting, incident_id)
+        if not waiting:
+            await _tell(respond, "No transaction of this incident is still waiting.")
+            return
+        await _tell(respond, f"Asking IAK about {len(waiting)} transaction(s) now…")
+        answered = await self.alerting.monitor.recheck_now(waiting)
+        # The next tick tells each settled outcome in the thread; this says the check ran.
+        note = Intent.reply(
+            "note",
+            text=f"Rechecked {len(waiting)} waiting transaction(s) at IAK on request of "
+            f"<@{_user(body)}>; IAK answered {answered}. Settled ones follow in this thread.",
+        )
+        await asyncio.to_thread(
+            self.services.incidents.queue,
+            incident_id,
+            incident.channel or "",
+            [note],
+            self.services.clock.now(),
+        )
+        self._wake()
+
+    def _waiting(self, incident_id: int) -> list[tuple[str, datetime, int]]:
+        with self.services.database.engine.connect() as connection:
+            return queries.waiting_members(connection, incident_id, RECHECK_NOW_LIMIT)
+
+    async def _closed(self, incident: Incident | None, respond: AsyncRespond) -> bool:
+        if incident is None:
+            await _tell(respond, "This incident no longer exists.")
+            return True
+        if not incident.is_open:
+            when = wib_day(incident.resolved_at) if incident.resolved_at else "earlier"
+            await _tell(respond, f"This incident already resolved ({when}); nothing to do.")
+            return True
+        return False
+
+    def _wake(self) -> None:
+        if self.alerting is not None:
+            self.alerting.wake()
+
+
+def _value(body: dict[str, Any]) -> tuple[int, str]:
+    """(incident id, the rest) from a button's value or a select's chosen option."""
+    action = (body.get("actions") or [{}])[0]
+    raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
+    head, _, rest = raw.partition(":")
+    return (int(head) if head.isdigit() else -1), rest
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str((body.get("user") or {}).get("id", ""))[:32]
+
+
+async def _tell(respond: AsyncRespond, text: str) -> None:
+    """An ephemeral answer to the clicker alone; the alert itself stays as it is."""
+    if respond.response_url is None:
+        return
+    await respond(response_type="ephemeral", replace_original=False, text=text)
+
+
+def register(app: AsyncApp, services: Services, alerting: Alerting | None) -> None:
+    """Wire the alert buttons, behind the access guard."""
+    actions = IncidentActions(services, alerting)
+    guarded = [AccessGuard.from_services(services).check]
+    app.action(ACK_ACTION, middleware=guarded)(actions.acknowledge)
+    app.action(MUTE_ACTION, middleware=guarded)(actions.mute)
+    app.action(RECHECK_NOW_ACTION, middleware=guarded)(actions.recheck)

@@ -1,0 +1,237 @@
+"""Scenario: the buttons on alerts, clicked as Slack sends them (signed block_actions)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+
+from tests.conftest import RunningBot
+from tests.fakes.clock import FakeClock
+from tests.fakes.iak import FakeIak, IakReply, transaction
+from tests.fakes.slack import Call, FakeSlack
+from tests.monitor.test_alerts_scenario import (
+    Shop,
+    delivered_parents,
+    parent_ts,
+    replies,
+    text_of,
+    wait_until,
+)
+
+OPS = "C0ALERTS"
+
+
+def buttons_of(call: Call) -> dict[str, dict[str, Any]]:
+    """The action elements of an alert message, by action_id."""
+    found = {}
+    for block in call.args.get("blocks", []):
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                found[element["action_id"]] = element
+    return found
+
+
+def latest_parent(slack: FakeSlack, ts: str) -> Call:
+    """The parent as it now looks: its last edit, or the post itself."""
+    edits = [c for c in slack.calls_to("chat.update") if c.args.get("ts") == ts]
+    if edits:
+        return edits[-1]
+    return next(c for c in delivered_parents(slack) if c.answer["ts"] == ts)
+
+
+def click(
+    bot: RunningBot,
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0OPS0001",
+    key: str = "click",
+    select: bool = False,
+) -> httpx.Response:
+    extra: dict[str, Any] = {}
+    if select:
+        extra = {
+            "type": "static_select",
+            "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
+        }
+    return bot.slack.action(
+        action_id,
+        "" if select else value,
+        user_id=user,
+        channel_id=OPS,
+        response_key=key,
+        container={
+            "type": "message",
+            "message_ts": "1.1",
+            "channel_id": OPS,
+            "is_ephemeral": False,
+        },
+        extra=extra,
+    )
+
+
+def spike(
+    monitored: Callable[..., RunningBot], slack: FakeSlack, **overrides: Any
+) -> tuple[RunningBot, Shop, str]:
+    bot = monitored(**overrides)
+    shop = Shop(bot)
+    shop.callback("b1", "2", "102")
+    ts = parent_ts(slack)
+    return bot, shop, ts
+
+
+def test_acknowledge_records_who_tells_the_thread_and_stops_broadcasts(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    bot, shop, ts = spike(monitored, fake_slack)
+    ack = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]
+    started = time.monotonic()
+    assert click(bot, "incident_ack", ack["value"], user="U0LEAD").status_code == 200
+    assert time.monotonic() - started < 3
+    wait_until(
+        lambda: any("Acknowledged by <@U0LEAD>" in text_of(c) for c in replies(fake_slack, ts))
+    )
+    wait_until(lambda: "Acknowledged by <@U0LEAD>" in text_of(latest_parent(fake_slack, ts)))
+    assert "incident_ack" not in buttons_of(latest_parent(fake_slack, ts))
+    (told,) = fake_slack.wait_for_response("click")
+    assert told["response_type"] == "ephemeral"
+    incident = bot.bot.services.incidents.open_incidents()[0]
+    assert incident.acknowledged_by == "U0LEAD"
+    # a later update goes to the thread without reply_broadcast
+    for n in range(2, 8):
+        shop.callback(f"b{n}", "2", "102")
+    clock.advance(minutes=6)
+    wait_until(
+        lambda: any(
+            "Resolved" in text_of(c) or "failures since" in text_of(c)
+            for c in replies(fake_slack, ts)
+        )
+    )
+    late = [c for c in replies(fake_slack, ts) if "Acknowledged" not in text_of(c)]
+    assert late and all(c.args.get("reply_broadcast") in (None, False, "false", "0") for c in late)
+    # acknowledging twice says who did
+    click(bot, "incident_ack", ack["value"], key="again")
+    (again,) = fake_slack.wait_for_response("again")
+    assert "U0LEAD" in again["text"] and "already" in again["text"]
+
+
+def test_mute_holds_new_messages_and_shows_until_when(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    bot, shop, ts = spike(monitored, fake_slack)
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    click(bot, "incident_mute", f"{incident_id}:60", select=True, user="U0MUTER", key="mute")
+    wait_until(
+        lambda: "muted until 11:00 WIB by <@U0MUTER>" in text_of(latest_parent(fake_slack, ts))
+    )
+    before = len(replies(fake_slack, ts))
+    for n in range(2, 12):
+        shop.callback(f"m{n}", "2", "102")  # the count doubles: normally a broadcast update
+    time.sleep(0.4)
+    assert len(replies(fake_slack, ts)) == before  # muted: no new message
+    select = buttons_of(latest_parent(fake_slack, ts))["incident_mute"]
+    assert select["options"][0]["value"] == f"{incident_id}:0"  # Unmute offered
+    click(bot, "incident_mute", f"{incident_id}:0", select=True, key="unmute")
+    (told,) = fake_slack.wait_for_response("unmute")
+    assert "Unmuted" in told["text"]
+    wait_until(lambda: "muted until" not in text_of(latest_parent(fake_slack, ts)))
+
+
+def test_muting_an_rc_holds_its_next_incident_until_the_mute_ends(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    bot, shop, _ = spike(monitored, fake_slack)
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    click(bot, "incident_mute", f"{incident_id}:1440:all", select=True, key="rc")
+    (told,) = fake_slack.wait_for_response("rc")
+    assert "any new incident of rc 102" in told["text"]
+    clock.advance(minutes=6)
+    time.sleep(0.2)
+    clock.advance(minutes=6)  # a quiet window: the incident resolves (an edit, not a message)
+    wait_until(lambda: not bot.bot.services.incidents.open_incidents())
+    shop.callback("again1", "2", "102")  # the rc fails again within the 24 h mute
+    wait_until(lambda: len(bot.bot.services.incidents.open_incidents()) == 1)
+    time.sleep(0.3)
+    assert len(delivered_parents(fake_slack)) == 1  # held back
+    clock.advance(hours=24)
+    shop.callback("again2", "2", "102")
+    wait_until(lambda: len(delivered_parents(fake_slack)) == 2)
+
+
+def test_recheck_now_asks_iak_about_the_waiting_transactions(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, clock: FakeClock, fake_iak: FakeIak
+) -> None:
+    bot = monitored()
+    Shop(bot).pending("r1")
+    clock.advance(minutes=16)
+    ts = parent_ts(fake_slack)
+    buttons = buttons_of(delivered_parents(fake_slack)[0])
+    fake_iak.always("r1", IakReply(200, transaction("r1", "success")))
+    before = len(fake_iak.calls_for("r1"))
+    click(bot, "incident_recheck", buttons["incident_recheck"]["value"], key="recheck")
+    wait_until(lambda: len(fake_iak.calls_for("r1")) > before)
+    wait_until(lambda: any("Rechecked 1 waiting" in text_of(c) for c in replies(fake_slack, ts)))
+    wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)))
+
+
+def test_a_click_on_a_resolved_incident_says_so(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, clock: FakeClock
+) -> None:
+    bot, _, ts = spike(monitored, fake_slack)
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    clock.advance(minutes=6)
+    time.sleep(0.2)
+    clock.advance(minutes=6)
+    wait_until(lambda: "Resolved" in text_of(latest_parent(fake_slack, ts)))
+    assert "incident_ack" not in buttons_of(latest_parent(fake_slack, ts))  # no buttons now
+    click(bot, "incident_ack", incident_id, key="late")
+    (told,) = fake_slack.wait_for_response("late")
+    assert "already resolved" in told["text"]
+
+
+def test_buttons_refuse_people_outside_the_allowed_lists(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    bot, _, _ = spike(monitored, fake_slack, allowed_users=["U0OPS0001"])
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    click(bot, "incident_ack", incident_id, user="U0STRANGER", key="no")
+    (told,) = fake_slack.wait_for_response("no")
+    assert "only show transaction details" in told["text"]
+    time.sleep(0.2)
+    assert bot.bot.services.incidents.open_incidents()[0].acknowledged_by is None
+
+
+def test_opening_the_home_tab_publishes_the_dashboard(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    import json
+    import time as clock_time
+    from urllib.parse import urlencode  # noqa: F401
+
+    bot, _, ts = spike(monitored, fake_slack, allowed_users=["U0OPS0001"], allowed_channels=[OPS])
+    for user in ("U0OPS0001", "U0STRANGER"):
+        event = {
+            "token": "x",
+            "team_id": "T0TEAM",
+            "api_app_id": "A0IAKBOT",
+            "type": "event_callback",
+            "event_id": f"Ev{user}",
+            "event_time": int(clock_time.time()),
+            "event": {
+                "type": "app_home_opened",
+                "user": user,
+                "channel": "D0HOME",
+                "tab": "home",
+                "event_ts": f"{clock_time.time():.6f}",
+            },
+        }
+        answer = bot.slack.post(json.dumps(event), content_type="application/json")
+        assert answer.status_code == 200
+    published = fake_slack.wait_for("views.publish", 2)
+    views = {call.args["user_id"]: call.args["view"] for call in published}
+    mine = str(views["U0OPS0001"])
+    assert "102 INVALID IP ADDRESS" in mine and f"p{ts.replace('.', '')}" in mine
+    assert "102" not in str(views["U0STRANGER"]) and "ops team" in str(views["U0STRANGER"])
