@@ -187,14 +187,15 @@ class IakClient:
         registry: Registry,
         limits: CallLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
-        jitter: Callable[[], float] = random.random,
+        jitter: Callable[[], float] | None = None,
     ) -> None:
         self.endpoint = endpoint
         self.limits = limits or CallLimits()
         self._username = username
         self._api_key = api_key
         self._registry = registry
-        self._jitter = jitter
+        # Its own generator: the process-wide one belongs to whoever else seeds or uses it.
+        self._jitter = jitter or random.Random().random
         self._http = httpx.AsyncClient(
             base_url=endpoint.base_url,
             transport=transport,
