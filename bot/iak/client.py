@@ -195,7 +195,7 @@ class IakClient:
         self._api_key = api_key
         self._registry = registry
         # Its own generator: the process-wide one belongs to whoever else seeds or uses it.
-        self._jitter = jitter or random.Random().random
+        self._jitter = jitter or random.Random().random  # noqa: S311 - backoff, not crypto
         self._http = httpx.AsyncClient(
             base_url=endpoint.base_url,
             transport=transport,
