@@ -14,13 +14,14 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, insert
+from sqlalchemy import Connection, Engine, func, insert, select
 
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import record
+from bot.monitor import queries
 from bot.store.db import create_db_engine, migrate
 from bot.store.schema import transactions
-from bot.store.transactions import TransactionStore
+from bot.store.transactions import failures_by_rc
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 FAIL_RCS = ["07", "17", "14", "16", "06", "106", "110", "102", "13", "20"]
@@ -91,15 +92,31 @@ def measure(url: str, total: int, pending: int) -> list[str]:
     engine = create_db_engine(url)
     migrate(engine)
     seconds = load(engine, total, pending)
-    store = TransactionStore(engine)
     aged = NOW - timedelta(minutes=15)
     window = NOW - timedelta(minutes=5)
     day = NOW - timedelta(hours=24)
+
+    def on_connection(query: Callable[[Connection], object]) -> Callable[[], object]:
+        def run() -> object:
+            with engine.connect() as connection:
+                return query(connection)
+
+        return run
+
+    pending = transactions.c.outcome.in_(("pending", "unknown"))
     checks = {
-        "pending older than 15 min (first 1000)": lambda: store.pending_older_than(aged),
-        "pending older than 15 min (all 10,000)": lambda: store.pending_older_than(aged, 20_000),
-        "failures per rc, last 5 min": lambda: store.failures_by_rc(window),
-        "failures per rc, previous 24 h": lambda: store.failures_by_rc(day, window),
+        "pending older than 15 min: how many": on_connection(
+            lambda c: c.execute(
+                select(func.count()).where(pending, transactions.c.first_seen_at < aged)
+            ).scalar_one()
+        ),
+        "pending older than 15 min: oldest 1000 (monitor)": on_connection(
+            lambda c: queries.aged_out(c, aged, 1000)
+        ),
+        "failures per rc, last 5 min": on_connection(lambda c: failures_by_rc(c, window)),
+        "failures per rc, previous 24 h": on_connection(
+            lambda c: failures_by_rc(c, day - timedelta(minutes=5), window)
+        ),
     }
     lines = [f"  loaded {total:,} rows in {seconds:.0f} s"]
     for name, query in checks.items():

@@ -7,16 +7,15 @@ import signal
 import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
 import yaml
 
 from tests.conftest import SIGNING_SECRET
 from tests.fakes.slack import FakeSlack
+from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 
 SECRET_NAMES = ("SLACK", "IAK_", "DATABASE_URL", "INGEST_TOKEN", "OPS_CHANNEL", "PORT")
@@ -151,16 +150,7 @@ def serve_process(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], str, 
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            deadline = time.monotonic() + 20
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                assert time.monotonic() < deadline, "serve did not come up"
-                time.sleep(0.05)
+            wait_healthy(url, process, tmp_path / "serve.log")
             yield process, url, fake
         finally:
             if process.poll() is None:

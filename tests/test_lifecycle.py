@@ -17,6 +17,7 @@ from bot.store.db import create_db_engine
 from bot.store.schema import leases
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
+from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 from tests.test_cli import clean_env, free_port, iak_bot
 
@@ -41,22 +42,13 @@ def test_sigterm_finishes_in_flight_work_and_hands_the_lease_over(tmp_path: Path
         )
         assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
         log = (tmp_path / "serve.log").open("w")
-        started = time.monotonic()
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "serve"], cwd=tmp_path, env=env, stdout=log, stderr=log
         )
         url = f"http://127.0.0.1:{port}"
         try:
-            while True:
-                try:
-                    if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                assert process.poll() is None, (tmp_path / "serve.log").read_text()
-                time.sleep(0.02)
-            bound_after = time.monotonic() - started
-            assert bound_after < 30  # Heroku allows 60 s; the benchmark reports the real figure
+            # Heroku allows 60 s; the production benchmark reports the real figure
+            wait_healthy(url, process, tmp_path / "serve.log", timeout=30)
             # the monitor leads (one process)
             health = httpx.get(url + "/healthz").json()
             deadline = time.monotonic() + 5

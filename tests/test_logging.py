@@ -8,7 +8,6 @@ import logging
 import signal
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +17,7 @@ from bot.config import Settings
 from bot.logs import Redactor, secrets_of, setup_logging
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
+from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 from tests.test_cli import clean_env, free_port, iak_bot
 
@@ -93,15 +93,7 @@ def test_a_full_scenario_logs_no_secret(tmp_path: Path) -> None:
             url = f"http://127.0.0.1:{port}"
             signs: list[str] = []
             try:
-                deadline = time.monotonic() + 20
-                while True:
-                    try:
-                        if httpx.get(url + "/healthz", timeout=1).status_code == 200:
-                            break
-                    except httpx.TransportError:
-                        pass
-                    assert time.monotonic() < deadline
-                    time.sleep(0.05)
+                wait_healthy(url, process, log_path)
                 sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response")
                 assert sender.command("code 17").status_code == 200
                 iak.always("logs1", IakReply(200, transaction("logs1", customer_id=CUSTOMER)))

@@ -312,22 +312,7 @@ def decide_spike(
         since = _parse(before.get("quiet_since")) or now
         details["quiet_since"] = since.isoformat()
         if now - since >= config.spike_window:
-            return IncidentChange(
-                IncidentKind.SPIKE,
-                activity.rc,
-                incident.id,
-                details,
-                (
-                    Intent.reply(
-                        "resolved",
-                        broadcast=True,
-                        duration_seconds=(now - incident.opened_at).total_seconds(),
-                        total=total,
-                    ),
-                    Intent.update_parent(),
-                ),
-                resolve=True,
-            )
+            return _resolution(incident, details, now, total=total)
     else:
         details["quiet_since"] = None
 
@@ -421,22 +406,7 @@ def decide_deposit(
         "lowest": min(before.get("lowest", reading.balance), reading.balance),
     }
     if reading.balance >= threshold * DEPOSIT_MARGIN:
-        return IncidentChange(
-            IncidentKind.DEPOSIT,
-            key,
-            incident.id,
-            details,
-            (
-                Intent.reply(
-                    "resolved",
-                    broadcast=True,
-                    duration_seconds=(now - incident.opened_at).total_seconds(),
-                    balance=reading.balance,
-                ),
-                Intent.update_parent(),
-            ),
-            resolve=True,
-        )
+        return _resolution(incident, details, now, balance=reading.balance)
     intents: list[Intent] = []
     reported = before.get("reported_balance", reading.balance)
     reported_at = _parse(before.get("reported_at")) or incident.opened_at
@@ -473,6 +443,22 @@ def spend_per_hour(readings: list[tuple[datetime, int]]) -> float | None:
     if hours <= 0:
         return None
     return spent / hours
+
+
+def _resolution(
+    incident: Incident, details: dict[str, Any], now: datetime, **figures: Any
+) -> IncidentChange:
+    """Resolve: a reply that says so (broadcast: the channel should know it is over) and the
+    parent edited to show it."""
+    reply = Intent.reply(
+        "resolved",
+        broadcast=True,
+        duration_seconds=(now - incident.opened_at).total_seconds(),
+        **figures,
+    )
+    return IncidentChange(
+        incident.kind, incident.key, incident.id, details, (reply, Intent.update_parent()), True
+    )
 
 
 def _parse(value: object) -> datetime | None:

@@ -23,6 +23,7 @@ from bot.monitor.decisions import (
     spend_per_hour,
 )
 from bot.store.schema import incidents, mutes, transaction_events, transactions
+from bot.store.transactions import failures_by_rc
 
 NOT_FINAL = (Outcome.PENDING.value, Outcome.UNKNOWN.value)
 FINAL = (Outcome.SUCCESS.value, Outcome.FAILED.value)
@@ -82,18 +83,9 @@ def pending_snapshot(
 ) -> PendingSnapshot:
     """The open pending incident and what concerns it."""
     incident = open_incident(connection, IncidentKind.PENDING, IncidentKind.PENDING.value)
-    newly_aged = connection.execute(
-        select(*_PENDING_COLUMNS)
-        .where(
-            t.outcome.in_(NOT_FINAL),
-            t.incident_id.is_(None),
-            t.first_seen_at < now - config.age_out,
-        )
-        .order_by(t.first_seen_at)
-        .limit(MAX_JOIN_PER_TICK)
-    ).all()
+    newly_aged = aged_out(connection, now - config.age_out, MAX_JOIN_PER_TICK)
     if incident is None:
-        return PendingSnapshot(None, tuple(_pending(row) for row in newly_aged), (), 0)
+        return PendingSnapshot(None, newly_aged, (), 0)
     member = t.incident_id == incident.id
     still_waiting = and_(member, t.outcome.in_(NOT_FINAL), t.checks_stopped_at.is_(None))
     finished = connection.execute(
@@ -112,20 +104,25 @@ def pending_snapshot(
     ).all()
     return PendingSnapshot(
         incident,
-        tuple(_pending(row) for row in newly_aged),
+        newly_aged,
         tuple(_pending(row) for row in finished),
         int(waiting),
         tuple(_pending(row) for row in oldest),
     )
 
 
-def _failures_by_rc(connection: Connection, since: datetime, until: datetime) -> dict[str, int]:
+def aged_out(
+    connection: Connection, cutoff: datetime, limit: int
+) -> tuple[PendingTransaction, ...]:
+    """The monitor's "pending transactions older than T": still pending, first seen before
+    `cutoff`, in no incident yet; oldest first."""
     rows = connection.execute(
-        select(t.rc, func.count())
-        .where(t.outcome == Outcome.FAILED.value, t.final_at >= since, t.final_at < until)
-        .group_by(t.rc)
+        select(*_PENDING_COLUMNS)
+        .where(t.outcome.in_(NOT_FINAL), t.incident_id.is_(None), t.first_seen_at < cutoff)
+        .order_by(t.first_seen_at)
+        .limit(limit)
     ).all()
-    return {rc: int(count) for rc, count in rows if rc}
+    return tuple(_pending(row) for row in rows)
 
 
 def rc_activity(
@@ -141,8 +138,8 @@ def rc_activity(
     where `needs_detail(rc, window_count, baseline_count)` says an incident is possible.
     """
     window_start = now - config.spike_window
-    window = _failures_by_rc(connection, window_start, now + timedelta(seconds=1))
-    baseline = _failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
+    window = failures_by_rc(connection, window_start, now + timedelta(seconds=1))
+    baseline = failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
     activities = []
     for rc in sorted(set(window) | set(open_spikes)):
         count, base = window.get(rc, 0), baseline.get(rc, 0)

@@ -15,6 +15,9 @@ from bot.store.writer import StoreWriter
 
 log = logging.getLogger(__name__)
 
+# Postgres writer threads: enough to overlap round trips, well under the pool's 10 connections.
+WRITER_THREADS = 3
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -25,7 +28,8 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
         self.transactions = TransactionStore(self.engine)
-        self.writer = StoreWriter(self.transactions)
+        sqlite = self.engine.dialect.name == "sqlite"
+        self.writer = StoreWriter(self.transactions, threads=1 if sqlite else WRITER_THREADS)
 
     def require_migrated(self) -> None:
         """Stop with "run iak-bot migrate" unless the schema is current."""

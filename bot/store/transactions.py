@@ -10,7 +10,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Row, bindparam, func, insert, select, update
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.iak.models import Outcome, Source, TransactionData
 from bot.store.schema import transaction_events, transactions
@@ -199,9 +199,14 @@ class TransactionStore:
                 ):
                     return self._record(connection, observations)
             except IntegrityError:
-                # Another process inserted the same new ref_id or observation between our
+                # Another writer inserted the same new ref_id or observation between our
                 # read and our write; the retry sees its row (locked) and merges onto it.
                 if attempt == 2:
+                    raise
+            except OperationalError as exc:
+                # Postgres may pick this transaction as a deadlock or serialization victim
+                # when writers race on new rows; that is a retry, not an outage.
+                if getattr(exc.orig, "sqlstate", None) not in ("40P01", "40001") or attempt == 2:
                     raise
         raise AssertionError("unreachable")
 
@@ -265,6 +270,8 @@ class TransactionStore:
                 [{f"v_{key}": value for key, value in row.items()} for row in changed],
             )
         if events:
+            # in fingerprint order, so racing writers meet their duplicates in the same order
+            events.sort(key=lambda event: str(event["fingerprint"]))
             connection.execute(insert(transaction_events), events)
         return results
 
@@ -302,24 +309,27 @@ class TransactionStore:
 
     def failures_by_rc(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
         """How many transactions failed with each rc in [since, until)."""
-        conditions = [
-            transactions.c.outcome == Outcome.FAILED.value,
-            transactions.c.final_at >= since,
-        ]
-        if until is not None:
-            conditions.append(transactions.c.final_at < until)
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(transactions.c.rc, func.count())
-                .where(*conditions)
-                .group_by(transactions.c.rc)
-            ).all()
-        return {str(rc): int(count) for rc, count in rows}
+            return failures_by_rc(connection, since, until)
 
     def ping(self) -> None:
         """Raise unless the database answers."""
         with self.engine.connect() as connection:
             connection.execute(select(1))
+
+
+def failures_by_rc(
+    connection: Connection, since: datetime, until: datetime | None = None
+) -> dict[str, int]:
+    """The monitor's "failures per rc since T": failed transactions per rc in [since, until),
+    answered from the (outcome, final_at, rc) index alone."""
+    conditions = [transactions.c.outcome == Outcome.FAILED.value, transactions.c.final_at >= since]
+    if until is not None:
+        conditions.append(transactions.c.final_at < until)
+    rows = connection.execute(
+        select(transactions.c.rc, func.count()).where(*conditions).group_by(transactions.c.rc)
+    ).all()
+    return {str(rc): int(count) for rc, count in rows if rc}
 
 
 def _event_row(

@@ -1,5 +1,10 @@
-"""Group commit: one thread writes observations in batches, so a burst of callbacks costs
-one transaction (and one fsync) per batch instead of one per request."""
+"""Group commit: writer threads take observations in batches, so a burst of callbacks costs
+one transaction (and one fsync) per batch instead of one per request.
+
+SQLite has one writer at a time anyway, so it gets one thread. On Postgres a batch spends
+most of its time waiting on round trips and the commit, so a few threads overlap them; their
+batches lock rows in the same order and retry on a race (see TransactionStore.record).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import contextlib
 import logging
 import queue
 import threading
+import time
 from dataclasses import dataclass
 
 from sqlalchemy.exc import OperationalError
@@ -34,28 +40,33 @@ class _Pending:
 class StoreWriter:
     """Serialises writes from many requests into batched database transactions."""
 
-    def __init__(self, store: TransactionStore) -> None:
+    def __init__(self, store: TransactionStore, *, threads: int = 1) -> None:
         self.store = store
+        self.threads = threads
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
-        self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
-        self._started = False
+        self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
 
     def start(self) -> None:
-        """Start the writer thread (idempotent)."""
+        """Start the writer threads (idempotent)."""
         with self._lock:
-            if not self._started:
-                self._started = True
-                self._thread.start()
+            if not self._workers:
+                self._workers = [
+                    threading.Thread(target=self._run, name=f"store-writer-{n}", daemon=True)
+                    for n in range(self.threads)
+                ]
+                for worker in self._workers:
+                    worker.start()
 
     def stop(self, timeout: float = 10) -> None:
         """Finish what is queued, then stop."""
         with self._lock:
-            if self._started:
+            workers, self._workers = self._workers, []
+            for _ in workers:
                 self._queue.put(_STOP)
-                self._thread.join(timeout)
-                self._started = False
-                self._thread = threading.Thread(target=self._run, name="store-writer", daemon=True)
+            deadline = time.monotonic() + timeout
+            for worker in workers:
+                worker.join(max(deadline - time.monotonic(), 0))
 
     async def record(self, observation: Observation) -> Recorded:
         """Store one observation; returns once it is committed."""
