@@ -85,37 +85,17 @@ def measure(connections: int = 20, seconds: float = 10) -> SlashResult:
         "warning",
         "--no-access-log",
     ]
+
+    def load(url: str) -> LoadResult:
+        events = url + "/slack/events"
+        wrk(events, body=body, headers=headers, connections=connections, seconds=2)  # warm up
+        return wrk(events, body=body, headers=headers, connections=connections, seconds=seconds)
+
     with serve(floor_argv, bench_env(PYTHONPATH=str(ROOT)), port) as floor:
-        wrk(
-            floor.url + "/slack/events",
-            body=body,
-            headers=headers,
-            connections=connections,
-            seconds=2,
-        )
-        floor_result = wrk(
-            floor.url + "/slack/events",
-            body=body,
-            headers=headers,
-            connections=connections,
-            seconds=seconds,
-        )
+        floor_result = load(floor.url)
     port = free_port()
     with serve(iak_bot("serve"), bench_env(PORT=str(port)), port) as bot:
-        wrk(
-            bot.url + "/slack/events",
-            body=body,
-            headers=headers,
-            connections=connections,
-            seconds=2,
-        )
-        bot_result = wrk(
-            bot.url + "/slack/events",
-            body=body,
-            headers=headers,
-            connections=connections,
-            seconds=seconds,
-        )
+        bot_result = load(bot.url)
     return SlashResult(bot_result, floor_result)
 
 

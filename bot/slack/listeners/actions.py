@@ -26,35 +26,36 @@ class CardActions:
     async def share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Post the card `in_channel` for the team; the caller's ephemeral copy stays."""
         await ack()
-        code = self.services.registry.get(_action_value(body))
-        if code is None:
-            return
-        message = remediation_card(code, shared_by=str(body.get("user", {}).get("id", "")))
-        self.services.background.spawn(
-            respond(
-                response_type="in_channel",
-                replace_original=False,
-                text=message["text"],
-                blocks=message["blocks"],
-            ),
-            name="share-card",
-        )
+        sharer = str(body.get("user", {}).get("id", ""))
+        self._answer(body, respond, shared_by=sharer, response_type="in_channel", replace=False)
 
     async def show(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Replace a search-results list with the chosen code's card."""
         await ack()
+        self._answer(body, respond, shared_by=None, response_type="ephemeral", replace=True)
+
+    def _answer(
+        self,
+        body: dict[str, Any],
+        respond: AsyncRespond,
+        *,
+        shared_by: str | None,
+        response_type: str,
+        replace: bool,
+    ) -> None:
+        """The clicked code's card, posted to response_url after the ack."""
         code = self.services.registry.get(_action_value(body))
         if code is None:
             return
-        message = remediation_card(code)
+        message = remediation_card(code, shared_by=shared_by)
         self.services.background.spawn(
             respond(
-                response_type="ephemeral",
-                replace_original=True,
+                response_type=response_type,
+                replace_original=replace,
                 text=message["text"],
                 blocks=message["blocks"],
             ),
-            name="show-card",
+            name=f"card-{response_type}",
         )
 
 
