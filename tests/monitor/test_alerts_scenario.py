@@ -10,6 +10,7 @@ import time
 from collections.abc import Callable
 
 import httpx
+import pytest
 
 from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
 from tests.conftest import MONITOR_INGEST_TOKEN as TOKEN
@@ -314,3 +315,37 @@ def test_the_monitor_backs_off_while_iak_hangs_or_answers_garbage_then_recovers(
     wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
     checks = fake_iak.calls_for("hang1")
     assert 3 <= len(checks) <= 12  # re-checked, but not hammered
+
+
+@pytest.mark.timeout(300)
+def test_slack_down_for_two_minutes_then_rate_limiting_loses_nothing(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    """Issue 7's outage, at full length: every alert raised while Slack was down arrives
+    afterwards, once each, parents before their thread replies."""
+    bot = monitored()
+    shop = Shop(bot)
+    fake_slack.set_down("503")
+    outage_started = time.monotonic()
+    shop.callback("down1", "2", "204")  # incident A opens while Slack is down
+    shop.pending("down2")
+    time.sleep(0.3)
+    clock.advance(minutes=16)  # incident B: a pending transaction ages out
+    time.sleep(0.3)
+    for n in range(3, 8):  # A's count doubles: a thread update is queued behind A's parent
+        shop.callback(f"down{n}", "2", "204")
+    time.sleep(max(0.0, 120 - (time.monotonic() - outage_started)))
+    fake_slack.rate_limit("chat.postMessage", retry_after=1, times=2)
+    fake_slack.set_down(None)
+    wait_until(lambda: len(delivered_parents(fake_slack)) == 2, timeout=90)
+    a_ts = next(str(c.answer["ts"]) for c in delivered_parents(fake_slack) if "204" in text_of(c))
+    wait_until(lambda: len(replies(fake_slack, a_ts)) >= 1, timeout=30)
+    delivered = [c for c in posts(fake_slack) if c.answer.get("ok")]
+    # parent of A delivered before its reply; nothing posted twice
+    a_parent = next(i for i, c in enumerate(delivered) if c.answer.get("ts") == a_ts)
+    a_reply = next(i for i, c in enumerate(delivered) if c.args.get("thread_ts") == a_ts)
+    assert a_parent < a_reply
+    texts = [c.args.get("text") for c in delivered]
+    assert len(texts) == len(set(texts))
+    refused = [c for c in posts(fake_slack) if c.answer.get("_status") in (429, 503)]
+    assert refused  # the outage and the rate limit were really met
