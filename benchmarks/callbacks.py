@@ -15,7 +15,6 @@ import argparse
 import hashlib
 import json
 import secrets
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +25,7 @@ from sqlalchemy import func, select
 from benchmarks.common import (
     ROOT,
     LoadResult,
+    baseline_app,
     bench_env,
     free_port,
     iak_bot,
@@ -112,20 +112,7 @@ def run_bot(
 
 def run_floor(bodies: Path, connections: int, seconds: float) -> LoadResult:
     port = free_port()
-    argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchmarks.floor_fastapi:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    argv = baseline_app("benchmarks.floor_fastapi:create_app", port)
     with serve(argv, bench_env(PYTHONPATH=str(ROOT)), port) as floor:
         return wrk(
             floor.url + "/iak/callback",

@@ -93,6 +93,25 @@ def serve(
         log.close()
 
 
+def baseline_app(factory: str, port: int) -> list[str]:
+    """The command that serves a baseline app (`benchmarks.floor_*:create_app`) the way
+    `iak-bot serve` serves the bot: uvicorn, one worker, no access log."""
+    return [
+        sys.executable,
+        "-m",
+        "uvicorn",
+        factory,
+        "--factory",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--log-level",
+        "warning",
+        "--no-access-log",
+    ]
+
+
 def iak_bot(*args: str) -> list[str]:
     return [sys.executable, "-m", "bot", *args]
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import hmac
-import sys
 import time
 from dataclasses import dataclass
 from urllib.parse import urlencode
@@ -19,6 +18,7 @@ from benchmarks.common import (
     ROOT,
     SIGNING_SECRET,
     LoadResult,
+    baseline_app,
     bench_env,
     free_port,
     iak_bot,
@@ -71,20 +71,7 @@ def measure(connections: int = 20, seconds: float = 10) -> SlashResult:
     """Run the floor and the bot one after the other under the same load."""
     body, headers = signed_command("code 17")
     port = free_port()
-    floor_argv = [
-        sys.executable,
-        "-m",
-        "uvicorn",
-        "benchmarks.floor_bolt:create_app",
-        "--factory",
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--log-level",
-        "warning",
-        "--no-access-log",
-    ]
+    floor_argv = baseline_app("benchmarks.floor_bolt:create_app", port)
 
     def load(url: str) -> LoadResult:
         events = url + "/slack/events"

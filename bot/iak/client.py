@@ -116,8 +116,24 @@ class Answer:
         return text.strip()[:500] or None
 
 
+class _AnswerFields:
+    """What every check exposes of IAK's answer."""
+
+    answer: Answer
+
+    @property
+    def failure(self) -> CallFailure | None:
+        """Set when IAK gave no usable answer."""
+        return self.answer.failure
+
+    @property
+    def rc(self) -> str | None:
+        """IAK's response code for this check."""
+        return self.answer.rc
+
+
 @dataclass(frozen=True)
-class StatusCheck:
+class StatusCheck(_AnswerFields):
     """The answer to check-status for one ref_id."""
 
     ref_id: str
@@ -126,37 +142,17 @@ class StatusCheck:
     transaction: TransactionData | None = None
 
     @property
-    def failure(self) -> CallFailure | None:
-        """Set when IAK gave no usable answer."""
-        return self.answer.failure
-
-    @property
-    def rc(self) -> str | None:
-        """IAK's response code for this check."""
-        return self.answer.rc
-
-    @property
     def refused(self) -> bool:
         """IAK refused the check itself (06, 102, 204, …): the rc says nothing of the top-up."""
         return self.failure is None and self.rc in CHECK_REFUSED_RCS
 
 
 @dataclass(frozen=True)
-class BalanceCheck:
+class BalanceCheck(_AnswerFields):
     """The answer to check-balance: the deposit in rupiah, when IAK told it."""
 
     answer: Answer
     balance: int | None = None
-
-    @property
-    def failure(self) -> CallFailure | None:
-        """Set when IAK gave no usable answer."""
-        return self.answer.failure
-
-    @property
-    def rc(self) -> str | None:
-        """IAK's response code for this check."""
-        return self.answer.rc
 
 
 class _Retryable(Exception):
