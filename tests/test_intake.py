@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.iak.models import Outcome
+from bot.intake import Intake
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot
 
@@ -287,3 +288,61 @@ def test_health_reports_the_database(bot: RunningBot) -> None:
     body = response.json()
     assert (body["status"], body["database"]) == ("ok", "ok")
     assert body["outbox"] == {"backlog": 0, "oldest_undelivered_age_seconds": None}
+
+
+def test_a_chunked_body_over_64_kib_is_413(bot: RunningBot) -> None:
+    """Without a Content-Length the body is read in pieces and refused once over the limit."""
+
+    def pieces() -> Any:
+        yield json.dumps(callback_body()).encode()[:-2]
+        for _ in range(80):
+            yield b" " * 1024
+        yield b"}}"
+
+    response = httpx.post(
+        bot.url + "/iak/callback", content=pieces(), headers={"Content-Type": "application/json"}
+    )
+    assert response.status_code == 413
+    assert stored(bot) == 0
+
+
+def test_intake_answers_carry_a_request_id_and_other_methods_get_405(bot: RunningBot) -> None:
+    response = post(bot, "/iak/callback", callback_body(), **{"X-Request-ID": "iak-retry-1"})
+    assert response.headers["x-request-id"] == "iak-retry-1"
+    assert httpx.get(bot.url + "/iak/callback").status_code == 405
+    assert httpx.get(bot.url + "/transactions").status_code == 405
+
+
+async def test_the_documented_fastapi_routes_answer_like_the_fast_path(
+    bot: RunningBot,
+) -> None:
+    """The FastAPI routes (what the OpenAPI page documents) hand over to the same handlers,
+    so the app behaves the same without the fast path in front."""
+    from fastapi import FastAPI
+
+    from bot.web import IntakeHandlers, add_intake_routes
+
+    intake = Intake(
+        bot.bot.services.settings,
+        bot.bot.services.registry,
+        bot.bot.services.database,
+        bot.bot.services.clock,
+    )
+    app = FastAPI()
+    add_intake_routes(app, IntakeHandlers(intake))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        answer = await client.post("/iak/callback", json=callback_body("plain-1"))
+        refused = await client.post("/iak/callback", json=callback_body("plain-2", sign="0" * 32))
+        unauthorised = await client.post("/transactions", json=topup_answer("plain-3"))
+        ingested = await client.post(
+            "/transactions",
+            json=topup_answer("plain-4"),
+            headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+        )
+    assert (answer.status_code, answer.json()["outcome"]) == (200, "success")
+    assert refused.status_code == 401
+    assert unauthorised.status_code == 401
+    assert unauthorised.headers["www-authenticate"] == "Bearer"
+    assert (ingested.status_code, ingested.json()["outcome"]) == (200, "pending")
+    assert stored(bot) == 2

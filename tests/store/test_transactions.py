@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
@@ -145,6 +145,46 @@ def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
     assert store.failures_by_rc(T0) == {"17": 2, "07": 1}
     assert store.failures_by_rc(T0 + timedelta(minutes=6)) == {"17": 1, "07": 1}
     assert store.failures_by_rc(T0, T0 + timedelta(minutes=6)) == {"17": 1}
+
+
+def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
+    store: TransactionStore, registry: Registry
+) -> None:
+    """Writes go to the driver directly (the hot path); what they store must be exactly what
+    SQLAlchemy's column types bind and read: times compare equal to the microsecond, JSON
+    history reads back as data, and an update lands on the same row."""
+    wib = timezone(timedelta(hours=7))
+    at = datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=wib)
+    pending = TransactionData.model_validate({"ref_id": "exact-1", "status": 0, "rc": "39"})
+    failed = TransactionData.model_validate({"ref_id": "exact-1", "status": "2", "rc": "17"})
+    store.record(
+        [
+            Observation(Source.INGEST, pending, Outcome.PENDING, at, created_at=at),
+            Observation(Source.CALLBACK, failed, Outcome.FAILED, at + timedelta(microseconds=1)),
+        ]
+    )
+    store.record([Observation(Source.INGEST, pending, Outcome.PENDING, at + timedelta(seconds=1))])
+    with store.engine.connect() as connection:
+        row = connection.execute(
+            select(transactions).where(transactions.c.first_seen_at == at)
+        ).one()
+        data = (
+            connection.execute(select(transaction_events.c.data).order_by(transaction_events.c.id))
+            .scalars()
+            .all()
+        )
+    assert row.created_at == at and row.created_at.tzinfo is not None
+    assert (row.outcome, row.rc, row.final_at) == ("failed", "17", at + timedelta(microseconds=1))
+    assert pending.model_dump(mode="json", exclude={"sign"}) in data
+    assert sorted(entry["rc"] for entry in data) == ["17", "39", "39"]
+    final = at + timedelta(microseconds=1)
+    assert store.failures_by_rc(final) == {"17": 1}
+    assert store.failures_by_rc(at, final) == {}
+    assert [state.ref_id for state in store.pending_older_than(final)] == []
+    fresh = TransactionData.model_validate({"ref_id": "exact-2", "status": 0, "rc": "39"})
+    naive = Observation(Source.INGEST, fresh, Outcome.PENDING, datetime(2026, 11, 28))
+    with pytest.raises(ValueError, match="naive datetime"):
+        store.record([naive])
 
 
 def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) -> None:
