@@ -29,7 +29,7 @@ from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
 from bot.store.database import Database
-from bot.web import create_fastapi
+from bot.web import ASGIApp, create_web
 
 log = logging.getLogger(__name__)
 
@@ -44,7 +44,8 @@ class Bot:
 
     services: Services
     slack: AsyncApp
-    web: FastAPI
+    # what the HTTP server runs (bot.web.create_web)
+    web: ASGIApp
     alerting: Alerting | None = None
 
     async def start(self) -> None:
@@ -164,10 +165,6 @@ def build_bot(
         log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")
     slack = build_slack_app(services, alerting=alerting, socket_mode=socket_mode)
     intake = Intake(settings, services.registry, services.database, services.clock)
-    web = create_fastapi(
-        slack, intake, services.database, health=partial(health_report, services, alerting)
-    )
-    bot = Bot(services=services, slack=slack, web=web, alerting=alerting)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -177,7 +174,14 @@ def build_bot(
         finally:
             await bot.stop()
 
-    web.router.lifespan_context = lifespan
+    web = create_web(
+        slack,
+        intake,
+        services.database,
+        health=partial(health_report, services, alerting),
+        lifespan=lifespan,
+    )
+    bot = Bot(services=services, slack=slack, web=web, alerting=alerting)
     return bot
 
 
@@ -203,7 +207,7 @@ async def run_monitor(settings: Settings) -> None:
         await services.iak.aclose()
 
 
-def create_web_app() -> FastAPI:
+def create_web_app() -> ASGIApp:
     """Uvicorn factory for `iak-bot serve` (each worker process builds its own bot)."""
     settings = load_settings()
     setup_logging(settings)
