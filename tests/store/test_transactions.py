@@ -187,6 +187,34 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
         store.record([naive])
 
 
+def test_fingerprints_never_change() -> None:
+    """Stored fingerprints are how a retried callback is recognised; if their definition
+    drifted, a retry straddling a deploy would be stored twice. These values were stored
+    by earlier versions."""
+    data = TransactionData.model_validate(
+        {
+            "ref_id": "order002",
+            "status": "1",
+            "rc": "00",
+            "sn": "123456789",
+            "price": "25000",
+            "message": "SUCCESS",
+            "sign": "abc",
+        }
+    )
+    wib = timezone(timedelta(hours=7))
+    plain = Observation(Source.INGEST, data, Outcome.SUCCESS, T0)
+    dated = Observation(
+        Source.INGEST, data, Outcome.SUCCESS, T0, datetime(2026, 11, 28, 10, tzinfo=wib)
+    )
+    assert plain.fingerprint() == (
+        "f07b78f475e9f1b2c06a5defd564d43effa434a124dbe29bc91aae6b3908c092"
+    )
+    assert dated.fingerprint() == (
+        "e234a9ee1d6dda0957196797feaf9163d4967052119cd96f3bdf384ff6d2886d"
+    )
+
+
 def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) -> None:
     """Eight writers, each with its own engine (as separate processes have), on shared ref_ids."""
     errors: list[BaseException] = []
