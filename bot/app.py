@@ -56,7 +56,8 @@ class Bot:
         gc.collect()
         gc.freeze()
         self.services.database.require_migrated()
-        self.services.database.writer.start()
+        # (in a thread: the writer process takes about a second to be ready)
+        await asyncio.to_thread(self.services.database.start)
         if self.alerting is not None and self.services.settings.monitor_enabled:
             self.alerting.start()
 
@@ -192,7 +193,7 @@ async def run_monitor(settings: Settings) -> None:
     if alerting is None:
         raise ConfigError("OPS_CHANNEL and SLACK_BOT_TOKEN are needed to post alerts")
     services.database.require_migrated()
-    services.database.writer.start()
+    services.database.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

@@ -12,6 +12,7 @@ from bot.iak.models import Outcome, Source, TransactionData
 from bot.store.db import create_db_engine, require_migrated
 from bot.store.transactions import Event, Observation, Recorded, TransactionStore
 from bot.store.writer import StoreWriter
+from bot.store.writer_process import ChildStore
 
 log = logging.getLogger(__name__)
 
@@ -28,8 +29,22 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
         self.transactions = TransactionStore(self.engine)
-        sqlite = self.engine.dialect.name == "sqlite"
-        self.writer = StoreWriter(self.transactions, threads=1 if sqlite else WRITER_THREADS)
+        # SQLite: one writer at a time anyway, in a process of its own so that its calls
+        # never wait on the event loop for the GIL (see writer_process). Postgres: threads,
+        # whose time goes to round trips, overlapped.
+        self.child: ChildStore | None = None
+        if self.engine.dialect.name == "sqlite":
+            if self.engine.url.database not in (None, "", ":memory:"):
+                self.child = ChildStore(url)
+            self.writer = StoreWriter(self.child or self.transactions, threads=1)
+        else:
+            self.writer = StoreWriter(self.transactions, threads=WRITER_THREADS)
+
+    def start(self) -> None:
+        """Start writing: the writer threads, and the writer process where there is one."""
+        if self.child is not None:
+            self.child.start()
+        self.writer.start()
 
     def require_migrated(self) -> None:
         """Stop with "run iak-bot migrate" unless the schema is current."""
@@ -59,4 +74,6 @@ class Database:
     def close(self) -> None:
         """Flush pending writes and close connections."""
         self.writer.stop(timeout=2)
+        if self.child is not None:
+            self.child.close()
         self.engine.dispose()

@@ -4,16 +4,18 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from bot.config import ConfigError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+
+# Alembic is imported where it is used: the store's writer process (bot.store.writer_process)
+# needs engines, not migrations, and starts faster without it.
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +73,8 @@ def _sqlite_engine(url: URL) -> Engine:
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     return config
@@ -78,6 +82,8 @@ def _alembic_config() -> Config:
 
 def head_revision() -> str:
     """The newest migration in this version of the code."""
+    from alembic.script import ScriptDirectory
+
     head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
     assert head is not None
     return head
@@ -85,12 +91,17 @@ def head_revision() -> str:
 
 def current_revision(engine: Engine) -> str | None:
     """The schema revision the database is at (None: never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
 
 
 def migrate(engine: Engine) -> tuple[str | None, str]:
     """Create or upgrade the schema to head; safe to run again. Returns (before, after)."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+
     config = _alembic_config()
     with engine.connect().execution_options(write=True) as connection, connection.begin():
         if connection.dialect.name == "postgresql":

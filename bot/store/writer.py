@@ -14,11 +14,13 @@ import logging
 import queue
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 from sqlalchemy.exc import OperationalError
 
-from bot.store.transactions import Observation, Recorded, TransactionStore
+from bot.store.transactions import Observation, Recorded
 
 log = logging.getLogger(__name__)
 
@@ -28,6 +30,14 @@ _STOP = object()
 
 class StoreUnavailable(Exception):
     """The database could not be written to (down, full, or refused the write)."""
+
+
+class BatchStore(Protocol):
+    """What the writer threads write through: TransactionStore, or ChildStore."""
+
+    def record(self, observations: Sequence[Observation]) -> list[Recorded]:
+        """Apply observations in order, in one database transaction."""
+        ...
 
 
 @dataclass
@@ -40,7 +50,7 @@ class _Pending:
 class StoreWriter:
     """Serialises writes from many requests into batched database transactions."""
 
-    def __init__(self, store: TransactionStore, *, threads: int = 1) -> None:
+    def __init__(self, store: BatchStore, *, threads: int = 1) -> None:
         self.store = store
         self.threads = threads
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
@@ -99,9 +109,9 @@ class StoreWriter:
     def _write(self, batch: list[_Pending]) -> None:
         try:
             results = self.store.record([pending.observation for pending in batch])
-        except OperationalError as exc:
-            # The database is down or unreachable: every write in the batch fails alike,
-            # fast, so callers can answer 503 and IAK retries later.
+        except (OperationalError, StoreUnavailable) as exc:
+            # The database (or the writer process) is down: every write in the batch fails
+            # alike, fast, so callers can answer 503 and IAK retries later.
             log.error("database unavailable, %d write(s) refused: %s", len(batch), _first_line(exc))
             _settle([(p, StoreUnavailable("the database is unavailable")) for p in batch])
             return
