@@ -105,8 +105,28 @@ def concurrency(seconds: float) -> tuple[float, float, int]:
     return results[0], results[1], posted
 
 
-def rss_after_load(seconds: float) -> float:
-    """Resident memory (MB) of the web process after /iak code and callback load."""
+def _rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
+    return kib / 1024
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat[stat.rindex(")") + 2 :].split()[1]) == pid:
+                children.append(int(entry.name))
+    return children
+
+
+def rss_after_load(seconds: float) -> tuple[float, float]:
+    """Resident memory (MB) of the web process after /iak code and callback load, and of
+    its children (the SQLite writer process)."""
     body, headers = signed_command("code deposit")
     port = free_port()
     env = bench_env(PORT=str(port), IAK_USERNAME=USERNAME, IAK_API_KEY=API_KEY)
@@ -121,9 +141,9 @@ def rss_after_load(seconds: float) -> float:
             connections=50,
             seconds=seconds,
         )
-        status = Path(f"/proc/{bot.process.pid}/status").read_text()
-    kib = int(next(line for line in status.splitlines() if line.startswith("VmRSS")).split()[1])
-    return kib / 1024
+        web = _rss_mb(bot.process.pid)
+        children = sum(_rss_mb(pid) for pid in _children(bot.process.pid))
+    return web, children
 
 
 def sustained(database_url: str, seconds: float, rate: float) -> tuple[object, int]:
@@ -179,9 +199,14 @@ def main() -> None:
     )
     record("alert posts with 2 workers", f"{posted}", "once", posted == 1)
 
-    rss = rss_after_load(args.seconds)
-    print(f"web process RSS after load: {rss:.0f} MB")
-    record("web process resident memory after load", f"{rss:.0f} MB", "< 150 MB", rss < 150)
+    rss, writer = rss_after_load(args.seconds)
+    print(f"web process RSS after load: {rss:.0f} MB (its SQLite writer process: {writer:.0f} MB)")
+    record(
+        "web process resident memory after load",
+        f"{rss:.0f} MB (+ {writer:.0f} MB in its SQLite writer process)",
+        "< 150 MB",
+        rss < 150,
+    )
 
     backends = [("SQLite", migrated_sqlite())]
     if args.postgres:

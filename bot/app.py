@@ -56,8 +56,7 @@ class Bot:
         gc.collect()
         gc.freeze()
         self.services.database.require_migrated()
-        # (in a thread: the writer process takes about a second to be ready)
-        await asyncio.to_thread(self.services.database.start)
+        self.services.database.start()
         if self.alerting is not None and self.services.settings.monitor_enabled:
             self.alerting.start()
 

@@ -6,12 +6,14 @@ from __future__ import annotations
 import os
 import secrets
 import shutil
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from bot.config import Settings
 from bot.store.db import create_db_engine, migrate
@@ -59,6 +61,15 @@ def postgres_schema(*, migrated: bool = True) -> Iterator[str]:
             engine.dispose()
         yield rendered
     finally:
-        with admin.connect() as connection:
-            connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+        # A bot of the test may still be running (fixtures stop in reverse order) and its
+        # monitor querying: Postgres may then pick the DROP as a deadlock victim. Retry.
+        for attempt in range(20):
+            try:
+                with admin.connect() as connection:
+                    connection.execute(text(f'DROP SCHEMA "{schema}" CASCADE'))
+                break
+            except OperationalError as exc:
+                if getattr(exc.orig, "sqlstate", None) != "40P01" or attempt == 19:
+                    raise
+                time.sleep(0.1)
         admin.dispose()

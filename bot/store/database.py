@@ -16,8 +16,8 @@ from bot.store.writer_process import ChildStore
 
 log = logging.getLogger(__name__)
 
-# Postgres writer threads: enough to overlap round trips, well under the pool's 10 connections.
-WRITER_THREADS = 3
+# Postgres writer processes: enough to overlap round trips; each has its own small pool.
+WRITER_PROCESSES = 2
 
 P = ParamSpec("P")
 T = TypeVar("T")
@@ -29,21 +29,25 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
         self.transactions = TransactionStore(self.engine)
-        # SQLite: one writer at a time anyway, in a process of its own so that its calls
-        # never wait on the event loop for the GIL (see writer_process). Postgres: threads,
-        # whose time goes to round trips, overlapped.
-        self.child: ChildStore | None = None
-        if self.engine.dialect.name == "sqlite":
-            if self.engine.url.database not in (None, "", ":memory:"):
-                self.child = ChildStore(url)
-            self.writer = StoreWriter(self.child or self.transactions, threads=1)
-        else:
-            self.writer = StoreWriter(self.transactions, threads=WRITER_THREADS)
+        # Writes run in processes of their own, so that their database calls never wait on
+        # the event loop for the GIL (see writer_process). SQLite has one writer at a time
+        # anyway: one process. Postgres: a few, whose batches overlap their round trips.
+        self.children: list[ChildStore] = []
+        if self.engine.dialect.name != "sqlite":
+            self.children = [ChildStore(url) for _ in range(WRITER_PROCESSES)]
+        elif self.engine.url.database not in (None, "", ":memory:"):
+            self.children = [ChildStore(url)]
+        # (an in-memory SQLite database cannot be shared: written in this process)
+        self.writer = StoreWriter(self.children or [self.transactions])
+        # Launched now, ready by start(): their imports overlap the rest of start-up
+        # (`serve` must bind $PORT fast).
+        for child in self.children:
+            child.launch()
 
     def start(self) -> None:
-        """Start writing: the writer threads, and the writer process where there is one."""
-        if self.child is not None:
-            self.child.start()
+        """Start the threads that feed the writer processes. Those were launched with the
+        Database and take about a second to import and connect; start-up does not wait for
+        them (`serve` binds $PORT first): the first batch does, if it comes that early."""
         self.writer.start()
 
     def require_migrated(self) -> None:
@@ -74,6 +78,6 @@ class Database:
     def close(self) -> None:
         """Flush pending writes and close connections."""
         self.writer.stop(timeout=2)
-        if self.child is not None:
-            self.child.close()
+        for child in self.children:
+            child.close()
         self.engine.dispose()

@@ -50,9 +50,9 @@ class _Pending:
 class StoreWriter:
     """Serialises writes from many requests into batched database transactions."""
 
-    def __init__(self, store: BatchStore, *, threads: int = 1) -> None:
-        self.store = store
-        self.threads = threads
+    def __init__(self, stores: Sequence[BatchStore]) -> None:
+        # one writer thread per store (a ChildStore serves one batch at a time)
+        self.stores = list(stores)
         self._queue: queue.SimpleQueue[object] = queue.SimpleQueue()
         self._workers: list[threading.Thread] = []
         self._lock = threading.Lock()
@@ -62,8 +62,10 @@ class StoreWriter:
         with self._lock:
             if not self._workers:
                 self._workers = [
-                    threading.Thread(target=self._run, name=f"store-writer-{n}", daemon=True)
-                    for n in range(self.threads)
+                    threading.Thread(
+                        target=self._run, args=(store,), name=f"store-writer-{n}", daemon=True
+                    )
+                    for n, store in enumerate(self.stores)
                 ]
                 for worker in self._workers:
                     worker.start()
@@ -86,7 +88,7 @@ class StoreWriter:
         self._queue.put(_Pending(observation, loop, future))
         return await future
 
-    def _run(self) -> None:
+    def _run(self, store: BatchStore) -> None:
         while True:
             item = self._queue.get()
             if item is _STOP:
@@ -102,13 +104,13 @@ class StoreWriter:
                     stop = True
                     break
                 batch.append(more)
-            self._write(batch)  # type: ignore[arg-type]
+            self._write(store, batch)  # type: ignore[arg-type]
             if stop:
                 return
 
-    def _write(self, batch: list[_Pending]) -> None:
+    def _write(self, store: BatchStore, batch: list[_Pending]) -> None:
         try:
-            results = self.store.record([pending.observation for pending in batch])
+            results = store.record([pending.observation for pending in batch])
         except (OperationalError, StoreUnavailable) as exc:
             # The database (or the writer process) is down: every write in the batch fails
             # alike, fast, so callers can answer 503 and IAK retries later.
@@ -122,7 +124,7 @@ class StoreWriter:
                 return
             # One bad observation must not fail the others: write them one by one.
             for pending in batch:
-                self._write([pending])
+                self._write(store, [pending])
             return
         _settle(list(zip(batch, results, strict=True)))
 

@@ -1,11 +1,12 @@
-"""The store's writer in a child process of its own (SQLite), and the parent's side of it.
+"""The store's writers in child processes of their own, and the parent's side of them.
 
 A writer thread shares the GIL with the event loop that serves requests. Every SQLite call
 gives the GIL up and must then wait for the busy loop to hand it back: measured with a busy
 loop beside it, one batch of 25 callbacks took 33 ms instead of 6, and under callback load
 the writer was the bottleneck, busy 97% of the time. In a child process the writes run on
 the other core with a GIL of their own; the parent's writer thread only pickles a batch,
-sends it down a pipe and waits (without the GIL) for the answer.
+sends it down a pipe and waits (without the GIL) for the answer. Each writer thread has
+its own child (one on SQLite, a few on Postgres: see bot.store.database).
 
 The child ignores SIGTERM and SIGINT (the platform signals every process of a dyno): it
 finishes the batch in hand and exits when its parent closes the pipe or goes away.
@@ -44,24 +45,33 @@ class ChildStore:
         self._process: subprocess.Popen[bytes] | None = None
         self._to_child: Connection | None = None
         self._from_child: Connection | None = None
+        self._ready = False
+
+    def launch(self) -> None:
+        """Start the child without waiting for it (idempotent)."""
+        with self._lock:
+            if self._process is None:
+                self._launch()
 
     def start(self) -> None:
         """Start the child and wait until it is ready, so that the first writes do not wait
         for it (its imports take about a second). Idempotent; if it cannot start, the first
         write tries again and answers StoreUnavailable."""
         with self._lock:
-            if self._process is None:
-                try:
-                    self._spawn()
-                except StoreUnavailable as exc:
-                    log.error("%s", exc)
+            try:
+                if self._process is None:
+                    self._launch()
+                self._await_ready()
+            except StoreUnavailable as exc:
+                log.error("%s", exc)
 
     def record(self, observations: Sequence[Observation]) -> list[Recorded]:
         """Store a batch through the child; StoreUnavailable if it or the database is down."""
         with self._lock:
             if self._to_child is None or self._process is None or self._process.poll() is not None:
                 self._reset()
-                self._spawn()  # StoreUnavailable if it cannot
+                self._launch()
+            self._await_ready()  # StoreUnavailable if it cannot start
             assert self._to_child is not None and self._from_child is not None
             try:
                 self._to_child.send(list(observations))
@@ -97,26 +107,38 @@ class ChildStore:
                 process.wait()
             self._process = None
 
-    def _spawn(self) -> None:
+    def _launch(self) -> None:
         to_child_read, to_child_write = os.pipe()
         from_child_read, from_child_write = os.pipe()
-        self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
-            [
-                sys.executable,
-                "-m",
-                "bot.store.writer_process",
-                str(to_child_read),
-                str(from_child_write),
-            ],
-            pass_fds=(to_child_read, from_child_write),
-            stdin=subprocess.DEVNULL,
-        )
-        os.close(to_child_read)
-        os.close(from_child_write)
+        try:
+            self._process = subprocess.Popen(  # noqa: S603 - our own interpreter and module
+                [
+                    sys.executable,
+                    "-m",
+                    "bot.store.writer_process",
+                    str(to_child_read),
+                    str(from_child_write),
+                ],
+                pass_fds=(to_child_read, from_child_write),
+                stdin=subprocess.DEVNULL,
+            )
+        except OSError as exc:
+            os.close(to_child_write)
+            os.close(from_child_read)
+            raise StoreUnavailable(f"the store's writer process did not start: {exc}") from None
+        finally:
+            os.close(to_child_read)
+            os.close(from_child_write)
         self._to_child = Connection(to_child_write, readable=False)
         self._from_child = Connection(from_child_read, writable=False)
         # the URL may hold a password: through the pipe, not the command line
         self._to_child.send(self.url)
+        self._ready = False
+
+    def _await_ready(self) -> None:
+        if self._ready:
+            return
+        assert self._from_child is not None
         try:
             ready = self._from_child.poll(STARTUP_TIMEOUT) and self._from_child.recv() == "ready"
         except (EOFError, OSError):
@@ -124,6 +146,7 @@ class ChildStore:
         if not ready:
             self._reset()
             raise StoreUnavailable("the store's writer process did not start")
+        self._ready = True
 
     def _close_pipes(self) -> None:
         for connection in (self._to_child, self._from_child):

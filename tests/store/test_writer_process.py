@@ -3,6 +3,7 @@ what the database refuses, ignores the platform's SIGTERM and never outlives its
 
 from __future__ import annotations
 
+import asyncio
 import os
 import signal
 import subprocess
@@ -15,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from bot.iak.models import Outcome, Source, TransactionData
-from bot.store.database import Database
+from bot.store.database import WRITER_PROCESSES, Database
 from bot.store.db import create_db_engine
 from bot.store.transactions import Observation, TransactionStore
 from bot.store.writer import StoreUnavailable
@@ -150,10 +151,14 @@ def test_the_child_never_outlives_its_parent(url: str, tmp_path: Path) -> None:
             parent.stdout.close()
 
 
-def test_a_sqlite_database_writes_through_its_own_process(url: str) -> None:
-    database = Database(url)
+def test_a_database_writes_through_its_own_processes(database_url: str) -> None:
+    """One writer process on SQLite, a few on Postgres; all gone once it is closed."""
+    database = Database(database_url)
     database.start()
-    assert database.child is not None
-    pid = child_pid(database.child)
+    expected = 1 if database_url.startswith("sqlite") else WRITER_PROCESSES
+    assert len(database.children) == expected
+    pids = [child_pid(child) for child in database.children]
+    recorded = asyncio.run(database.record(callback("d-1")))
+    assert recorded.state is not None and recorded.state.outcome is Outcome.SUCCESS
     database.close()
-    assert gone(pid)
+    assert all(gone(pid) for pid in pids)
