@@ -56,7 +56,7 @@ class Bot:
         gc.collect()
         gc.freeze()
         self.services.database.require_migrated()
-        self.services.database.start()
+        self.services.database.writer.start()
         if self.alerting is not None and self.services.settings.monitor_enabled:
             self.alerting.start()
 
@@ -192,7 +192,7 @@ async def run_monitor(settings: Settings) -> None:
     if alerting is None:
         raise ConfigError("OPS_CHANNEL and SLACK_BOT_TOKEN are needed to post alerts")
     services.database.require_migrated()
-    services.database.start()
+    services.database.writer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):

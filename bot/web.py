@@ -81,20 +81,7 @@ class RequestLog:
 
 async def read_body(request: Request, limit: int) -> bytes | None:
     """The request body, or None as soon as it grows past `limit` bytes."""
-    declared = request.headers.get("content-length")
-    if declared is not None and declared.isdigit():
-        if int(declared) > limit:
-            return None
-        # uvicorn never delivers more than Content-Length, so one read is safe.
-        return await request.body()
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            return None
-        chunks.append(chunk)
-    return b"".join(chunks)
+    return await _receive_body(request.receive, request.headers.get("content-length"), limit)
 
 
 def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
@@ -318,36 +305,41 @@ class IntakeHandlers:
 
     async def callback(self, scope: Scope, receive: Receive, send: Send) -> None:
         """IAK's callback: see add_intake_routes for the documented contract."""
-        headers = _headers(scope, b"content-length", b"x-forwarded-for")
-        body = await _receive_body(receive, headers[b"content-length"], MAX_BODY)
-        if body is None:
-            answer = _error(IntakeError(413, "body over 64 KiB"))
-        else:
-            client = scope.get("client")
-            try:
-                stored = await self.intake.callback(
-                    body,
-                    peer=client[0] if client else None,
-                    forwarded_for=headers[b"x-forwarded-for"],
-                )
-                answer = _stored(stored)
-            except IntakeError as exc:
-                answer = _error(exc)
-        await _send_json(send, answer)
+        client = scope.get("client")
+        peer = client[0] if client else None
+
+        def store(body: bytes, forwarded_for: str | None) -> Awaitable[Stored]:
+            return self.intake.callback(body, peer=peer, forwarded_for=forwarded_for)
+
+        await _answer_intake(scope, receive, send, b"x-forwarded-for", store)
 
     async def ingest(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The merchant backend's forwarded answer: see add_intake_routes."""
-        headers = _headers(scope, b"content-length", b"authorization")
-        body = await _receive_body(receive, headers[b"content-length"], MAX_BODY)
-        if body is None:
-            answer = _error(IntakeError(413, "body over 64 KiB"))
-        else:
-            try:
-                stored = await self.intake.ingest(body, authorization=headers[b"authorization"])
-                answer = _stored(stored)
-            except IntakeError as exc:
-                answer = _error(exc)
-        await _send_json(send, answer)
+
+        def store(body: bytes, authorization: str | None) -> Awaitable[Stored]:
+            return self.intake.ingest(body, authorization=authorization)
+
+        await _answer_intake(scope, receive, send, b"authorization", store)
+
+
+async def _answer_intake(
+    scope: Scope,
+    receive: Receive,
+    send: Send,
+    header: bytes,
+    store: Callable[[bytes, str | None], Awaitable[Stored]],
+) -> None:
+    """Read the body (up to 64 KiB), store it with the one header the route needs, answer."""
+    headers = _headers(scope, b"content-length", header)
+    body = await _receive_body(receive, headers[b"content-length"], MAX_BODY)
+    if body is None:
+        answer = _error(IntakeError(413, "body over 64 KiB"))
+    else:
+        try:
+            answer = _stored(await store(body, headers[header]))
+        except IntakeError as exc:
+            answer = _error(exc)
+    await _send_json(send, answer)
 
 
 def _headers(scope: Scope, *names: bytes) -> dict[bytes, str | None]:
@@ -512,19 +504,6 @@ def create_web(
     (error page, telemetry hooks, body limits) took about a tenth of the callback route's
     main-thread time; an error in an intake handler is still a 500, from uvicorn."""
     handlers = IntakeHandlers(intake)
-    return RequestLog(
-        IntakeFastPath(create_fastapi(bolt, handlers, database, health, lifespan), handlers)
-    )
-
-
-def create_fastapi(
-    bolt: AsyncApp,
-    handlers: IntakeHandlers,
-    database: Database,
-    health: HealthDetails | None = None,
-    lifespan: Lifespan | None = None,
-) -> FastAPI:
-    """The FastAPI application with every route mounted."""
     app = FastAPI(
         title="iak-bot",
         summary="Slack chat-ops bot for IAK prepaid top-ups.",
@@ -534,4 +513,4 @@ def create_fastapi(
     add_slack_routes(app, bolt)
     add_intake_routes(app, handlers)
     add_health_route(app, database, health)
-    return app
+    return RequestLog(IntakeFastPath(app, handlers))

@@ -39,16 +39,10 @@ class Database:
             self.children = [ChildStore(url)]
         # (an in-memory SQLite database cannot be shared: written in this process)
         self.writer = StoreWriter(self.children or [self.transactions])
-        # Launched now, ready by start(): their imports overlap the rest of start-up
-        # (`serve` must bind $PORT fast).
+        # Launched now: their imports (about a second) overlap the rest of start-up, which
+        # does not wait for them (`serve` binds $PORT first); a batch that comes earlier does.
         for child in self.children:
             child.launch()
-
-    def start(self) -> None:
-        """Start the threads that feed the writer processes. Those were launched with the
-        Database and take about a second to import and connect; start-up does not wait for
-        them (`serve` binds $PORT first): the first batch does, if it comes that early."""
-        self.writer.start()
 
     def require_migrated(self) -> None:
         """Stop with "run iak-bot migrate" unless the schema is current."""

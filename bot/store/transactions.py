@@ -86,13 +86,6 @@ class TransactionState:
         values["source"] = Source(values["source"])
         return cls(**values)
 
-    def to_row(self) -> dict[str, Any]:
-        """Column values for the `transactions` table."""
-        values = {name: getattr(self, name) for name in _STATE_FIELDS}
-        values["outcome"] = self.outcome.value
-        values["source"] = self.source.value
-        return values
-
 
 _STATE_FIELDS = tuple(field.name for field in fields(TransactionState))
 
@@ -355,12 +348,11 @@ class _Writes:
     """The write path's statements in the driver's own SQL, one statement per table and
     batch, with values converted the way the columns' SQLAlchemy types would convert them.
 
-    Every stored callback goes through here, in a writer thread that shares the GIL with
-    the request handlers. SQLAlchemy's per-row bind processing cost more CPU than the rest
-    of the write together; and an executemany runs one statement per row, each giving up
-    the GIL and then waiting to get it back from the busy event loop. So a batch's rows go
-    to the driver as multi-row VALUES lists: a handful of statements per batch, whatever
-    its size. Reads keep using SQLAlchemy; tests read back what this writes through it.
+    Every stored callback goes through here. SQLAlchemy's per-row bind processing cost
+    more CPU than the rest of the write together, and an executemany runs one statement per
+    row. So a batch's rows go to the driver as multi-row VALUES lists: a handful of
+    statements per batch, whatever its size. Reads keep using SQLAlchemy; tests read back
+    what this writes through it.
     """
 
     # Rows per statement: far below SQLite's 32,766 and Postgres's 65,535 parameters.

@@ -1,9 +1,11 @@
 """Group commit: writer threads take observations in batches, so a burst of callbacks costs
 one transaction (and one fsync) per batch instead of one per request.
 
-SQLite has one writer at a time anyway, so it gets one thread. On Postgres a batch spends
-most of its time waiting on round trips and the commit, so a few threads overlap them; their
-batches lock rows in the same order and retry on a race (see TransactionStore.record).
+Each thread writes through its own store: a writer process (bot.store.writer_process), or
+the TransactionStore itself for an in-memory SQLite database. SQLite has one writer at a
+time anyway, so it gets one. On Postgres a batch spends most of its time waiting on round
+trips and the commit, so a few overlap them; their batches lock rows in the same order and
+retry on a race (see TransactionStore.record).
 """
 
 from __future__ import annotations
@@ -114,7 +116,7 @@ class StoreWriter:
         except (OperationalError, StoreUnavailable) as exc:
             # The database (or the writer process) is down: every write in the batch fails
             # alike, fast, so callers can answer 503 and IAK retries later.
-            log.error("database unavailable, %d write(s) refused: %s", len(batch), _first_line(exc))
+            log.error("database unavailable, %d write(s) refused: %s", len(batch), first_line(exc))
             _settle([(p, StoreUnavailable("the database is unavailable")) for p in batch])
             return
         except Exception:
@@ -150,6 +152,7 @@ def _resolve(items: list[tuple[_Pending, Recorded | Exception]]) -> None:
             pending.future.set_result(outcome)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """An exception's first line, for a log line or an answer."""
     text = str(exc).strip()
     return text.splitlines()[0] if text else exc.__class__.__name__

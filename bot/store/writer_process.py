@@ -25,7 +25,7 @@ from collections.abc import Sequence
 from multiprocessing.connection import Connection
 
 from bot.store.transactions import Observation, Recorded
-from bot.store.writer import StoreUnavailable
+from bot.store.writer import StoreUnavailable, first_line
 
 log = logging.getLogger(__name__)
 
@@ -191,21 +191,16 @@ def serve(requests: Connection, answers: Connection) -> None:
             try:
                 answer: tuple[str, object] = ("ok", store.record(batch))
             except OperationalError as exc:
-                answer = ("unavailable", _first_line(exc))
+                answer = ("unavailable", first_line(exc))
             except Exception as exc:
                 log.exception("could not store a batch of %d observation(s)", len(batch))
-                answer = ("rejected", f"{exc.__class__.__name__}: {_first_line(exc)}"[:500])
+                answer = ("rejected", f"{exc.__class__.__name__}: {first_line(exc)}"[:500])
             try:
                 answers.send(answer)
             except OSError:
                 return
     finally:
         engine.dispose()
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else exc.__class__.__name__
 
 
 def _setup_logging() -> None:

@@ -154,7 +154,7 @@ def test_the_child_never_outlives_its_parent(url: str, tmp_path: Path) -> None:
 def test_a_database_writes_through_its_own_processes(database_url: str) -> None:
     """One writer process on SQLite, a few on Postgres; all gone once it is closed."""
     database = Database(database_url)
-    database.start()
+    database.writer.start()
     expected = 1 if database_url.startswith("sqlite") else WRITER_PROCESSES
     assert len(database.children) == expected
     pids = [child_pid(child) for child in database.children]
