@@ -36,7 +36,19 @@ def create_db_engine(url: str) -> Engine:
         # A restarted Postgres leaves dead connections in the pool; ping before use.
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={"connect_timeout": 5, "application_name": "iak-bot"},
+        connect_args={
+            "connect_timeout": 5,
+            "application_name": "iak-bot",
+            # No server-side prepared statements. psycopg prepares a statement after its
+            # fifth run, and Postgres then keeps a generic plan made for the table as it
+            # was: on a new, small table, a sequential scan, used for as long as the
+            # connection lives while the table grows (until ANALYZE, which autovacuum may
+            # not run for a long while). Measured: the writers' row-lock SELECT went from
+            # 4 ms to 33 ms (p99) over 60 s at 1,000 callbacks/s; planned each time, it
+            # stays near 1.5 ms, with no loss of throughput. It also lets the bot run
+            # behind PgBouncer in transaction mode, as Heroku's connection pooling does.
+            "prepare_threshold": None,
+        },
     )
 
 

@@ -10,13 +10,15 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.pool import NullPool
 
 from bot.iak.models import Outcome, Source, TransactionData
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import Observation, TransactionStore
+from tests.db import TEST_DATABASE_URL, postgres_schema
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -303,3 +305,60 @@ def test_two_processes_lose_nothing(database_url: str, tmp_path: Path) -> None:
     assert count(store, transactions) == 10
     assert count(store, transaction_events) == 80
     engine.dispose()
+
+
+def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Registry) -> None:
+    """A bot started on an empty database runs the same statements on the same pooled
+    connection for hours while the tables grow. Each batch must still find its rows by
+    index, not scan the whole table with a plan made when the table was empty (under load,
+    that made each batch slower by the minute)."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with postgres_schema() as url:
+        engine = create_db_engine(url)
+        observer = create_engine(url, poolclass=NullPool)
+        store = TransactionStore(engine)
+        try:
+            with engine.begin() as connection:
+                # no ANALYZE comes along to replace a cached plan (this machine runs none at all)
+                for table in ("transactions", "transaction_events"):
+                    connection.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = off)"))
+            # the same batch shapes, many times, while the table is nearly empty
+            for n in range(12):
+                store.record([observation(registry, f"warm{n}-{k}", rc="39") for k in range(3)])
+            with engine.begin() as connection:
+                connection.execute(
+                    text(
+                        "INSERT INTO transactions (ref_id, outcome, source, first_seen_at,"
+                        " changed_at, checks, announced) SELECT 'grown' || n, 'pending',"
+                        " 'callback', now(), now(), 0, false FROM generate_series(1, 20000) n"
+                    )
+                )
+
+            def rows_scanned() -> int:
+                with engine.connect() as connection:
+                    # the pool's connection reports its counters before it goes idle
+                    connection.execute(text("SELECT pg_stat_force_next_flush()"))
+                    connection.commit()
+                with observer.connect() as connection:  # another backend reads them
+                    return int(
+                        connection.execute(
+                            text(
+                                "SELECT coalesce(sum(seq_tup_read), 0) FROM pg_stat_user_tables"
+                                " WHERE schemaname = current_schema()"
+                                " AND relname IN ('transactions', 'transaction_events')"
+                            )
+                        ).scalar_one()
+                    )
+
+            before = rows_scanned()
+            for n in range(3):
+                results = store.record(
+                    [observation(registry, f"grown{n * 3 + k + 1}", rc="00") for k in range(3)]
+                )
+                assert all(result.changed for result in results)
+            # three batches of three rows; a scan of the table reads 20,000 rows each time
+            assert rows_scanned() - before < 1000
+        finally:
+            engine.dispose()
+            observer.dispose()
