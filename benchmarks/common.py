@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import os
 import re
 import shutil
@@ -51,7 +52,9 @@ def migrated_sqlite() -> str:
     """A fresh, migrated SQLite database in a temporary directory."""
     from bot.store.db import create_db_engine, migrate
 
-    url = f"sqlite:///{tempfile.mkdtemp(prefix='iak-bench-')}/bench.db"
+    directory = tempfile.mkdtemp(prefix="iak-bench-")
+    atexit.register(shutil.rmtree, directory, ignore_errors=True)
+    url = f"sqlite:///{directory}/bench.db"
     engine = create_db_engine(url)
     migrate(engine)
     engine.dispose()
