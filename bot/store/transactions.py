@@ -52,10 +52,6 @@ class Observation:
         canonical = f"[{json.dumps(self.source.value)},{payload},{created}]"
         return payload, hashlib.sha256(canonical.encode()).hexdigest()
 
-    def fingerprint(self) -> str:
-        """See `encoded`."""
-        return self.encoded()[1]
-
 
 @dataclass(frozen=True)
 class TransactionState:

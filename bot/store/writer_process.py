@@ -48,23 +48,15 @@ class ChildStore:
         self._from_child: Connection | None = None
         self._ready = False
 
-    def launch(self) -> None:
-        """Start the child without waiting for it (idempotent)."""
+    def launch(self, *, wait: bool = False) -> None:
+        """Start the child (idempotent). Start-up does not wait for it (its imports take
+        about a second): the first batch waits until it is ready. With `wait`, wait here;
+        StoreUnavailable if it cannot start."""
         with self._lock:
             if self._process is None:
                 self._launch()
-
-    def start(self) -> None:
-        """Start the child and wait until it is ready, so that the first writes do not wait
-        for it (its imports take about a second). Idempotent; if it cannot start, the first
-        write tries again and answers StoreUnavailable."""
-        with self._lock:
-            try:
-                if self._process is None:
-                    self._launch()
+            if wait:
                 self._await_ready()
-            except StoreUnavailable as exc:
-                log.error("%s", exc)
 
     def record(self, observations: Sequence[Observation]) -> list[Recorded]:
         """Store a batch through the child; StoreUnavailable if it or the database is down."""

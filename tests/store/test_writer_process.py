@@ -41,7 +41,7 @@ def url(sqlite_template: Path, tmp_path: Path) -> str:
 @pytest.fixture
 def child(url: str) -> Iterator[ChildStore]:
     store = ChildStore(url)
-    store.start()
+    store.launch(wait=True)
     yield store
     store.close()
 
@@ -128,7 +128,7 @@ def test_the_child_never_outlives_its_parent(url: str, tmp_path: Path) -> None:
         "import sys, time\n"
         "from bot.store.writer_process import ChildStore\n"
         f"store = ChildStore({url!r})\n"
-        "store.start()\n"
+        "store.launch(wait=True)\n"
         "print(store._process.pid, flush=True)\n"
         "time.sleep(60)\n"
     )
