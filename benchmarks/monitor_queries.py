@@ -20,8 +20,8 @@ from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import record
 from bot.monitor import queries
 from bot.store.db import create_db_engine, migrate
+from bot.store.reports import failures_by_rc
 from bot.store.schema import transactions
-from bot.store.transactions import failures_by_rc
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 FAIL_RCS = ["07", "17", "14", "16", "06", "106", "110", "102", "13", "20"]

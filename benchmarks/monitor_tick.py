@@ -26,7 +26,7 @@ import httpx
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import ROOT, bench_env, free_port, iak_bot, record, serve
 from benchmarks.monitor_queries import NOW, load
-from bot.alerts.store import IncidentStore
+from bot.alerts.repository import IncidentRepository
 from bot.monitor.decisions import MonitorConfig
 from bot.monitor.loop import Monitor
 from bot.registry import Registry
@@ -46,6 +46,9 @@ class FrozenClock:
     def now(self):  # type: ignore[no-untyped-def]
         return self.moment
 
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+
 
 def tick_cost(url: str, total: int, pending: int) -> list[str]:
     engine = create_db_engine(url)
@@ -64,7 +67,7 @@ def tick_cost(url: str, total: int, pending: int) -> list[str]:
     )
     monitor = Monitor(
         database=database,
-        incidents=IncidentStore(database.engine),
+        incidents=IncidentRepository(database.engine),
         registry=Registry.load(),
         clock=clock,
         config=config,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -14,6 +15,8 @@ from bot.monitor.decisions import MonitorConfig
 from bot.monitor.loop import Monitor
 from bot.services import Services
 from bot.slack.notifier import Notifier
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -33,22 +36,34 @@ class Alerting:
         """Start ticking and delivering."""
         self._tasks = [
             asyncio.create_task(self.monitor.run(), name="monitor"),
-            asyncio.create_task(
-                self.notifier.run(lambda: self.monitor.is_leader, self._stopping),
-                name="notifier",
-            ),
+            asyncio.create_task(self.notifier.run(self._stopping), name="notifier"),
         ]
 
     async def stop(self, grace_seconds: float) -> None:
-        """Stop ticking, send what is already queued (within the grace period), release
-        the lease so another process takes over at once."""
-        was_leader = self.monitor.is_leader
-        await self.monitor.stop()
+        """Stop deciding, deliver what is already queued (within the grace period) while
+        still holding the lease, then release it so another process takes over at once.
+
+        In that order, no other process can post a row this one is still delivering.
+        """
+        await self.monitor.stop_ticking()
         self._stopping.set()
         await asyncio.gather(*self._tasks, return_exceptions=True)
-        if was_leader:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.notifier.deliver(), grace_seconds)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._drain(), grace_seconds)
+        await self.monitor.release()
+
+    async def _drain(self) -> None:
+        """Deliver until the outbox is empty or only rows that cannot go out are left."""
+        clock = self.notifier.clock
+        while True:
+            report = await self.notifier.deliver()
+            if report.sent or report.failed:
+                continue
+            if report.retry_at is None:
+                if report.held:
+                    log.warning("%d alert(s) left in the outbox for the next leader", report.held)
+                return
+            await clock.sleep((report.retry_at - clock.now()).total_seconds())
 
 
 def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Alerting | None:
@@ -63,14 +78,6 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         timeout=10,
         retry_handlers=[],
     )
-    notifier = Notifier(
-        services.incidents,
-        client,
-        services.registry,
-        services.clock,
-        mask_customer_id=settings.mask_customer_id,
-        pace_seconds=slack_pace_seconds,
-    )
     monitor = Monitor(
         database=services.database,
         incidents=services.incidents,
@@ -79,8 +86,21 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         config=MonitorConfig.from_settings(settings),
         channel=settings.ops_channel,
         iak=services.iak,
-        on_queued=notifier.wake,
     )
+    # A row goes out only while this process keeps the lease for a third of it more: far
+    # longer than one Slack call (10 s at most), so no other process can take over and
+    # post the same row meanwhile.
+    margin = monitor.lease_ttl / 3
+    notifier = Notifier(
+        services.incidents,
+        client,
+        services.registry,
+        services.clock,
+        may_send=lambda now: monitor.holds_lease(now, margin),
+        mask_customer_id=settings.mask_customer_id,
+        pace_seconds=slack_pace_seconds,
+    )
+    monitor.on_lead = notifier.wake
     return Alerting(monitor, notifier)
 
 
@@ -88,7 +108,7 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
     """What /healthz tells beyond the database: the monitor, the outbox, Slack errors."""
     now = services.clock.now()
     leader = services.incidents.leader()
-    backlog = services.incidents.backlog()
+    outbox = services.incidents.outbox_health()
     report: dict[str, Any] = {
         "monitor": {
             "enabled": alerting is not None and services.settings.monitor_enabled,
@@ -102,11 +122,19 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
             else None,
         },
         "outbox": {
-            "backlog": backlog.count,
+            "backlog": outbox.backlog,
             "oldest_undelivered_age_seconds": round(
-                (now - backlog.oldest_created_at).total_seconds(), 1
+                (now - outbox.oldest_created_at).total_seconds(), 1
             )
-            if backlog.oldest_created_at
+            if outbox.oldest_created_at
+            else None,
+            # rows that could never be delivered (logged when they failed)
+            "failed": outbox.failed,
+            "last_failure": {
+                "at": outbox.last_failed_at.isoformat(),
+                "error": outbox.last_error,
+            }
+            if outbox.last_failed_at
             else None,
         },
         "slack_errors": dict(alerting.notifier.blocked) if alerting else {},

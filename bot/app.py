@@ -18,7 +18,7 @@ from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerting import Alerting, build_alerting, health_report
-from bot.alerts.store import IncidentStore
+from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings
@@ -143,7 +143,7 @@ def build_services(
         background=BackgroundTasks(),
         database=database,
         clock=clock or SystemClock(),
-        incidents=IncidentStore(database.engine),
+        incidents=IncidentRepository(database.engine),
         iak=build_iak_client(settings, registry, limits=iak_limits),
     )
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from bot.alerts.store import IncidentStore
+from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
@@ -22,6 +22,6 @@ class Services:
     background: BackgroundTasks
     database: Database
     clock: Clock
-    incidents: IncidentStore
+    incidents: IncidentRepository
     # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
     iak: IakClient | None = None

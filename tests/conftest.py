@@ -134,7 +134,7 @@ def start_bot(
         *,
         iak_limits: CallLimits | None = None,
         clock: Clock | None = None,
-        slack_pace_seconds: float = 0.01,
+        slack_pace_seconds: float = 0.0,
         **overrides: Any,
     ) -> RunningBot:
         bot = build_bot(
@@ -192,7 +192,8 @@ MONITOR_INGEST_TOKEN = "ingest-token-for-monitor-tests"
 
 @pytest.fixture
 def clock() -> FakeClock:
-    return FakeClock()
+    """The bot's clock in scenario tests: it runs like real time, and tests jump it ahead."""
+    return FakeClock(running=True)
 
 
 @pytest.fixture

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import os
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -17,29 +15,7 @@ from tests.conftest import SIGNING_SECRET
 from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
-
-SECRET_NAMES = ("SLACK", "IAK_", "DATABASE_URL", "INGEST_TOKEN", "OPS_CHANNEL", "PORT")
-
-
-def clean_env(**extra: str) -> dict[str, str]:
-    """The test process's environment without any bot setting, plus `extra`."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(SECRET_NAMES)}
-    env.update(extra)
-    return env
-
-
-def iak_bot(
-    *args: str, cwd: Path, env: dict[str, str] | None = None
-) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        env=env or clean_env(),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.cli import clean_env, free_port, iak_bot
 
 
 def test_code_prints_the_card_offline(tmp_path: Path) -> None:
@@ -119,12 +95,6 @@ def test_migrate_names_an_unreachable_database(tmp_path: Path) -> None:
     assert "DATABASE_URL" in result.stderr
     assert "hunter2" not in result.stderr
     assert "Traceback" not in result.stderr
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @pytest.fixture

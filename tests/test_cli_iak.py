@@ -10,7 +10,7 @@ import pytest
 from bot.cli import main
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
 from tests.fakes.iak import FakeIak, transaction
-from tests.test_cli import clean_env, iak_bot
+from tests.support.cli import clean_env, iak_bot
 
 CUSTOMER = "0817777215"
 

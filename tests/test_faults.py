@@ -14,7 +14,7 @@ from sqlalchemy.engine import make_url
 from tests.conftest import RunningBot
 from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.tcp_proxy import TcpProxy
-from tests.test_intake import INGEST_TOKEN, callback_body, topup_answer
+from tests.support.intake import INGEST_TOKEN, callback_body, topup_answer
 
 
 @pytest.fixture

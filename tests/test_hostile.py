@@ -29,7 +29,7 @@ from tests.conftest import SIGNING_SECRET, RunningBot, bot_server, bot_settings
 from tests.db import sqlite_copy
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import sign
-from tests.test_intake import INGEST_TOKEN
+from tests.support.intake import INGEST_TOKEN
 
 CHECKS = [
     not_a_server_error,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
 from collections.abc import Callable
@@ -16,50 +15,7 @@ from bot.iak.models import Outcome
 from bot.intake import Intake
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot
-
-USERNAME = "082210138584"
-API_KEY = "test-iak-api-key"
-INGEST_TOKEN = "ingest-token-0123456789abcdef"
-
-
-def iak_sign(ref_id: str) -> str:
-    return hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
-
-
-def callback_body(ref_id: str = "order002", **overrides: Any) -> dict[str, Any]:
-    """IAK's documented callback sample, signed for our test credentials."""
-    data = {
-        "ref_id": ref_id,
-        "status": "1",
-        "product_code": "xld25000",
-        "customer_id": "0817777215",
-        "price": "25000",
-        "message": "SUCCESS",
-        "sn": "123456789",
-        "balance": "997061249",
-        "tr_id": "3482",
-        "rc": "00",
-        "sign": iak_sign(ref_id),
-    }
-    data.update(overrides)
-    return {"data": data}
-
-
-def topup_answer(ref_id: str = "order001", **overrides: Any) -> dict[str, Any]:
-    """IAK's first answer to a top-up: always processing."""
-    data = {
-        "ref_id": ref_id,
-        "status": 0,
-        "product_code": "xld25000",
-        "customer_id": "0817777215",
-        "price": 25000,
-        "message": "PROCESS",
-        "balance": 997061249,
-        "tr_id": 3482,
-        "rc": "39",
-    }
-    data.update(overrides)
-    return {"data": data}
+from tests.support.intake import INGEST_TOKEN, callback_body, iak_sign, topup_answer
 
 
 @pytest.fixture
@@ -287,7 +243,12 @@ def test_health_reports_the_database(bot: RunningBot) -> None:
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["database"]) == ("ok", "ok")
-    assert body["outbox"] == {"backlog": 0, "oldest_undelivered_age_seconds": None}
+    assert body["outbox"] == {
+        "backlog": 0,
+        "oldest_undelivered_age_seconds": None,
+        "failed": 0,
+        "last_failure": None,
+    }
 
 
 def test_a_chunked_body_over_64_kib_is_413(bot: RunningBot) -> None:

@@ -17,7 +17,7 @@ from bot.iak.models import Outcome, valid_ref_id
 from bot.registry import Registry
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot, bot_server
-from tests.test_intake import INGEST_TOKEN, iak_sign
+from tests.support.intake import INGEST_TOKEN, iak_sign
 
 json_scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)

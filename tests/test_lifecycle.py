@@ -19,7 +19,7 @@ from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
-from tests.test_cli import clean_env, free_port, iak_bot
+from tests.support.cli import clean_env, free_port, iak_bot
 
 SECRET = "lifecycle-signing-secret"
 

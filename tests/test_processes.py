@@ -17,7 +17,7 @@ import pytest
 
 from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.slack import FakeSlack
-from tests.test_cli import clean_env, free_port
+from tests.support.cli import clean_env, free_port
 
 USERNAME, API_KEY = "082210138584", "k-processes"
 INTERVAL = 0.3

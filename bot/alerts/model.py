@@ -1,11 +1,19 @@
-"""Incidents as the monitor and the notifier see them."""
+"""Incidents as the monitor decides them and the notifier delivers them.
+
+This is the contract between the two: the monitor produces these types, the store keeps
+them, Slack's builders (`bot.slack.blocks.alerts`) render them. Nothing here knows SQL or
+Block Kit. Every kind of incident has a dataclass of its figures, and every thread reply a
+dataclass of what it says, so a renderer never guesses at a dictionary's keys.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import ClassVar
+
+from bot.iak.models import Outcome
 
 
 class IncidentKind(StrEnum):
@@ -23,12 +31,85 @@ class IncidentStatus(StrEnum):
     RESOLVED = "resolved"
 
 
-class OutboxAction(StrEnum):
-    """The three Slack operations an incident needs."""
+class ParentState(StrEnum):
+    """Where the incident's parent message stands."""
 
-    POST_PARENT = "post_parent"
-    REPLY = "reply"
-    UPDATE_PARENT = "update_parent"
+    QUEUED = "queued"  # its post is in the outbox
+    # opened under a standing mute of its kind and key: posted when the mute ends
+    HELD = "held"
+    POSTED = "posted"  # in the channel: replies go under it, edits change it
+    # Slack refused it for good (or it could not be rendered): nothing can go under it
+    FAILED = "failed"
+
+
+# --- What each kind of incident shows (its parent message is rendered from these) ---------
+
+
+@dataclass(frozen=True)
+class Member:
+    """A transaction as an incident lists it."""
+
+    ref_id: str
+    product_code: str | None
+    customer_id: str | None
+    first_seen_at: datetime
+
+
+@dataclass(frozen=True)
+class PendingDetails:
+    """Transactions pending too long: how many joined, how they settled, the oldest waiting."""
+
+    total: int = 0
+    waiting: int = 0
+    succeeded: int = 0
+    failed: int = 0
+    gave_up: int = 0
+    members: tuple[Member, ...] = ()
+
+
+@dataclass(frozen=True)
+class SpikeDetails:
+    """One rc failing: the window's count against its usual rate, and the incident's course."""
+
+    rc: str
+    count: int
+    expected: float
+    threshold: float
+    stops_sales: bool
+    window_seconds: float
+    total: int
+    peak: int
+    # what the thread was last told, and when (updates come when the total doubles, or
+    # every few minutes)
+    reported_total: int
+    reported_at: datetime
+    refreshed_at: datetime  # when the parent's figures were last edited
+    quiet_since: datetime | None = None  # below the resolve threshold since then
+    products: dict[str, int] = field(default_factory=dict)  # failures per product, window
+    sparkline: tuple[int, ...] = ()  # failures per 5 minutes over the last hour
+
+
+@dataclass(frozen=True)
+class DepositDetails:
+    """The IAK deposit below the threshold, and how fast it is going."""
+
+    balance: int
+    threshold: int
+    observed_at: datetime
+    lowest: int
+    reported_balance: int
+    reported_at: datetime
+    spend_per_hour: float | None = None
+    hours_left: float | None = None
+
+
+IncidentDetails = PendingDetails | SpikeDetails | DepositDetails
+
+DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
+    IncidentKind.PENDING: PendingDetails,
+    IncidentKind.SPIKE: SpikeDetails,
+    IncidentKind.DEPOSIT: DepositDetails,
+}
 
 
 @dataclass(frozen=True)
@@ -44,7 +125,8 @@ class Incident:
     resolved_at: datetime | None
     channel: str | None
     parent_ts: str | None
-    details: dict[str, Any]
+    details: IncidentDetails
+    parent_state: ParentState = ParentState.QUEUED
     acknowledged_by: str | None = None
     acknowledged_at: datetime | None = None
     muted_until: datetime | None = None
@@ -60,37 +142,203 @@ class Incident:
         return self.muted_until is not None and self.muted_until > now
 
 
+# --- What a thread reply says ---------------------------------------------------------------
+
+
+class ReplyKind(StrEnum):
+    """Every kind of thread reply."""
+
+    PENDING_JOINED = "pending_joined"
+    PENDING_OUTCOMES = "pending_outcomes"
+    SPIKE_UPDATE = "spike_update"
+    DEPOSIT_UPDATE = "deposit_update"
+    RESOLVED = "resolved"
+    ACKNOWLEDGED = "acknowledged"
+    RECHECKED = "rechecked"
+
+
+@dataclass(frozen=True)
+class PendingJoined:
+    """More transactions aged out into an open pending incident."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.PENDING_JOINED
+    members: tuple[Member, ...]
+    more: int  # joined but not listed
+    waiting: int  # waiting in the incident now
+
+
+class Settlement(StrEnum):
+    """How a long-pending transaction left the incident."""
+
+    SUCCESS = "success"
+    FAILED = "failed"
+    GAVE_UP = "gave_up"  # still pending after 24 h: the monitor stopped asking IAK
+
+    @classmethod
+    def of(cls, outcome: Outcome) -> Settlement:
+        """A final outcome's settlement; anything else means the monitor gave up."""
+        if outcome is Outcome.SUCCESS:
+            return cls.SUCCESS
+        if outcome is Outcome.FAILED:
+            return cls.FAILED
+        return cls.GAVE_UP
+
+
+@dataclass(frozen=True)
+class Settled:
+    """One long-pending transaction that settled."""
+
+    ref_id: str
+    outcome: Settlement
+    rc: str | None
+    product_code: str | None
+    customer_id: str | None
+
+
+@dataclass(frozen=True)
+class PendingOutcomes:
+    """Long-pending transactions that settled since the last reply."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.PENDING_OUTCOMES
+    items: tuple[Settled, ...]
+    more: int  # settled but not listed
+
+
+@dataclass(frozen=True)
+class SpikeUpdate:
+    """A failure spike goes on: the total since it opened, and the window's count."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.SPIKE_UPDATE
+    count: int
+    expected: float
+    total: int
+    previous_total: int
+
+
+@dataclass(frozen=True)
+class DepositUpdate:
+    """The deposit kept dropping."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.DEPOSIT_UPDATE
+    balance: int
+    previous: int
+    spend_per_hour: float | None = None
+    hours_left: float | None = None
+
+
+@dataclass(frozen=True)
+class Resolved:
+    """The incident is over; `total` for pending and spikes, `balance` for the deposit."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.RESOLVED
+    duration_seconds: float
+    total: int | None = None
+    balance: int | None = None
+
+
+@dataclass(frozen=True)
+class Acknowledged:
+    """Someone took the incident on."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.ACKNOWLEDGED
+    user_id: str
+
+
+@dataclass(frozen=True)
+class Rechecked:
+    """Someone had the waiting transactions checked at IAK at once."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.RECHECKED
+    user_id: str
+    asked: int
+    answered: int
+
+
+Reply = (
+    PendingJoined
+    | PendingOutcomes
+    | SpikeUpdate
+    | DepositUpdate
+    | Resolved
+    | Acknowledged
+    | Rechecked
+)
+
+REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
+    reply.kind: reply
+    for reply in (
+        PendingJoined,
+        PendingOutcomes,
+        SpikeUpdate,
+        DepositUpdate,
+        Resolved,
+        Acknowledged,
+        Rechecked,
+    )
+}
+
+
+# --- The Slack operations an incident change asks for (rows of the outbox) --------------------
+
+
+class OutboxAction(StrEnum):
+    """The three Slack operations an incident needs."""
+
+    POST_PARENT = "post_parent"
+    REPLY = "reply"
+    UPDATE_PARENT = "update_parent"
+
+
+@dataclass(frozen=True)
+class PostParent:
+    """Post the incident's parent message (rendered from its state when sent)."""
+
+    action: ClassVar[OutboxAction] = OutboxAction.POST_PARENT
+
+
+@dataclass(frozen=True)
+class UpdateParent:
+    """Edit the parent to show the incident's current state."""
+
+    action: ClassVar[OutboxAction] = OutboxAction.UPDATE_PARENT
+
+
+@dataclass(frozen=True)
+class ThreadReply:
+    """A reply in the incident's thread; `broadcast` also shows it in the channel (unless the
+    incident has been acknowledged)."""
+
+    action: ClassVar[OutboxAction] = OutboxAction.REPLY
+    reply: Reply
+    broadcast: bool = False
+
+
+Intent = PostParent | UpdateParent | ThreadReply
+
+
+@dataclass(frozen=True)
+class IncidentChange:
+    """Open, update or resolve one incident, and the Slack operations that follow: what the
+    monitor decides, written by the repository in one transaction."""
+
+    kind: IncidentKind
+    key: str
+    incident_id: int | None  # None: open a new incident
+    details: IncidentDetails
+    intents: tuple[Intent, ...] = ()
+    resolve: bool = False
+
+
 @dataclass(frozen=True)
 class OutboxItem:
-    """One queued Slack operation."""
+    """One queued Slack operation; `intent` is None when the stored row cannot be read (it is
+    then marked failed: `problem` says why)."""
 
     id: int
     incident_id: int
     channel: str
     action: OutboxAction
-    payload: dict[str, Any]
+    intent: Intent | None
     attempts: int
     created_at: datetime
-
-
-@dataclass(frozen=True)
-class Intent:
-    """A Slack operation a decision asks for; becomes an outbox row."""
-
-    action: OutboxAction
-    payload: dict[str, Any]
-
-    @classmethod
-    def post_parent(cls) -> Intent:
-        """Post the incident's parent message (rendered from its state when sent)."""
-        return cls(OutboxAction.POST_PARENT, {})
-
-    @classmethod
-    def update_parent(cls) -> Intent:
-        """Edit the parent to show the incident's current state."""
-        return cls(OutboxAction.UPDATE_PARENT, {})
-
-    @classmethod
-    def reply(cls, kind: str, *, broadcast: bool = False, **data: Any) -> Intent:
-        """A reply in the thread; `kind` tells the renderer what it says."""
-        return cls(OutboxAction.REPLY, {"type": kind, "broadcast": broadcast, **data})
+    problem: str | None = None

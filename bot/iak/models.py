@@ -9,7 +9,6 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
-from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
 
@@ -32,7 +31,12 @@ class Outcome(StrEnum):
     @property
     def is_final(self) -> bool:
         """Success and failure never change again."""
-        return self in (Outcome.SUCCESS, Outcome.FAILED)
+        return self not in NOT_FINAL
+
+
+# Not final yet: still pending, or unknown (no usable answer, which IAK says to treat as
+# pending). `/iak pending`, the monitor's age-out and its re-checks all mean these two.
+NOT_FINAL = (Outcome.PENDING, Outcome.UNKNOWN)
 
 
 class Source(StrEnum):
@@ -169,11 +173,3 @@ class TransactionData(BaseModel):
         if code is None:
             return Outcome.UNKNOWN
         return _REGISTRY_OUTCOMES.get(code.status, Outcome.UNKNOWN)
-
-
-class Envelope(BaseModel):
-    """`{"data": {...}}`, as IAK wraps every answer and callback."""
-
-    model_config = ConfigDict(extra="allow")
-
-    data: dict[str, Any]

@@ -6,14 +6,33 @@ say what changes and which Slack operations follow, and the tick writes both at 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
-from typing import Any
 
-from bot.alerts.model import Incident, IncidentKind, Intent
+from bot.alerts.model import (
+    DepositDetails,
+    DepositUpdate,
+    Incident,
+    IncidentChange,
+    IncidentDetails,
+    IncidentKind,
+    Intent,
+    Member,
+    PendingDetails,
+    PendingJoined,
+    PendingOutcomes,
+    PostParent,
+    Resolved,
+    Settled,
+    Settlement,
+    SpikeDetails,
+    SpikeUpdate,
+    ThreadReply,
+    UpdateParent,
+)
 from bot.config import Settings
-from bot.iak.models import Outcome
+from bot.store.transactions import PendingTransaction
 
 # A quiet rc is assumed to fail at least this often per window, so one failure after a
 # silent day is not "infinitely" above its baseline.
@@ -63,41 +82,17 @@ class MonitorConfig:
         return min(RECHECK_CAP, self.age_out)
 
 
-@dataclass(frozen=True)
-class IncidentChange:
-    """Open, update or resolve one incident, and the Slack operations that follow."""
-
-    kind: IncidentKind
-    key: str
-    incident_id: int | None  # None: open a new incident
-    details: dict[str, Any]
-    intents: tuple[Intent, ...] = ()
-    resolve: bool = False
-
-
 # --- Pending transactions ----------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PendingTransaction:
-    """A pending transaction as the pending incident needs it."""
-
-    ref_id: str
-    product_code: str | None
-    customer_id: str | None
-    first_seen_at: datetime
-    outcome: Outcome
-    rc: str | None
-    checks_stopped_at: datetime | None = None
-
-    def as_member(self) -> dict[str, Any]:
-        """How it is listed in the incident's details."""
-        return {
-            "ref_id": self.ref_id,
-            "product_code": self.product_code,
-            "customer_id": self.customer_id,
-            "first_seen_at": self.first_seen_at.isoformat(),
-        }
+def member(transaction: PendingTransaction) -> Member:
+    """How a pending transaction is listed in its incident."""
+    return Member(
+        ref_id=transaction.ref_id,
+        product_code=transaction.product_code,
+        customer_id=transaction.customer_id,
+        first_seen_at=transaction.first_seen_at,
+    )
 
 
 @dataclass(frozen=True)
@@ -134,69 +129,52 @@ def decide_pending(snapshot: PendingSnapshot, now: datetime) -> PendingDecision:
     if incident is not None and not joined and not finished and snapshot.waiting > 0:
         return PendingDecision(None)
 
-    before = incident.details if incident else {}
-    succeeded = before.get("succeeded", 0)
-    failed = before.get("failed", 0)
-    gave_up = before.get("gave_up", 0)
-    told: list[dict[str, Any]] = []
-    for member in finished:
-        if member.outcome is Outcome.SUCCESS:
-            succeeded += 1
-        elif member.outcome is Outcome.FAILED:
-            failed += 1
-        else:
-            gave_up += 1
-        told.append(
-            {
-                "ref_id": member.ref_id,
-                "outcome": member.outcome.value if member.outcome.is_final else "gave_up",
-                "rc": member.rc,
-                "product_code": member.product_code,
-                "customer_id": member.customer_id,
-            }
+    before = incident.details if incident is not None else PendingDetails()
+    assert isinstance(before, PendingDetails)
+    told = tuple(
+        Settled(
+            ref_id=transaction.ref_id,
+            outcome=Settlement.of(transaction.outcome),
+            rc=transaction.rc,
+            product_code=transaction.product_code,
+            customer_id=transaction.customer_id,
         )
+        for transaction in finished
+    )
+    settled = [item.outcome for item in told]
     waiting = snapshot.waiting + len(joined)
     listed = sorted([*snapshot.oldest_waiting, *joined], key=lambda m: m.first_seen_at)[:LISTED]
-    details = {
-        "total": before.get("total", 0) + len(joined),
-        "waiting": waiting,
-        "succeeded": succeeded,
-        "failed": failed,
-        "gave_up": gave_up,
-        "members": [member.as_member() for member in listed],
-    }
+    details = PendingDetails(
+        total=before.total + len(joined),
+        waiting=waiting,
+        succeeded=before.succeeded + settled.count(Settlement.SUCCESS),
+        failed=before.failed + settled.count(Settlement.FAILED),
+        gave_up=before.gave_up + settled.count(Settlement.GAVE_UP),
+        members=tuple(member(transaction) for transaction in listed),
+    )
     intents: list[Intent] = []
     if incident is None:
-        intents.append(Intent.post_parent())
+        intents.append(PostParent())
     else:
         if joined:
-            intents.append(
-                Intent.reply(
-                    "pending_joined",
-                    members=[member.as_member() for member in joined[:LISTED]],
-                    more=max(len(joined) - LISTED, 0),
-                    waiting=waiting,
-                )
+            reply = PendingJoined(
+                members=tuple(member(transaction) for transaction in joined[:LISTED]),
+                more=max(len(joined) - LISTED, 0),
+                waiting=waiting,
             )
+            intents.append(ThreadReply(reply))
         if told:
-            intents.append(
-                Intent.reply(
-                    "pending_outcomes", items=told[:LISTED], more=max(len(told) - LISTED, 0)
-                )
-            )
+            outcomes = PendingOutcomes(items=told[:LISTED], more=max(len(told) - LISTED, 0))
+            intents.append(ThreadReply(outcomes))
     resolve = incident is not None and waiting == 0
     if resolve:
         assert incident is not None
-        intents.append(
-            Intent.reply(
-                "resolved",
-                broadcast=True,
-                duration_seconds=(now - incident.opened_at).total_seconds(),
-                total=details["total"],
-            )
+        resolved = Resolved(
+            duration_seconds=(now - incident.opened_at).total_seconds(), total=details.total
         )
+        intents.append(ThreadReply(resolved, broadcast=True))
     if incident is not None:
-        intents.append(Intent.update_parent())
+        intents.append(UpdateParent())
     change = IncidentChange(
         IncidentKind.PENDING,
         IncidentKind.PENDING.value,
@@ -207,8 +185,8 @@ def decide_pending(snapshot: PendingSnapshot, now: datetime) -> PendingDecision:
     )
     return PendingDecision(
         change,
-        join=tuple(member.ref_id for member in joined),
-        announce=tuple(member.ref_id for member in finished),
+        join=tuple(transaction.ref_id for transaction in joined),
+        announce=tuple(transaction.ref_id for transaction in finished),
     )
 
 
@@ -238,7 +216,8 @@ class RcActivity:
     baseline_count: int  # failures in the 24 hours before that window
     products: dict[str, int] = field(default_factory=dict)  # failures per product, window
     sparkline: tuple[int, ...] = ()  # failures per 5 minutes over the last hour
-    total_since_open: int | None = None  # failures since its open incident opened
+    # failures since its open incident started (from the window that opened it)
+    total_since_open: int | None = None
 
 
 def expected_in_window(activity: RcActivity, config: MonitorConfig) -> float:
@@ -267,77 +246,72 @@ def decide_spike(
 ) -> IncidentChange | None:
     """Open, update or resolve the incident of one rc."""
     threshold = opening_threshold(activity, config, stops_sales)
-    expected = expected_in_window(activity, config)
-    figures = {
-        "rc": activity.rc,
-        "count": activity.window_count,
-        "expected": round(expected, 2),
-        "threshold": round(threshold, 2),
-        "products": dict(sorted(activity.products.items(), key=lambda kv: -kv[1])[:5]),
-        "sparkline": list(activity.sparkline),
-        "stops_sales": stops_sales,
-        "window_seconds": config.spike_window.total_seconds(),
-    }
+    expected = round(expected_in_window(activity, config), 2)
+    products = dict(sorted(activity.products.items(), key=lambda kv: -kv[1])[:5])
     if incident is None:
         if activity.window_count < threshold or activity.window_count == 0:
             return None
-        details = {
-            **figures,
-            "total": activity.window_count,
-            "peak": activity.window_count,
-            "reported_total": activity.window_count,
-            "reported_at": now.isoformat(),
-            "refreshed_at": now.isoformat(),
-            "quiet_since": None,
-        }
-        return IncidentChange(
-            IncidentKind.SPIKE, activity.rc, None, details, (Intent.post_parent(),)
+        opened = SpikeDetails(
+            rc=activity.rc,
+            count=activity.window_count,
+            expected=expected,
+            threshold=round(threshold, 2),
+            stops_sales=stops_sales,
+            window_seconds=config.spike_window.total_seconds(),
+            total=activity.window_count,
+            peak=activity.window_count,
+            reported_total=activity.window_count,
+            reported_at=now,
+            refreshed_at=now,
+            products=products,
+            sparkline=activity.sparkline,
         )
+        return IncidentChange(IncidentKind.SPIKE, activity.rc, None, opened, (PostParent(),))
 
     before = incident.details
-    total = max(activity.total_since_open or 0, before.get("total", 0))
-    details = {
-        **before,
-        **figures,
-        "total": total,
-        "peak": max(before.get("peak", 0), activity.window_count),
-    }
+    assert isinstance(before, SpikeDetails)
+    total = max(activity.total_since_open or 0, before.total)
     # Quiet: nothing at all for a code that stops sales; well below the threshold otherwise.
     quiet = (
         activity.window_count == 0
         if stops_sales
         else activity.window_count < threshold * RESOLVE_FRACTION
     )
-    if quiet:
-        since = _parse(before.get("quiet_since")) or now
-        details["quiet_since"] = since.isoformat()
-        if now - since >= config.spike_window:
-            return _resolution(incident, details, now, total=total)
-    else:
-        details["quiet_since"] = None
+    details = replace(
+        before,
+        count=activity.window_count,
+        expected=expected,
+        threshold=round(threshold, 2),
+        stops_sales=stops_sales,
+        window_seconds=config.spike_window.total_seconds(),
+        total=total,
+        peak=max(before.peak, activity.window_count),
+        products=products,
+        sparkline=activity.sparkline,
+        quiet_since=(before.quiet_since or now) if quiet else None,
+    )
+    if details.quiet_since is not None and now - details.quiet_since >= config.spike_window:
+        return _resolution(incident, details, Resolved(_lasted(incident, now), total=total))
 
     intents: list[Intent] = []
-    reported_total = before.get("reported_total", 0)
-    reported_at = _parse(before.get("reported_at")) or incident.opened_at
-    doubled = total >= 2 * max(reported_total, 1)
-    if doubled or (now - reported_at >= UPDATE_EVERY and total != reported_total):
-        intents.append(
-            Intent.reply(
-                "spike_update",
-                broadcast=doubled,
-                count=activity.window_count,
-                expected=round(expected, 2),
-                total=total,
-                previous_total=reported_total,
-            )
+    doubled = total >= 2 * max(before.reported_total, 1)
+    if doubled or (now - before.reported_at >= UPDATE_EVERY and total != before.reported_total):
+        update = SpikeUpdate(
+            count=activity.window_count,
+            expected=expected,
+            total=total,
+            previous_total=before.reported_total,
         )
-        details["reported_total"] = total
-        details["reported_at"] = now.isoformat()
-    refreshed_at = _parse(before.get("refreshed_at")) or incident.opened_at
-    changed = any(details.get(k) != before.get(k) for k in ("count", "total", "sparkline"))
-    if intents or (changed and now - refreshed_at >= REFRESH_PARENT_EVERY):
-        intents.append(Intent.update_parent())
-        details["refreshed_at"] = now.isoformat()
+        intents.append(ThreadReply(update, broadcast=doubled))
+        details = replace(details, reported_total=total, reported_at=now)
+    changed = (details.count, details.total, details.sparkline) != (
+        before.count,
+        before.total,
+        before.sparkline,
+    )
+    if intents or (changed and now - before.refreshed_at >= REFRESH_PARENT_EVERY):
+        intents.append(UpdateParent())
+        details = replace(details, refreshed_at=now)
     if details == before and not intents:
         return None
     return IncidentChange(IncidentKind.SPIKE, activity.rc, incident.id, details, tuple(intents))
@@ -378,53 +352,50 @@ def decide_deposit(
     """Open a low-balance incident below the threshold; resolve it above it with a margin."""
     if threshold is None or reading is None:
         return None
-    hours_left = None
-    if reading.spend_per_hour and reading.spend_per_hour > 0:
-        hours_left = round(reading.balance / reading.spend_per_hour, 2)
-    figures = {
-        "balance": reading.balance,
-        "threshold": threshold,
-        "spend_per_hour": round(reading.spend_per_hour, 2) if reading.spend_per_hour else None,
-        "hours_left": hours_left,
-        "observed_at": reading.observed_at.isoformat(),
-    }
+    rate = reading.spend_per_hour
+    spend = round(rate, 2) if rate else None
+    hours_left = round(reading.balance / rate, 2) if rate and rate > 0 else None
     key = IncidentKind.DEPOSIT.value
     if incident is None:
         if reading.balance >= threshold:
             return None
-        details = {
-            **figures,
-            "lowest": reading.balance,
-            "reported_balance": reading.balance,
-            "reported_at": now.isoformat(),
-        }
-        return IncidentChange(IncidentKind.DEPOSIT, key, None, details, (Intent.post_parent(),))
-    before = incident.details
-    details = {
-        **before,
-        **figures,
-        "lowest": min(before.get("lowest", reading.balance), reading.balance),
-    }
-    if reading.balance >= threshold * DEPOSIT_MARGIN:
-        return _resolution(incident, details, now, balance=reading.balance)
-    intents: list[Intent] = []
-    reported = before.get("reported_balance", reading.balance)
-    reported_at = _parse(before.get("reported_at")) or incident.opened_at
-    dropped = reported - reading.balance >= threshold * 0.1
-    if dropped or (now - reported_at >= DEPOSIT_UPDATE_EVERY and reading.balance != reported):
-        intents.append(
-            Intent.reply(
-                "deposit_update",
-                balance=reading.balance,
-                previous=reported,
-                spend_per_hour=figures["spend_per_hour"],
-                hours_left=hours_left,
-            )
+        opened = DepositDetails(
+            balance=reading.balance,
+            threshold=threshold,
+            observed_at=reading.observed_at,
+            lowest=reading.balance,
+            reported_balance=reading.balance,
+            reported_at=now,
+            spend_per_hour=spend,
+            hours_left=hours_left,
         )
-        details["reported_balance"] = reading.balance
-        details["reported_at"] = now.isoformat()
-    if details.get("balance") != before.get("balance"):
-        intents.append(Intent.update_parent())
+        return IncidentChange(IncidentKind.DEPOSIT, key, None, opened, (PostParent(),))
+    before = incident.details
+    assert isinstance(before, DepositDetails)
+    details = replace(
+        before,
+        balance=reading.balance,
+        threshold=threshold,
+        observed_at=reading.observed_at,
+        lowest=min(before.lowest, reading.balance),
+        spend_per_hour=spend,
+        hours_left=hours_left,
+    )
+    if reading.balance >= threshold * DEPOSIT_MARGIN:
+        resolved = Resolved(_lasted(incident, now), balance=reading.balance)
+        return _resolution(incident, details, resolved)
+    intents: list[Intent] = []
+    reported = before.reported_balance
+    dropped = reported - reading.balance >= threshold * 0.1
+    waited = now - before.reported_at >= DEPOSIT_UPDATE_EVERY
+    if dropped or (waited and reading.balance != reported):
+        update = DepositUpdate(
+            balance=reading.balance, previous=reported, spend_per_hour=spend, hours_left=hours_left
+        )
+        intents.append(ThreadReply(update))
+        details = replace(details, reported_balance=reading.balance, reported_at=now)
+    if details.balance != before.balance:
+        intents.append(UpdateParent())
     if details == before and not intents:
         return None
     return IncidentChange(IncidentKind.DEPOSIT, key, incident.id, details, tuple(intents))
@@ -445,23 +416,12 @@ def spend_per_hour(readings: list[tuple[datetime, int]]) -> float | None:
     return spent / hours
 
 
-def _resolution(
-    incident: Incident, details: dict[str, Any], now: datetime, **figures: Any
-) -> IncidentChange:
+def _lasted(incident: Incident, now: datetime) -> float:
+    return (now - incident.opened_at).total_seconds()
+
+
+def _resolution(incident: Incident, details: IncidentDetails, said: Resolved) -> IncidentChange:
     """Resolve: a reply that says so (broadcast: the channel should know it is over) and the
     parent edited to show it."""
-    reply = Intent.reply(
-        "resolved",
-        broadcast=True,
-        duration_seconds=(now - incident.opened_at).total_seconds(),
-        **figures,
-    )
-    return IncidentChange(
-        incident.kind, incident.key, incident.id, details, (reply, Intent.update_parent()), True
-    )
-
-
-def _parse(value: object) -> datetime | None:
-    if isinstance(value, str):
-        return datetime.fromisoformat(value)
-    return None
+    intents = (ThreadReply(said, broadcast=True), UpdateParent())
+    return IncidentChange(incident.kind, incident.key, incident.id, details, intents, True)

@@ -9,24 +9,23 @@ transaction. Re-checks at IAK run beside the ticks, never more than 5 at once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 import os
 import secrets
 import socket
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine
 
-from bot.alerts.model import IncidentKind
-from bot.alerts.store import IncidentStore, renew_lease
+from bot.alerts.model import IncidentChange, IncidentKind
+from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.iak.client import IakClient
 from bot.iak.models import Source
 from bot.monitor import queries
 from bot.monitor.decisions import (
-    IncidentChange,
     MonitorConfig,
     RcActivity,
     decide_deposit,
@@ -70,14 +69,13 @@ class Monitor:
         self,
         *,
         database: Database,
-        incidents: IncidentStore,
+        incidents: IncidentRepository,
         registry: Registry,
         clock: Clock,
         config: MonitorConfig,
         channel: str,
         iak: IakClient | None,
         holder: str | None = None,
-        on_queued: object = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -88,8 +86,11 @@ class Monitor:
         self.iak = iak
         self.holder = holder or holder_name()
         self.is_leader = False
+        # when the lease this process holds runs out, as of its last committed renewal
+        self.lease_expires_at: datetime | None = None
         self.last_tick_at: datetime | None = None
-        self._on_queued = on_queued
+        # told after every tick that holds the lease (the notifier then delivers at once)
+        self.on_lead: Callable[[], None] | None = None
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -103,6 +104,12 @@ class Monitor:
         """How long a lease lasts without renewal."""
         return max(self.config.interval * LEASE_TICKS, timedelta(seconds=1))
 
+    def holds_lease(self, now: datetime, margin: timedelta) -> bool:
+        """Whether this process is sure to hold the lease for `margin` more: no other
+        process can take it over before it expires."""
+        expires = self.lease_expires_at
+        return self.is_leader and expires is not None and expires - margin > now
+
     async def run(self) -> None:
         """Tick until stopped; a failing tick is logged and the next one tries again."""
         while not self._stopping.is_set():
@@ -111,28 +118,51 @@ class Monitor:
             except Exception:
                 log.exception("monitor tick failed")
                 self.is_leader = False
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._stopping.wait(), self.config.interval.total_seconds())
+                self.lease_expires_at = None
+            await self._pause(self.config.interval)
 
-    async def stop(self) -> None:
-        """Stop ticking, let re-checks finish briefly, and hand the lease over."""
+    async def _pause(self, length: timedelta) -> None:
+        """Wait `length` on the clock, or until stopped."""
+        waits = [
+            asyncio.ensure_future(self.clock.sleep(length.total_seconds())),
+            asyncio.ensure_future(self._stopping.wait()),
+        ]
+        try:
+            await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for wait in waits:
+                wait.cancel()
+            await asyncio.gather(*waits, return_exceptions=True)
+
+    async def stop_ticking(self) -> None:
+        """Stop deciding and re-checking; the lease is kept until `release`."""
         self._stopping.set()
         if self._rechecks is not None and not self._rechecks.done():
             self._rechecks.cancel()
             await asyncio.gather(self._rechecks, return_exceptions=True)
+
+    async def release(self) -> None:
+        """Hand the lease over, so another process takes over at its next tick."""
         if self.is_leader:
             await asyncio.to_thread(self.incidents.release_lease, self.holder, self.clock.now())
-            self.is_leader = False
+        self.is_leader = False
+        self.lease_expires_at = None
+
+    async def stop(self) -> None:
+        """Stop ticking and hand the lease over."""
+        await self.stop_ticking()
+        await self.release()
 
     async def tick(self) -> TickReport:
         """One decision round, then start re-checks if the last batch is done."""
         now = self.clock.now()
         report = await asyncio.to_thread(self._decide_and_write, now)
         self.is_leader = report.leader
+        self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:
             self.last_tick_at = now
-            if report.queued and callable(self._on_queued):
-                self._on_queued()
+            if self.on_lead is not None:
+                self.on_lead()
             if self.iak is not None and (self._rechecks is None or self._rechecks.done()):
                 self._rechecks = asyncio.create_task(self.recheck(), name="monitor-rechecks")
         for name in report.opened:
@@ -142,37 +172,39 @@ class Monitor:
         return report
 
     def _decide_and_write(self, now: datetime) -> TickReport:
-        with self.engine.connect().execution_options(write=True) as connection, connection.begin():
+        repository = self.incidents
+        with repository.writing() as connection:
             # Renewing inside the same transaction fences a holder that stalled past its
             # lease: its writes cannot commit once another process holds the lease.
-            if not renew_lease(connection, self.holder, now, now + self.lease_ttl):
+            if not repository.renew_lease(connection, self.holder, now, now + self.lease_ttl):
                 return TickReport(leader=False)
             report = TickReport(leader=True)
             changes: list[IncidentChange] = []
 
-            pending = decide_pending(queries.pending_snapshot(connection, now, self.config), now)
+            pending_incident = repository.open_incident(
+                connection, IncidentKind.PENDING, IncidentKind.PENDING.value
+            )
+            snapshot = queries.pending_snapshot(connection, pending_incident, now, self.config)
+            pending = decide_pending(snapshot, now)
 
-            spikes = queries.open_incidents_of(connection, IncidentKind.SPIKE)
+            spikes = repository.open_incidents_of(connection, IncidentKind.SPIKE)
 
             def may_open(rc: str, count: int, baseline: int) -> bool:
-                code = self.registry.rc(rc)
-                stops = bool(code and code.stops_sales)
                 activity = RcActivity(rc, count, baseline)
-                return count >= opening_threshold(activity, self.config, stops)
+                return count >= opening_threshold(activity, self.config, self._stops_sales(rc))
 
             for activity in queries.rc_activity(connection, now, self.config, spikes, may_open):
-                code = self.registry.rc(activity.rc)
                 change = decide_spike(
                     activity,
                     spikes.get(activity.rc),
                     now,
                     self.config,
-                    stops_sales=bool(code and code.stops_sales),
+                    stops_sales=self._stops_sales(activity.rc),
                 )
                 if change is not None:
                     changes.append(change)
 
-            deposit = queries.open_incident(
+            deposit = repository.open_incident(
                 connection, IncidentKind.DEPOSIT, IncidentKind.DEPOSIT.value
             )
             reading = (
@@ -187,15 +219,19 @@ class Monitor:
                 changes.append(deposit_change)
 
             if pending.change is not None:
-                incident_id = queries.apply_change(connection, pending.change, now, self.channel)
+                incident_id = repository.apply_change(connection, pending.change, now, self.channel)
                 queries.set_members(connection, pending.join, incident_id=incident_id)
                 queries.set_members(connection, pending.announce, announced=True)
                 self._note(report, pending.change)
             for change in changes:
-                queries.apply_change(connection, change, now, self.channel)
+                repository.apply_change(connection, change, now, self.channel)
                 self._note(report, change)
-            report.queued += queries.release_held_parents(connection, now)
+            report.queued += repository.release_held_parents(connection, now)
             return report
+
+    def _stops_sales(self, rc: str) -> bool:
+        code = self.registry.rc(rc)
+        return bool(code and code.stops_sales)
 
     @staticmethod
     def _note(report: TickReport, change: IncidentChange) -> None:
@@ -241,6 +277,16 @@ class Monitor:
         if failures:
             log.warning("%d of %d re-checks failed: %s", len(failures), len(items), failures[0])
         return sum(1 for r in results if r is True)
+
+    async def recheck_incident(self, incident_id: int, limit: int) -> tuple[int, int]:
+        """Ask IAK now about the transactions still waiting in a pending incident (at most
+        `limit`): (how many were asked, how many IAK answered)."""
+        waiting = await asyncio.to_thread(self._waiting, incident_id, limit)
+        return len(waiting), await self.recheck_now(waiting)
+
+    def _waiting(self, incident_id: int, limit: int) -> list[tuple[str, datetime, int]]:
+        with self.engine.connect() as connection:
+            return queries.waiting_members(connection, incident_id, limit)
 
     def _due(self, now: datetime) -> list[tuple[str, datetime, int]]:
         with self.engine.connect() as connection:

@@ -2,26 +2,36 @@
 network errors and 5xx retried until Slack is back, permanent errors reported loudly.
 
 Like Alertmanager's notifier, it classifies every failure as retryable or permanent; unlike
-it, a 429 is retried after Retry-After instead of dropping the notification.
+it, a 429 is retried after Retry-After instead of dropping the notification. Each row is
+first rendered (a pure step: `bot.slack.blocks.alerts`), then delivered; a row that cannot
+be read or rendered fails for good like a permanent Slack error on that row, so it never
+holds back what comes after it.
+
+Every wait (pacing, Retry-After, back-off) is a time on the injected clock before which a
+channel is not called again; a pass never sleeps, it says when the next one is worth it.
+A row is only sent while this process is sure to keep the monitor's lease for a while:
+another process can take over only once the lease has expired, so no two processes post
+the same row.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
-import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.model import Incident, OutboxAction, OutboxItem
-from bot.alerts.store import IncidentStore
+from bot.alerts.model import Incident, OutboxItem, PostParent, ThreadReply, UpdateParent
+from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.registry import Registry
-from bot.slack.blocks.alerts import parent_message, reply_message
+from bot.slack.blocks.alerts import alert_message
 from bot.slack.blocks.text import Message
 
 log = logging.getLogger(__name__)
@@ -48,7 +58,8 @@ PERMANENT_ERRORS = frozenset(
 RETRYABLE_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
-MAX_BACKOFF = 60.0
+MAX_BACKOFF = timedelta(seconds=60)
+# How often the loop looks at the outbox when nothing wakes it (real time).
 POLL_SECONDS = 1.0
 
 
@@ -56,10 +67,19 @@ POLL_SECONDS = 1.0
 class ChannelState:
     """What the notifier knows about one channel."""
 
-    last_sent: float = 0.0  # monotonic
-    paused_until: float = 0.0  # monotonic: 429 or an outage
-    failures: int = 0  # consecutive retryable failures, for backoff
+    # not called again before this (pacing, a 429's Retry-After, back-off after an outage)
+    not_before: datetime | None = None
+    failures: int = 0  # consecutive retryable failures, for back-off
     blocked: str | None = None  # a permanent error; cleared only by a restart
+
+    def waiting(self, now: datetime) -> bool:
+        """Whether this channel must not be called yet."""
+        return self.not_before is not None and self.not_before > now
+
+    def hold_until(self, moment: datetime) -> None:
+        """Call it no earlier than `moment` (a later hold wins)."""
+        if self.not_before is None or moment > self.not_before:
+            self.not_before = moment
 
 
 @dataclass
@@ -68,7 +88,15 @@ class DeliveryReport:
 
     sent: int = 0
     held: int = 0
+    failed: int = 0
     errors: list[str] = field(default_factory=list)
+    # the earliest moment a held row may go out (None: nothing is waiting on time)
+    retry_at: datetime | None = None
+
+    def retry_no_earlier_than(self, moment: datetime | None) -> None:
+        """Note a moment something held becomes sendable."""
+        if moment is not None and (self.retry_at is None or moment < self.retry_at):
+            self.retry_at = moment
 
 
 class Notifier:
@@ -76,11 +104,12 @@ class Notifier:
 
     def __init__(
         self,
-        incidents: IncidentStore,
+        incidents: IncidentRepository,
         client: AsyncWebClient,
         registry: Registry,
         clock: Clock,
         *,
+        may_send: Callable[[datetime], bool],
         mask_customer_id: bool = True,
         pace_seconds: float = 1.0,
     ) -> None:
@@ -88,8 +117,10 @@ class Notifier:
         self.client = client
         self.registry = registry
         self.clock = clock
+        # whether this process may post now (it holds the monitor's lease, with a margin)
+        self.may_send = may_send
         self.mask = mask_customer_id
-        self.pace_seconds = pace_seconds
+        self.pace = timedelta(seconds=pace_seconds)
         self.channels: dict[str, ChannelState] = {}
         self._wake = asyncio.Event()
 
@@ -102,116 +133,132 @@ class Notifier:
         """Something new is queued: deliver now rather than at the next poll."""
         self._wake.set()
 
-    async def run(self, is_leader: Callable[[], bool], stopping: asyncio.Event) -> None:
-        """Deliver while this process runs the monitor, until `stopping` is set."""
+    async def run(self, stopping: asyncio.Event) -> None:
+        """Deliver until `stopping` is set: at once when woken, when a held row's time
+        comes, and every POLL_SECONDS anyway."""
         while not stopping.is_set():
-            if is_leader():
-                try:
-                    await self.deliver()
-                except Exception:
-                    log.exception("outbox delivery pass failed; retrying")
             self._wake.clear()
-            waits = [
-                asyncio.ensure_future(self._wake.wait()),
-                asyncio.ensure_future(stopping.wait()),
-            ]
-            await asyncio.wait(
-                waits, timeout=self._next_wait(), return_when=asyncio.FIRST_COMPLETED
-            )
-            for waiter in waits:
-                waiter.cancel()
+            retry_at = None
+            try:
+                retry_at = (await self.deliver()).retry_at
+            except Exception:
+                log.exception("outbox delivery pass failed; retrying")
+            await self._wait(stopping, retry_at)
 
-    def _next_wait(self) -> float:
-        now = time.monotonic()
-        paused = [s.paused_until - now for s in self.channels.values() if s.paused_until > now]
-        return max(min([POLL_SECONDS, *paused]), 0.01)
+    async def _wait(self, stopping: asyncio.Event, retry_at: datetime | None) -> None:
+        waits: list[Coroutine[Any, Any, Any]] = [self._wake.wait(), stopping.wait()]
+        if retry_at is not None:
+            waits.append(self.clock.sleep((retry_at - self.clock.now()).total_seconds()))
+        tasks = [asyncio.ensure_future(wait) for wait in waits]
+        try:
+            await asyncio.wait(tasks, timeout=POLL_SECONDS, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in tasks:
+                task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.gather(*tasks, return_exceptions=True)
 
     async def deliver(self, limit: int = 100) -> DeliveryReport:
-        """One pass: send every due row in order; a held row holds back its incident's later
-        rows, so a thread never shows a reply before the message it belongs to."""
+        """One pass: send every row that may go now, in order; a held row holds back its
+        incident's later rows, so a thread never shows a reply before its parent."""
         report = DeliveryReport()
+        if not self.may_send(self.clock.now()):
+            return report
         items = await asyncio.to_thread(self.incidents.due, limit)
         held: set[int] = set()
         later_edit = _later_edits(items)
         for item in items:
+            now = self.clock.now()
             channel = self.channels.setdefault(item.channel, ChannelState())
-            if (
-                item.incident_id in held
-                or channel.blocked
-                or channel.paused_until > time.monotonic()
-            ):
+            if item.incident_id in held or channel.blocked:
                 held.add(item.incident_id)
                 report.held += 1
                 continue
-            if item.action is OutboxAction.UPDATE_PARENT and item.id in later_edit:
+            if item.intent is None:
+                await self._fail(item, item.problem or "unreadable outbox row", report)
+                continue
+            if channel.waiting(now):
+                held.add(item.incident_id)
+                report.held += 1
+                report.retry_no_earlier_than(channel.not_before)
+                continue
+            if isinstance(item.intent, UpdateParent) and item.id in later_edit:
                 # A later edit of the same parent will show the same, newer state.
-                await self._mark(item, "superseded")
+                await self._supersede(item)
                 continue
-            incident = await asyncio.to_thread(self.incidents.get, item.incident_id)
-            if incident is None:
-                await self._mark(item, "superseded")
+            try:
+                incident = await asyncio.to_thread(self.incidents.get, item.incident_id)
+                if incident is None:
+                    await self._supersede(item)
+                    continue
+                message = alert_message(item.intent, incident, now, self.registry, mask=self.mask)
+            except Exception as exc:
+                log.exception("could not render outbox row %s", item.id)
+                await self._fail(item, f"could not render: {exc.__class__.__name__}", report)
                 continue
-            if item.action is OutboxAction.UPDATE_PARENT and incident.parent_ts is None:
-                # Not posted (yet): when it is, it shows the state of that moment.
-                await self._mark(item, "superseded")
+            if not isinstance(item.intent, PostParent) and incident.parent_ts is None:
+                if isinstance(item.intent, UpdateParent):
+                    # Not posted (yet): when it is, it shows the state of that moment.
+                    await self._supersede(item)
+                else:
+                    held.add(item.incident_id)  # its parent is not posted yet
+                    report.held += 1
                 continue
-            if item.action is OutboxAction.REPLY and incident.parent_ts is None:
-                held.add(item.incident_id)  # its parent is not posted yet
-                report.held += 1
-                continue
-            if not await self._send(item, incident, channel, report):
+            if not self.may_send(now):
+                break  # the lease is running out: whoever takes over sends the rest
+            if not await self._send(item, incident, message, channel, report):
                 held.add(item.incident_id)
+                report.retry_no_earlier_than(channel.not_before)
         return report
 
     async def _send(
-        self, item: OutboxItem, incident: Incident, channel: ChannelState, report: DeliveryReport
+        self,
+        item: OutboxItem,
+        incident: Incident,
+        message: Message,
+        channel: ChannelState,
+        report: DeliveryReport,
     ) -> bool:
-        message = self._render(item, incident)
-        wait = channel.last_sent + self.pace_seconds - time.monotonic()
-        if wait > 0:
-            await asyncio.sleep(wait)
+        """Deliver one rendered row; False when it stays queued (held back)."""
         try:
             response = await self._call(item, incident, message)
         except SlackApiError as exc:
+            answer = exc.response
             return await self._failed(
-                item,
-                channel,
-                exc.response.status_code,
-                exc.response.get("error"),
-                exc.response.headers,
-                report,
+                item, channel, answer.status_code, answer.get("error"), answer.headers, report
             )
         except Exception as exc:  # network: refused, reset, timeout, unreadable answer
-            return await self._failed(
-                item, channel, None, f"{exc.__class__.__name__}: {exc}", {}, report
-            )
+            reason = f"{exc.__class__.__name__}: {exc}"
+            return await self._failed(item, channel, None, reason, {}, report)
         finally:
-            channel.last_sent = time.monotonic()
+            channel.hold_until(self.clock.now() + self.pace)
         channel.failures = 0
-        if item.action is OutboxAction.POST_PARENT:
-            await asyncio.to_thread(
-                self.incidents.set_parent,
-                incident.id,
-                str(response["channel"]),
-                str(response["ts"]),
-            )
-        await self._mark(item, "sent")
+        await asyncio.to_thread(
+            self.incidents.sent,
+            item,
+            self.clock.now(),
+            channel=str(response.get("channel") or item.channel),
+            ts=str(response.get("ts") or ""),
+        )
         report.sent += 1
         return True
 
     async def _call(self, item: OutboxItem, incident: Incident, message: Message) -> Any:
-        if item.action is OutboxAction.POST_PARENT:
+        intent = item.intent
+        if isinstance(intent, PostParent):
             return await self.client.chat_postMessage(
                 channel=item.channel, text=message["text"], blocks=message["blocks"]
             )
-        if item.action is OutboxAction.UPDATE_PARENT:
+        if isinstance(intent, UpdateParent):
             return await self.client.chat_update(
                 channel=incident.channel or item.channel,
                 ts=incident.parent_ts or "",
                 text=message["text"],
                 blocks=message["blocks"],
             )
-        broadcast = bool(item.payload.get("broadcast")) and incident.acknowledged_by is None
+        assert isinstance(intent, ThreadReply)
+        # Once someone has acknowledged the incident, the channel is no longer pinged.
+        broadcast = intent.broadcast and incident.acknowledged_by is None
         return await self.client.chat_postMessage(
             channel=incident.channel or item.channel,
             thread_ts=incident.parent_ts,
@@ -219,12 +266,6 @@ class Notifier:
             text=message["text"],
             blocks=message["blocks"],
         )
-
-    def _render(self, item: OutboxItem, incident: Incident) -> Message:
-        now = self.clock.now()
-        if item.action is OutboxAction.REPLY:
-            return reply_message(incident, item.payload, self.registry, mask=self.mask)
-        return parent_message(incident, now, self.registry, mask=self.mask)
 
     async def _failed(
         self,
@@ -237,14 +278,20 @@ class Notifier:
     ) -> bool:
         reason = str(error or f"HTTP {status}")
         report.errors.append(reason)
-        await asyncio.to_thread(self.incidents.failed_attempt, item.id, reason)
+        now = self.clock.now()
         if status == 429 or error == "ratelimited":
             retry_after = _retry_after(headers)
-            channel.paused_until = time.monotonic() + retry_after
-            log.warning("Slack rate limit on %s: waiting %.0f s as told", item.channel, retry_after)
+            channel.hold_until(now + retry_after)
+            await asyncio.to_thread(self.incidents.attempt_failed, item.id, reason)
+            log.warning(
+                "Slack rate limit on %s: waiting %.0f s as told",
+                item.channel,
+                retry_after.total_seconds(),
+            )
             return False
         if isinstance(error, str) and error in PERMANENT_ERRORS:
             channel.blocked = error
+            await asyncio.to_thread(self.incidents.attempt_failed, item.id, reason)
             log.error(
                 "ALERTS STOPPED for channel %s: Slack says %s. Fix it (invite the bot, check "
                 "SLACK_BOT_TOKEN and OPS_CHANNEL) and restart; the alerts wait in the outbox.",
@@ -254,36 +301,55 @@ class Notifier:
             return False
         if status is None or status >= 500 or error in RETRYABLE_ERRORS:
             channel.failures += 1
-            backoff = min(2 ** (channel.failures - 1), MAX_BACKOFF)
-            channel.paused_until = time.monotonic() + backoff
+            backoff = min(timedelta(seconds=2 ** (channel.failures - 1)), MAX_BACKOFF)
+            channel.hold_until(now + backoff)
+            await asyncio.to_thread(self.incidents.attempt_failed, item.id, reason)
             log.warning(
-                "Slack unavailable (%s); retrying %s in %.0f s", reason, item.channel, backoff
+                "Slack unavailable (%s); retrying %s in %.0f s",
+                reason,
+                item.channel,
+                backoff.total_seconds(),
             )
             return False
-        # Anything else (invalid_blocks, msg_too_long...) is our bug: retrying cannot help,
-        # and holding the incident back forever would lose everything after it.
-        log.error("Slack refused outbox item %s for good (%s); skipping it", item.id, reason)
-        await self._mark(item, "failed")
+        # Anything else (invalid_blocks, msg_too_long...) is about this row: retrying cannot
+        # help, and holding the incident back forever would lose everything after it.
+        await self._fail(item, f"Slack refused it: {reason}", report)
         return True
 
-    async def _mark(self, item: OutboxItem, state: str) -> None:
-        await asyncio.to_thread(self.incidents.mark, item.id, state, self.clock.now())
+    async def _fail(self, item: OutboxItem, reason: str, report: DeliveryReport) -> None:
+        """The row is undeliverable for good: marked failed (with its thread, if it is a
+        parent), logged, and counted by /healthz."""
+        failed = await asyncio.to_thread(
+            self.incidents.failed_for_good, item, reason, self.clock.now()
+        )
+        report.failed += failed
+        log.error(
+            "outbox row %s (%s of incident %s) failed for good: %s%s",
+            item.id,
+            item.action.value,
+            item.incident_id,
+            reason,
+            f"; {failed - 1} queued row(s) of its thread with it" if failed > 1 else "",
+        )
+
+    async def _supersede(self, item: OutboxItem) -> None:
+        await asyncio.to_thread(self.incidents.superseded, item.id, self.clock.now())
 
 
 def _later_edits(items: list[OutboxItem]) -> set[int]:
     """Edits of a parent that a later edit of the same parent makes pointless."""
     last: dict[int, int] = {}
     for item in items:
-        if item.action is OutboxAction.UPDATE_PARENT:
+        if isinstance(item.intent, UpdateParent):
             last[item.incident_id] = item.id
     return {
         item.id
         for item in items
-        if item.action is OutboxAction.UPDATE_PARENT and last[item.incident_id] != item.id
+        if isinstance(item.intent, UpdateParent) and last[item.incident_id] != item.id
     }
 
 
-def _retry_after(headers: Any) -> float:
+def _retry_after(headers: Any) -> timedelta:
     value = None
     if headers:
         for key in ("Retry-After", "retry-after"):
@@ -292,6 +358,7 @@ def _retry_after(headers: Any) -> float:
                 value = found[0] if isinstance(found, list) else found
                 break
     try:
-        return max(float(value), 1.0) if value is not None else 1.0
+        seconds = max(float(value), 1.0) if value is not None else 1.0
     except ValueError:
-        return 1.0
+        seconds = 1.0
+    return timedelta(seconds=seconds)

@@ -10,6 +10,7 @@ from typing import ParamSpec, TypeVar
 
 from bot.iak.models import Outcome, Source, TransactionData
 from bot.store.db import create_db_engine, require_migrated
+from bot.store.reports import Reports
 from bot.store.transactions import Event, Observation, Recorded, TransactionStore
 from bot.store.writer import StoreWriter
 from bot.store.writer_process import ChildStore
@@ -29,6 +30,7 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
         self.transactions = TransactionStore(self.engine)
+        self.reports = Reports(self.engine)
         # Writes run in processes of their own, so that their database calls never wait on
         # the event loop for the GIL (see writer_process). SQLite has one writer at a time
         # anyway: one process. Postgres: a few, whose batches overlap their round trips.

@@ -85,7 +85,7 @@ def _sqlite_engine(url: URL) -> Engine:
     return engine
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     from alembic.config import Config
 
     config = Config()
@@ -97,7 +97,7 @@ def head_revision() -> str:
     """The newest migration in this version of the code."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(_alembic_config()).get_current_head()
+    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
     assert head is not None
     return head
 
@@ -115,7 +115,7 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     from alembic import command
     from alembic.runtime.migration import MigrationContext
 
-    config = _alembic_config()
+    config = alembic_config()
     with engine.connect().execution_options(write=True) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             # Two release phases at once must not both migrate.

@@ -15,24 +15,12 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.iak.models import Outcome, valid_ref_id
-from bot.store.schema import transactions
+from bot.iak.models import NOT_FINAL, Outcome, valid_ref_id
+from bot.store.schema import transaction_events, transactions
+from bot.store.transactions import PendingTransaction
 
-PENDING_OUTCOMES = (Outcome.PENDING.value, Outcome.UNKNOWN.value)
 DEFAULT_PAGE_SIZE = 15
 _CURSOR_SEPARATOR = "|"
-
-
-@dataclass(frozen=True)
-class PendingTransaction:
-    """A transaction whose outcome is not known to be final (pending, or unknown)."""
-
-    ref_id: str
-    outcome: Outcome
-    rc: str | None
-    product_code: str | None
-    customer_id: str | None
-    first_seen_at: datetime
 
 
 @dataclass(frozen=True)
@@ -252,6 +240,21 @@ class Reports:
             failures.setdefault(rc, [0] * window.count)[int(index)] += int(count)
         return failures
 
+    def failures_by_rc(self, since: datetime) -> dict[str, int]:
+        """Failed transactions per rc since then."""
+        with self.engine.connect() as connection:
+            return failures_by_rc(connection, since)
+
+    def latest_balance(self) -> tuple[int, datetime] | None:
+        """The deposit balance IAK last reported, and when."""
+        with self.engine.connect() as connection:
+            return latest_balance(connection)
+
+    def pending_by_age(self, now: datetime, edges: Sequence[timedelta]) -> list[int]:
+        """Transactions not final yet, counted per age band (see `pending_by_age`)."""
+        with self.engine.connect() as connection:
+            return pending_by_age(connection, now, edges)
+
     def window_stats(self, window: TimeBuckets) -> WindowStats:
         """Outcome totals and failures per rc over time, for `/iak stats`."""
         return WindowStats(
@@ -261,8 +264,60 @@ class Reports:
         )
 
 
+def failures_by_rc(
+    connection: Connection, since: datetime, until: datetime | None = None
+) -> dict[str, int]:
+    """Failed transactions per rc in [since, until), by when they failed: answered from the
+    (outcome, final_at, rc) index alone."""
+    conditions = [transactions.c.outcome == Outcome.FAILED.value, transactions.c.final_at >= since]
+    if until is not None:
+        conditions.append(transactions.c.final_at < until)
+    rows = connection.execute(
+        select(transactions.c.rc, func.count()).where(*conditions).group_by(transactions.c.rc)
+    ).all()
+    return {str(rc): int(count) for rc, count in rows if rc}
+
+
+def latest_balance(connection: Connection) -> tuple[int, datetime] | None:
+    """The deposit balance IAK last reported (every answer and callback carries it), and when."""
+    e = transaction_events.c
+    row = connection.execute(
+        select(e.balance, e.observed_at)
+        .where(e.balance.is_not(None))
+        .order_by(e.observed_at.desc(), e.id.desc())
+        .limit(1)
+    ).first()
+    return (int(row.balance), row.observed_at) if row else None
+
+
+def balance_readings(connection: Connection, since: datetime) -> list[tuple[datetime, int]]:
+    """Every balance IAK reported since then: (when, balance)."""
+    e = transaction_events.c
+    rows = connection.execute(
+        select(e.observed_at, e.balance).where(e.balance.is_not(None), e.observed_at >= since)
+    ).all()
+    return [(at, int(balance)) for at, balance in rows]
+
+
+def pending_by_age(connection: Connection, now: datetime, edges: Sequence[timedelta]) -> list[int]:
+    """How many transactions are not final yet per age band: younger than edges[0], then
+    between consecutive edges, then older than the last."""
+    first_seen = transactions.c.first_seen_at
+    counts = []
+    newer: datetime | None = None
+    for bound in [*(now - edge for edge in edges), None]:
+        conditions: list[ColumnElement[bool]] = [_is_pending()]
+        if newer is not None:
+            conditions.append(first_seen <= newer)
+        if bound is not None:
+            conditions.append(first_seen > bound)
+        counts.append(int(connection.execute(select(func.count()).where(*conditions)).scalar_one()))
+        newer = bound
+    return counts
+
+
 def _is_pending() -> ColumnElement[bool]:
-    return transactions.c.outcome.in_(PENDING_OUTCOMES)
+    return transactions.c.outcome.in_([outcome.value for outcome in NOT_FINAL])
 
 
 def _after(cursor: PendingCursor) -> ColumnElement[bool]:

@@ -73,7 +73,9 @@ incidents = Table(
     # where its parent message is, once posted
     Column("channel", String(32)),
     Column("parent_ts", String(32)),
-    # kind-specific figures: counts, baseline, balance, quiet-since ...
+    # queued | held (opened under a mute, posted when it ends) | posted | failed (for good)
+    Column("parent_state", String(8), nullable=False, server_default="queued"),
+    # the kind's figures (bot.alerts.model: PendingDetails, SpikeDetails, DepositDetails)
     Column("details", JSON, nullable=False),
     Column("acknowledged_by", String(32)),
     Column("acknowledged_at", UTCDateTime),
@@ -112,9 +114,9 @@ outbox = Table(
     Column("channel", String(32), nullable=False),
     # post_parent | reply | update_parent
     Column("action", String(16), nullable=False),
-    # what to say, as data (rendered to Block Kit only when sent)
+    # what a reply says, as data (rendered to Block Kit only when sent)
     Column("payload", JSON, nullable=False),
-    # pending | sent | superseded
+    # pending | sent | superseded | failed
     Column("state", String(12), nullable=False),
     Column("created_at", UTCDateTime, nullable=False),
     Column("attempts", Integer, nullable=False, server_default="0"),

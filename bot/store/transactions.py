@@ -10,7 +10,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Engine, Row, bindparam, func, select
+from sqlalchemy import Connection, Dialect, Engine, Row, bindparam, select
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.iak.models import Outcome, Source, TransactionData
@@ -84,6 +84,21 @@ class TransactionState:
 
 
 _STATE_FIELDS = tuple(field.name for field in fields(TransactionState))
+
+
+@dataclass(frozen=True)
+class PendingTransaction:
+    """A transaction whose outcome is not final yet (pending, or unknown), as the pending
+    list, the monitor and its incidents see it."""
+
+    ref_id: str
+    outcome: Outcome
+    rc: str | None
+    product_code: str | None
+    customer_id: str | None
+    first_seen_at: datetime
+    # the monitor gave up asking IAK about it (pending for 24 h)
+    checks_stopped_at: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -267,43 +282,10 @@ class TransactionStore:
         rows = {row.id: row for row in [*first, *recent]}
         return [_event(rows[key]) for key in sorted(rows)]
 
-    def pending_older_than(self, cutoff: datetime, limit: int = 1000) -> list[TransactionState]:
-        """Transactions still pending (or unknown) that the bot first saw before `cutoff`."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(transactions)
-                .where(
-                    transactions.c.outcome.in_([Outcome.PENDING.value, Outcome.UNKNOWN.value]),
-                    transactions.c.first_seen_at < cutoff,
-                )
-                .order_by(transactions.c.first_seen_at)
-                .limit(limit)
-            ).all()
-        return [TransactionState.from_row(row) for row in rows]
-
-    def failures_by_rc(self, since: datetime, until: datetime | None = None) -> dict[str, int]:
-        """How many transactions failed with each rc in [since, until)."""
-        with self.engine.connect() as connection:
-            return failures_by_rc(connection, since, until)
-
     def ping(self) -> None:
         """Raise unless the database answers."""
         with self.engine.connect() as connection:
             connection.execute(select(1))
-
-
-def failures_by_rc(
-    connection: Connection, since: datetime, until: datetime | None = None
-) -> dict[str, int]:
-    """The monitor's "failures per rc since T": failed transactions per rc in [since, until),
-    answered from the (outcome, final_at, rc) index alone."""
-    conditions = [transactions.c.outcome == Outcome.FAILED.value, transactions.c.final_at >= since]
-    if until is not None:
-        conditions.append(transactions.c.final_at < until)
-    rows = connection.execute(
-        select(transactions.c.rc, func.count()).where(*conditions).group_by(transactions.c.rc)
-    ).all()
-    return {str(rc): int(count) for rc, count in rows if rc}
 
 
 # An observation to append to the history: (observation, fingerprint, payload JSON, applied).

@@ -8,13 +8,23 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.model import Incident, IncidentKind, IncidentStatus, OutboxAction
+from bot.alerts.model import (
+    DepositDetails,
+    Incident,
+    IncidentDetails,
+    IncidentKind,
+    IncidentStatus,
+    PendingDetails,
+    PendingOutcomes,
+    Settlement,
+    SpikeDetails,
+    ThreadReply,
+)
 from bot.iak.models import Outcome
 from bot.monitor.decisions import (
     DepositReading,
     MonitorConfig,
     PendingSnapshot,
-    PendingTransaction,
     RcActivity,
     decide_deposit,
     decide_pending,
@@ -24,29 +34,28 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
+from bot.store.transactions import PendingTransaction
+from tests.support.alerts import CONFIG, spike_details
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
-CONFIG = MonitorConfig(
-    interval=timedelta(seconds=30),
-    age_out=timedelta(seconds=900),
-    spike_window=timedelta(seconds=300),
-    spike_min_failures=10,
-    spike_factor=3,
-    low_balance_threshold=1_000_000,
-)
 
 
-def incident(kind: IncidentKind, key: str, details: dict[str, Any], opened: datetime) -> Incident:
+def incident(kind: IncidentKind, key: str, details: IncidentDetails, opened: datetime) -> Incident:
     return Incident(1, kind, key, IncidentStatus.OPEN, opened, opened, None, "C1", "1.1", details)
 
 
 def actions(change: Any) -> list[str]:
+    """What the change asks Slack for: each reply by its kind, else the action."""
     return [
-        intent.payload.get("type", intent.action.value)
-        if intent.action is OutboxAction.REPLY
-        else intent.action.value
+        intent.reply.kind.value if isinstance(intent, ThreadReply) else intent.action.value
         for intent in change.intents
     ]
+
+
+def broadcast(change: Any, index: int = 0) -> bool:
+    intent = change.intents[index]
+    assert isinstance(intent, ThreadReply)
+    return intent.broadcast
 
 
 # --- spikes -------------------------------------------------------------------------------
@@ -76,22 +85,18 @@ def test_spike_opens_exactly_at_the_threshold(count: int, opens: bool) -> None:
 def test_a_code_that_stops_sales_opens_on_its_first_occurrence() -> None:
     change = decide_spike(RcActivity("17", 1, 0), None, NOW, CONFIG, stops_sales=True)
     assert change is not None
-    assert change.details["stops_sales"] is True
+    assert isinstance(change.details, SpikeDetails) and change.details.stops_sales
     assert decide_spike(RcActivity("17", 0, 0), None, NOW, CONFIG, stops_sales=True) is None
 
 
 def open_spike(count: int = 12, total: int = 12, **extra: Any) -> Incident:
-    details = {
-        "rc": "07",
-        "count": count,
-        "total": total,
-        "reported_total": total,
-        "reported_at": (NOW - timedelta(minutes=1)).isoformat(),
-        "refreshed_at": (NOW - timedelta(minutes=1)).isoformat(),
-        "quiet_since": None,
-        **extra,
-    }
+    details = spike_details("07", NOW - timedelta(minutes=1), count=count, total=total, **extra)
     return incident(IncidentKind.SPIKE, "07", details, NOW - timedelta(minutes=10))
+
+
+def quiet_since(change: Any) -> datetime | None:
+    assert isinstance(change.details, SpikeDetails)
+    return change.details.quiet_since
 
 
 def test_hysteresis_needs_a_whole_quiet_window() -> None:
@@ -100,14 +105,14 @@ def test_hysteresis_needs_a_whole_quiet_window() -> None:
     change = decide_spike(
         RcActivity("07", 6, 0, total_since_open=20), spike, NOW, CONFIG, stops_sales=False
     )
-    assert change is not None and not change.resolve and change.details["quiet_since"] is None
+    assert change is not None and not change.resolve and quiet_since(change) is None
     # well below: quiet starts, but no resolution yet
     change = decide_spike(
         RcActivity("07", 4, 0, total_since_open=20), spike, NOW, CONFIG, stops_sales=False
     )
     assert change is not None and not change.resolve
-    assert change.details["quiet_since"] == NOW.isoformat()
-    quiet = open_spike(quiet_since=NOW.isoformat())
+    assert quiet_since(change) == NOW
+    quiet = open_spike(quiet_since=NOW)
     later = NOW + timedelta(seconds=299)
     change = decide_spike(
         RcActivity("07", 2, 0, total_since_open=20), quiet, later, CONFIG, stops_sales=False
@@ -119,15 +124,15 @@ def test_hysteresis_needs_a_whole_quiet_window() -> None:
     )
     assert change is not None and change.resolve
     assert actions(change) == ["resolved", "update_parent"]
-    assert change.intents[0].payload["broadcast"] is True
+    assert broadcast(change)
 
 
 def test_a_busy_tick_cancels_the_quiet_period() -> None:
-    quiet = open_spike(quiet_since=(NOW - timedelta(minutes=4)).isoformat())
+    quiet = open_spike(quiet_since=NOW - timedelta(minutes=4))
     change = decide_spike(
         RcActivity("07", 9, 0, total_since_open=30), quiet, NOW, CONFIG, stops_sales=False
     )
-    assert change is not None and change.details["quiet_since"] is None and not change.resolve
+    assert change is not None and quiet_since(change) is None and not change.resolve
 
 
 def test_updates_when_the_count_doubles_or_every_five_minutes() -> None:
@@ -137,7 +142,7 @@ def test_updates_when_the_count_doubles_or_every_five_minutes() -> None:
     )
     assert doubled is not None
     assert actions(doubled) == ["spike_update", "update_parent"]
-    assert doubled.intents[0].payload["broadcast"] is True
+    assert broadcast(doubled)
     # a little more, a minute after the last report: no thread update
     small = decide_spike(
         RcActivity("07", 13, 0, total_since_open=14), spike, NOW, CONFIG, stops_sales=False
@@ -149,14 +154,14 @@ def test_updates_when_the_count_doubles_or_every_five_minutes() -> None:
         RcActivity("07", 13, 0, total_since_open=14), spike, later, CONFIG, stops_sales=False
     )
     assert update is not None and actions(update)[0] == "spike_update"
-    assert update.intents[0].payload["broadcast"] is False
+    assert not broadcast(update)
 
 
 def test_a_stops_sales_code_resolves_after_a_window_without_it() -> None:
     spike = incident(
         IncidentKind.SPIKE,
         "102",
-        {"rc": "102", "total": 1, "quiet_since": None},
+        spike_details("102", NOW - timedelta(minutes=1), count=1, stops_sales=True),
         NOW - timedelta(minutes=2),
     )
     change = decide_spike(
@@ -166,7 +171,7 @@ def test_a_stops_sales_code_resolves_after_a_window_without_it() -> None:
     change = decide_spike(
         RcActivity("102", 0, 0, total_since_open=1), spike, NOW, CONFIG, stops_sales=True
     )
-    assert change is not None and change.details["quiet_since"] == NOW.isoformat()
+    assert change is not None and quiet_since(change) == NOW
 
 
 def test_sparkline_buckets_the_last_hour() -> None:
@@ -183,8 +188,18 @@ def pending(
     ref_id: str, minutes_ago: int, outcome: Outcome = Outcome.PENDING, rc: str = "39"
 ) -> PendingTransaction:
     return PendingTransaction(
-        ref_id, "xld25000", "0817777215", NOW - timedelta(minutes=minutes_ago), outcome, rc
+        ref_id=ref_id,
+        outcome=outcome,
+        rc=rc,
+        product_code="xld25000",
+        customer_id="0817777215",
+        first_seen_at=NOW - timedelta(minutes=minutes_ago),
     )
+
+
+def pending_details(change: Any) -> PendingDetails:
+    assert isinstance(change.details, PendingDetails)
+    return change.details
 
 
 def test_aged_out_transactions_open_one_incident() -> None:
@@ -193,7 +208,7 @@ def test_aged_out_transactions_open_one_incident() -> None:
     assert decision.change is not None and decision.change.incident_id is None
     assert actions(decision.change) == ["post_parent"]
     assert set(decision.join) == {"o0", "o1", "o2"}
-    assert decision.change.details["waiting"] == 3
+    assert pending_details(decision.change).waiting == 3
 
 
 def test_nothing_aged_nothing_happens() -> None:
@@ -205,12 +220,12 @@ def test_a_thousand_aged_out_at_once_is_one_parent_listing_twenty() -> None:
     decision = decide_pending(PendingSnapshot(None, aged, (), 0), NOW)
     assert decision.change is not None
     assert len(decision.change.intents) == 1
-    assert len(decision.change.details["members"]) == 20
-    assert decision.change.details["waiting"] == 1000
+    assert len(pending_details(decision.change).members) == 20
+    assert pending_details(decision.change).waiting == 1000
 
 
 def test_outcomes_reply_and_the_last_one_resolves() -> None:
-    details = {"total": 2, "waiting": 2, "members": []}
+    details = PendingDetails(total=2, waiting=2)
     open_ = incident(IncidentKind.PENDING, "pending", details, NOW - timedelta(minutes=5))
     one_done = decide_pending(
         PendingSnapshot(open_, (), (pending("o1", 30, Outcome.FAILED, "07"),), waiting=1), NOW
@@ -218,7 +233,7 @@ def test_outcomes_reply_and_the_last_one_resolves() -> None:
     assert one_done.change is not None and not one_done.change.resolve
     assert actions(one_done.change) == ["pending_outcomes", "update_parent"]
     assert one_done.announce == ("o1",)
-    assert one_done.change.details["failed"] == 1
+    assert pending_details(one_done.change).failed == 1
     last = decide_pending(
         PendingSnapshot(open_, (), (pending("o2", 30, Outcome.SUCCESS, "00"),), waiting=0), NOW
     )
@@ -228,12 +243,16 @@ def test_outcomes_reply_and_the_last_one_resolves() -> None:
 
 def test_late_joiners_reply_in_the_thread() -> None:
     open_ = incident(
-        IncidentKind.PENDING, "pending", {"total": 1, "waiting": 1}, NOW - timedelta(minutes=5)
+        IncidentKind.PENDING,
+        "pending",
+        PendingDetails(total=1, waiting=1),
+        NOW - timedelta(minutes=5),
     )
     decision = decide_pending(PendingSnapshot(open_, (pending("o9", 16),), (), waiting=1), NOW)
     assert decision.change is not None
     assert actions(decision.change) == ["pending_joined", "update_parent"]
-    assert decision.change.details["total"] == 2 and decision.change.details["waiting"] == 2
+    assert pending_details(decision.change).total == 2
+    assert pending_details(decision.change).waiting == 2
 
 
 def test_recheck_backoff_doubles_caps_and_stops_after_a_day() -> None:
@@ -252,7 +271,7 @@ def test_recheck_backoff_doubles_caps_and_stops_after_a_day() -> None:
 def test_low_balance_opens_with_rate_and_time_left() -> None:
     change = decide_deposit(DepositReading(900_000, NOW, 100_000.0), None, NOW, 1_000_000)
     assert change is not None and actions(change) == ["post_parent"]
-    assert change.details["hours_left"] == 9
+    assert isinstance(change.details, DepositDetails) and change.details.hours_left == 9
     assert decide_deposit(DepositReading(1_000_000, NOW, None), None, NOW, 1_000_000) is None
     assert decide_deposit(DepositReading(5, NOW, None), None, NOW, None) is None
 
@@ -261,7 +280,14 @@ def test_deposit_resolves_only_above_the_margin() -> None:
     low = incident(
         IncidentKind.DEPOSIT,
         "deposit",
-        {"balance": 900_000, "reported_balance": 900_000, "reported_at": NOW.isoformat()},
+        DepositDetails(
+            balance=900_000,
+            threshold=1_000_000,
+            observed_at=NOW,
+            lowest=900_000,
+            reported_balance=900_000,
+            reported_at=NOW,
+        ),
         NOW - timedelta(hours=1),
     )
     just_above = decide_deposit(DepositReading(1_050_000, NOW, None), low, NOW, 1_000_000)
@@ -282,19 +308,20 @@ def test_spend_rate_counts_only_decreases() -> None:
 
 
 def test_a_member_given_up_after_24_hours_is_told_and_stops_counting() -> None:
-    details = {"total": 1, "waiting": 1, "members": []}
+    details = PendingDetails(total=1, waiting=1)
     open_ = incident(IncidentKind.PENDING, "pending", details, NOW - timedelta(hours=24))
     stale = PendingTransaction(
-        "old1",
-        "pln20",
-        "0817777215",
-        NOW - timedelta(hours=24),
-        Outcome.PENDING,
-        "39",
+        ref_id="old1",
+        outcome=Outcome.PENDING,
+        rc="39",
+        product_code="pln20",
+        customer_id="0817777215",
+        first_seen_at=NOW - timedelta(hours=24),
         checks_stopped_at=NOW,
     )
     decision = decide_pending(PendingSnapshot(open_, (), (stale,), waiting=0), NOW)
     assert decision.change is not None and decision.change.resolve
-    told = decision.change.intents[0].payload["items"][0]
-    assert told["outcome"] == "gave_up"
-    assert decision.change.details["gave_up"] == 1
+    said = decision.change.intents[0]
+    assert isinstance(said, ThreadReply) and isinstance(said.reply, PendingOutcomes)
+    assert said.reply.items[0].outcome is Settlement.GAVE_UP
+    assert pending_details(decision.change).gave_up == 1

@@ -6,13 +6,13 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.alerts.store import IncidentStore
+from bot.alerts.repository import IncidentRepository
 from bot.monitor.decisions import MonitorConfig
 from bot.monitor.loop import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
 from tests.fakes.clock import FakeClock
-from tests.monitor.test_decisions import CONFIG
+from tests.support.alerts import CONFIG
 
 
 @pytest.fixture
@@ -26,7 +26,7 @@ def monitor(database: Database, clock: FakeClock, registry: Registry, name: str)
     config: MonitorConfig = CONFIG
     return Monitor(
         database=database,
-        incidents=IncidentStore(database.engine),
+        incidents=IncidentRepository(database.engine),
         registry=registry,
         clock=clock,
         config=config,
@@ -52,7 +52,7 @@ async def test_one_leader_takeover_and_fencing(database: Database, registry: Reg
     assert (await second.tick()).leader
     # first wakes up from its stall: it is fenced out, its tick writes nothing
     assert not (await first.tick()).leader
-    info = IncidentStore(database.engine).leader()
+    info = IncidentRepository(database.engine).leader()
     assert info is not None and info.holder == "second"
 
 

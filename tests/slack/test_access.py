@@ -24,7 +24,7 @@ from bot.slack.access import AccessPolicy, Requester
 from bot.slack.blocks.access import REFUSED_TEXT
 from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
 from tests.fakes.iak import FakeIak, transaction
-from tests.slack.listeners.test_code_command import answer, visible_text
+from tests.support.messages import answer, visible_text
 
 OPS_USER, OPS_CHANNEL = "U0OPS0001", "C0OPS0001"
 OUTSIDER, ELSEWHERE = "U0OUTSIDE", "C0RANDOM1"

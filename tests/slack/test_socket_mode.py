@@ -15,7 +15,7 @@ import pytest
 from aiohttp import WSMsgType, web
 
 from tests.fakes.slack import FakeSlack, Reply
-from tests.test_cli import clean_env
+from tests.support.cli import clean_env
 
 
 class FakeSocketModeServer:

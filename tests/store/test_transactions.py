@@ -14,8 +14,10 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bot.iak.models import Outcome, Source, TransactionData
+from bot.monitor.queries import aged_out
 from bot.registry import Registry
 from bot.store.db import create_db_engine
+from bot.store.reports import failures_by_rc
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import Observation, TransactionStore
 from tests.db import TEST_DATABASE_URL, postgres_schema
@@ -142,11 +144,12 @@ def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
             observation(registry, "ok", Source.CALLBACK, 8, status="1", rc="00"),
         ]
     )
-    pending = store.pending_older_than(T0 + timedelta(minutes=10))
-    assert [state.ref_id for state in pending] == ["p-old"]
-    assert store.failures_by_rc(T0) == {"17": 2, "07": 1}
-    assert store.failures_by_rc(T0 + timedelta(minutes=6)) == {"17": 1, "07": 1}
-    assert store.failures_by_rc(T0, T0 + timedelta(minutes=6)) == {"17": 1}
+    with store.engine.connect() as connection:
+        pending = aged_out(connection, T0 + timedelta(minutes=10), limit=100)
+        assert [transaction.ref_id for transaction in pending] == ["p-old"]
+        assert failures_by_rc(connection, T0) == {"17": 2, "07": 1}
+        assert failures_by_rc(connection, T0 + timedelta(minutes=6)) == {"17": 1, "07": 1}
+        assert failures_by_rc(connection, T0, T0 + timedelta(minutes=6)) == {"17": 1}
 
 
 def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
@@ -180,9 +183,10 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
     assert pending.model_dump(mode="json", exclude={"sign"}) in data
     assert sorted(entry["rc"] for entry in data) == ["17", "39", "39"]
     final = at + timedelta(microseconds=1)
-    assert store.failures_by_rc(final) == {"17": 1}
-    assert store.failures_by_rc(at, final) == {}
-    assert [state.ref_id for state in store.pending_older_than(final)] == []
+    with store.engine.connect() as connection:
+        assert failures_by_rc(connection, final) == {"17": 1}
+        assert failures_by_rc(connection, at, final) == {}
+        assert aged_out(connection, final, limit=100) == ()
     fresh = TransactionData.model_validate({"ref_id": "exact-2", "status": 0, "rc": "39"})
     naive = Observation(Source.INGEST, fresh, Outcome.PENDING, datetime(2026, 11, 28))
     with pytest.raises(ValueError, match="naive datetime"):

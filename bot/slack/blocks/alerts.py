@@ -1,7 +1,8 @@
 """Alert messages: an incident's parent message and its thread replies, as Block Kit.
 
-Pure: the incident (with its details) and the time in, a message out. The parent is always
-rendered from the incident's current state, so a late or repeated edit shows the truth.
+Pure: the incident (with its typed figures) and the time in, a message out. The parent is
+always rendered from the incident's current state, so a late or repeated edit shows the
+truth. This is the only code that knows how an alert looks.
 """
 
 from __future__ import annotations
@@ -9,7 +10,25 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
-from bot.alerts.model import Incident, IncidentKind
+from bot.alerts.model import (
+    Acknowledged,
+    DepositDetails,
+    DepositUpdate,
+    Incident,
+    IncidentKind,
+    Intent,
+    Member,
+    PendingDetails,
+    PendingJoined,
+    PendingOutcomes,
+    Rechecked,
+    Reply,
+    Resolved,
+    Settlement,
+    SpikeDetails,
+    SpikeUpdate,
+    ThreadReply,
+)
 from bot.masking import mask_customer_id
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
@@ -30,7 +49,6 @@ from bot.slack.blocks.text import (
 )
 
 WIB = timezone(timedelta(hours=7), "WIB")
-MAX_LISTED = 20
 
 
 def wib(moment: datetime) -> str:
@@ -72,14 +90,25 @@ RECHECK_NOW_ACTION = "incident_recheck"
 MUTE_CHOICES = ((60, "1 h"), (240, "4 h"), (1440, "24 h"))
 
 
+def alert_message(
+    intent: Intent, incident: Incident, now: datetime, registry: Registry, *, mask: bool
+) -> Message:
+    """What an outbox row says: a thread reply, or the parent as the incident stands now."""
+    if isinstance(intent, ThreadReply):
+        return reply_message(incident, intent.reply, registry, mask=mask)
+    return parent_message(incident, now, registry, mask=mask)
+
+
 def parent_message(incident: Incident, now: datetime, registry: Registry, *, mask: bool) -> Message:
     """The incident's parent message, as its state is now (with its buttons while open)."""
-    if incident.kind is IncidentKind.PENDING:
-        message = _pending_parent(incident, now, mask=mask)
-    elif incident.kind is IncidentKind.SPIKE:
-        message = _spike_parent(incident, now, registry)
-    else:
-        message = _deposit_parent(incident, now, registry)
+    details = incident.details
+    match details:
+        case PendingDetails():
+            message = _pending_parent(incident, details, now, mask=mask)
+        case SpikeDetails():
+            message = _spike_parent(incident, details, now, registry)
+        case DepositDetails():
+            message = _deposit_parent(incident, details, registry)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -117,32 +146,31 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(text, 75), "value": value}
 
 
-def _pending_parent(incident: Incident, now: datetime, *, mask: bool) -> Message:
-    d = incident.details
-    waiting, total = d.get("waiting", 0), d.get("total", 0)
-    settled = f"{d.get('succeeded', 0)} succeeded · {d.get('failed', 0)} failed"
-    if d.get("gave_up"):
-        settled += f" · {d['gave_up']} no longer checked (24 h)"
+def _member_line(member: Member, mask: bool) -> str:
+    return (
+        f"`{escape(member.ref_id)}` · {escape(member.product_code or '?')} · "
+        f"{_customer(member.customer_id, mask)}"
+    )
+
+
+def _pending_parent(incident: Incident, d: PendingDetails, now: datetime, *, mask: bool) -> Message:
+    settled = f"{d.succeeded} succeeded · {d.failed} failed"
+    if d.gave_up:
+        settled += f" · {d.gave_up} no longer checked (24 h)"
     if incident.is_open:
-        title = f":hourglass_flowing_sand: {waiting} top-up(s) pending too long"
-        text = f"{waiting} top-ups have been pending too long ({total} in this incident)."
+        title = f":hourglass_flowing_sand: {d.waiting} top-up(s) pending too long"
+        text = f"{d.waiting} top-ups have been pending too long ({d.total} in this incident)."
     else:
-        title = f":white_check_mark: Resolved: {total} long-pending top-up(s) settled"
-        text = f"Resolved: all {total} long-pending top-ups settled ({settled})."
+        title = f":white_check_mark: Resolved: {d.total} long-pending top-up(s) settled"
+        text = f"Resolved: all {d.total} long-pending top-ups settled ({settled})."
     blocks: list[Block] = [header(title)]
-    summary = f"*{waiting}* still pending of *{total}* · {settled}"
-    blocks.append(section(summary))
-    members = d.get("members", [])
-    if incident.is_open and members:
-        lines = []
-        for member in members[:MAX_LISTED]:
-            age = now - datetime.fromisoformat(member["first_seen_at"])
-            lines.append(
-                f"`{escape(member['ref_id'])}` · {escape(member.get('product_code') or '?')} · "
-                f"{_customer(member.get('customer_id'), mask)} · "
-                f"pending {duration(age)}"
-            )
-        more = waiting - len(lines)
+    blocks.append(section(f"*{d.waiting}* still pending of *{d.total}* · {settled}"))
+    if incident.is_open and d.members:
+        lines = [
+            f"{_member_line(member, mask)} · pending {duration(now - member.first_seen_at)}"
+            for member in d.members
+        ]
+        more = d.waiting - len(lines)
         if more > 0:
             lines.append(f"_+{more} more_")
         blocks.append(section("\n".join(lines)))
@@ -155,66 +183,61 @@ def _pending_parent(incident: Incident, now: datetime, *, mask: bool) -> Message
     return {"text": text, "blocks": blocks}
 
 
-def _spike_parent(incident: Incident, now: datetime, registry: Registry) -> Message:
-    d = incident.details
+def _spike_parent(
+    incident: Incident, d: SpikeDetails, now: datetime, registry: Registry
+) -> Message:
     rc = incident.key
     code = registry.rc(rc)
     name = f"{rc} {code.description}" if code else f"rc {rc}"
-    window = _for(d.get("window_seconds", 300))
-    count, total = d.get("count", 0), d.get("total", 0)
+    window = _for(d.window_seconds)
     if incident.is_open:
-        if d.get("stops_sales"):
+        if d.stops_sales:
             title = f"{STOPS_SALES} {name}: sales are failing"
         else:
-            title = f":chart_with_upwards_trend: {name}: {count} failures in {window}"
-        text = f"{name}: {count} failures in the last {window} ({total} since it started)."
+            title = f":chart_with_upwards_trend: {name}: {d.count} failures in {window}"
+        text = f"{name}: {d.count} failures in the last {window} ({d.total} since it started)."
     else:
         lasted = duration((incident.resolved_at or now) - incident.opened_at)
         title = f":white_check_mark: Resolved: {name}"
-        text = f"Resolved: {name}, lasted {lasted}, {total} failures in total."
+        text = f"Resolved: {name}, lasted {lasted}, {d.total} failures in total."
     blocks: list[Block] = [header(truncate(title, 150))]
-    expected = d.get("expected", 1)
-    factor = count / expected if expected else 0
+    factor = d.count / d.expected if d.expected else 0
     lines = [
-        f"*{count}* failures in the last {window} · usual ≈ {expected:g} per {window}"
+        f"*{d.count}* failures in the last {window} · usual ≈ {d.expected:g} per {window}"
         + (f" (*{factor:.0f}×*)" if factor >= 2 else ""),
-        f"*{total}* since {wib(incident.opened_at)} · peak {d.get('peak', count)} per {window}",
+        f"*{d.total}* since {wib(incident.opened_at)} · peak {d.peak} per {window}",
     ]
     if not incident.is_open:
         lasted = duration((incident.resolved_at or now) - incident.opened_at)
-        lines.insert(0, f"Lasted *{lasted}*, *{total}* failures in total.")
-    products = d.get("products") or {}
-    if products:
-        lines.append(
-            "Products: " + ", ".join(f"{escape(p)} ({n})" for p, n in list(products.items())[:5])
-        )
-    spark = d.get("sparkline") or []
-    if spark:
-        lines.append(f"Last hour: `{sparkline(spark)}` (per 5 min)")
+        lines.insert(0, f"Lasted *{lasted}*, *{d.total}* failures in total.")
+    if d.products:
+        shown = list(d.products.items())[:5]
+        lines.append("Products: " + ", ".join(f"{escape(p)} ({n})" for p, n in shown))
+    if d.sparkline:
+        lines.append(f"Last hour: `{sparkline(d.sparkline)}` (per 5 min)")
     blocks.append(section("\n".join(lines)))
     if code is not None and incident.is_open:
         blocks.extend(remediation_blocks(code))
     return {"text": text, "blocks": blocks}
 
 
-def _deposit_parent(incident: Incident, now: datetime, registry: Registry) -> Message:
-    d = incident.details
-    balance, threshold = d.get("balance"), d.get("threshold")
+def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -> Message:
     if incident.is_open:
-        title = f":moneybag: IAK deposit low: {rupiah(balance)}"
-        text = f"IAK deposit low: {rupiah(balance)}, below {rupiah(threshold)}."
+        title = f":moneybag: IAK deposit low: {rupiah(d.balance)}"
+        text = f"IAK deposit low: {rupiah(d.balance)}, below {rupiah(d.threshold)}."
     else:
-        title = f":white_check_mark: Resolved: IAK deposit back to {rupiah(balance)}"
-        text = f"Resolved: IAK deposit back to {rupiah(balance)}."
+        title = f":white_check_mark: Resolved: IAK deposit back to {rupiah(d.balance)}"
+        text = f"Resolved: IAK deposit back to {rupiah(d.balance)}."
     lines = [
-        f"Balance *{rupiah(balance)}* · threshold {rupiah(threshold)} · "
-        f"lowest {rupiah(d.get('lowest'))}"
+        f"Balance *{rupiah(d.balance)}* · threshold {rupiah(d.threshold)} · "
+        f"lowest {rupiah(d.lowest)}"
     ]
-    spend = d.get("spend_per_hour")
-    if spend:
-        left = d.get("hours_left")
+    if d.spend_per_hour:
+        left = d.hours_left
         lasts = f", about *{_for(left * 3600)}* left at that rate" if left is not None else ""
-        lines.append(f"Spending {rupiah(round(spend))} per hour over the last hour{lasts}.")
+        lines.append(
+            f"Spending {rupiah(round(d.spend_per_hour))} per hour over the last hour{lasts}."
+        )
     else:
         lines.append("Not enough sales in the last hour to estimate the spend rate.")
     blocks: list[Block] = [header(title), section("\n".join(lines))]
@@ -230,72 +253,65 @@ def _deposit_parent(incident: Incident, now: datetime, registry: Registry) -> Me
     return {"text": text, "blocks": blocks}
 
 
-def reply_message(
-    incident: Incident, payload: dict[str, Any], registry: Registry, *, mask: bool
-) -> Message:
-    """A thread reply for one queued payload."""
-    kind = payload.get("type")
-    if kind == "pending_joined":
-        members = payload.get("members", [])
-        lines = [
-            f"`{escape(m['ref_id'])}` · {escape(m.get('product_code') or '?')} · "
-            f"{_customer(m.get('customer_id'), mask)}"
-            for m in members
-        ]
-        if payload.get("more"):
-            lines.append(f"_+{payload['more']} more_")
-        count = len(members) + payload.get("more", 0)
-        text = f"{count} more top-up(s) pending too long; {payload.get('waiting')} waiting now."
-        return {
-            "text": text,
-            "blocks": [section(f":hourglass_flowing_sand: {text}\n" + "\n".join(lines))],
-        }
-    if kind == "pending_outcomes":
-        return _outcomes(payload, registry, mask=mask)
-    if kind == "spike_update":
-        text = (
-            f"{payload.get('total')} failures since this started "
-            f"(was {payload.get('previous_total')}); "
-            f"{payload.get('count')} in the last window, usual ≈ {payload.get('expected'):g}."
-        )
-        return {"text": text, "blocks": [section(f":chart_with_upwards_trend: {text}")]}
-    if kind == "deposit_update":
-        left = payload.get("hours_left")
-        lasts = f", about {_for(left * 3600)} left" if left is not None else ""
-        text = (
-            f"Deposit now {rupiah(payload.get('balance'))} "
-            f"(was {rupiah(payload.get('previous'))}){lasts}."
-        )
-        return {"text": text, "blocks": [section(f":moneybag: {text}")]}
-    if kind == "resolved":
-        return _resolved(incident, payload)
-    if kind == "note":
-        text = str(payload.get("text", ""))
-        return {"text": escape(text), "blocks": [section(escape(text))]}
-    raise ValueError(f"unknown reply type {kind!r}")
+def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask: bool) -> Message:
+    """A thread reply."""
+    match reply:
+        case PendingJoined():
+            lines = [_member_line(member, mask) for member in reply.members]
+            if reply.more:
+                lines.append(f"_+{reply.more} more_")
+            count = len(reply.members) + reply.more
+            text = f"{count} more top-up(s) pending too long; {reply.waiting} waiting now."
+            body = f":hourglass_flowing_sand: {text}\n" + "\n".join(lines)
+            return {"text": text, "blocks": [section(body)]}
+        case PendingOutcomes():
+            return _outcomes(reply, registry, mask=mask)
+        case SpikeUpdate():
+            text = (
+                f"{reply.total} failures since this started (was {reply.previous_total}); "
+                f"{reply.count} in the last window, usual ≈ {reply.expected:g}."
+            )
+            return {"text": text, "blocks": [section(f":chart_with_upwards_trend: {text}")]}
+        case DepositUpdate():
+            left = reply.hours_left
+            lasts = f", about {_for(left * 3600)} left" if left is not None else ""
+            text = f"Deposit now {rupiah(reply.balance)} (was {rupiah(reply.previous)}){lasts}."
+            return {"text": text, "blocks": [section(f":moneybag: {text}")]}
+        case Resolved():
+            return _resolved(incident, reply)
+        case Acknowledged():
+            text = f"Acknowledged by <@{reply.user_id}>."
+            return {"text": text, "blocks": [section(f":eyes: {text}")]}
+        case Rechecked():
+            text = (
+                f"Rechecked {reply.asked} waiting transaction(s) at IAK on request of "
+                f"<@{reply.user_id}>; IAK answered {reply.answered}. Settled ones follow in "
+                "this thread."
+            )
+            return {"text": text, "blocks": [section(text)]}
 
 
-def _outcomes(payload: dict[str, Any], registry: Registry, *, mask: bool) -> Message:
-    items = payload.get("items", [])
-    words = {
-        "success": ":white_check_mark: succeeded",
-        "failed": ":x: failed",
-        "gave_up": ":zzz: still pending after 24 h: no longer checked",
-    }
+_SETTLED_WORDS = {
+    Settlement.SUCCESS: ":white_check_mark: succeeded",
+    Settlement.FAILED: ":x: failed",
+    Settlement.GAVE_UP: ":zzz: still pending after 24 h: no longer checked",
+}
+
+
+def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Message:
     lines = []
     failed_rcs: dict[str, int] = {}
-    for item in items:
-        rc = item.get("rc")
-        suffix = f" (rc {escape(rc)})" if rc and item["outcome"] == "failed" else ""
+    for item in reply.items:
+        failed = item.outcome is Settlement.FAILED
+        suffix = f" (rc {escape(item.rc)})" if item.rc and failed else ""
         lines.append(
-            f"`{escape(item['ref_id'])}` · {escape(item.get('product_code') or '?')} · "
-            f"{_customer(item.get('customer_id'), mask)}: "
-            f"{words.get(item['outcome'], item['outcome'])}{suffix}"
+            f"`{escape(item.ref_id)}` · {escape(item.product_code or '?')} · "
+            f"{_customer(item.customer_id, mask)}: {_SETTLED_WORDS[item.outcome]}{suffix}"
         )
-        if item["outcome"] == "failed" and rc:
-            failed_rcs[rc] = failed_rcs.get(rc, 0) + 1
-    if payload.get("more"):
-        lines.append(f"_+{payload['more']} more_")
+        if failed and item.rc:
+            failed_rcs[item.rc] = failed_rcs.get(item.rc, 0) + 1
+    if reply.more:
+        lines.append(f"_+{reply.more} more_")
     blocks: list[Block] = [section("\n".join(lines))]
     for rc, count in list(failed_rcs.items())[:5]:
         code = registry.rc(rc)
@@ -306,20 +322,19 @@ def _outcomes(payload: dict[str, Any], registry: Registry, *, mask: bool) -> Mes
                     f"({code.owner.label}). {escape(code.advice)}"
                 )
             )
-    done = len(items) + payload.get("more", 0)
-    text = f"{done} long-pending top-up(s) settled."
-    return {"text": text, "blocks": blocks}
+    done = len(reply.items) + reply.more
+    return {"text": f"{done} long-pending top-up(s) settled.", "blocks": blocks}
 
 
-def _resolved(incident: Incident, payload: dict[str, Any]) -> Message:
-    lasted = _for(payload.get("duration_seconds", 0))
+def _resolved(incident: Incident, reply: Resolved) -> Message:
+    lasted = _for(reply.duration_seconds)
     if incident.kind is IncidentKind.PENDING:
-        text = f"Resolved after {lasted}: all {payload.get('total')} long-pending top-ups settled."
+        text = f"Resolved after {lasted}: all {reply.total} long-pending top-ups settled."
     elif incident.kind is IncidentKind.SPIKE:
         text = (
             f"Resolved after {lasted}: rc {incident.key} is back to normal; "
-            f"{payload.get('total')} failures in total."
+            f"{reply.total} failures in total."
         )
     else:
-        text = f"Resolved after {lasted}: the deposit is back to {rupiah(payload.get('balance'))}."
+        text = f"Resolved after {lasted}: the deposit is back to {rupiah(reply.balance)}."
     return {"text": text, "blocks": [section(f":white_check_mark: {text}")]}

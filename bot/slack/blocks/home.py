@@ -7,7 +7,13 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.alerts.model import Incident, IncidentKind
+from bot.alerts.model import (
+    DepositDetails,
+    Incident,
+    IncidentKind,
+    PendingDetails,
+    SpikeDetails,
+)
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.alerts import wib, wib_day
@@ -97,13 +103,15 @@ def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
 
 def _title(incident: Incident, registry: Registry) -> str:
     details = incident.details
-    if incident.kind is IncidentKind.PENDING:
-        return f"{details.get('waiting', 0)} top-up(s) pending too long"
-    if incident.kind is IncidentKind.SPIKE:
-        code = registry.rc(incident.key)
-        name = f"{incident.key} {code.description}" if code else f"rc {incident.key}"
-        return f"{name}: {details.get('total', 0)} failures"
-    return f"IAK deposit low: {rupiah(details.get('balance'))}"
+    match details:
+        case PendingDetails():
+            return f"{details.waiting} top-up(s) pending too long"
+        case SpikeDetails():
+            code = registry.rc(incident.key)
+            name = f"{incident.key} {code.description}" if code else f"rc {incident.key}"
+            return f"{name}: {details.total} failures"
+        case DepositDetails():
+            return f"IAK deposit low: {rupiah(details.balance)}"
 
 
 def _pending(snapshot: HomeSnapshot) -> str:

@@ -28,7 +28,8 @@ from bot.slack.blocks.text import (
     section,
     truncate,
 )
-from bot.store.reports import PendingCursor, PendingPage, PendingTransaction, WindowStats
+from bot.store.reports import PendingCursor, PendingPage, WindowStats
+from bot.store.transactions import PendingTransaction
 
 PENDING_NEXT_ACTION = "pending_next_page"
 PENDING_PREVIOUS_ACTION = "pending_previous_page"

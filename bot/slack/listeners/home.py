@@ -10,7 +10,6 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.alerting import health_report
-from bot.monitor import queries
 from bot.services import Services
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
@@ -58,18 +57,18 @@ class HomeTab:
     def snapshot(self) -> HomeSnapshot:
         """Everything the dashboard shows (runs in a worker thread)."""
         services = self.services
+        reports = services.database.reports
         now = services.clock.now()
-        with services.database.engine.connect() as connection:
-            bands = queries.pending_by_age(connection, now, [edge for _, edge in AGE_BANDS])
-            reading = queries.deposit_reading(connection, now)
+        bands = reports.pending_by_age(now, [edge for _, edge in AGE_BANDS])
+        balance = reports.latest_balance()
         labels = [label for label, _ in AGE_BANDS] + ["over 24 h"]
         return HomeSnapshot(
             now=now,
             incidents=services.incidents.open_incidents(),
             pending_by_age=list(zip(labels, bands, strict=True)),
-            failures_24h=services.database.transactions.failures_by_rc(now - timedelta(hours=24)),
-            balance=reading.balance if reading else None,
-            balance_at=reading.observed_at if reading else None,
+            failures_24h=reports.failures_by_rc(now - timedelta(hours=24)),
+            balance=balance[0] if balance else None,
+            balance_at=balance[1] if balance else None,
             low_balance_threshold=services.settings.low_balance_threshold,
             health=health_report(services, self.alerting),
         )

@@ -9,13 +9,12 @@ transaction data, so they are behind the access guard.
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.alerts.model import Incident, IncidentKind, Intent
-from bot.monitor import queries
+from bot.alerts.model import Incident, IncidentKind
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
@@ -112,30 +111,23 @@ class IncidentActions:
                 respond, "IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK."
             )
             return
-        waiting = await asyncio.to_thread(self._waiting, incident_id)
-        if not waiting:
+        await _tell(respond, "Asking IAK about the waiting transactions now…")
+        asked, answered = await self.alerting.monitor.recheck_incident(
+            incident_id, RECHECK_NOW_LIMIT
+        )
+        if not asked:
             await _tell(respond, "No transaction of this incident is still waiting.")
             return
-        await _tell(respond, f"Asking IAK about {len(waiting)} transaction(s) now…")
-        answered = await self.alerting.monitor.recheck_now(waiting)
         # The next tick tells each settled outcome in the thread; this says the check ran.
-        note = Intent.reply(
-            "note",
-            text=f"Rechecked {len(waiting)} waiting transaction(s) at IAK on request of "
-            f"<@{_user(body)}>; IAK answered {answered}. Settled ones follow in this thread.",
-        )
         await asyncio.to_thread(
-            self.services.incidents.queue,
+            self.services.incidents.note_recheck,
             incident_id,
-            incident.channel or "",
-            [note],
+            _user(body),
+            asked,
+            answered,
             self.services.clock.now(),
         )
         self._wake()
-
-    def _waiting(self, incident_id: int) -> list[tuple[str, datetime, int]]:
-        with self.services.database.engine.connect() as connection:
-            return queries.waiting_members(connection, incident_id, RECHECK_NOW_LIMIT)
 
     async def _closed(self, incident: Incident | None, respond: AsyncRespond) -> bool:
         if incident is None:

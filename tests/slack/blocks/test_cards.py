@@ -6,7 +6,6 @@ import json
 from typing import Any
 
 import pytest
-from slack_sdk.models.blocks import Block
 
 from bot.registry import Matches, Registry, Unknown
 from bot.slack.blocks import limits
@@ -18,24 +17,8 @@ from bot.slack.blocks.cards import (
     search_results,
     unknown_code,
 )
-from bot.slack.blocks.text import Message
 from bot.slack.listeners.commands import USAGE
-
-
-def assert_valid(message: Message | dict[str, Any], surface: str = "message") -> None:
-    """Our limits (incl. the two slack_sdk skips) and slack_sdk's own validation."""
-    payload = dict(message)
-    if surface != "message":
-        payload.setdefault("text", "view")
-    assert limits.problems(payload, surface=surface) == []
-    for block in message["blocks"]:
-        parsed = Block.parse(block)
-        assert parsed is not None
-        parsed.to_dict()  # raises SlackObjectFormationError past a limit slack_sdk knows
-
-
-def all_text(message: Message) -> str:
-    return json.dumps(message["blocks"], ensure_ascii=False)
+from tests.support.messages import all_text, assert_valid
 
 
 def test_every_code_renders_a_valid_card(registry: Registry) -> None:

@@ -8,7 +8,8 @@ from bot.alerts.model import Incident, IncidentKind, IncidentStatus
 from bot.registry import Registry
 from bot.slack.blocks import limits
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
-from tests.slack.blocks.test_cards import assert_valid
+from tests.support.alerts import spike_details
+from tests.support.messages import assert_valid
 
 NOW = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
 
@@ -32,7 +33,7 @@ def test_large_home_stays_within_limits(registry: Registry) -> None:
             None,
             "C0ALERTS",
             f"1700000000.{n:06d}",
-            {"total": 10_000 + n},
+            spike_details(rc, NOW, total=10_000 + n),
             acknowledged_by="U0LEAD" if n % 2 else None,
             muted_until=NOW + timedelta(hours=1) if n % 3 == 0 else None,
         )

@@ -23,7 +23,7 @@ from bot.store.reports import (
     TimeBuckets,
     WindowStats,
 )
-from tests.slack.blocks.test_cards import all_text, assert_valid
+from tests.support.messages import all_text, assert_valid
 
 NOW = datetime(2026, 11, 28, 10, 0, tzinfo=UTC)
 CUSTOMER = "0817777215"

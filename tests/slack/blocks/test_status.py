@@ -25,7 +25,7 @@ from bot.slack.blocks.status import (
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
 from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, transaction
-from tests.slack.blocks.test_cards import all_text, assert_valid
+from tests.support.messages import all_text, assert_valid
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
 CUSTOMER = "0817777215"

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 import time
 from typing import Any
@@ -13,40 +12,7 @@ from bot.registry import Registry
 from tests.conftest import RunningBot
 from tests.seed import seed_rows
 from tests.slack_requests import sign
-
-
-def answer(response: Any) -> dict[str, Any]:
-    """The ephemeral message the user sees: the ack's JSON body."""
-    assert response.status_code == 200, response.text
-    body = response.json()
-    assert body["response_type"] == "ephemeral"
-    assert body["text"].strip()
-    return dict(body)
-
-
-def visible_text(message: dict[str, Any]) -> str:
-    """Every string a user could read in the message, Slack escapes undone."""
-    parts: list[str] = [message.get("text", "")]
-
-    def walk(node: Any) -> None:
-        if isinstance(node, dict):
-            for key, value in node.items():
-                if key == "text" and isinstance(value, str):
-                    parts.append(value)
-                else:
-                    walk(value)
-        elif isinstance(node, list):
-            for item in node:
-                walk(item)
-
-    walk(message.get("blocks", []))
-    return html.unescape("\n".join(parts))
-
-
-def header(message: dict[str, Any]) -> str:
-    first = message["blocks"][0]
-    assert first["type"] == "header"
-    return str(first["text"]["text"])
+from tests.support.messages import answer, header, text_objects, visible_text
 
 
 @pytest.mark.parametrize("row", seed_rows(), ids=lambda row: row.code)
@@ -117,23 +83,10 @@ def test_user_text_is_never_echoed_as_slack_markup(shared_bot: RunningBot) -> No
         for markup in ("<!channel>", "<!here>", "<@U123|boss>"):
             # Only a plain_text object may carry it literally; mrkdwn and the fallback never do.
             for block in body["blocks"]:
-                for obj in _text_objects(block):
+                for obj in text_objects(block):
                     if obj["type"] == "mrkdwn":
                         assert markup not in obj["text"], raw
             assert markup not in body["text"], raw
-
-
-def _text_objects(node: Any) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    if isinstance(node, dict):
-        if node.get("type") in ("mrkdwn", "plain_text") and "text" in node:
-            found.append(node)
-        for value in node.values():
-            found.extend(_text_objects(value))
-    elif isinstance(node, list):
-        for item in node:
-            found.extend(_text_objects(item))
-    return found
 
 
 def test_bad_stale_or_missing_signatures_get_401(running_bot: RunningBot) -> None:

@@ -12,7 +12,7 @@ from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import Call, FakeSlack
-from tests.monitor.test_alerts_scenario import (
+from tests.support.alerts import (
     Shop,
     delivered_parents,
     parent_ts,

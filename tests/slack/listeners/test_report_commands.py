@@ -19,9 +19,8 @@ from bot.registry import Registry
 from bot.slack.listeners import commands
 from bot.store.transactions import TransactionStore
 from tests.conftest import RunningBot
-from tests.slack.blocks.test_cards import assert_valid
-from tests.slack.listeners.test_code_command import answer, visible_text
-from tests.test_intake import callback_body, topup_answer
+from tests.support.intake import callback_body, topup_answer
+from tests.support.messages import answer, assert_valid, visible_text
 from tests.transactions import CUSTOMER, record_all, seen
 
 INGEST_TOKEN = "ingest-token-for-reports"

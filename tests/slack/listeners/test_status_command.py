@@ -38,8 +38,8 @@ from tests.fakes.iak import (
 )
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
-from tests.slack.listeners.test_code_command import answer, visible_text
 from tests.slack_requests import SlackSender
+from tests.support.messages import answer, visible_text
 
 CUSTOMER = "0817777215"
 SLACK_ACK_DEADLINE = 3.0  # Slack's contract: past it the user sees operation_timeout

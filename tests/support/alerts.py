@@ -1,0 +1,138 @@
+"""Alert scenarios: what the shop sends, and reading what the fake Slack received."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import httpx
+
+from bot.alerts.model import SpikeDetails
+from bot.monitor.decisions import MonitorConfig
+from tests.conftest import MONITOR_INGEST_TOKEN, RunningBot
+from tests.fakes.clock import FakeClock
+from tests.fakes.slack import Call, FakeSlack
+from tests.support.intake import iak_sign
+from tests.support.messages import visible_text
+
+CUSTOMER = "0817777215"
+# The monitor's settings as the decisions' tests use them.
+CONFIG = MonitorConfig(
+    interval=timedelta(seconds=30),
+    age_out=timedelta(seconds=900),
+    spike_window=timedelta(seconds=300),
+    spike_min_failures=10,
+    spike_factor=3,
+    low_balance_threshold=1_000_000,
+)
+
+
+def spike_details(rc: str, at: datetime, count: int = 12, **extra: Any) -> SpikeDetails:
+    """The figures of a spike of `rc` that opened at `at` with `count` failures."""
+    values: dict[str, Any] = {
+        "rc": rc,
+        "count": count,
+        "expected": 1.0,
+        "threshold": 10.0,
+        "stops_sales": False,
+        "window_seconds": 300.0,
+        "total": count,
+        "peak": count,
+        "reported_total": count,
+        "reported_at": at,
+        "refreshed_at": at,
+        **extra,
+    }
+    return SpikeDetails(**values)
+
+
+class Shop:
+    """Sends what IAK and the merchant backend would send."""
+
+    def __init__(self, running: RunningBot) -> None:
+        self.url = running.url
+        self.http = httpx.Client(timeout=10)
+        running.closers.append(self.http.close)
+
+    def pending(self, ref_id: str, product: str = "xld25000") -> None:
+        data = {
+            "ref_id": ref_id,
+            "status": 0,
+            "rc": "39",
+            "product_code": product,
+            "customer_id": CUSTOMER,
+            "price": 25000,
+        }
+        answer = self.http.post(
+            self.url + "/transactions",
+            json={"data": data},
+            headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
+        )
+        assert answer.status_code == 200, answer.text
+
+    def callback(
+        self,
+        ref_id: str,
+        status: str,
+        rc: str,
+        balance: int | None = None,
+        product: str = "xld25000",
+    ) -> None:
+        data = {
+            "ref_id": ref_id,
+            "status": status,
+            "rc": rc,
+            "product_code": product,
+            "customer_id": CUSTOMER,
+            "price": "25000",
+            "sign": iak_sign(ref_id),
+        }
+        if balance is not None:
+            data["balance"] = str(balance)
+        answer = self.http.post(self.url + "/iak/callback", json={"data": data})
+        assert answer.status_code == 200, answer.text
+
+
+def posts(slack: FakeSlack) -> list[Call]:
+    return slack.calls_to("chat.postMessage")
+
+
+def parents(slack: FakeSlack) -> list[Call]:
+    return [call for call in posts(slack) if not call.args.get("thread_ts")]
+
+
+def replies(slack: FakeSlack, parent_ts: str) -> list[Call]:
+    return [call for call in posts(slack) if call.args.get("thread_ts") == parent_ts]
+
+
+def wait_until(
+    condition: Callable[[], bool],
+    timeout: float = 5.0,
+    *,
+    clock: FakeClock | None = None,
+    step: timedelta = timedelta(seconds=1),
+) -> None:
+    """Poll `condition` until it holds; with `clock`, time moves on by `step` every poll
+    (so waits on the bot's clock, such as the notifier's back-off, come to an end)."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met in time"
+        if clock is not None:
+            clock.advance(seconds=step.total_seconds())
+        time.sleep(0.02)
+
+
+def delivered_parents(slack: FakeSlack) -> list[Call]:
+    return [call for call in parents(slack) if call.answer.get("ok")]
+
+
+def parent_ts(slack: FakeSlack, index: int = 0) -> str:
+    """The ts Slack gave the index-th parent that was delivered (waits for it)."""
+    wait_until(lambda: len(delivered_parents(slack)) > index)
+    return str(delivered_parents(slack)[index].answer["ts"])
+
+
+def text_of(call: Call) -> str:
+    return visible_text(call.args)
