@@ -278,11 +278,10 @@ class Monitor:
             log.warning("%d of %d re-checks failed: %s", len(failures), len(items), failures[0])
         return sum(1 for r in results if r is True)
 
-    async def recheck_incident(self, incident_id: int, limit: int) -> tuple[int, int]:
-        """Ask IAK now about the transactions still waiting in a pending incident (at most
-        `limit`): (how many were asked, how many IAK answered)."""
-        waiting = await asyncio.to_thread(self._waiting, incident_id, limit)
-        return len(waiting), await self.recheck_now(waiting)
+    async def waiting_in(self, incident_id: int, limit: int) -> list[tuple[str, datetime, int]]:
+        """The transactions still waiting in a pending incident (at most `limit`), in the
+        form `recheck_now` takes."""
+        return await asyncio.to_thread(self._waiting, incident_id, limit)
 
     def _waiting(self, incident_id: int, limit: int) -> list[tuple[str, datetime, int]]:
         with self.engine.connect() as connection:

@@ -23,6 +23,7 @@ from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.services import Services
 from bot.slack.blocks.access import access_refused
+from bot.slack.interactions import Click, post_later
 
 log = logging.getLogger(__name__)
 
@@ -39,11 +40,8 @@ class Requester:
         """The requester of a slash command or of an interaction (block_actions and the like)."""
         if "command" in body:
             return cls(str(body.get("user_id", "")), str(body.get("channel_id", "")) or None)
-        user = body.get("user") or {}
-        channel = body.get("channel") or {}
-        container = body.get("container") or {}
-        channel_id = channel.get("id") or container.get("channel_id")
-        return cls(str(user.get("id", "")), str(channel_id) if channel_id else None)
+        click = Click.of(body)
+        return cls(click.user_id, click.channel_id)
 
 
 @dataclass(frozen=True)
@@ -119,16 +117,9 @@ class AccessGuard:
         acked = await ack()
         if respond.response_url is None:
             return acked
-        message = access_refused()
         # Slack ignores what an interaction's ack carries, so the answer goes by response_url.
         self.background.spawn(
-            respond(
-                response_type="ephemeral",
-                replace_original=False,
-                text=message["text"],
-                blocks=message["blocks"],
-            ),
-            name="access-refused",
+            post_later(respond, access_refused(), what="refusal"), name="access-refused"
         )
         return acked
 
@@ -137,5 +128,4 @@ def _describe(body: Mapping[str, Any]) -> str:
     """What was asked, for the log: the command, or the clicked action's id."""
     if "command" in body:
         return str(body.get("command"))
-    actions = body.get("actions") or [{}]
-    return f"action {actions[0].get('action_id', body.get('type', '?'))}"
+    return f"action {Click.of(body).action_id or body.get('type', '?')}"

@@ -43,11 +43,10 @@ def create_db_engine(url: str) -> Engine:
             # fifth run, and Postgres then keeps a generic plan made for the table as it
             # was: on a new, small table, a sequential scan, used for as long as the
             # connection lives while the table grows (until ANALYZE, which autovacuum may
-            # not run for a long while). Measured: the writers' row-lock SELECT went from
-            # 4 ms to 33 ms (p99) over 60 s at 1,000 callbacks/s; planned each time, it
-            # stays near 1.5 ms, with no loss of throughput. Prepared statements are also
-            # what a transaction-mode pooler (PgBouncer, Heroku's connection pooling)
-            # trips on; without them the bot holds no session state (not tested here).
+            # not run for a long while). Planned each time, every statement follows the
+            # table as it is (benchmarks/RESULTS.md has the figures). Prepared statements
+            # are also what a transaction-mode pooler (PgBouncer, Heroku's connection
+            # pooling) trips on; without them the bot holds no session state.
             "prepare_threshold": None,
         },
     )

@@ -11,13 +11,12 @@ from __future__ import annotations
 
 import hashlib
 import json
-import socket
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from tests.fakes.loopback import Answer, LoopbackServer
 
 BALANCE = "balance"
 
@@ -90,48 +89,26 @@ WRONG_SIGN = refusal("204", "WRONG AUTHENTICATION")
 IP_NOT_ALLOWED = refusal("102", "INVALID IP ADDRESS")
 
 
-class _Server(ThreadingHTTPServer):
-    daemon_threads = True
-    # listen() backlog: the default 5 drops SYNs when a burst of checks connects at once,
-    # and the kernel retries them a second later.
-    request_queue_size = 128
-
-
-class FakeIak:
+class FakeIak(LoopbackServer):
     """IAK's prepaid API on 127.0.0.1 with a free port; use as a context manager."""
 
     def __init__(self, username: str, api_key: str, *, balance: int = 997136249) -> None:
+        super().__init__()
         self.username = username
         self.api_key = api_key
         self.balance = balance
         self.calls: list[IakCall] = []
         # Every answer is delayed this long (the benchmark's slow IAK).
         self.delay = 0.0
-        self._lock = threading.Condition()
         self._transactions: dict[str, dict[str, Any]] = {}
         self._scripts: dict[str, deque[IakReply]] = {}
         self._always: dict[str, IakReply] = {}
         self._ip_blocked = False
-        self._closing = threading.Event()
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FakeIak:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._closing.set()  # ends every hanging answer at once
-        self._server.shutdown()
-        self._server.server_close()
 
     @property
     def url(self) -> str:
         """What IAK_BASE_URL should be."""
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.base_url
 
     # Scripting -----------------------------------------------------------------
     def add(self, data: dict[str, Any]) -> None:
@@ -164,14 +141,11 @@ class FakeIak:
 
     def wait_for_calls(self, count: int, timeout: float = 5.0) -> list[IakCall]:
         """Block until `count` calls arrived; fail the test otherwise."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while len(self.calls) < count:
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(f"expected {count} IAK call(s), got {len(self.calls)}")
-                self._lock.wait(remaining)
-            return list(self.calls)
+
+        def found() -> list[IakCall] | None:
+            return list(self.calls) if len(self.calls) >= count else None
+
+        return self._wait_for(found, timeout, f"expected {count} IAK call(s)")
 
     # Serving -------------------------------------------------------------------
     def _answer(self, path: str, body: dict[str, Any]) -> IakReply:
@@ -202,62 +176,19 @@ class FakeIak:
             return IakReply(200, known)
         return IakReply(400, {**NOT_FOUND, "ref_id": key})
 
-    def _record(self, call: IakCall) -> None:
+    def answer(self, path: str, raw: bytes, headers: dict[str, str], client_port: int) -> Answer:
+        try:
+            body = json.loads(raw or b"{}")
+        except ValueError:
+            body = {}
+        if not isinstance(body, dict):
+            body = {}
         with self._lock:
-            self.calls.append(call)
-            self._lock.notify_all()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def setup(self) -> None:
-                super().setup()
-                # Headers and body go out in two writes: without this, Nagle's algorithm and
-                # the client's delayed ACK add ~40 ms to every answer.
-                self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length)
-                try:
-                    body = json.loads(raw or b"{}")
-                except ValueError:
-                    body = {}
-                if not isinstance(body, dict):
-                    body = {}
-                fake._record(
-                    IakCall(
-                        self.path,
-                        body,
-                        dict(self.headers),
-                        time.monotonic(),
-                        self.client_address[1],
-                    )
-                )
-                reply = fake._answer(self.path, body)
-                wait = fake.delay + reply.delay
-                if wait and fake._closing.wait(wait):
-                    self.close_connection = True
-                    return
-                if reply.drop:
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                if reply.raw is not None:
-                    payload, content_type = reply.raw, "text/html"
-                else:
-                    payload = json.dumps({"data": reply.data or {}}).encode()
-                    content_type = "application/json"
-                self.send_response(reply.http_status)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(payload)))
-                self.end_headers()
-                self.wfile.write(payload)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        return Handler
+            self.calls.append(IakCall(path, body, headers, time.monotonic(), client_port))
+            self._changed()
+        reply = self._answer(path, body)
+        delay = self.delay + reply.delay
+        if reply.raw is not None:
+            return Answer(reply.http_status, reply.raw, "text/html", delay=delay, drop=reply.drop)
+        payload = json.dumps({"data": reply.data or {}}).encode()
+        return Answer(reply.http_status, payload, delay=delay, drop=reply.drop)

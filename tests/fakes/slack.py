@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl
+
+from tests.fakes.loopback import Answer, LoopbackServer
 
 RESPONSE_URL_METHOD = "response_url"
 
@@ -43,39 +43,15 @@ class Reply:
     delay: float = 0.0
 
 
-class _Server(ThreadingHTTPServer):
-    # listen() backlog: the default 5 drops SYNs when many cards are posted at once, and
-    # the kernel retries them a second later.
-    request_queue_size = 128
-
-
-class FakeSlack:
+class FakeSlack(LoopbackServer):
     """Slack's Web API on 127.0.0.1 with a free port; use as a context manager."""
 
     def __init__(self) -> None:
+        super().__init__()
         self.calls: list[Call] = []
-        self._lock = threading.Condition()
         self._scripts: dict[str, deque[Reply]] = {}
         self._down: str | None = None
         self._ts = 0
-        self._server = _Server(("127.0.0.1", 0), self._handler_class())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-
-    def __enter__(self) -> FakeSlack:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
 
     @property
     def api_url(self) -> str:
@@ -123,31 +99,29 @@ class FakeSlack:
 
     def wait_for(self, method: str, count: int = 1, timeout: float = 5.0) -> list[Call]:
         """Block until `method` has been called `count` times; fail the test otherwise."""
-        deadline = time.monotonic() + timeout
-        with self._lock:
-            while True:
-                found = [call for call in self.calls if call.method == method]
-                if len(found) >= count:
-                    return found
-                remaining = deadline - time.monotonic()
-                if remaining <= 0:
-                    raise AssertionError(
-                        f"expected {count} call(s) to {method} within {timeout}s, got {len(found)}"
-                    )
-                self._lock.wait(remaining)
+
+        def found() -> list[Call] | None:
+            calls = [call for call in self.calls if call.method == method]
+            return calls if len(calls) >= count else None
+
+        return self._wait_for(
+            found, timeout, f"expected {count} call(s) to {method} within {timeout}s"
+        )
 
     def wait_for_response(
         self, key: str = "r1", count: int = 1, timeout: float = 5.0
     ) -> list[dict[str, Any]]:
         """Block until `count` payloads reached `response_url(key)`."""
-        deadline = time.monotonic() + timeout
-        while True:
-            found = self.responses(key)
-            if len(found) >= count:
-                return found
-            if time.monotonic() > deadline:
-                raise AssertionError(f"expected {count} response(s) at {key}, got {len(found)}")
-            time.sleep(0.01)
+
+        def found() -> list[dict[str, Any]] | None:
+            posted = [
+                call.args
+                for call in self.calls
+                if call.method == RESPONSE_URL_METHOD and call.path.endswith(f"/{key}")
+            ]
+            return posted if len(posted) >= count else None
+
+        return self._wait_for(found, timeout, f"expected {count} response(s) at {key}")
 
     # Serving -------------------------------------------------------------------
     def _answer(self, method: str, args: dict[str, Any]) -> Reply:
@@ -172,55 +146,27 @@ class FakeSlack:
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
         return {"ok": True}
 
-    def _record(self, call: Call) -> None:
+    def answer(self, path: str, raw: bytes, headers: dict[str, str], client_port: int) -> Answer:
+        if path.startswith("/response/"):
+            method = RESPONSE_URL_METHOD
+        elif path.startswith("/api/"):
+            method = path[len("/api/") :].split("?")[0]
+        else:
+            return Answer(404, b"Not Found", "text/plain")
+        args = _parse(raw.decode("utf-8"), headers.get("Content-Type", ""))
         with self._lock:
+            if self._down == "reset":
+                return Answer(drop=True)
+            call = Call(method, args, path, headers, time.monotonic())
             self.calls.append(call)
-            self._lock.notify_all()
-
-    def _handler_class(self) -> type[BaseHTTPRequestHandler]:
-        fake = self
-
-        class Handler(BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                length = int(self.headers.get("Content-Length") or 0)
-                raw = self.rfile.read(length).decode("utf-8")
-                if self.path.startswith("/response/"):
-                    method = RESPONSE_URL_METHOD
-                elif self.path.startswith("/api/"):
-                    method = self.path[len("/api/") :].split("?")[0]
-                else:
-                    self.send_error(404)
-                    return
-                args = _parse(raw, self.headers.get("Content-Type", ""))
-                with fake._lock:
-                    down = fake._down
-                if down == "reset":
-                    self.close_connection = True
-                    self.connection.close()
-                    return
-                call = Call(method, args, self.path, dict(self.headers), time.monotonic())
-                fake._record(call)
-                reply = fake._answer(method, args)
-                call.answer.update(reply.body or {})
-                call.answer["_status"] = reply.status
-                if reply.delay:
-                    time.sleep(reply.delay)
-                body = b"ok" if reply.body is None else json.dumps(reply.body).encode()
-                self.send_response(reply.status)
-                content_type = "text/plain" if reply.body is None else "application/json"
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(body)))
-                for name, value in reply.headers.items():
-                    self.send_header(name, value)
-                self.end_headers()
-                self.wfile.write(body)
-
-            def log_message(self, *_: Any) -> None:
-                pass
-
-        return Handler
+            self._changed()
+        reply = self._answer(method, args)
+        call.answer.update(reply.body or {})
+        call.answer["_status"] = reply.status
+        if reply.body is None:
+            return Answer(reply.status, b"ok", "text/plain", reply.headers, reply.delay)
+        body = json.dumps(reply.body).encode()
+        return Answer(reply.status, body, "application/json", reply.headers, reply.delay)
 
 
 def _parse(raw: str, content_type: str) -> dict[str, Any]:

@@ -39,6 +39,11 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def note(text: str) -> Message:
+    """A short answer in one section (mrkdwn, so what came from outside must be escaped)."""
+    return {"text": truncate(text, 3000), "blocks": [section(text)]}
+
+
 def plain(text: str, limit: int = 3000) -> dict[str, Any]:
     """A plain_text object: Slack renders it literally, so user input is safe in it."""
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}

@@ -13,6 +13,7 @@ from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.status import RECHECK_ACTION
+from bot.slack.interactions import Click, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.reports import TransactionReports
 
@@ -44,16 +45,17 @@ class CardActions:
         replace: bool,
     ) -> None:
         """The clicked code's card, posted to response_url after the ack."""
-        code = self.services.registry.get(_action_value(body))
+        code = self.services.registry.get(Click.of(body).value)
         if code is None:
             return
         message = remediation_card(code, shared_by=shared_by)
         self.services.background.spawn(
-            respond(
-                response_type=response_type,
+            post_later(
+                respond,
+                message,
+                what=f"card {code.code}",
                 replace_original=replace,
-                text=message["text"],
-                blocks=message["blocks"],
+                in_channel=response_type == "in_channel",
             ),
             name=f"card-{response_type}",
         )
@@ -69,31 +71,20 @@ class StatusActions:
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Ack the click, ask IAK again, and replace the card with the new answer."""
         await ack()
-        ref_id = _action_value(body)
+        ref_id = Click.of(body).value
         if not valid_ref_id(ref_id):
             return
         iak = self.services.iak
         if iak is None:
             message = not_configured_message(self.services.settings)
             self.services.background.spawn(
-                respond(
-                    response_type="ephemeral",
-                    replace_original=False,
-                    text=message["text"],
-                    blocks=message["blocks"],
-                ),
-                name="recheck-not-configured",
+                post_later(respond, message, what="IAK settings"), name="recheck-not-configured"
             )
             return
         self.services.background.spawn(
             self.checks.deliver_status(iak, ref_id, respond, replace_original=True),
             name="iak-recheck",
         )
-
-
-def _action_value(body: dict[str, Any]) -> str:
-    actions = body.get("actions") or [{}]
-    return str(actions[0].get("value", ""))
 
 
 def register(app: AsyncApp, services: Services) -> None:

@@ -15,6 +15,7 @@ from bot.iak.client import IakClient
 from bot.services import Services
 from bot.slack.blocks.status import balance_card, iak_not_configured, status_card
 from bot.slack.blocks.text import Message
+from bot.slack.interactions import post_later
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +46,9 @@ class LiveChecks:
             ref_id, check.transaction, check.outcome, self.services.clock.now()
         )
         message = status_card(check, self.services.registry, history=history)
-        await _post(respond, message, replace_original=replace_original, what=f"status {ref_id}")
+        await post_later(
+            respond, message, replace_original=replace_original, what=f"status card {ref_id}"
+        )
 
     async def deliver_balance(self, iak: IakClient, respond: AsyncRespond) -> None:
         """Ask IAK for the deposit and post the balance card."""
@@ -55,27 +58,4 @@ class LiveChecks:
             self.services.registry,
             low_threshold=self.services.settings.low_balance_threshold,
         )
-        await _post(respond, message, replace_original=False, what="balance")
-
-
-async def _post(
-    respond: AsyncRespond, message: Message, *, replace_original: bool, what: str
-) -> None:
-    try:
-        answer = await respond(
-            response_type="ephemeral",
-            replace_original=replace_original,
-            text=message["text"],
-            blocks=message["blocks"],
-        )
-    except Exception as exc:  # an unreachable or malformed response_url
-        log.warning("could not post the %s card to response_url: %s", what, exc)
-        return
-    if answer.status_code != 200:
-        # An expired or overused response_url (30 minutes, 5 posts): the user sees nothing.
-        log.warning(
-            "response_url refused the %s card: HTTP %s %s",
-            what,
-            answer.status_code,
-            answer.body[:200],
-        )
+        await post_later(respond, message, what="balance card")

@@ -25,13 +25,13 @@ from bot.slack.blocks.cards import (
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
+from bot.slack.interactions import post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.reports import (
     PENDING_WHAT,
     STATS_WHAT,
     TransactionReports,
     parse_stats_window,
-    post_ephemeral,
 )
 
 COMMAND = "/iak"
@@ -250,7 +250,7 @@ class IakCommand:
         self, task: asyncio.Task[Message], respond: AsyncRespond, *, what: str
     ) -> None:
         message = await task
-        await post_ephemeral(respond, message, replace_original=False, what=what)
+        await post_later(respond, message, what=what)
 
     async def help(self, call: Invocation) -> None:
         """`/iak help`."""

@@ -18,6 +18,8 @@ from bot.alerts.model import Incident, IncidentKind
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
+from bot.slack.blocks.text import note
+from bot.slack.interactions import Click, post_later
 
 if TYPE_CHECKING:
     from bot.alerting import Alerting
@@ -111,19 +113,19 @@ class IncidentActions:
                 respond, "IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK."
             )
             return
-        await _tell(respond, "Asking IAK about the waiting transactions now…")
-        asked, answered = await self.alerting.monitor.recheck_incident(
-            incident_id, RECHECK_NOW_LIMIT
-        )
-        if not asked:
+        monitor = self.alerting.monitor
+        waiting = await monitor.waiting_in(incident_id, RECHECK_NOW_LIMIT)
+        if not waiting:
             await _tell(respond, "No transaction of this incident is still waiting.")
             return
+        await _tell(respond, f"Asking IAK about {len(waiting)} transaction(s) now…")
+        answered = await monitor.recheck_now(waiting)
         # The next tick tells each settled outcome in the thread; this says the check ran.
         await asyncio.to_thread(
             self.services.incidents.note_recheck,
             incident_id,
             _user(body),
-            asked,
+            len(waiting),
             answered,
             self.services.clock.now(),
         )
@@ -145,22 +147,18 @@ class IncidentActions:
 
 
 def _value(body: dict[str, Any]) -> tuple[int, str]:
-    """(incident id, the rest) from a button's value or a select's chosen option."""
-    action = (body.get("actions") or [{}])[0]
-    raw = str(action.get("value") or (action.get("selected_option") or {}).get("value") or "")
-    head, _, rest = raw.partition(":")
+    """(incident id, the rest) from a button's value or a menu's chosen option."""
+    head, _, rest = Click.of(body).value.partition(":")
     return (int(head) if head.isdigit() else -1), rest
 
 
 def _user(body: dict[str, Any]) -> str:
-    return str((body.get("user") or {}).get("id", ""))[:32]
+    return Click.of(body).user_id
 
 
 async def _tell(respond: AsyncRespond, text: str) -> None:
     """An ephemeral answer to the clicker alone; the alert itself stays as it is."""
-    if respond.response_url is None:
-        return
-    await respond(response_type="ephemeral", replace_original=False, text=text)
+    await post_later(respond, note(text), what="answer to a click")
 
 
 def register(app: AsyncApp, services: Services, alerting: Alerting | None) -> None:

@@ -22,6 +22,7 @@ from bot.slack.blocks.reports import (
     store_unavailable,
 )
 from bot.slack.blocks.text import Message
+from bot.slack.interactions import Click, post_later
 from bot.store.reports import PendingCursor, Reports, TimeBuckets
 
 log = logging.getLogger(__name__)
@@ -88,11 +89,11 @@ class TransactionReports:
     async def page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Next page / Previous page: the neighbouring page replaces the list."""
         await ack()
-        action = (body.get("actions") or [{}])[0]
-        cursor = PendingCursor.decode(str(action.get("value", "")))
+        click = Click.of(body)
+        cursor = PendingCursor.decode(click.value)
         if cursor is None:
             return
-        backwards = action.get("action_id") == PENDING_PREVIOUS_ACTION
+        backwards = click.action_id == PENDING_PREVIOUS_ACTION
         self.services.background.spawn(
             self._replace_page(cursor, backwards, respond), name="pending-page"
         )
@@ -104,21 +105,4 @@ class TransactionReports:
             message = await self.pending(before=cursor)
         else:
             message = await self.pending(after=cursor)
-        await post_ephemeral(respond, message, replace_original=True, what="pending page")
-
-
-async def post_ephemeral(
-    respond: AsyncRespond, message: Message, *, replace_original: bool, what: str
-) -> None:
-    """Post to response_url; a refusal (expired or overused URL) is logged, not raised."""
-    answer = await respond(
-        response_type="ephemeral",
-        replace_original=replace_original,
-        text=message["text"],
-        blocks=message["blocks"],
-    )
-    if answer.status_code != 200:
-        # response_url lasts 30 minutes and takes 5 posts; past that the user sees nothing.
-        log.warning(
-            "response_url refused the %s: HTTP %s %s", what, answer.status_code, answer.body[:200]
-        )
+        await post_later(respond, message, replace_original=True, what="pending page")

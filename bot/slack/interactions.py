@@ -1,0 +1,83 @@
+"""Slack's requests as listeners read them, and the answers that follow an ack.
+
+One reader for what a click carries (`Click.of`), and one way to post to a request's
+`response_url` (`post_later`), with one error policy: an unreachable, expired (30 minutes)
+or overused (5 posts) response_url is logged, never raised, since nobody is left to tell.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from slack_bolt.async_app import AsyncRespond
+
+from bot.slack.blocks.text import Message
+
+log = logging.getLogger(__name__)
+
+# Slack's ids are short; anything longer did not come from Slack.
+MAX_SLACK_ID = 32
+
+
+@dataclass(frozen=True)
+class Click:
+    """A click on one of the bot's buttons or menus (a block_actions payload)."""
+
+    action_id: str
+    # a button's value, or the value of the option chosen in a menu
+    value: str
+    user_id: str
+    # where the clicked message is (None on the App Home tab)
+    channel_id: str | None
+
+    @classmethod
+    def of(cls, body: Mapping[str, Any]) -> Click:
+        """Read the first action of a block_actions payload; missing parts are empty."""
+        actions = body.get("actions") or [{}]
+        action = actions[0] if isinstance(actions[0], dict) else {}
+        option = action.get("selected_option") or {}
+        value = action.get("value") or (option.get("value") if isinstance(option, dict) else "")
+        user = body.get("user") or {}
+        channel = body.get("channel") or {}
+        container = body.get("container") or {}
+        channel_id = channel.get("id") or container.get("channel_id")
+        return cls(
+            action_id=str(action.get("action_id", "")),
+            value=str(value or ""),
+            user_id=str(user.get("id", ""))[:MAX_SLACK_ID],
+            channel_id=str(channel_id)[:MAX_SLACK_ID] if channel_id else None,
+        )
+
+
+async def post_later(
+    respond: AsyncRespond,
+    message: Message,
+    *,
+    what: str,
+    replace_original: bool = False,
+    in_channel: bool = False,
+) -> bool:
+    """Post an answer to the request's response_url: ephemeral unless `in_channel`, as a new
+    message unless `replace_original`. False (and a log line) when it could not be posted."""
+    if respond.response_url is None:
+        log.info("no response_url to post the %s to", what)
+        return False
+    try:
+        answer = await respond(
+            response_type="in_channel" if in_channel else "ephemeral",
+            replace_original=replace_original,
+            text=message["text"],
+            blocks=message["blocks"],
+        )
+    except Exception as exc:  # an unreachable or malformed response_url
+        log.warning("could not post the %s to response_url: %s", what, exc)
+        return False
+    if answer.status_code != 200:
+        log.warning(
+            "response_url refused the %s: HTTP %s %s", what, answer.status_code, answer.body[:200]
+        )
+        return False
+    return True
