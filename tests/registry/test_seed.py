@@ -29,11 +29,12 @@ def test_registry_has_nothing_the_seed_does_not(registry: Registry) -> None:
 
 def test_codes_that_stop_all_sales_are_flagged(registry: Registry) -> None:
     assert {entry.code for entry in registry if entry.stops_sales} == {
+        "17",
         "102",
+        "110",
+        "117",
         "204",
         "205",
-        "110",
-        "17",
     }
 
 
@@ -50,14 +51,18 @@ def test_actions_agree_with_statuses(registry: Registry) -> None:
     assert registry.get("39").action is Action.WAIT  # type: ignore[union-attr]
 
 
+DEPOSIT_TOP_UP_PAGE = "https://iak.id/webapp/deposit/topup"
+
+
 def test_every_page_a_solution_names_is_a_link(registry: Registry) -> None:
     for entry in registry:
         named = {url.rstrip(".") for url in re.findall(r"https://[^\s)]+", entry.solution)}
         linked = {link.url for link in entry.links}
         assert named <= linked, entry.code
         for url in linked - named:
-            # the only extra link: the "iak.id deposit menu" the solution of 17 names in words
-            assert entry.code == "17" and url == "https://iak.id/"
+            # the only extra link: the deposit top-up page ("iak.id deposit menu") that the
+            # solution of 17 names in words
+            assert entry.code == "17" and url == DEPOSIT_TOP_UP_PAGE
 
 
 def test_http_rows_come_from_the_http_table(registry: Registry) -> None:
