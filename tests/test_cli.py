@@ -55,6 +55,13 @@ def test_code_normalises_and_searches(tmp_path: Path) -> None:
     assert "17 · INSUFFICIENT DEPOSIT" in iak_bot("code", "deposit", cwd=tmp_path).stdout
 
 
+def test_code_118_says_where_it_comes_from(tmp_path: Path) -> None:
+    printed = " ".join(iak_bot("code", "118", cwd=tmp_path).stdout.split())
+    assert printed.startswith("118 · ACCOUNT SUSPENDED")
+    assert "🚨 Stops all sales" in printed
+    assert "From IAK's reference documentation (added after the published table)." in printed
+
+
 def test_unknown_code_exits_1_with_an_answer(tmp_path: Path) -> None:
     result = iak_bot("code", "08", cwd=tmp_path)
     assert result.returncode == 1

@@ -1,7 +1,7 @@
 """IAK's response-code registry."""
 
 from bot.registry.lookup import Empty, Found, Lookup, Matches, Registry, Unknown, normalize_rc
-from bot.registry.models import Action, Link, Owner, ResponseCode, Status, Table
+from bot.registry.models import Action, Link, Owner, Provenance, ResponseCode, Status, Table
 
 __all__ = [
     "Action",
@@ -11,6 +11,7 @@ __all__ = [
     "Lookup",
     "Matches",
     "Owner",
+    "Provenance",
     "Registry",
     "ResponseCode",
     "Status",

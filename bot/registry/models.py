@@ -15,6 +15,15 @@ class Table(StrEnum):
     GAME = "game"
 
 
+class Provenance(StrEnum):
+    """Where a row's words (description, status, solution) were copied from."""
+
+    # IAK's live, published response-code page (the seed table): the default.
+    SEED = "seed"
+    # IAK's reference documentation on GitHub: rows the live page lacks (118).
+    REFERENCE = "reference"
+
+
 class Status(StrEnum):
     """What a code says about the transaction, as IAK's table puts it."""
 
@@ -85,6 +94,7 @@ class ResponseCode(BaseModel):
     code: str = Field(pattern=r"^(\d{2,3}|OTHER)$")
     http_reason: str | None = None
     table: Table
+    source: Provenance = Provenance.SEED
     description: str = Field(min_length=1)
     status: Status
     solution: str = Field(min_length=1)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from bot.registry import Action, Registry, Status, Table
+from bot.registry import Action, Provenance, Registry, Status, Table
 from tests.seed import seed_rows
 
 
@@ -15,6 +15,7 @@ def test_every_seed_row_is_in_the_registry_word_for_word(registry: Registry) -> 
         key = row.code.split(" - ")[0]
         entry = registry.get(key)
         assert entry is not None, f"seed row {row.code} missing"
+        assert entry.source is Provenance.SEED
         assert entry.table.value == row.table
         assert entry.label == row.code
         assert entry.description == row.description
@@ -22,9 +23,18 @@ def test_every_seed_row_is_in_the_registry_word_for_word(registry: Registry) -> 
         assert entry.solution == row.solution
 
 
-def test_registry_has_nothing_the_seed_does_not(registry: Registry) -> None:
+def test_every_row_said_to_come_from_the_seed_does(registry: Registry) -> None:
     seed_codes = [row.code.split(" - ")[0] for row in seed_rows()]
-    assert [entry.code for entry in registry] == seed_codes
+    from_seed = [entry.code for entry in registry if entry.source is Provenance.SEED]
+    assert from_seed == seed_codes
+
+
+def test_rows_not_in_the_seed_say_they_come_from_the_reference(registry: Registry) -> None:
+    seed_codes = {row.code.split(" - ")[0] for row in seed_rows()}
+    others = [entry for entry in registry if entry.code not in seed_codes]
+    assert {entry.source for entry in others} == {Provenance.REFERENCE}
+    # 118, added after the seed's snapshot
+    assert [entry.code for entry in others] == ["118"]
 
 
 def test_codes_that_stop_all_sales_are_flagged(registry: Registry) -> None:
@@ -33,6 +43,7 @@ def test_codes_that_stop_all_sales_are_flagged(registry: Registry) -> None:
         "102",
         "110",
         "117",
+        "118",
         "204",
         "205",
     }

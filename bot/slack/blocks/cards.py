@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.registry import Matches, Registry, ResponseCode, Status, Table, Unknown
+from bot.registry import Matches, Provenance, Registry, ResponseCode, Status, Table, Unknown
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -54,6 +54,13 @@ def code_line(code: ResponseCode) -> str:
     return f"`{code.code}` {escape(code.description)}{stops} — _{code.action.label}_"
 
 
+def provenance_note(code: ResponseCode) -> str | None:
+    """Where IAK's words on the card come from, when not from IAK's live table."""
+    if code.source is Provenance.SEED:
+        return None
+    return "From IAK's reference documentation (added after the published table)."
+
+
 def remediation_blocks(code: ResponseCode) -> list[Block]:
     """The body of a remediation card: status, what to do, IAK's own solution (no header)."""
     badges = [status_badge(code.status)]
@@ -67,6 +74,9 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
         section(f"*What to do: {code.action.label}* ({code.owner.label})\n{escape(code.advice)}")
     )
     blocks.append(section(f"*IAK's solution*\n>{escape(code.solution)}"))
+    provenance = provenance_note(code)
+    if provenance:
+        blocks.append(context(provenance))
     return blocks
 
 

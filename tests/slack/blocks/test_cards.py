@@ -89,6 +89,12 @@ def test_longest_card_stays_well_under_slacks_real_size_limit(registry: Registry
     assert_valid(remediation_card(registry.get(longest), note="x" * 3000))  # type: ignore[arg-type]
 
 
+def test_only_rows_from_the_reference_documentation_say_so(registry: Registry) -> None:
+    note = "From IAK's reference documentation (added after the published table)."
+    assert note in all_text(remediation_card(registry.get("118")))  # type: ignore[arg-type]
+    assert "reference documentation" not in all_text(remediation_card(registry.get("117")))  # type: ignore[arg-type]
+
+
 def test_search_results_list_fits(registry: Registry) -> None:
     result = registry.lookup("number")
     assert isinstance(result, Matches)

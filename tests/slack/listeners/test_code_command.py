@@ -64,6 +64,15 @@ def test_every_seed_code_answers_with_its_card(shared_bot: RunningBot, row: Any)
     assert row.solution in shown
 
 
+def test_118_is_served_from_the_reference_documentation(shared_bot: RunningBot) -> None:
+    message = answer(shared_bot.slack.command("code 118"))
+    shown = visible_text(message)
+    assert header(message) == "118 · ACCOUNT SUSPENDED"
+    assert "Stops all sales" in shown
+    assert "cs@mobilepulsa.com or (021) 3042 9884" in shown
+    assert "From IAK's reference documentation (added after the published table)." in shown
+
+
 @pytest.mark.parametrize(
     ("text", "heading"),
     [
