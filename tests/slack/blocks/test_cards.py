@@ -151,6 +151,30 @@ def test_help_lists_every_subcommand() -> None:
             },
             "11 context elements",
         ),
+        (
+            {
+                "text": "t",
+                "blocks": [
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {
+                                "type": "button",
+                                "text": {"type": "plain_text", "text": "b"},
+                                "action_id": "show_card_17",
+                                "value": value,
+                            }
+                            for value in ("17", "postpaid 17")
+                        ],
+                    }
+                ],
+            },
+            "action_id 'show_card_17' used twice",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "divider", "block_id": "card_17"}] * 2},
+            "block_id 'card_17' used twice",
+        ),
     ],
 )
 def test_limit_checker_catches_each_violation(message: dict[str, Any], problem: str) -> None:
