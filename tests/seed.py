@@ -2,9 +2,10 @@
 
 - `iak_response_codes_seed.txt`: the seed, IAK's live response-code page (HTTP, prepaid
   and game tables).
-- `iak_prepaid_response_codes_reference.md`: `prepaid/response-code.md` of IAK's
-  reference documentation (iak-id/iak-api-reference-docs @ 940d4d4, "Add RC 118 Prepaid
-  and Postpaid"), unmodified.
+- `iak_prepaid_response_codes_reference.md`, `iak_postpaid_response_codes_reference.md`:
+  `prepaid/response-code.md` and `postpaid/response-code.md` of IAK's reference
+  documentation (iak-id/iak-api-reference-docs @ 940d4d4, "Add RC 118 Prepaid and
+  Postpaid"), unmodified.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from pathlib import Path
 HERE = Path(__file__).parent
 SEED = HERE / "iak_response_codes_seed.txt"
 PREPAID_REFERENCE = HERE / "iak_prepaid_response_codes_reference.md"
+POSTPAID_REFERENCE = HERE / "iak_postpaid_response_codes_reference.md"
 
 
 @dataclass(frozen=True)

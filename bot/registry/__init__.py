@@ -1,12 +1,22 @@
 """IAK's response-code registry."""
 
-from bot.registry.lookup import Empty, Found, Lookup, Matches, Registry, Unknown, normalize_rc
-from bot.registry.models import Action, Link, Owner, Provenance, ResponseCode, Status, Table
+from bot.registry.lookup import (
+    Empty,
+    Found,
+    Lookup,
+    Matches,
+    Registry,
+    Unknown,
+    line_named,
+    normalize_rc,
+)
+from bot.registry.models import Action, Line, Link, Owner, Provenance, ResponseCode, Status, Table
 
 __all__ = [
     "Action",
     "Empty",
     "Found",
+    "Line",
     "Link",
     "Lookup",
     "Matches",
@@ -17,5 +27,6 @@ __all__ = [
     "Status",
     "Table",
     "Unknown",
+    "line_named",
     "normalize_rc",
 ]

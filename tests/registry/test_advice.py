@@ -11,12 +11,12 @@ import re
 
 import pytest
 
-from bot.registry import Action, Owner, Registry, ResponseCode, Status
+from bot.registry import Action, Line, Owner, Registry, ResponseCode, Status
 from bot.slack.blocks.cards import remediation_card
 from bot.slack.blocks.terminal import render
 
 SPEAKS_OF_SENDING_AGAIN = re.compile(r"\b(again|retry\w*|resend\w*|re-send\w*)\b", re.IGNORECASE)
-NAMES_WHICH_REF_ID = re.compile(r"\b(same|new) ref_ids?\b")
+NAMES_WHICH_REF_ID = re.compile(r"\b(same|new|any) ref_ids?\b")
 
 
 def shown(code: ResponseCode | None) -> str:
@@ -33,16 +33,16 @@ def test_every_card_that_speaks_of_sending_again_names_which_ref_id(registry: Re
     for code in registry:
         retries = code.action in (Action.RETRY_NOW, Action.RETRY_LATER)
         if retries or SPEAKS_OF_SENDING_AGAIN.search(code.advice):
-            assert NAMES_WHICH_REF_ID.search(code.advice), code.code
+            assert NAMES_WHICH_REF_ID.search(code.advice), code.key
 
 
 def test_no_card_suggests_a_new_ref_id_while_the_original_may_still_succeed(
     registry: Registry,
 ) -> None:
     pending = [code for code in registry if code.status is Status.PENDING]
-    assert {code.code for code in pending} == {"OTHER", "39", "201"}
+    assert {code.key for code in pending} >= {"OTHER", "39", "201", "postpaid 05", "postpaid 39"}
     for code in pending:
-        assert re.search(r"\bdo not\b[^.]*\bnew ref_id\b", code.advice, re.IGNORECASE), code.code
+        assert re.search(r"\bdo not\b[^.]*\bnew ref_id\b", code.advice, re.IGNORECASE), code.key
 
 
 def test_06_sends_again_with_the_same_ref_id_because_a_new_one_can_sell_twice(
@@ -127,3 +127,26 @@ def test_a_refusal_of_the_bots_own_check_is_about_the_bot_not_the_shop(
     assert "the shop's sales may be fine" in text
     # a transaction that carries it still stopped the shop's sales
     assert "Stops all sales" in text
+
+
+def test_postpaid_11_checks_whether_the_bill_was_already_paid_under_that_ref_id(
+    registry: Registry,
+) -> None:
+    text = card(registry, "postpaid 11")
+    assert "postpaid refuses a reused ref_id instead of treating it as a status check" in text
+    first = text.index("First check that ref_id's status: the bill may already be paid")
+    assert first < text.index("Only if it is not, make the inquiry again with a new ref_id")
+
+
+def test_postpaid_05_is_pending_whatever_its_solution_says(registry: Registry) -> None:
+    code = registry.rc("05", line=Line.POSTPAID)
+    assert code is not None
+    assert code.status is Status.PENDING
+    assert "Please try again" in code.solution  # IAK's own words...
+    assert "treat the payment as pending" in shown(code)  # ...which we do not follow
+
+
+def test_postpaid_109_names_the_pln_cut_off_hours(registry: Registry) -> None:
+    text = card(registry, "postpaid 109")
+    assert "PLN bills cannot be paid from 23:00 to 01:00 WIB" in text
+    assert "not an outage" in text

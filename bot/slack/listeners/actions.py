@@ -44,10 +44,13 @@ class CardActions:
         replace: bool,
     ) -> None:
         """The clicked code's card, posted to response_url after the ack."""
-        code = self.services.registry.get(_action_value(body))
+        registry = self.services.registry
+        # The button's value is the row's key: "17" (prepaid, as on cards posted before
+        # the postpaid table existed) or "postpaid 11".
+        code = registry.get(_action_value(body))
         if code is None:
             return
-        message = remediation_card(code, shared_by=shared_by)
+        message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
         self.services.background.spawn(
             respond(
                 response_type=response_type,
