@@ -56,7 +56,9 @@ def _parser() -> argparse.ArgumentParser:
     migrate.set_defaults(run=_migrate)
 
     code = sub.add_parser("code", help="print the remediation card for a code, offline")
-    code.add_argument("query", nargs="+", help="a response code (17, 6, http 503) or words")
+    code.add_argument(
+        "query", nargs="+", help="a response code (17, 6, http 503, pp 11 for postpaid) or words"
+    )
     code.set_defaults(run=_code)
 
     status = sub.add_parser("status", help="check one transaction at IAK and print its card")
@@ -177,19 +179,20 @@ def _migrate(_: argparse.Namespace) -> int:
 
 
 def _code(args: argparse.Namespace) -> int:
-    from bot.registry import Empty, Found, Matches, Registry, Unknown
+    from bot.registry import Empty, Found, Line, Matches, Registry, Unknown
     from bot.slack.blocks.cards import remediation_card, search_results, unknown_code
     from bot.slack.blocks.terminal import render
 
     registry = Registry.load()
     result = registry.lookup(" ".join(args.query))
     match result:
-        case Found(code=code, note=note):
-            message = remediation_card(code, note=note, shareable=False)
+        case Found(code=code, note=note, homonym=homonym):
+            message = remediation_card(code, note=note, homonym=homonym, shareable=False)
         case Matches():
-            message = search_results(result, shareable=False)
-        case Empty():
-            print("Give a code or words, e.g. iak-bot code 17", file=sys.stderr)
+            message = search_results(result)
+        case Empty(line=line):
+            example = "pp 11" if line is Line.POSTPAID else "17"
+            print(f"Give a code or words, e.g. iak-bot code {example}", file=sys.stderr)
             return EXIT_CONFIG
         case _:
             message = unknown_code(result)

@@ -28,14 +28,48 @@ def test_code_prints_the_card_offline(tmp_path: Path) -> None:
 
 def test_code_normalises_and_searches(tmp_path: Path) -> None:
     assert "06 · TRANSACTION NOT FOUND" in iak_bot("code", "6", cwd=tmp_path).stdout
-    assert "17 · INSUFFICIENT DEPOSIT" in iak_bot("code", "deposit", cwd=tmp_path).stdout
+    found = iak_bot("code", "deposit", cwd=tmp_path).stdout
+    assert found.index("Prepaid 17 INSUFFICIENT DEPOSIT") < found.index(
+        "Postpaid 17 BALANCE NOT ENOUGH"
+    )
+
+
+@pytest.mark.parametrize("prefix", ["postpaid", "pp"])
+def test_code_prints_the_postpaid_card(tmp_path: Path, prefix: str) -> None:
+    result = iak_bot("code", prefix, "11", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Postpaid 11 · DUPLICATE REF ID\n")
+    assert "The ref_id that you’ve inputted is already been inputted" in result.stdout
+    assert "[Share in channel]" not in result.stdout  # nothing to share in a terminal
+
+
+def test_code_says_what_the_same_number_means_in_the_other_table(tmp_path: Path) -> None:
+    printed = " ".join(iak_bot("code", "06", cwd=tmp_path).stdout.split())
+    assert printed.startswith("06 · TRANSACTION NOT FOUND")
+    assert "In IAK's postpaid table, 06 means something else: INQUIRY ID NOT FOUND" in printed
+
+
+def test_code_118_says_where_it_comes_from(tmp_path: Path) -> None:
+    printed = " ".join(iak_bot("code", "118", cwd=tmp_path).stdout.split())
+    assert printed.startswith("118 · ACCOUNT SUSPENDED")
+    assert "🚨 Stops all sales" in printed
+    assert "From IAK's reference documentation (added after the published table)." in printed
 
 
 def test_unknown_code_exits_1_with_an_answer(tmp_path: Path) -> None:
-    result = iak_bot("code", "08", cwd=tmp_path)
+    result = iak_bot("code", "22", cwd=tmp_path)
     assert result.returncode == 1
     assert "not a known IAK code" in result.stdout
     assert "Traceback" not in result.stderr
+    postpaid = iak_bot("code", "pp", "99", cwd=tmp_path)
+    assert postpaid.returncode == 1
+    assert "not a known IAK postpaid code" in postpaid.stdout
+
+
+def test_code_without_a_code_says_how(tmp_path: Path) -> None:
+    result = iak_bot("code", "pp", cwd=tmp_path)
+    assert result.returncode == 2
+    assert "iak-bot code pp 11" in result.stderr
 
 
 @pytest.mark.parametrize("command", ["serve", "socket"])

@@ -49,7 +49,8 @@ class Source(StrEnum):
 
 # rcs that describe the request rather than the transaction: when IAK answers a
 # check-status with one of these (and no status), the check failed, not the top-up.
-CHECK_REFUSED_RCS = frozenset({"06", "102", "107", "110", "117", "204", "205"})
+# 118 (account suspended) too: a suspended account's check says nothing of its sales.
+CHECK_REFUSED_RCS = frozenset({"06", "102", "107", "110", "117", "118", "204", "205"})
 
 _STATUS_OUTCOMES = {0: Outcome.PENDING, 1: Outcome.SUCCESS, 2: Outcome.FAILED}
 _REGISTRY_OUTCOMES = {

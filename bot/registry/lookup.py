@@ -12,7 +12,7 @@ from pathlib import Path
 
 import yaml
 
-from bot.registry.models import RegistryFile, ResponseCode, Status, Table
+from bot.registry.models import Line, RegistryFile, ResponseCode, Status, Table
 
 _STOPWORDS = frozenset(
     {
@@ -53,7 +53,15 @@ _STOPWORDS = frozenset(
 )
 _WORD = re.compile(r"[a-z0-9]+")
 _HTTP_PREFIX = re.compile(r"^(?:http|status)\s*[:/]?\s*(\S.*)$", re.IGNORECASE)
-_RC_PREFIX = re.compile(r"^(?:rc|code)\s*[:=#]?\s*(\d+)$", re.IGNORECASE)
+_RC_PREFIX = re.compile(r"^(?:rc|code|response_code)\s*[:=#]?\s*(\d+)$", re.IGNORECASE)
+# `postpaid 11`, `pp 11`, `pp:11`, `postpaid duplicate`: a query for the postpaid table.
+_LINE_PREFIX = re.compile(r"^(\w+)\b[\s:/]*(.*)$")
+_LINE_NAMES = {"postpaid": Line.POSTPAID, "pp": Line.POSTPAID, "prepaid": Line.PREPAID}
+
+
+def line_named(word: str) -> Line | None:
+    """The line a word names (`postpaid`, `pp`, `prepaid`), else None."""
+    return _LINE_NAMES.get(word.lower())
 
 
 def normalize_rc(text: str) -> str | None:
@@ -66,15 +74,20 @@ def normalize_rc(text: str) -> str | None:
 
 @dataclass(frozen=True)
 class Found:
-    """The query names one code; `note` explains a reading the user may not expect."""
+    """The query names one code.
+
+    `note` explains a reading the user may not expect; `homonym` is the other line's code
+    with the same number and another meaning, which the user may have meant.
+    """
 
     code: ResponseCode
     note: str | None = None
+    homonym: ResponseCode | None = None
 
 
 @dataclass(frozen=True)
 class Matches:
-    """Codes whose words match the query, best first."""
+    """Codes (two or more, of any table) whose words match the query, best first."""
 
     query: str
     codes: tuple[ResponseCode, ...]
@@ -83,15 +96,18 @@ class Matches:
 
 @dataclass(frozen=True)
 class Unknown:
-    """Nothing matches; the closest known codes, nearest first."""
+    """Nothing matches in `line`'s table (None: in any table); the closest codes, nearest first."""
 
     query: str
     suggestions: tuple[ResponseCode, ...]
+    line: Line | None = None
 
 
 @dataclass(frozen=True)
 class Empty:
-    """No query at all."""
+    """No code or words given (after `postpaid`, for `line` POSTPAID)."""
+
+    line: Line = Line.PREPAID
 
 
 Lookup = Found | Matches | Unknown | Empty
@@ -107,15 +123,24 @@ class _Indexed:
 
 @dataclass
 class Registry:
-    """Every IAK response code, with lookup by code and search by words."""
+    """Every IAK response code of both lines, with lookup by code and search by words.
+
+    Rows are keyed by (table, code): `rc("06")` is prepaid's TRANSACTION NOT FOUND,
+    `rc("06", line=Line.POSTPAID)` postpaid's INQUIRY ID NOT FOUND.
+    """
 
     codes: tuple[ResponseCode, ...]
-    _by_code: dict[str, ResponseCode] = field(init=False, repr=False)
+    _by_key: dict[str, ResponseCode] = field(init=False, repr=False)
+    _by_line: dict[Line, dict[str, ResponseCode]] = field(init=False, repr=False)
     _index: tuple[_Indexed, ...] = field(init=False, repr=False)
     _vocabulary: tuple[str, ...] = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
-        self._by_code = {entry.code: entry for entry in self.codes}
+        self._by_key = {entry.key: entry for entry in self.codes}
+        self._by_line = {line: {} for line in Line}
+        for entry in self.codes:
+            if entry.table is not Table.HTTP:
+                self._by_line[entry.table.line][entry.code] = entry
         self._index = tuple(
             _Indexed(entry, _words(entry.description), _words(entry.solution), order)
             for order, entry in enumerate(self.codes)
@@ -140,28 +165,43 @@ class Registry:
     def __len__(self) -> int:
         return len(self.codes)
 
-    def get(self, code: str) -> ResponseCode | None:
-        """The row with exactly this key ("17", "400", "OTHER")."""
-        return self._by_code.get(code)
+    def get(self, key: str) -> ResponseCode | None:
+        """The row with exactly this key ("17", "400", "OTHER", "postpaid 11")."""
+        return self._by_key.get(key)
 
-    def rc(self, rc: str | int | None) -> ResponseCode | None:
-        """The prepaid or game row for an rc as IAK sends it (`"06"`, `6`, `"017"`)."""
+    def rc(self, rc: str | int | None, *, line: Line = Line.PREPAID) -> ResponseCode | None:
+        """The row for a code as IAK sends it (`"06"`, `6`, `"017"`).
+
+        Prepaid (and game) by default, for the `rc` of prepaid answers; `line=Line.POSTPAID`
+        for the `response_code` of postpaid answers. HTTP rows are never returned.
+        """
         if rc is None:
             return None
         key = normalize_rc(str(rc))
-        entry = self._by_code.get(key) if key else None
-        return entry if entry is not None and entry.table is not Table.HTTP else None
+        return self._by_line[line].get(key) if key else None
+
+    def homonym(self, code: ResponseCode) -> ResponseCode | None:
+        """The other line's code with the same number when it means something else."""
+        if code.table is Table.POSTPAID:
+            return self.rc(code.code) if code.same_as_prepaid is False else None
+        if code.table is Table.HTTP:
+            return None
+        other = self.rc(code.code, line=Line.POSTPAID)
+        return other if other is not None and other.same_as_prepaid is False else None
 
     def http_status(self, status: int) -> ResponseCode:
         """The HTTP-table row for an HTTP status IAK answered with (200, 400, else OTHER)."""
-        return self._by_code.get(str(status)) or self._by_code["OTHER"]
+        return self._by_key.get(str(status)) or self._by_key["OTHER"]
 
-    def by_status(self) -> dict[Status, list[ResponseCode]]:
-        """Response codes (not HTTP rows) grouped by status, in registry order."""
+    def response_codes(self, line: Line = Line.PREPAID) -> list[ResponseCode]:
+        """One line's response codes (no HTTP rows), in registry order."""
+        return list(self._by_line[line].values())
+
+    def by_status(self, line: Line = Line.PREPAID) -> dict[Status, list[ResponseCode]]:
+        """One line's response codes (no HTTP rows) grouped by status, in registry order."""
         groups: dict[Status, list[ResponseCode]] = {}
-        for entry in self.codes:
-            if entry.table is not Table.HTTP:
-                groups.setdefault(entry.status, []).append(entry)
+        for entry in self.response_codes(line):
+            groups.setdefault(entry.status, []).append(entry)
         return groups
 
     def http_rows(self) -> list[ResponseCode]:
@@ -169,10 +209,25 @@ class Registry:
         return [entry for entry in self.codes if entry.table is Table.HTTP]
 
     def lookup(self, query: str) -> Lookup:
-        """Answer `/iak code <query>`: a code, an HTTP status, words to search, or unknown."""
+        """Answer `/iak code <query>`: a code, an HTTP status, words to search, or unknown.
+
+        `postpaid …` (or `pp …`) asks the postpaid table alone; anything else is prepaid
+        first, a number only the postpaid table knows next, and words search both tables.
+        """
         query = " ".join(query.split())
         if not query:
             return Empty()
+
+        line: Line | None = None
+        prefixed = _LINE_PREFIX.match(query)
+        if prefixed:
+            line = line_named(prefixed.group(1))
+            if line is Line.POSTPAID:
+                return self._lookup_postpaid(prefixed.group(2))
+            if line is Line.PREPAID:
+                query = prefixed.group(2)
+                if not query:
+                    return Empty()
 
         http = _HTTP_PREFIX.match(query)
         if http:
@@ -183,57 +238,88 @@ class Registry:
             query = rc_prefixed.group(1)
 
         if query.upper() == "OTHER":
-            return Found(self._by_code["OTHER"])
+            return Found(self._by_key["OTHER"])
 
         numeric = normalize_rc(query)
         if numeric is not None:
-            entry = self._by_code.get(numeric)
+            entry = self._by_key.get(numeric)
             if entry is not None:
-                return Found(entry)
+                return self._found(entry)
+            postpaid = self.rc(numeric, line=Line.POSTPAID) if line is None else None
+            if postpaid is not None:
+                return Found(
+                    postpaid,
+                    note=f"{numeric} is not a prepaid response code; IAK's postpaid table has it:",
+                )
             if _is_http_status(int(numeric)):
                 near = ", ".join(entry.code for entry in self.closest(numeric))
                 return Found(
-                    self._by_code["OTHER"],
+                    self._by_key["OTHER"],
                     note=f"{numeric} is not an IAK response code. As an HTTP status from IAK it "
                     f"falls under “any other status” (below). Response codes close to it: {near}.",
                 )
-            return Unknown(query, self.closest(numeric))
+            return Unknown(query, self.closest(numeric), line)
 
-        return self._search(query)
+        return self._search(query, line=line)
+
+    def _lookup_postpaid(self, query: str) -> Lookup:
+        if not query:
+            return Empty(Line.POSTPAID)
+        rc_prefixed = _RC_PREFIX.match(query)
+        if rc_prefixed:
+            query = rc_prefixed.group(1)
+        numeric = normalize_rc(query)
+        if numeric is not None:
+            entry = self.rc(numeric, line=Line.POSTPAID)
+            if entry is not None:
+                return self._found(entry)
+            return Unknown(query, self.closest(numeric, line=Line.POSTPAID), Line.POSTPAID)
+        return self._search(query, line=Line.POSTPAID)
+
+    def _found(self, entry: ResponseCode, note: str | None = None) -> Found:
+        return Found(entry, note=note, homonym=self.homonym(entry))
 
     def _lookup_http(self, status_text: str, query: str) -> Lookup:
         digits = status_text.split()[0]
         if digits.isascii() and digits.isdigit() and 100 <= int(digits) <= 599:
             return Found(self.http_status(int(digits)))
         if digits.upper() == "OTHER":
-            return Found(self._by_code["OTHER"])
+            return Found(self._by_key["OTHER"])
         return Unknown(query, tuple(self.http_rows()))
 
-    def search(self, query: str) -> tuple[ResponseCode, ...]:
-        """Codes whose description or solution contain the query's words, best first."""
-        return self._rank(_terms(query))
+    def search(self, query: str, *, line: Line | None = None) -> tuple[ResponseCode, ...]:
+        """Codes whose description or solution contain the query's words, best first.
 
-    def _search(self, query: str) -> Lookup:
+        Every table (the HTTP one too) unless `line` names one line.
+        """
+        return self._rank(_terms(query), line)
+
+    def _search(self, query: str, *, line: Line | None) -> Lookup:
         terms = _terms(query)
-        found = self._rank(terms)
-        if found:
-            return Matches(query, found)
-        corrected_terms = [self._correct(term) for term in terms]
-        if corrected_terms != terms and all(corrected_terms):
-            found = self._rank(corrected_terms)
-            if found:
-                return Matches(query, found, corrected=" ".join(corrected_terms))
-        return Unknown(query, ())
+        found = self._rank(terms, line)
+        corrected: str | None = None
+        if not found:
+            corrected_terms = [self._correct(term) for term in terms]
+            if corrected_terms != terms and all(corrected_terms):
+                found = self._rank(corrected_terms, line)
+                corrected = " ".join(corrected_terms)
+        if not found:
+            return Unknown(query, (), line)
+        if len(found) == 1:
+            return self._found(found[0], note=f"The only code matching “{corrected or query}”:")
+        return Matches(query, found, corrected=corrected)
 
     def _correct(self, term: str) -> str:
         close = difflib.get_close_matches(term, self._vocabulary, n=1, cutoff=0.75)
         return close[0] if close else term
 
-    def _rank(self, terms: list[str]) -> tuple[ResponseCode, ...]:
+    def _rank(self, terms: list[str], line: Line | None) -> tuple[ResponseCode, ...]:
         if not terms:
             return ()
         scored: list[tuple[int, float, int, ResponseCode]] = []
         for item in self._index:
+            if line is not None and (item.code.table is Table.HTTP or item.code.table.line != line):
+                continue
             matched = 0
             score = 0.0
             for term in terms:
@@ -249,9 +335,11 @@ class Registry:
         scored.sort(key=lambda row: row[:3])
         return tuple(row[3] for row in scored)
 
-    def closest(self, code: str, limit: int = 3) -> tuple[ResponseCode, ...]:
-        """Known codes nearest to an unknown numeric one: similar spelling, then nearby number."""
-        numbered = [entry for entry in self.codes if entry.table is not Table.HTTP]
+    def closest(
+        self, code: str, *, line: Line = Line.PREPAID, limit: int = 3
+    ) -> tuple[ResponseCode, ...]:
+        """One line's codes nearest to an unknown numeric one: similar spelling, then nearby."""
+        numbered = self.response_codes(line)
 
         def distance(entry: ResponseCode) -> tuple[int, float, int]:
             similarity = difflib.SequenceMatcher(None, code, entry.code).ratio()

@@ -7,12 +7,41 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 
+class Line(StrEnum):
+    """Which of IAK's two APIs a code comes from.
+
+    Each answers with codes from its own table, and a number can mean something else in
+    the other: prepaid `06` is TRANSACTION NOT FOUND, postpaid `06` INQUIRY ID NOT FOUND.
+    """
+
+    # Prepaid top-ups, callbacks and game inquiries: the code is in `rc`.
+    PREPAID = "prepaid"
+    # Postpaid bills (inquiry, payment, check-status): the code is in `response_code`.
+    POSTPAID = "postpaid"
+
+
 class Table(StrEnum):
-    """Which of IAK's three tables a row comes from."""
+    """Which of IAK's tables a row comes from."""
 
     HTTP = "http"
     PREPAID = "prepaid"
     GAME = "game"
+    POSTPAID = "postpaid"
+
+    @property
+    def line(self) -> Line:
+        """The API whose answers carry this table's codes (the HTTP table is the prepaid API's)."""
+        return Line.POSTPAID if self is Table.POSTPAID else Line.PREPAID
+
+
+class Provenance(StrEnum):
+    """Where a row's words (description, status, solution) were copied from."""
+
+    # IAK's live, published response-code page (the seed table): the default.
+    SEED = "seed"
+    # IAK's reference documentation on GitHub: rows the live page lacks (118) and the
+    # postpaid table, which the live page does not show.
+    REFERENCE = "reference"
 
 
 class Status(StrEnum):
@@ -36,6 +65,8 @@ class Action(StrEnum):
     TOP_UP_DEPOSIT = "top_up_deposit"
     FIX_CONFIGURATION = "fix_configuration"
     CONTACT_IAK = "contact_iak"
+    # Nothing we can do for this bill or number: the customer has to pay or act elsewhere.
+    TELL_CUSTOMER = "tell_customer"
 
     @property
     def label(self) -> str:
@@ -52,6 +83,7 @@ _ACTION_LABELS = {
     Action.TOP_UP_DEPOSIT: "Top up the deposit",
     Action.FIX_CONFIGURATION: "Fix our configuration",
     Action.CONTACT_IAK: "Contact IAK",
+    Action.TELL_CUSTOMER: "Tell the customer",
 }
 
 
@@ -85,6 +117,7 @@ class ResponseCode(BaseModel):
     code: str = Field(pattern=r"^(\d{2,3}|OTHER)$")
     http_reason: str | None = None
     table: Table
+    source: Provenance = Provenance.SEED
     description: str = Field(min_length=1)
     status: Status
     solution: str = Field(min_length=1)
@@ -93,6 +126,10 @@ class ResponseCode(BaseModel):
     stops_sales: bool
     advice: str = Field(min_length=1, max_length=400)
     links: tuple[Link, ...] = ()
+    # Postpaid rows whose number is also a prepaid code: does it mean the same there? A
+    # judgement (prepaid 17 INSUFFICIENT DEPOSIT and postpaid 17 BALANCE NOT ENOUGH are the
+    # same thing in other words), so the data file says it, and the loader insists.
+    same_as_prepaid: bool | None = None
 
     @field_validator("description", "solution", "advice")
     @classmethod
@@ -105,6 +142,19 @@ class ResponseCode(BaseModel):
             raise ValueError(f"HTTP row {self.code} needs its http_reason")
         return self
 
+    @model_validator(mode="after")
+    def _postpaid_rows_come_from_the_reference(self) -> ResponseCode:
+        if self.table is Table.POSTPAID and self.source is not Provenance.REFERENCE:
+            raise ValueError(f"postpaid {self.code}: the seed has no postpaid table")
+        if self.same_as_prepaid is not None and self.table is not Table.POSTPAID:
+            raise ValueError(f"{self.code}: only postpaid rows say same_as_prepaid")
+        return self
+
+    @property
+    def key(self) -> str:
+        """The name of this row alone, as `/iak code` takes it: `17`, `OTHER`, `postpaid 11`."""
+        return f"{Line.POSTPAID.value} {self.code}" if self.table is Table.POSTPAID else self.code
+
     @property
     def label(self) -> str:
         """The code as IAK's table spells it ("17", "400 - Bad Request", "OTHER")."""
@@ -112,11 +162,13 @@ class ResponseCode(BaseModel):
 
     @property
     def title(self) -> str:
-        """Short heading: "17 · INSUFFICIENT DEPOSIT", "HTTP 400 · Bad Request"."""
+        """Short heading: "17 · INSUFFICIENT DEPOSIT", "Postpaid 11 · DUPLICATE REF ID"."""
         if self.table is Table.HTTP:
             if self.code == "OTHER":
                 return "HTTP OTHER · any status but 200 and 400"
             return f"HTTP {self.code} · {self.http_reason}"
+        if self.table is Table.POSTPAID:
+            return f"Postpaid {self.code} · {self.description}"
         return f"{self.code} · {self.description}"
 
 
@@ -131,7 +183,20 @@ class RegistryFile(BaseModel):
     def _codes_unique(self) -> RegistryFile:
         seen: set[str] = set()
         for entry in self.codes:
-            if entry.code in seen:
-                raise ValueError(f"code {entry.code} appears twice")
-            seen.add(entry.code)
+            if entry.key in seen:
+                raise ValueError(f"code {entry.key} appears twice")
+            seen.add(entry.key)
+        return self
+
+    @model_validator(mode="after")
+    def _shared_numbers_are_judged(self) -> RegistryFile:
+        prepaid = {entry.code for entry in self.codes if entry.table in (Table.PREPAID, Table.GAME)}
+        for entry in self.codes:
+            if entry.table is not Table.POSTPAID:
+                continue
+            shared = entry.code in prepaid
+            if shared and entry.same_as_prepaid is None:
+                raise ValueError(f"postpaid {entry.code} is prepaid too: say same_as_prepaid")
+            if not shared and entry.same_as_prepaid is not None:
+                raise ValueError(f"postpaid {entry.code} is not prepaid: drop same_as_prepaid")
         return self

@@ -78,7 +78,7 @@ def test_one_outcome_from_status_and_rc(
     assert data.outcome(registry, Source.INGEST) is outcome
 
 
-@pytest.mark.parametrize("rc", ["06", "102", "204", "110"])
+@pytest.mark.parametrize("rc", ["06", "102", "204", "110", "118"])
 def test_a_refused_check_says_nothing_about_the_transaction(registry: Registry, rc: str) -> None:
     data = TransactionData.model_validate({"ref_id": "r", "rc": rc})
     assert data.outcome(registry, Source.STATUS_CHECK) is Outcome.UNKNOWN

@@ -6,7 +6,16 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from bot.registry import Matches, Registry, ResponseCode, Status, Table, Unknown
+from bot.registry import (
+    Line,
+    Matches,
+    Provenance,
+    Registry,
+    ResponseCode,
+    Status,
+    Table,
+    Unknown,
+)
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -28,6 +37,12 @@ STATUS_EMOJI = {
     Status.SUCCESS_OR_FAILED: ":grey_question:",
 }
 STOPS_SALES = ":rotating_light:"
+TABLE_NAMES = {
+    Table.HTTP: "HTTP",
+    Table.PREPAID: "Prepaid",
+    Table.GAME: "Game inquiry",
+    Table.POSTPAID: "Postpaid",
+}
 SHARE_ACTION = "share_card"
 SHOW_CARD_ACTION = "show_card"
 MAX_SEARCH_LINES = 10
@@ -48,10 +63,31 @@ def status_badge(status: Status) -> str:
     return f"{STATUS_EMOJI[status]} *{status.value}*"
 
 
-def code_line(code: ResponseCode) -> str:
-    """One line per code for lists: code, description, what to do."""
+def code_line(code: ResponseCode, *, tagged: bool = False) -> str:
+    """One line per code for lists: code, description, what to do; `tagged` names the table."""
     stops = f" {STOPS_SALES}" if code.stops_sales else ""
-    return f"`{code.code}` {escape(code.description)}{stops} — _{code.action.label}_"
+    table = f"{TABLE_NAMES[code.table]} " if tagged else ""
+    return f"{table}`{code.code}` {escape(code.description)}{stops} — _{code.action.label}_"
+
+
+def provenance_note(code: ResponseCode) -> str | None:
+    """Where IAK's words on the card come from, when not from IAK's live table."""
+    if code.source is Provenance.SEED:
+        return None
+    if code.table is Table.POSTPAID:
+        return (
+            "From IAK's postpaid response-code table (reference documentation); postpaid "
+            "answers carry it as `response_code`."
+        )
+    return "From IAK's reference documentation (added after the published table)."
+
+
+def homonym_note(homonym: ResponseCode) -> str:
+    """`06` here is not `06` there: what the other line's code with this number means."""
+    return (
+        f"In IAK's {TABLE_NAMES[homonym.table].lower()} table, {homonym.code} means something "
+        f"else: {homonym.description}"
+    )
 
 
 def remediation_blocks(code: ResponseCode) -> list[Block]:
@@ -67,6 +103,9 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
         section(f"*What to do: {code.action.label}* ({code.owner.label})\n{escape(code.advice)}")
     )
     blocks.append(section(f"*IAK's solution*\n>{escape(code.solution)}"))
+    provenance = provenance_note(code)
+    if provenance:
+        blocks.append(context(provenance))
     return blocks
 
 
@@ -74,50 +113,76 @@ def remediation_card(
     code: ResponseCode,
     *,
     note: str | None = None,
+    homonym: ResponseCode | None = None,
     shared_by: str | None = None,
     shareable: bool = True,
 ) -> Message:
-    """The card for one response code, with link buttons and (unless shared) a Share button."""
+    """The card for one response code, with link buttons and (unless shared) a Share button.
+
+    `homonym` is the other line's code with the same number and another meaning (see
+    `Registry.homonym`): the card says what that one means, for whoever looked up the wrong one.
+    """
     blocks: list[Block] = [header(code.title)]
     if note:
         blocks.append(plain_section(note))
+    if homonym is not None:
+        blocks.append(
+            context(f":warning: {escape(homonym_note(homonym))} (`/iak code {homonym.key}`).")
+        )
     blocks.extend(remediation_blocks(code))
     elements = [
         link_button(link.title, link.url, f"link_{index}") for index, link in enumerate(code.links)
     ]
     if shareable and shared_by is None:
-        elements.append(button("Share in channel", SHARE_ACTION, code.code))
+        # The key names the row in both tables ("17", "postpaid 11"): the click finds it again.
+        elements.append(button("Share in channel", SHARE_ACTION, code.key))
     if elements:
-        blocks.append(actions(*elements, block_id=f"card_{code.code}"))
+        blocks.append(actions(*elements, block_id=f"card_{_slug(code)}"))
     if shared_by is not None and _SLACK_USER.match(shared_by):
-        blocks.append(context(f"Shared by <@{shared_by}> · `/iak code {code.code}`"))
+        blocks.append(context(f"Shared by <@{shared_by}> · `/iak code {code.key}`"))
     text = f"{code.title} ({code.status.value}). What to do: {code.action.label}. {code.advice}"
+    if homonym is not None:
+        text = f"{text} ({homonym_note(homonym)}.)"
     if note:
         text = f"{note} {text}"
     return {"text": truncate(escape(text), 3000), "blocks": blocks}
 
 
-def codes_list(registry: Registry) -> Message:
-    """Every code, grouped by status: the answer to `/iak codes`."""
-    blocks: list[Block] = [header("IAK response codes")]
+def _slug(code: ResponseCode) -> str:
+    """The row's key as an identifier: `17`, `postpaid_11`."""
+    return code.key.replace(" ", "_")
+
+
+def codes_list(registry: Registry, line: Line = Line.PREPAID) -> Message:
+    """One line's codes, grouped by status: the answer to `/iak codes [postpaid]`."""
+    postpaid = line is Line.POSTPAID
+    blocks: list[Block] = [
+        header("IAK postpaid response codes" if postpaid else "IAK response codes")
+    ]
     order = (Status.FAILED, Status.PENDING, Status.SUCCESS)
-    groups = registry.by_status()
+    groups = registry.by_status(line)
     for status in order:
         codes = groups.get(status, [])
         if not codes:
             continue
         title = f"{STATUS_EMOJI[status]} *{status.value}* ({len(codes)})"
         blocks.extend(_line_sections(title, [code_line(code) for code in codes]))
-    http_lines = [f"`{code.code}` {escape(code.description)}" for code in registry.http_rows()]
-    blocks.extend(_line_sections("*HTTP status of IAK's answer*", http_lines))
-    blocks.append(
-        context(
-            f"`/iak code <code>` for the full card · `/iak code <words>` to search · "
+    if postpaid:
+        hint = (
+            "`/iak code pp <code>` for the full card · `/iak codes` for the prepaid codes · "
             f"{STOPS_SALES} stops all sales"
         )
-    )
+    else:
+        http_lines = [f"`{code.code}` {escape(code.description)}" for code in registry.http_rows()]
+        blocks.extend(_line_sections("*HTTP status of IAK's answer*", http_lines))
+        hint = (
+            "`/iak code <code>` for the full card · `/iak code <words>` to search · "
+            f"`/iak codes postpaid` for the postpaid codes · {STOPS_SALES} stops all sales"
+        )
+    blocks.append(context(hint))
     total = sum(len(codes) for codes in groups.values())
-    return {"text": f"{total} IAK response codes, grouped by status.", "blocks": blocks}
+    kind = "IAK postpaid response codes" if postpaid else "IAK response codes"
+    return {"text": f"{total} {kind}, grouped by status.", "blocks": blocks}
 
 
 def _line_sections(title: str, lines: Sequence[str]) -> list[Block]:
@@ -134,28 +199,22 @@ def _line_sections(title: str, lines: Sequence[str]) -> list[Block]:
     return out
 
 
-def search_results(result: Matches, *, shareable: bool = True) -> Message:
-    """Codes matching the words of `/iak code <words>`, best first."""
-    if len(result.codes) == 1:
-        return remediation_card(
-            result.codes[0],
-            note=f"The only code matching “{result.corrected or result.query}”:",
-            shareable=shareable,
-        )
+def search_results(result: Matches) -> Message:
+    """Codes matching the words of `/iak code <words>`, best first, each with its table."""
     shown = result.codes[:MAX_SEARCH_LINES]
     blocks: list[Block] = [header(truncate(f"Codes matching “{result.query}”", 150))]
     if result.corrected:
         blocks.append(
             plain_section(f"Nothing matched “{result.query}”; showing “{result.corrected}”.")
         )
-    lines = [f"{STATUS_EMOJI[code.status]} {code_line(code)}" for code in shown]
+    lines = [f"{STATUS_EMOJI[code.status]} {code_line(code, tagged=True)}" for code in shown]
     if len(result.codes) > len(shown):
         lines.append(f"_+{len(result.codes) - len(shown)} more: add words to narrow it down_")
     blocks.extend(_line_sections("Best match first:", lines))
     blocks.append(
         actions(
             *(
-                button(truncate(code.title, 75), f"{SHOW_CARD_ACTION}_{code.code}", code.code)
+                button(truncate(code.title, 75), f"{SHOW_CARD_ACTION}_{_slug(code)}", code.key)
                 for code in shown[:MAX_SEARCH_BUTTONS]
             ),
             block_id="search_results",
@@ -172,18 +231,22 @@ def search_results(result: Matches, *, shareable: bool = True) -> Message:
 def unknown_code(result: Unknown) -> Message:
     """Nothing matched: say so plainly and offer the closest known codes."""
     query = truncate(result.query, 100)
+    line = f" {result.line.value}" if result.line else ""
     if result.suggestions:
-        lead = f"“{query}” is not a known IAK code."
+        lead = f"“{query}” is not a known IAK{line} code."
     else:
-        lead = f"Nothing in IAK's response codes matches “{query}”."
+        lead = f"Nothing in IAK's{line} response codes matches “{query}”."
     blocks: list[Block] = [plain_section(lead)]
     text = lead
     if result.suggestions:
-        lines = "\n".join(code_line(code) for code in result.suggestions)
+        lines = "\n".join(code_line(code, tagged=True) for code in result.suggestions)
         blocks.append(section(f"*Closest known codes*\n{lines}"))
-        text += " Closest: " + ", ".join(code.code for code in result.suggestions) + "."
+        text += " Closest: " + ", ".join(code.key for code in result.suggestions) + "."
     blocks.append(
-        context("`/iak codes` lists every code · `/iak code <words>` searches their descriptions")
+        context(
+            "`/iak codes` lists every code (`/iak codes postpaid` the postpaid ones) · "
+            "`/iak code <words>` searches their descriptions"
+        )
     )
     return {"text": escape(text), "blocks": blocks}
 

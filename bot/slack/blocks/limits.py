@@ -47,6 +47,8 @@ def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
             found.append(f"blocks total {size} chars, limit {MAX_MESSAGE_CHARS}")
     for index, block in enumerate(blocks):
         found.extend(f"block {index} ({block.get('type')}): {p}" for p in _block_problems(block))
+    block_ids = [str(block["block_id"]) for block in blocks if "block_id" in block]
+    found.extend(f"block_id {key!r} used twice" for key in _repeated(block_ids))
     return found
 
 
@@ -84,6 +86,9 @@ def _block_problems(block: dict[str, Any]) -> Iterator[str]:
             yield f"{len(elements)} actions elements, allowed 1-{MAX_ACTIONS_ELEMENTS}"
         for element in elements:
             yield from _element_problems(element)
+        # Slack refuses the message (invalid_blocks) when two elements of a block share one.
+        action_ids = [str(e["action_id"]) for e in elements if "action_id" in e]
+        yield from (f"action_id {key!r} used twice" for key in _repeated(action_ids))
     elif kind not in ("divider", "image", "rich_text", "input", "file", "video"):
         yield f"unknown block type {kind!r}"
 
@@ -98,6 +103,10 @@ def _element_problems(element: dict[str, Any]) -> Iterator[str]:
     for option in element.get("options", []):
         yield from _length("option text", option["text"].get("text", ""), MAX_BUTTON_TEXT, 1)
         yield from _length("option value", option.get("value", ""), 150)
+
+
+def _repeated(keys: list[str]) -> list[str]:
+    return sorted({key for key in keys if keys.count(key) > 1})
 
 
 def _length(what: str, text: str, limit: int, minimum: int = 0) -> Iterator[str]:

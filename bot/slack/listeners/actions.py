@@ -45,10 +45,13 @@ class CardActions:
         replace: bool,
     ) -> None:
         """The clicked code's card, posted to response_url after the ack."""
-        code = self.services.registry.get(Click.of(body).value)
+        registry = self.services.registry
+        # The button's value is the row's key: "17" (prepaid, as on cards posted before
+        # the postpaid table existed) or "postpaid 11".
+        code = registry.get(Click.of(body).value)
         if code is None:
             return
-        message = remediation_card(code, shared_by=shared_by)
+        message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
         self.services.background.spawn(
             post_later(
                 respond,

@@ -10,7 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
-from bot.registry import Empty, Found, Matches, Unknown
+from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
 from bot.services import Services
 from bot.slack.access import AccessGuard, Requester
 from bot.slack.blocks.access import access_refused
@@ -73,7 +73,15 @@ USAGE: tuple[CommandHelp, ...] = (
         "what a response code means and what to do (also `code 6`, `code http 503`, "
         "`code deposit`)",
     ),
-    CommandHelp("/iak codes", "every response code, grouped by status"),
+    CommandHelp(
+        "/iak code pp 11",
+        "the same from IAK's postpaid (bill payment) table, where a number can mean something "
+        "else (also `code postpaid 11`)",
+    ),
+    CommandHelp(
+        "/iak codes",
+        "every response code, grouped by status (`codes postpaid` for the postpaid table)",
+    ),
     STATUS_HELP,
     CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
     STATS_HELP,
@@ -157,10 +165,14 @@ class IakCommand:
     def _build_code_answer(self, query: str) -> Message:
         result = self.services.registry.lookup(query)
         match result:
+            case Empty(line=Line.POSTPAID):
+                message = help_message(
+                    self.usage(), note="Which postpaid code? For example /iak code pp 11."
+                )
             case Empty():
                 message = help_message(self.usage(), note="Which code? For example /iak code 17.")
-            case Found(code=code, note=note):
-                message = remediation_card(code, note=note)
+            case Found(code=code, note=note, homonym=homonym):
+                message = remediation_card(code, note=note, homonym=homonym)
             case Matches():
                 message = search_results(result)
             case Unknown():
@@ -168,8 +180,15 @@ class IakCommand:
         return message
 
     async def codes(self, call: Invocation) -> None:
-        """`/iak codes`: the whole registry."""
-        await ack_ephemeral(call.ack, codes_list(self.services.registry))
+        """`/iak codes [postpaid]`: one line's whole table (prepaid unless `postpaid` or `pp`)."""
+        line = line_named(call.args) if call.args else Line.PREPAID
+        if line is None:
+            note = (
+                f"“{truncate(call.args, 40)}” is not one of IAK's tables: use prepaid or postpaid."
+            )
+            await ack_ephemeral(call.ack, help_message(self.usage(), note=note))
+            return
+        await ack_ephemeral(call.ack, codes_list(self.services.registry, line))
 
     async def status(self, call: Invocation) -> None:
         """`/iak status <ref_id>`: ack now, the card follows through response_url."""

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from bot.registry import Matches, Registry, Unknown
+from bot.registry import Line, Matches, Registry, Unknown
 from bot.slack.blocks import limits
 from bot.slack.blocks.cards import (
     CommandHelp,
@@ -61,8 +61,52 @@ def test_codes_list_has_every_code_and_fits(registry: Registry) -> None:
     message = codes_list(registry)
     assert_valid(message)
     text = all_text(message)
-    for code in registry:
-        assert f"`{code.code}`" in text
+    for code in [*registry.response_codes(), *registry.http_rows()]:
+        assert f"`{code.code}` {code.description}" in text
+    assert "BILL IS NOT AVAILABLE" not in text  # postpaid 10: not in the prepaid list
+    assert "`/iak codes postpaid`" in text
+
+
+def test_postpaid_codes_list_has_every_postpaid_code_and_fits(registry: Registry) -> None:
+    message = codes_list(registry, Line.POSTPAID)
+    assert_valid(message)
+    text = all_text(message)
+    assert message["blocks"][0]["text"]["text"] == "IAK postpaid response codes"
+    for code in registry.response_codes(Line.POSTPAID):
+        assert f"`{code.code}` {code.description}" in text
+    assert "REACH TOP UP LIMIT" not in text  # prepaid 10
+    assert "HTTP status" not in text
+    assert message["text"] == "48 IAK postpaid response codes, grouped by status."
+
+
+def test_postpaid_card_names_its_table_and_shares_as_postpaid(registry: Registry) -> None:
+    card = remediation_card(registry.get("postpaid 11"))  # type: ignore[arg-type]
+    assert_valid(card)
+    assert card["blocks"][0]["text"]["text"] == "Postpaid 11 · DUPLICATE REF ID"
+    buttons = [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert buttons[-1]["value"] == "postpaid 11"
+    assert "postpaid response-code table (reference documentation)" in all_text(card)
+    shared = remediation_card(registry.get("postpaid 11"), shared_by="U0OPS0001")  # type: ignore[arg-type]
+    assert "`/iak code postpaid 11`" in all_text(shared)
+
+
+def test_card_of_a_number_with_two_meanings_names_the_other(registry: Registry) -> None:
+    prepaid, postpaid = registry.get("06"), registry.get("postpaid 06")
+    assert prepaid is not None and postpaid is not None
+    card = remediation_card(prepaid, homonym=registry.homonym(prepaid))
+    assert_valid(card)
+    text = all_text(card)
+    assert "In IAK's postpaid table, 06 means something else: INQUIRY ID NOT FOUND" in text
+    assert "(`/iak code postpaid 06`)" in text
+    assert "means something else: INQUIRY ID NOT FOUND" in card["text"]
+    other = all_text(remediation_card(postpaid, homonym=registry.homonym(postpaid)))
+    assert "In IAK's prepaid table, 06 means something else: TRANSACTION NOT FOUND" in other
+
+
+def test_only_rows_from_the_reference_documentation_say_so(registry: Registry) -> None:
+    note = "From IAK's reference documentation (added after the published table)."
+    assert note in all_text(remediation_card(registry.get("118")))  # type: ignore[arg-type]
+    assert "reference documentation" not in all_text(remediation_card(registry.get("117")))  # type: ignore[arg-type]
 
 
 def test_longest_card_stays_well_under_slacks_real_size_limit(registry: Registry) -> None:
@@ -78,6 +122,23 @@ def test_search_results_list_fits(registry: Registry) -> None:
     message = search_results(result)
     assert_valid(message)
     assert "more" in all_text(message)  # more matches than lines shown
+
+
+def test_search_results_say_which_table_each_hit_is_from(registry: Registry) -> None:
+    result = registry.lookup("deposit")
+    assert isinstance(result, Matches)
+    message = search_results(result)
+    # prepaid 17 and postpaid 17: one number, two buttons that Slack must tell apart
+    assert_valid(message)
+    text = all_text(message)
+    assert text.index("Prepaid `17` INSUFFICIENT DEPOSIT") < text.index(
+        "Postpaid `17` BALANCE NOT ENOUGH"
+    )
+    buttons = [e for b in message["blocks"] if b["type"] == "actions" for e in b["elements"]]
+    assert [(b["text"]["text"], b["value"]) for b in buttons] == [
+        ("17 · INSUFFICIENT DEPOSIT", "17"),
+        ("Postpaid 17 · BALANCE NOT ENOUGH", "postpaid 17"),
+    ]
 
 
 def test_long_user_input_is_cut_not_refused(registry: Registry) -> None:
@@ -127,6 +188,30 @@ def test_help_lists_every_subcommand() -> None:
                 "blocks": [{"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 11}],
             },
             "11 context elements",
+        ),
+        (
+            {
+                "text": "t",
+                "blocks": [
+                    {
+                        "type": "actions",
+                        "elements": [
+                            {
+                                "type": "button",
+                                "text": {"type": "plain_text", "text": "b"},
+                                "action_id": "show_card_17",
+                                "value": value,
+                            }
+                            for value in ("17", "postpaid 17")
+                        ],
+                    }
+                ],
+            },
+            "action_id 'show_card_17' used twice",
+        ),
+        (
+            {"text": "t", "blocks": [{"type": "divider", "block_id": "card_17"}] * 2},
+            "block_id 'card_17' used twice",
         ),
     ],
 )

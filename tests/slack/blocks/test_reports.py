@@ -6,7 +6,7 @@ import json
 from datetime import UTC, datetime, timedelta
 
 from bot.iak.models import Outcome
-from bot.registry import Registry, Table
+from bot.registry import Registry
 from bot.slack.blocks.reports import (
     MAX_STATS_CODES,
     PENDING_NEXT_ACTION,
@@ -133,7 +133,7 @@ def test_stats_show_totals_top_codes_share_sparkline_and_remedy(registry: Regist
     assert "*Top failure codes* · 53 failures in the last 24 h" in text
     assert "*17 · INSUFFICIENT DEPOSIT* :rotating_light: — *52* (98 %" in text
     assert "`▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▂▄█▄`" in text
-    assert "_Top up the deposit_: The IAK deposit has run out" in text
+    assert "_Top up the deposit_: Sales priced above the deposit left fail" in text
     assert "*07 · FAILED* — *1* (1.9 % of failures)" in text
     assert "_Retry now_" in text
     assert "24 buckets of 1 h" in text
@@ -143,7 +143,7 @@ def test_stats_show_totals_top_codes_share_sparkline_and_remedy(registry: Regist
 
 
 def test_stats_with_every_code_failing_fit_and_name_the_rest(registry: Registry) -> None:
-    rcs: list[str | None] = [code.code for code in registry if code.table is not Table.HTTP]
+    rcs: list[str | None] = [code.code for code in registry.response_codes()]
     rcs += ["999", None]
     failures = {rc: [(n * 7 + i) % 13 for i in range(28)] for n, rc in enumerate(rcs)}
     stats = WindowStats(

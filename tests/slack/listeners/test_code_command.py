@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from bot.registry import Registry
+from bot.registry import Line, Registry
 from tests.conftest import RunningBot
-from tests.seed import seed_rows
+from tests.seed import POSTPAID_REFERENCE, reference_rows, seed_rows
 from tests.slack_requests import sign
 from tests.support.messages import answer, header, text_objects, visible_text
 
@@ -31,6 +31,65 @@ def test_every_seed_code_answers_with_its_card(shared_bot: RunningBot, row: Any)
 
 
 @pytest.mark.parametrize(
+    "row", reference_rows(POSTPAID_REFERENCE, "postpaid"), ids=lambda row: row.code
+)
+def test_every_postpaid_code_answers_from_the_postpaid_table(
+    shared_bot: RunningBot, row: Any
+) -> None:
+    message = answer(shared_bot.slack.command(f"code postpaid {row.code}"))
+    shown = visible_text(message)
+    assert header(message) == f"Postpaid {row.code} · {row.description}"
+    assert row.status in shown
+    assert row.solution in shown
+    assert "From IAK's postpaid response-code table" in shown
+
+
+def test_pp_is_short_for_postpaid(shared_bot: RunningBot) -> None:
+    message = answer(shared_bot.slack.command("code pp 11"))
+    assert header(message) == "Postpaid 11 · DUPLICATE REF ID"
+    assert "First check that ref_id's status" in visible_text(message)
+
+
+@pytest.mark.parametrize(
+    ("text", "other"),
+    [
+        ("code 06", "In IAK's postpaid table, 06 means something else: INQUIRY ID NOT FOUND"),
+        ("code 10", "In IAK's postpaid table, 10 means something else: BILL IS NOT AVAILABLE"),
+        ("code pp 06", "In IAK's prepaid table, 06 means something else: TRANSACTION NOT FOUND"),
+    ],
+)
+def test_a_code_that_means_something_else_in_the_other_table_says_so(
+    shared_bot: RunningBot, text: str, other: str
+) -> None:
+    shown = visible_text(answer(shared_bot.slack.command(text))).replace("*", "")
+    assert other in shown
+
+
+def test_a_code_that_means_the_same_in_both_tables_has_no_such_note(
+    shared_bot: RunningBot,
+) -> None:
+    shown = visible_text(answer(shared_bot.slack.command("code 17")))
+    assert "means something else" not in shown
+
+
+def test_a_number_only_postpaid_knows_answers_from_postpaid(shared_bot: RunningBot) -> None:
+    message = answer(shared_bot.slack.command("code 11"))
+    assert header(message) == "Postpaid 11 · DUPLICATE REF ID"
+    assert "11 is not a prepaid response code; IAK's postpaid table has it:" in visible_text(
+        message
+    )
+
+
+def test_118_is_served_from_the_reference_documentation(shared_bot: RunningBot) -> None:
+    message = answer(shared_bot.slack.command("code 118"))
+    shown = visible_text(message)
+    assert header(message) == "118 · ACCOUNT SUSPENDED"
+    assert "Stops all sales" in shown
+    assert "cs@mobilepulsa.com or (021) 3042 9884" in shown
+    assert "From IAK's reference documentation (added after the published table)." in shown
+
+
+@pytest.mark.parametrize(
     ("text", "heading"),
     [
         ("code 6", "06 · TRANSACTION NOT FOUND"),
@@ -47,31 +106,74 @@ def test_codes_are_normalised(shared_bot: RunningBot, text: str, heading: str) -
 
 
 def test_search_by_words_puts_the_best_match_first(shared_bot: RunningBot) -> None:
-    message = answer(shared_bot.slack.command("code deposit"))
-    assert header(message).startswith("17 · INSUFFICIENT DEPOSIT")
     listing = answer(shared_bot.slack.command("code blocked number"))
     lines = [line for line in visible_text(listing).splitlines() if "`" in line]
-    assert "`13`" in lines[0]
+    assert "Prepaid `13`" in lines[0]
+    only = answer(shared_bot.slack.command("code whitelist"))
+    assert header(only) == "206 · THIS DESTINATION NUMBER HAS BEEN BLOCKED"
+    assert "The only code matching “whitelist”:" in visible_text(only)
+
+
+def test_search_covers_both_tables_and_names_each_hits_table(shared_bot: RunningBot) -> None:
+    listing = visible_text(answer(shared_bot.slack.command("code deposit")))
+    lines = [line for line in listing.splitlines() if "`" in line]
+    assert "Prepaid `17` INSUFFICIENT DEPOSIT" in lines[0]
+    assert "Postpaid `17` BALANCE NOT ENOUGH" in lines[1]
+    postpaid_only = visible_text(answer(shared_bot.slack.command("code pp deposit")))
+    assert "Postpaid 17 · BALANCE NOT ENOUGH" in postpaid_only
+    assert "INSUFFICIENT DEPOSIT" not in postpaid_only
 
 
 def test_unknown_code_is_an_answer_with_the_closest_codes(shared_bot: RunningBot) -> None:
-    message = answer(shared_bot.slack.command("code 08"))
+    message = answer(shared_bot.slack.command("code 22"))
     shown = visible_text(message)
-    assert "“08” is not a known IAK code" in shown
-    assert "07 FAILED" in shown.replace("`", "")
+    assert "“22” is not a known IAK code" in shown
+    assert "21 NUMBER EXPIRED" in shown.replace("`", "")
+    postpaid = visible_text(answer(shared_bot.slack.command("code pp 99")))
+    assert "“99” is not a known IAK postpaid code" in postpaid
+    assert "Postpaid 94 SERVICE HAS EXPIRED" in postpaid.replace("`", "")
 
 
-def test_codes_lists_the_whole_registry(shared_bot: RunningBot, registry: Registry) -> None:
+def test_codes_lists_the_prepaid_table(shared_bot: RunningBot, registry: Registry) -> None:
     shown = visible_text(answer(shared_bot.slack.command("codes")))
-    for code in registry:
+    for code in [*registry.response_codes(), *registry.http_rows()]:
         assert code.description in shown
+    assert "BILL IS NOT AVAILABLE" not in shown  # postpaid 10
+
+
+@pytest.mark.parametrize("text", ["codes postpaid", "codes pp", "CODES Postpaid"])
+def test_codes_postpaid_lists_the_postpaid_table_by_status(
+    shared_bot: RunningBot, registry: Registry, text: str
+) -> None:
+    message = answer(shared_bot.slack.command(text))
+    shown = visible_text(message)
+    assert header(message) == "IAK postpaid response codes"
+    for code in registry.response_codes(Line.POSTPAID):
+        assert f"`{code.code}` {code.description}" in shown
+    assert "REACH TOP UP LIMIT" not in shown  # prepaid 10
+    # grouped by status, as IAK's table has them: failed first, then pending, then success
+    statuses = [row.status for row in reference_rows(POSTPAID_REFERENCE, "postpaid")]
+    failed, pending, success = (
+        shown.index(f"*{status}* ({statuses.count(status)})")
+        for status in ("Failed", "Pending", "Success")
+    )
+    assert failed < shown.index("`11` DUPLICATE REF ID") < pending
+    assert pending < shown.index("`05` UNDEFINED ERROR") < success
+    assert success < shown.index("`00` PAYMENT / INQUIRY SUCCESS")
+
+
+def test_codes_of_an_unknown_table_says_which_exist(shared_bot: RunningBot) -> None:
+    shown = visible_text(answer(shared_bot.slack.command("codes bogus")))
+    assert "“bogus” is not one of IAK's tables: use prepaid or postpaid." in shown
 
 
 @pytest.mark.parametrize("text", ["", "help", "HELP", "frobnicate now"])
 def test_help_for_empty_help_and_unknown_text(shared_bot: RunningBot, text: str) -> None:
     shown = visible_text(answer(shared_bot.slack.command(text)))
     assert "/iak code 17" in shown
+    assert "/iak code pp 11" in shown
     assert "/iak codes" in shown
+    assert "codes postpaid" in shown
     if text == "frobnicate now":
         assert "I don't know “frobnicate”" in shown
 
@@ -131,6 +233,54 @@ def test_share_button_posts_the_card_in_channel(running_bot: RunningBot) -> None
     assert "17 · INSUFFICIENT DEPOSIT" in shown
     assert "<@U0SHARER>" in shown
     assert "Share in channel" not in shown
+
+
+def test_share_button_of_a_postpaid_card_shares_the_postpaid_card(
+    running_bot: RunningBot,
+) -> None:
+    card = answer(running_bot.slack.command("code pp 06"))
+    share = [
+        element
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if element["action_id"] == "share_card"
+    ]
+    assert len(share) == 1
+    response = running_bot.slack.action(
+        "share_card", share[0]["value"], user_id="U0SHARER", response_key="share-pp"
+    )
+    assert response.status_code == 200
+    (message,) = running_bot.fake_slack.wait_for_response("share-pp")
+    assert message["response_type"] == "in_channel"
+    shown = visible_text(message)
+    assert "Postpaid 06 · INQUIRY ID NOT FOUND" in shown
+    assert "TRANSACTION NOT FOUND" in shown  # the note on prepaid 06 travels with it
+    assert "/iak code postpaid 06" in shown
+
+
+def test_search_result_buttons_open_the_card_of_their_own_table(
+    running_bot: RunningBot,
+) -> None:
+    listing = answer(running_bot.slack.command("code deposit"))
+    buttons = [
+        element
+        for block in listing["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert [button["text"]["text"] for button in buttons] == [
+        "17 · INSUFFICIENT DEPOSIT",
+        "Postpaid 17 · BALANCE NOT ENOUGH",
+    ]
+    postpaid = buttons[1]
+    response = running_bot.slack.action(
+        postpaid["action_id"], postpaid["value"], response_key="show-pp"
+    )
+    assert response.status_code == 200
+    (message,) = running_bot.fake_slack.wait_for_response("show-pp")
+    assert message["replace_original"] is True
+    assert "Postpaid 17 · BALANCE NOT ENOUGH" in visible_text(message)
 
 
 def test_search_result_button_opens_that_card(running_bot: RunningBot) -> None:
