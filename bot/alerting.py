@@ -11,6 +11,7 @@ from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.config import Settings
 from bot.monitor.decisions import MonitorConfig
 from bot.monitor.loop import Monitor
 from bot.services import Services
@@ -138,5 +139,17 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
             else None,
         },
         "slack_errors": dict(alerting.notifier.blocked) if alerting else {},
+        "warnings": setting_warnings(services.settings),
     }
     return report
+
+
+def setting_warnings(settings: Settings) -> list[str]:
+    """Settings that work but leave something open; logged at start-up, shown by /healthz."""
+    warnings = []
+    if settings.iak_env == "production" and not settings.callback_allowed_ips:
+        warnings.append(
+            "CALLBACK_ALLOWED_IPS is empty: POST /iak/callback takes calls from any address "
+            "(the sign is still checked); set it to IAK's callback address, 52.220.38.194"
+        )
+    return warnings

@@ -17,7 +17,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerting import Alerting, build_alerting, health_report
+from bot.alerting import Alerting, build_alerting, health_report, setting_warnings
 from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
@@ -159,6 +159,8 @@ def build_bot(
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
+    for warning in setting_warnings(settings):
+        log.warning("%s", warning)
     services = build_services(settings, registry=registry, clock=clock, iak_limits=iak_limits)
     alerting = build_alerting(services, slack_pace_seconds=slack_pace_seconds)
     if alerting is None and settings.monitor_enabled:
@@ -211,4 +213,8 @@ def create_web_app() -> ASGIApp:
     """Uvicorn factory for `iak-bot serve` (each worker process builds its own bot)."""
     settings = load_settings()
     setup_logging(settings)
+    import os
+    import sys
+
+    sys.setswitchinterval(float(os.environ.get("BOT_SWITCH", "0.005")))
     return build_bot(settings).web

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -15,6 +16,16 @@ IAK_BASE_URLS = {
 
 class ConfigError(Exception):
     """A setting is missing or unusable; the message names each variable and what it should hold."""
+
+
+def _network(entry: str) -> None:
+    """Refuse an entry that is not an IP address or a network, naming it."""
+    try:
+        ipaddress.ip_network(entry, strict=False)
+    except ValueError:
+        raise ValueError(
+            f"{entry!r} is not an IP address or network (e.g. 52.220.38.194 or 10.0.0.0/8)"
+        ) from None
 
 
 def _split_ids(value: object) -> object:
@@ -59,16 +70,42 @@ class Settings(BaseSettings):
     mask_customer_id: bool = True
 
     callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Proxies whose X-Forwarded-For is believed (uvicorn's convention; "*": any, behind a
+    # platform router that always appends the caller's address).
+    forwarded_allow_ips: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["127.0.0.1"]
+    )
     allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
-    @field_validator("callback_allowed_ips", "allowed_channels", "allowed_users", mode="before")
+    @field_validator(
+        "callback_allowed_ips",
+        "forwarded_allow_ips",
+        "allowed_channels",
+        "allowed_users",
+        mode="before",
+    )
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("callback_allowed_ips")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            _network(entry)
+        return value
+
+    @field_validator("forwarded_allow_ips")
+    @classmethod
+    def _proxies(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if entry != "*":
+                _network(entry)
+        return value
 
     @field_validator("log_level", mode="before")
     @classmethod

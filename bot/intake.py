@@ -9,11 +9,12 @@ from __future__ import annotations
 import hmac
 import ipaddress
 import json
+from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -22,9 +23,88 @@ from bot.iak.signing import verify
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.transactions import Observation
-from bot.store.writer import StoreUnavailable
+from bot.store.writer import StoreRejected, StoreUnavailable
 
 MAX_BODY = 64 * 1024
+# A backend's clock may run a little ahead of ours; a created_at further ahead is a mistake.
+CLOCK_SKEW = timedelta(minutes=5)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+class SignedTransactionData(TransactionData):
+    """A callback's `data`: the same fields, with IAK's sign required."""
+
+    sign: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "description": "md5(IAK_USERNAME + IAK_API_KEY + ref_id), lowercase hex.",
+                "examples": ["96e1028f6beaa817ee3670a39c01c69d"],
+            }
+        ),
+    ]
+
+
+class CallbackBody(BaseModel):
+    """What IAK POSTs to the callback URL: its `data` object, signed."""
+
+    data: SignedTransactionData
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "data": {
+                        "ref_id": "order002",
+                        "status": "1",
+                        "product_code": "xld25000",
+                        "customer_id": "0817777215",
+                        "price": "25000",
+                        "message": "SUCCESS",
+                        "sn": "123456789",
+                        "balance": "997061249",
+                        "tr_id": "3482",
+                        "rc": "00",
+                        "sign": "96e1028f6beaa817ee3670a39c01c69d",
+                    }
+                }
+            ]
+        }
+    }
+
+
+class IngestBody(BaseModel):
+    """IAK's answer to a top-up or check-status, forwarded untouched by the merchant backend."""
+
+    data: TransactionData
+    created_at: str | None = Field(
+        None,
+        description="When the transaction happened: ISO 8601 with a UTC offset (optional). "
+        "Not before 2000, not in the future.",
+        examples=["2026-11-28T10:00:00+07:00"],
+    )
+
+    model_config = {
+        "json_schema_extra": {
+            "examples": [
+                {
+                    "data": {
+                        "ref_id": "order001",
+                        "status": 0,
+                        "product_code": "xld25000",
+                        "customer_id": "0817777215",
+                        "price": 25000,
+                        "message": "PROCESS",
+                        "balance": 997061249,
+                        "tr_id": 3482,
+                        "rc": "39",
+                    },
+                    "created_at": "2026-11-28T10:00:00+07:00",
+                }
+            ]
+        }
+    }
 
 
 class IntakeError(Exception):
@@ -55,9 +135,9 @@ class Intake:
         self.registry = registry
         self.database = database
         self.clock = clock
-        self._allowed = [
-            ipaddress.ip_network(ip, strict=False) for ip in settings.callback_allowed_ips
-        ]
+        self._allowed = _networks(settings.callback_allowed_ips)
+        self._any_proxy = "*" in settings.forwarded_allow_ips
+        self._proxies = _networks(ip for ip in settings.forwarded_allow_ips if ip != "*")
 
     async def callback(self, body: bytes, *, peer: str | None, forwarded_for: str | None) -> Stored:
         """`POST /iak/callback`: IAK's final result for a transaction, signed with our key."""
@@ -89,7 +169,7 @@ class Intake:
             raise IntakeError(401, "missing or wrong bearer token")
         document = _json_object(body)
         data = _data_object(document)
-        created_at = _created_at(document.get("created_at"))
+        created_at = _created_at(document.get("created_at"), self.clock.now())
         return await self._store(Source.INGEST, data, created_at=created_at)
 
     async def _store(
@@ -107,9 +187,11 @@ class Intake:
             created_at=created_at,
         )
         try:
-            recorded = await self.database.record(observation)
+            recorded = await self.database.writer.enqueue(observation)
         except StoreUnavailable as exc:
             raise IntakeError(503, f"not stored, try again: {exc}") from None
+        except StoreRejected as exc:
+            raise IntakeError(400, f"not stored: {exc}") from None
         state = recorded.state
         return Stored(
             ref_id=parsed.ref_id,
@@ -120,14 +202,44 @@ class Intake:
     def _check_source(self, peer: str | None, forwarded_for: str | None) -> None:
         if not self._allowed:
             return
-        # Behind a platform router, the router appends the caller's address last.
-        candidate = forwarded_for.split(",")[-1].strip() if forwarded_for else peer
-        try:
-            address = ipaddress.ip_address(candidate or "")
-        except ValueError:
-            raise IntakeError(403, "source address not allowed") from None
-        if not any(address in network for network in self._allowed):
+        address = self.caller(peer, forwarded_for)
+        if address is None or not any(address in network for network in self._allowed):
             raise IntakeError(403, "source address not allowed")
+
+    def caller(self, peer: str | None, forwarded_for: str | None) -> IpAddress | None:
+        """Who called: the socket's peer, unless the peer is a trusted proxy
+        (FORWARDED_ALLOW_IPS); then the last X-Forwarded-For hop that is not one, since each
+        proxy appends the address it was called from. What the caller itself wrote in the
+        header is never believed."""
+        address = _address(peer)
+        if address is None or not forwarded_for or not self._trusted(address):
+            return address
+        hops = [hop.strip() for hop in forwarded_for.split(",")]
+        for hop in reversed(hops):
+            hop_address = _address(hop)
+            if hop_address is None:
+                return None
+            if self._any_proxy or not self._trusted(hop_address):
+                return hop_address
+        return address
+
+    def _trusted(self, address: IpAddress) -> bool:
+        return self._any_proxy or any(address in network for network in self._proxies)
+
+
+IpAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
+
+
+def _networks(entries: Iterable[str]) -> list[Network]:
+    return [ipaddress.ip_network(entry, strict=False) for entry in entries]
+
+
+def _address(text: str | None) -> IpAddress | None:
+    try:
+        return ipaddress.ip_address(text or "")
+    except ValueError:
+        return None
 
 
 def _json_object(body: bytes) -> dict[str, Any]:
@@ -147,7 +259,7 @@ def _data_object(document: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
-def _created_at(value: object) -> datetime | None:
+def _created_at(value: object, now: datetime) -> datetime | None:
     if value is None:
         return None
     if not isinstance(value, str):
@@ -160,7 +272,15 @@ def _created_at(value: object) -> datetime | None:
         # IAK and Indonesian backends speak WIB; without an offset we cannot know, so
         # we refuse rather than guess.
         raise IntakeError(400, "created_at needs a UTC offset, e.g. 2026-11-28T10:00:00+07:00")
-    return parsed.astimezone(UTC)
+    try:
+        moment = parsed.astimezone(UTC)
+    except OverflowError:
+        raise IntakeError(400, "created_at is out of range: not a real transaction time") from None
+    if moment < EARLIEST:
+        raise IntakeError(400, "created_at is before 2000: not a real transaction time")
+    if moment > now + CLOCK_SKEW:
+        raise IntakeError(400, "created_at is in the future: check the backend's clock")
+    return moment
 
 
 def _explain(exc: ValidationError) -> str:

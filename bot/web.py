@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import json
 import logging
 import re
@@ -18,7 +19,7 @@ from pydantic import BaseModel, Field
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
-from bot.intake import MAX_BODY, Intake, IntakeError, Stored
+from bot.intake import MAX_BODY, CallbackBody, IngestBody, Intake, IntakeError, Stored
 from bot.logs import request_id
 from bot.store.database import Database
 
@@ -28,6 +29,7 @@ log = logging.getLogger(__name__)
 # message, at most a few tens of KB); anything larger is not from Slack.
 MAX_SLACK_BODY = 512 * 1024
 HEALTH_TIMEOUT = 3.0
+HEALTH_MAX_AGE = 2.0
 
 # Routes are added to the app itself, not through include_router: FastAPI matches included
 # routers through an extra layer on every request, which costs the hot Slack path ~10%.
@@ -48,6 +50,13 @@ class RequestLog:
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
+        # Ids need to be unique, not secret: a random prefix per process and a counter,
+        # rather than a call for random bytes on every request.
+        self._prefix = secrets.token_hex(4)
+        self._count = itertools.count(1)
+
+    def _new_id(self) -> str:
+        return f"{self._prefix}{next(self._count):x}"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -58,7 +67,7 @@ class RequestLog:
             if name == b"x-request-id":
                 given = value.decode("latin-1")
                 break
-        rid = given if _REQUEST_ID.match(given) else secrets.token_hex(8)
+        rid = given if _REQUEST_ID.match(given) else self._new_id()
         token = request_id.set(rid)
         started = time.perf_counter()
         status = 500
@@ -96,6 +105,10 @@ def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             return JSONResponse({"error": "request body is not UTF-8"}, status_code=400)
+        stamp = request.headers.get("x-slack-request-timestamp", "").strip()
+        if not stamp.isascii() or not stamp.isdigit():
+            # Bolt would choke on it as a listener error; it is simply not signed by Slack.
+            return JSONResponse({"error": "invalid request signature"}, status_code=401)
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
@@ -118,90 +131,6 @@ def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
             content=answer.body,
             headers=answer.first_headers_without_set_cookie(),
         )
-
-
-# --- The intake routes' documented shapes (validation itself is lenient; see bot.intake) ---
-
-
-class TransactionDataDoc(BaseModel):
-    """IAK's `data` object. v1 names (`code`, `hp`) are accepted too; numbers may be strings."""
-
-    ref_id: str = Field(description="Your transaction id, 1-100 printable characters.")
-    status: int | str | None = Field(
-        None, description='0 = process (pending), 1 = success, 2 = failed ("0"/"1"/"2" too).'
-    )
-    rc: str | None = Field(None, description='IAK response code, e.g. "00", "39", "17".')
-    product_code: str | None = Field(None, description="Product, e.g. xld25000 (v1: `code`).")
-    customer_id: str | None = Field(None, description="Customer number (v1: `hp`).")
-    price: int | str | None = Field(None, description="Price in rupiah.")
-    balance: int | str | None = Field(None, description="Deposit left after it, in rupiah.")
-    tr_id: int | str | None = Field(None, description="IAK's transaction id.")
-    sn: str | None = Field(None, description="Serial number (PLN: the token).")
-    message: str | None = Field(None, description='"SUCCESS", "FAILED", "PROCESS".')
-
-
-class CallbackDataDoc(TransactionDataDoc):
-    """A callback's data: values arrive as strings, signed."""
-
-    sign: str = Field(description="md5(username + api_key + ref_id), lowercase hex.")
-
-
-class CallbackBody(BaseModel):
-    """What IAK POSTs to the callback URL."""
-
-    data: CallbackDataDoc
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "data": {
-                        "ref_id": "order002",
-                        "status": "1",
-                        "product_code": "xld25000",
-                        "customer_id": "0817777215",
-                        "price": "25000",
-                        "message": "SUCCESS",
-                        "sn": "123456789",
-                        "balance": "997061249",
-                        "tr_id": "3482",
-                        "rc": "00",
-                        "sign": "96e1028f6beaa817ee3670a39c01c69d",
-                    }
-                }
-            ]
-        }
-    }
-
-
-class IngestBody(BaseModel):
-    """IAK's answer to a top-up or check-status, forwarded untouched by the merchant backend."""
-
-    data: TransactionDataDoc
-    created_at: str | None = Field(
-        None, description="When the backend sent the top-up: ISO 8601 with offset (optional)."
-    )
-
-    model_config = {
-        "json_schema_extra": {
-            "examples": [
-                {
-                    "data": {
-                        "ref_id": "order001",
-                        "status": 0,
-                        "product_code": "xld25000",
-                        "customer_id": "0817777215",
-                        "price": 25000,
-                        "message": "PROCESS",
-                        "balance": 997061249,
-                        "tr_id": 3482,
-                        "rc": "39",
-                    },
-                    "created_at": "2026-11-28T10:00:00+07:00",
-                }
-            ]
-        }
-    }
 
 
 class StoredAnswer(BaseModel):
@@ -343,11 +272,15 @@ async def _answer_intake(
 
 
 def _headers(scope: Scope, *names: bytes) -> dict[bytes, str | None]:
-    """The first value of each named header (names in lower case), None when absent."""
+    """The named headers (names in lower case), None when absent. A header sent on several
+    lines is one comma-separated list, as HTTP defines it: a proxy's X-Forwarded-For can be
+    split over lines, and a repeated Authorization then matches no token."""
     found: dict[bytes, str | None] = dict.fromkeys(names)
     for name, value in scope["headers"]:
-        if name in found and found[name] is None:
-            found[name] = value.decode("latin-1")
+        if name in found:
+            text = value.decode("latin-1")
+            before = found[name]
+            found[name] = text if before is None else f"{before}, {text}"
     return found
 
 
@@ -457,17 +390,57 @@ class Health(BaseModel):
     slack_errors: dict[str, str] | None = Field(
         None, description="channels whose alerts stopped on a permanent Slack error"
     )
+    warnings: list[str] | None = Field(
+        None, description="settings that work but leave something open, e.g. callbacks"
+    )
 
 
 HealthDetails = Callable[[], dict[str, Any]]
 
 
+class HealthCache:
+    """The health answer, computed at most once per HEALTH_MAX_AGE however many checks
+    arrive: a flood of health checks cannot starve the database pool."""
+
+    def __init__(self, database: Database, details: HealthDetails | None) -> None:
+        self.database = database
+        self.details = details
+        self._answer: tuple[float, int, dict[str, Any]] | None = None
+        self._computing: asyncio.Task[tuple[int, dict[str, Any]]] | None = None
+
+    async def answer(self) -> tuple[int, dict[str, Any]]:
+        """(HTTP status, body) no older than HEALTH_MAX_AGE."""
+        cached = self._answer
+        if cached is not None and time.monotonic() - cached[0] <= HEALTH_MAX_AGE:
+            return cached[1], cached[2]
+        if self._computing is None or self._computing.done():
+            self._computing = asyncio.ensure_future(self._compute())
+        # shielded: one caller going away must not cancel the others' answer
+        return await asyncio.shield(self._computing)
+
+    async def _compute(self) -> tuple[int, dict[str, Any]]:
+        try:
+            extra = await asyncio.wait_for(self.database.read(self._check), HEALTH_TIMEOUT)
+        except Exception as exc:
+            log.warning("health check: database unavailable: %s", exc.__class__.__name__)
+            status = 503
+            body = Health(status="unavailable", database="unavailable").model_dump(
+                exclude_none=True
+            )
+        else:
+            status = 200
+            body = Health(status="ok", database="ok", **extra).model_dump(exclude_none=True)
+        self._answer = (time.monotonic(), status, body)
+        return status, body
+
+    def _check(self) -> dict[str, Any]:
+        self.database.transactions.ping()
+        return self.details() if self.details is not None else {}
+
+
 def add_health_route(app: FastAPI, database: Database, details: HealthDetails | None) -> None:
     """`GET /healthz` for the platform's router and for people."""
-
-    def check() -> dict[str, Any]:
-        database.transactions.ping()
-        return details() if details is not None else {}
+    cache = HealthCache(database, details)
 
     @app.get(
         "/healthz",
@@ -477,14 +450,8 @@ def add_health_route(app: FastAPI, database: Database, details: HealthDetails | 
         responses={503: {"model": Health, "description": "The database does not answer."}},
     )
     async def healthz() -> Response:
-        try:
-            extra = await asyncio.wait_for(database.read(check), HEALTH_TIMEOUT)
-        except Exception as exc:
-            log.warning("health check: database unavailable: %s", exc.__class__.__name__)
-            body = Health(status="unavailable", database="unavailable")
-            return JSONResponse(body.model_dump(exclude_none=True), status_code=503)
-        body = Health(status="ok", database="ok", **extra)
-        return JSONResponse(body.model_dump(exclude_none=True))
+        status, body = await cache.answer()
+        return JSONResponse(body, status_code=status)
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]

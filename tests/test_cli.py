@@ -178,3 +178,18 @@ def test_serve_answers_slack_on_port_and_stops_on_sigterm(
     process.send_signal(signal.SIGTERM)
     # uvicorn shuts down gracefully, then re-raises SIGTERM so the exit status says why.
     assert process.wait(15) in (0, -signal.SIGTERM)
+
+
+@pytest.mark.parametrize("variable", ["CALLBACK_ALLOWED_IPS", "FORWARDED_ALLOW_IPS"])
+def test_a_bad_address_stops_start_up_naming_the_variable_and_the_entry(
+    tmp_path: Path, variable: str
+) -> None:
+    env = clean_env(
+        SLACK_BOT_TOKEN="xoxb-x",
+        SLACK_SIGNING_SECRET="s",
+        **{variable: "52.220.38.194, 52.220.38.999"},
+    )
+    result = iak_bot("serve", cwd=tmp_path, env=env)
+    assert result.returncode == 2
+    assert variable in result.stderr and "52.220.38.999" in result.stderr
+    assert "Traceback" not in result.stderr

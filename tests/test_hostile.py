@@ -5,6 +5,7 @@ stays bounded while it all happens."""
 from __future__ import annotations
 
 import json
+import logging
 import resource
 import time
 from collections.abc import Iterator
@@ -232,3 +233,22 @@ def test_memory_stays_bounded_under_hostile_load(slack_target: RunningBot) -> No
     hammer(300)
     grown_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before
     assert grown_kib < 50 * 1024, f"grew {grown_kib} KiB over 900 hostile requests"
+
+
+@pytest.mark.parametrize("stamp", ["abc", "", "1.5e9", "12abc", "-5"])
+def test_a_timestamp_that_is_not_a_number_is_401_without_an_error_logged(
+    slack_target: RunningBot, stamp: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    body = slack_target.slack.command_body("code 17")
+    with caplog.at_level(logging.INFO):
+        response = slack_target.slack.http.post(
+            slack_target.slack.url,
+            content=body.encode(),
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": sign(SIGNING_SECRET, stamp, body),
+            },
+        )
+    assert response.status_code == 401
+    assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []

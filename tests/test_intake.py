@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import json
+import socket
 import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import event, func, select
 
 from bot.iak.models import Outcome
 from bot.intake import Intake
@@ -307,3 +309,132 @@ async def test_the_documented_fastapi_routes_answer_like_the_fast_path(
     assert unauthorised.headers["www-authenticate"] == "Bearer"
     assert (ingested.status_code, ingested.json()["outcome"]) == (200, "pending")
     assert stored(bot) == 2
+
+
+def test_a_not_found_answer_never_decides_and_a_later_callback_does(bot: RunningBot) -> None:
+    """A check-status answer of 06 forwarded by the backend is not a failure: IAK's signed
+    success callback that follows is what the transaction becomes."""
+    not_found = topup_answer("lost1", status=2, rc="06", message="TRANSACTION NOT FOUND")
+    answer = ingest(bot, not_found)
+    assert answer.status_code == 200 and answer.json()["outcome"] == "unknown"
+    assert post(bot, "/iak/callback", callback_body("lost1")).json()["outcome"] == "success"
+    state = bot.bot.services.database.transactions.get("lost1")
+    assert state is not None and state.outcome is Outcome.SUCCESS
+
+
+@pytest.mark.parametrize("field", ["product_code", "customer_id", "tr_id", "rc"])
+@pytest.mark.parametrize("length", [101, 500])
+def test_a_field_longer_than_the_store_keeps_is_400_naming_it(
+    bot: RunningBot, field: str, length: int
+) -> None:
+    """Whatever validation accepts the database stores: too long is a 400 that says which
+    field, never a 503 that a sender would retry forever."""
+    for route, body in (
+        ("/iak/callback", callback_body("long1", **{field: "7" * length})),
+        ("/transactions", topup_answer("long1", **{field: "A" * length})),
+    ):
+        response = post(bot, route, body) if route == "/iak/callback" else ingest(bot, body)
+        assert response.status_code == 400, response.text
+        assert f"data.{field}" in response.json()["error"]
+    assert stored(bot) == 0
+    exact = {"product_code": "p" * 100, "customer_id": "1" * 100, "tr_id": "9" * 100}
+    assert post(bot, "/iak/callback", callback_body("long2", **exact)).status_code == 200
+    state = bot.bot.services.database.transactions.get("long2")
+    assert state is not None and state.customer_id == "1" * 100
+
+
+@pytest.mark.parametrize("status", ["1.0", 1.0, "1.00", 1])
+def test_a_status_written_with_a_fraction_is_accepted(bot: RunningBot, status: Any) -> None:
+    response = post(bot, "/iak/callback", callback_body("frac", status=status))
+    assert response.status_code == 200, response.text
+    assert response.json()["outcome"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("created_at", "says"),
+    [
+        ("0001-01-01T00:00:00+14:00", "out of range"),
+        ("9999-12-31T23:59:59-14:00", "out of range"),
+        ("1999-12-31T23:59:59+07:00", "before 2000"),
+        ("2999-01-01T00:00:00+07:00", "future"),
+        ("2026-11-28T10:00:00", "UTC offset"),
+    ],
+)
+def test_an_impossible_created_at_is_400(bot: RunningBot, created_at: str, says: str) -> None:
+    response = ingest(bot, {**topup_answer(), "created_at": created_at})
+    assert response.status_code == 400, response.text
+    assert says in response.json()["error"]
+    assert stored(bot) == 0
+
+
+def test_x_forwarded_for_is_believed_only_from_a_trusted_proxy(
+    start_bot: Callable[..., RunningBot],
+) -> None:
+    """The allow list checks who called. A caller that is not a trusted proxy cannot pose
+    as IAK by writing IAK's address into X-Forwarded-For."""
+    iak = "52.220.38.194"
+    direct = start_bot(callback_allowed_ips=[iak], forwarded_allow_ips=["10.9.9.9"])
+    spoofed = post(direct, "/iak/callback", callback_body(), **{"X-Forwarded-For": iak})
+    assert spoofed.status_code == 403
+    assert stored(direct) == 0
+
+
+def test_every_x_forwarded_for_line_counts(start_bot: Callable[..., RunningBot]) -> None:
+    """Behind a trusted proxy (the test client's loopback address), the hop that proxy
+    appended is the caller, even when the header comes on several lines."""
+    bot = start_bot(callback_allowed_ips=["52.220.38.194"])
+    lines = [("X-Forwarded-For", "52.220.38.194"), ("X-Forwarded-For", "6.6.6.6")]
+    content = json.dumps(callback_body()).encode()
+    spoofed = httpx.post(
+        bot.url + "/iak/callback",
+        content=content,
+        headers=[("Content-Type", "application/json"), *lines],
+    )
+    assert spoofed.status_code == 403  # the last hop, 6.6.6.6, is who called
+    honest = httpx.post(
+        bot.url + "/iak/callback",
+        content=content,
+        headers=[("Content-Type", "application/json"), *reversed(lines)],
+    )
+    assert honest.status_code == 200
+
+
+def test_behind_a_router_that_always_appends_any_proxy_is_trusted(
+    start_bot: Callable[..., RunningBot],
+) -> None:
+    bot = start_bot(callback_allowed_ips=["52.220.38.194"], forwarded_allow_ips=["*"])
+    hops = {"X-Forwarded-For": "52.220.38.194, 10.0.0.7"}
+    assert post(bot, "/iak/callback", callback_body(), **hops).status_code == 403
+    hops = {"X-Forwarded-For": "6.6.6.6, 52.220.38.194"}
+    assert post(bot, "/iak/callback", callback_body(), **hops).status_code == 200
+
+
+def test_health_answers_a_flood_from_one_database_round(bot: RunningBot) -> None:
+    """Hundreds of health checks at once cost the database a check every 2 s at most, and
+    the answer names no host."""
+    engine = bot.bot.services.database.engine
+    statements: list[str] = []
+
+    def counted(*args: Any) -> None:
+        statements.append(str(args[2]))
+
+    event.listen(engine, "before_cursor_execute", counted)
+    try:
+        with httpx.Client(timeout=10) as http, ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda _: http.get(bot.url + "/healthz"), range(200)))
+    finally:
+        event.remove(engine, "before_cursor_execute", counted)
+    assert {answer.status_code for answer in answers} == {200}
+    pings = [statement for statement in statements if "SELECT 1" in statement.upper()]
+    assert 1 <= len(pings) <= 3, statements
+    assert socket.gethostname() not in answers[0].text
+
+
+def test_production_without_an_allow_list_is_a_warning_in_health(
+    start_bot: Callable[..., RunningBot],
+) -> None:
+    bot = start_bot(iak_env="production")
+    warnings = httpx.get(bot.url + "/healthz").json()["warnings"]
+    assert any("CALLBACK_ALLOWED_IPS" in warning for warning in warnings)
+    quiet = start_bot(iak_env="production", callback_allowed_ips=["52.220.38.194"])
+    assert httpx.get(quiet.url + "/healthz").json()["warnings"] == []

@@ -14,6 +14,7 @@ from typing import Any
 from bot.iak.models import Source, TransactionData
 from bot.registry import Registry
 from bot.store.transactions import Observation, TransactionStore
+from bot.store.writer import write_batch
 
 CUSTOMER = "0817777215"
 _FIELDS = {
@@ -54,7 +55,7 @@ def record_all(store: TransactionStore, observations: Iterable[Observation]) -> 
     for observation in observations:
         batch.append(observation)
         if len(batch) == 500:
-            store.record(batch)
+            write_batch(store.engine, batch)
             batch = []
     if batch:
-        store.record(batch)
+        write_batch(store.engine, batch)

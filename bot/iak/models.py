@@ -9,12 +9,33 @@ from __future__ import annotations
 import re
 from decimal import Decimal, InvalidOperation
 from enum import StrEnum
+from typing import Annotated, Any
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field, field_validator
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+)
 
 from bot.registry import Registry, Status, normalize_rc
 
-MAX_REF_ID = 100
+# How long each text field of IAK's `data` may be. The store's columns are sized from these
+# (bot.store.schema), so whatever validation accepts, the database stores.
+MAX_LENGTH = {
+    "ref_id": 100,
+    "rc": 16,
+    "product_code": 100,
+    "customer_id": 100,
+    "tr_id": 100,
+    "sn": 500,
+    "message": 500,
+    "sign": 100,
+}
+MAX_REF_ID = MAX_LENGTH["ref_id"]
 _PRINTABLE_NO_SPACE = re.compile(r"^[\x21-\x7e]+$")
 
 
@@ -52,6 +73,7 @@ class Source(StrEnum):
 # 118 (account suspended) too: a suspended account's check says nothing of its sales.
 CHECK_REFUSED_RCS = frozenset({"06", "102", "107", "110", "117", "118", "204", "205"})
 
+NOT_FOUND_RC = "06"
 _STATUS_OUTCOMES = {0: Outcome.PENDING, 1: Outcome.SUCCESS, 2: Outcome.FAILED}
 _REGISTRY_OUTCOMES = {
     Status.SUCCESS: Outcome.SUCCESS,
@@ -87,6 +109,39 @@ def _encodable(text: str) -> bool:
     return True
 
 
+def _number_or_text(description: str, example: object) -> Any:
+    """The documented shape of a field IAK sends as a number or as a string."""
+    return WithJsonSchema(
+        {
+            "anyOf": [{"type": "integer"}, {"type": "string"}, {"type": "null"}],
+            "description": description,
+            "examples": [example],
+        }
+    )
+
+
+def _text_field(name: str, description: str, example: str) -> Any:
+    """The documented shape of a text field, with its length limit."""
+    return WithJsonSchema(
+        {
+            "anyOf": [
+                {"type": "string", "maxLength": MAX_LENGTH[name]},
+                {"type": "integer"},
+                {"type": "null"},
+            ],
+            "description": description,
+            "examples": [example],
+        }
+    )
+
+
+def _within(text: str, field: str) -> str:
+    limit = MAX_LENGTH[field]
+    if len(text) > limit:
+        raise ValueError(f"at most {limit} characters (got {len(text)})")
+    return text
+
+
 def _rupiah(value: object) -> int | None:
     """Rupiah amounts: 25000, "25000", "25000.00"; anything else is dropped, not fatal."""
     if value is None or isinstance(value, bool):
@@ -101,27 +156,57 @@ def _rupiah(value: object) -> int | None:
 
 
 class TransactionData(BaseModel):
-    """IAK's `data` object for one transaction."""
+    """IAK's `data` object for one transaction: what a callback, a top-up answer and a
+    check-status answer carry. v1 names (`code`, `hp`) are accepted too, and numbers as
+    numbers or strings. This one definition both parses requests and documents them (the
+    OpenAPI page)."""
 
     # Unknown fields (pin, activation_code, ...) are ignored: nothing we need, and a
     # voucher PIN is a secret we would rather never store.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    ref_id: str
-    status: int | None = None
-    rc: str | None = None
-    product_code: str | None = Field(
-        default=None, validation_alias=AliasChoices("product_code", "code")
+    ref_id: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_REF_ID,
+                "pattern": "^[!-~]+$",
+                "description": "Your transaction id: 1-100 printable characters, no spaces.",
+                "examples": ["order001"],
+            }
+        ),
+    ]
+    status: Annotated[
+        int | None,
+        _number_or_text('0 = process (pending), 1 = success, 2 = failed ("1", 1.0 too).', 1),
+    ] = None
+    rc: Annotated[
+        str | None, _text_field("rc", 'IAK response code, e.g. "00", "39", "17".', "00")
+    ] = None
+    product_code: Annotated[
+        str | None,
+        _text_field("product_code", "Product, e.g. xld25000 (v1: `code`).", "xld25000"),
+    ] = Field(default=None, validation_alias=AliasChoices("product_code", "code"))
+    customer_id: Annotated[
+        str | None, _text_field("customer_id", "Customer number (v1: `hp`).", "0817777215")
+    ] = Field(default=None, validation_alias=AliasChoices("customer_id", "hp"))
+    price: Annotated[int | None, _number_or_text("Price in rupiah.", 25000)] = None
+    balance: Annotated[
+        int | None, _number_or_text("Deposit left after it, in rupiah.", 997061249)
+    ] = None
+    tr_id: Annotated[str | None, _text_field("tr_id", "IAK's transaction id.", "3482")] = None
+    sn: Annotated[str | None, _text_field("sn", "Serial number (PLN: the token).", "123456789")] = (
+        None
     )
-    customer_id: str | None = Field(
-        default=None, validation_alias=AliasChoices("customer_id", "hp")
-    )
-    price: int | None = None
-    balance: int | None = None
-    tr_id: str | None = None
-    sn: str | None = None
-    message: str | None = None
-    sign: str | None = None
+    message: Annotated[
+        str | None, _text_field("message", '"SUCCESS", "FAILED", "PROCESS".', "SUCCESS")
+    ] = None
+    sign: Annotated[
+        str | None,
+        _text_field("sign", "Callbacks: md5(username + api_key + ref_id), hex.", "96e1028f"),
+    ] = None
 
     @field_validator("ref_id", mode="before")
     @classmethod
@@ -139,9 +224,13 @@ class TransactionData(BaseModel):
         text = _text(value)
         if text is None:
             return None
-        if text not in ("0", "1", "2"):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            number = Decimal(-1)
+        if number not in (0, 1, 2):
             raise ValueError("status must be 0 (process), 1 (success) or 2 (failed)")
-        return int(text)
+        return int(number)
 
     @field_validator("rc", mode="before")
     @classmethod
@@ -149,13 +238,20 @@ class TransactionData(BaseModel):
         text = _text(value)
         if text is None:
             return None
-        return normalize_rc(text) or text[:16]
+        return _within(normalize_rc(text) or text, "rc")
 
-    @field_validator("product_code", "customer_id", "tr_id", "sn", "message", "sign", mode="before")
+    @field_validator("product_code", "customer_id", "tr_id", "sn", "sign", mode="before")
     @classmethod
-    def _optional_text(cls, value: object) -> str | None:
+    def _optional_text(cls, value: object, info: ValidationInfo) -> str | None:
         text = _text(value)
-        return None if text is None else text[:500]
+        return None if text is None else _within(text, str(info.field_name))
+
+    @field_validator("message", mode="before")
+    @classmethod
+    def _message(cls, value: object) -> str | None:
+        # IAK's own words: a longer one is cut rather than the transaction refused.
+        text = _text(value)
+        return None if text is None else text[: MAX_LENGTH["message"]]
 
     @field_validator("price", "balance", mode="before")
     @classmethod
@@ -163,7 +259,13 @@ class TransactionData(BaseModel):
         return _rupiah(value)
 
     def outcome(self, registry: Registry, source: Source) -> Outcome:
-        """One outcome from `status` and the rc: status wins; else the rc's registry status."""
+        """One outcome from `status` and the rc: status wins; else the rc's registry status.
+
+        rc 06 says IAK has no such ref_id (yet, or in the environment asked): never an
+        outcome, whatever else the answer says, so a later callback or check decides.
+        """
+        if self.rc == NOT_FOUND_RC:
+            return Outcome.UNKNOWN
         if self.status is not None:
             return _STATUS_OUTCOMES[self.status]
         if self.rc is None:

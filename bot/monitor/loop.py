@@ -12,7 +12,6 @@ import asyncio
 import logging
 import os
 import secrets
-import socket
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -57,9 +56,10 @@ class TickReport:
 
 
 def holder_name() -> str:
-    """Who this monitor is, for the lease: host, pid, and a nonce, since one process may
-    run several (tests do) and a restarted process may get its old pid back."""
-    return f"{socket.gethostname()}:{os.getpid()}:{secrets.token_hex(3)}"
+    """Who this monitor is, for the lease: the platform's process name (Heroku's DYNO, such
+    as web.1), the pid and a nonce, since one process may run several (tests do) and a
+    restarted process may get its old pid back. No host name: /healthz shows it."""
+    return f"{os.environ.get('DYNO', 'process')}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 class Monitor:
@@ -267,7 +267,7 @@ class Monitor:
                     observation = Observation(
                         Source.STATUS_CHECK, result.transaction, result.outcome, at
                     )
-                    await self.database.record(observation)
+                    await self.database.writer.enqueue(observation)
                 next_at = next_check(first_seen, checks + 1, at, self.config)
                 await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
                 return result.failure is None

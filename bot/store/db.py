@@ -14,13 +14,18 @@ from bot.config import ConfigError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-# Alembic is imported where it is used: the store's writer process (bot.store.writer_process)
-# needs engines, not migrations, and starts faster without it.
+# Alembic is imported where it is used: only `migrate` and the start-up check need it, and
+# the terminal's commands start faster without it.
 
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+# How long one statement, or a wait for a lock, may take before the database gives up:
+# well inside the time a request waits for its write (bot.store.writer.WRITE_DEADLINE),
+# so a stalled or locked database answers "try again" rather than hold callbacks.
+STATEMENT_TIMEOUT_MS = 5_000
+LOCK_TIMEOUT_MS = 3_000
+SQLITE_BUSY_TIMEOUT_MS = LOCK_TIMEOUT_MS
 
 
 def create_db_engine(url: str) -> Engine:
@@ -28,8 +33,12 @@ def create_db_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return _sqlite_engine(parsed)
-    return create_engine(
-        parsed,
+    return _postgres_engine(parsed)
+
+
+def _postgres_engine(url: URL) -> Engine:
+    engine = create_engine(
+        url,
         pool_size=5,
         max_overflow=5,
         pool_timeout=5,
@@ -48,8 +57,28 @@ def create_db_engine(url: str) -> Engine:
             # are also what a transaction-mode pooler (PgBouncer, Heroku's connection
             # pooling) trips on; without them the bot holds no session state.
             "prepare_threshold": None,
+            # A connection whose server stopped answering is noticed, not waited on forever.
+            "keepalives": 1,
+            "keepalives_idle": 30,
+            "keepalives_interval": 10,
+            "keepalives_count": 3,
+            "tcp_user_timeout": 30_000,
         },
     )
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        # Writes (callbacks, the monitor's tick, the buttons) give up on a stalled statement
+        # or a held lock instead of waiting on it. Set per transaction (SET LOCAL), so the
+        # session keeps no state a transaction-mode pooler would have to carry.
+        options = connection.get_execution_options()
+        if options.get("write") and not options.get("migration"):
+            connection.exec_driver_sql(
+                f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}; "
+                f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"
+            )
+
+    return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:
@@ -115,7 +144,9 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     from alembic.runtime.migration import MigrationContext
 
     config = alembic_config()
-    with engine.connect().execution_options(write=True) as connection, connection.begin():
+    # A migration may rewrite a large table: no statement timeout for it.
+    options = {"write": True, "migration": True}
+    with engine.connect().execution_options(**options) as connection, connection.begin():
         if connection.dialect.name == "postgresql":
             # Two release phases at once must not both migrate.
             connection.execute(text("SELECT pg_advisory_xact_lock(7311400001)"))

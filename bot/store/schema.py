@@ -24,6 +24,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeDecorator
 
+from bot.iak.models import MAX_LENGTH
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -141,17 +143,17 @@ leases = Table(
 transactions = Table(
     "transactions",
     metadata,
-    Column("ref_id", String(100), primary_key=True),
+    Column("ref_id", String(MAX_LENGTH["ref_id"]), primary_key=True),
     Column("outcome", String(10), nullable=False),
     Column("status", SmallInteger),
-    Column("rc", String(16)),
-    Column("product_code", String(100)),
-    Column("customer_id", String(100)),
+    Column("rc", String(MAX_LENGTH["rc"])),
+    Column("product_code", String(MAX_LENGTH["product_code"])),
+    Column("customer_id", String(MAX_LENGTH["customer_id"])),
     Column("price", BigInteger),
     Column("balance", BigInteger),
-    Column("tr_id", String(100)),
-    Column("sn", String(500)),
-    Column("message", String(500)),
+    Column("tr_id", String(MAX_LENGTH["tr_id"])),
+    Column("sn", String(MAX_LENGTH["sn"])),
+    Column("message", String(MAX_LENGTH["message"])),
     # which source last changed the state
     Column("source", String(16), nullable=False),
     # the merchant backend's own time of the top-up, when it sent one
@@ -185,7 +187,7 @@ transaction_events = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     Column(
         "ref_id",
-        String(100),
+        String(MAX_LENGTH["ref_id"]),
         ForeignKey("transactions.ref_id", ondelete="CASCADE"),
         nullable=False,
     ),
@@ -195,7 +197,7 @@ transaction_events = Table(
     Column("observed_at", UTCDateTime, nullable=False),
     Column("outcome", String(10), nullable=False),
     Column("status", SmallInteger),
-    Column("rc", String(16)),
+    Column("rc", String(MAX_LENGTH["rc"])),
     Column("balance", BigInteger),
     # whether this observation changed the transaction's state
     Column("applied", Boolean, nullable=False),

@@ -17,7 +17,10 @@ class ServerThread:
         self._sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self._sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self._sock.bind(("127.0.0.1", 0))
-        config = uvicorn.Config(app, log_level="warning", lifespan=lifespan, access_log=False)
+        # as `iak-bot serve` runs it: the bot, not uvicorn, decides whom X-Forwarded-For speaks for
+        config = uvicorn.Config(
+            app, log_level="warning", lifespan=lifespan, access_log=False, proxy_headers=False
+        )
         self.server = uvicorn.Server(config)
         self._thread = threading.Thread(
             target=self.server.run, kwargs={"sockets": [self._sock]}, daemon=True

@@ -9,10 +9,14 @@ import threading
 
 
 class TcpProxy:
-    """Forwards 127.0.0.1:<port> to `upstream`; `cut()` drops everything, `restore()` heals."""
+    """Forwards 127.0.0.1:<port> to `upstream`; `cut()` drops everything, `restore()` heals;
+    `stall()` keeps every connection open but forwards nothing (a server that stopped
+    answering, or a half-open connection), `resume()` lets the held bytes through."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._lock = threading.Lock()
         self._sockets: set[socket.socket] = set()
         self._listener: socket.socket | None = None
@@ -43,8 +47,17 @@ class TcpProxy:
                 sock.shutdown(socket.SHUT_RDWR)
             sock.close()
 
+    def stall(self) -> None:
+        """Hold every byte from now on, in both directions, without closing anything."""
+        self._flowing.clear()
+
+    def resume(self) -> None:
+        """Forward again, the held bytes first."""
+        self._flowing.set()
+
     def close(self) -> None:
         """Stop for good."""
+        self._flowing.set()
         self.cut()
 
     def _accept(self, listener: socket.socket) -> None:
@@ -70,6 +83,7 @@ class TcpProxy:
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         try:
             while data := source.recv(65536):
+                self._flowing.wait()
                 target.sendall(data)
         except OSError:
             pass

@@ -78,12 +78,21 @@ def test_one_outcome_from_status_and_rc(
     assert data.outcome(registry, Source.INGEST) is outcome
 
 
-@pytest.mark.parametrize("rc", ["06", "102", "204", "110", "118"])
+@pytest.mark.parametrize("rc", ["102", "204", "110", "118"])
 def test_a_refused_check_says_nothing_about_the_transaction(registry: Registry, rc: str) -> None:
     data = TransactionData.model_validate({"ref_id": "r", "rc": rc})
     assert data.outcome(registry, Source.STATUS_CHECK) is Outcome.UNKNOWN
     # ...while a top-up refused with it did fail
     assert data.outcome(registry, Source.INGEST) is Outcome.FAILED
+
+
+@pytest.mark.parametrize("source", list(Source))
+@pytest.mark.parametrize("status", [None, 0, 2, "2"])
+def test_not_found_is_never_an_outcome(registry: Registry, source: Source, status: Any) -> None:
+    """06: IAK has no such ref_id (yet, or in the environment asked). Whoever forwards it,
+    whatever status rides along, the transaction stays undecided until IAK says more."""
+    data = TransactionData.model_validate({"ref_id": "r", "rc": "06", "status": status})
+    assert data.outcome(registry, source) is Outcome.UNKNOWN
 
 
 @pytest.mark.parametrize(

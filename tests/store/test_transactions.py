@@ -20,6 +20,7 @@ from bot.store.db import create_db_engine
 from bot.store.reports import failures_by_rc
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import Observation, TransactionStore
+from bot.store.writer import write_batch
 from tests.db import TEST_DATABASE_URL, postgres_schema
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -51,7 +52,8 @@ def count(store: TransactionStore, table: Any) -> int:
 
 
 def test_record_and_read_back(store: TransactionStore, registry: Registry) -> None:
-    (result,) = store.record(
+    (result,) = write_batch(
+        store.engine,
         [
             observation(
                 registry,
@@ -65,7 +67,7 @@ def test_record_and_read_back(store: TransactionStore, registry: Registry) -> No
                 balance=997061249,
                 tr_id=3482,
             )
-        ]
+        ],
     )
     assert result.changed and not result.duplicate
     state = store.get("order001")
@@ -79,14 +81,15 @@ def test_record_and_read_back(store: TransactionStore, registry: Registry) -> No
 
 def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry) -> None:
     callback = observation(registry, "order002", status="1", rc="00", sn="123456789", sign="abc")
-    first, second = store.record([callback, callback])
+    first, second = write_batch(store.engine, [callback, callback])
     assert not first.duplicate and second.duplicate
-    (third,) = store.record(
+    (third,) = write_batch(
+        store.engine,
         [
             observation(
                 registry, "order002", minutes=5, status="1", rc="00", sn="123456789", sign="abc"
             )
-        ]
+        ],
     )
     assert third.duplicate and not third.changed
     assert count(store, transaction_events) == 1
@@ -94,8 +97,10 @@ def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry)
 
 
 def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Registry) -> None:
-    store.record([observation(registry, "order003", status="2", rc="17")])
-    (late,) = store.record([observation(registry, "order003", Source.INGEST, 1, status=0, rc="39")])
+    write_batch(store.engine, [observation(registry, "order003", status="2", rc="17")])
+    (late,) = write_batch(
+        store.engine, [observation(registry, "order003", Source.INGEST, 1, status=0, rc="39")]
+    )
     assert not late.changed
     state = store.get("order003")
     assert state is not None and state.outcome is Outcome.FAILED and state.rc == "17"
@@ -109,12 +114,13 @@ def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Regi
 def test_one_batch_can_touch_one_ref_id_many_times(
     store: TransactionStore, registry: Registry
 ) -> None:
-    results = store.record(
+    results = write_batch(
+        store.engine,
         [
             observation(registry, "order004", Source.INGEST, 0, status=0, rc="39"),
             observation(registry, "order005", Source.INGEST, 0, status=0, rc="39"),
             observation(registry, "order004", Source.CALLBACK, 1, status="1", rc="00"),
-        ]
+        ],
     )
     assert [r.state.outcome for r in results if r.state] == [
         Outcome.PENDING,
@@ -128,13 +134,16 @@ def test_one_batch_can_touch_one_ref_id_many_times(
 def test_failed_check_of_unknown_ref_id_leaves_no_row(
     store: TransactionStore, registry: Registry
 ) -> None:
-    (result,) = store.record([observation(registry, "typo", Source.STATUS_CHECK, rc="06")])
+    (result,) = write_batch(
+        store.engine, [observation(registry, "typo", Source.STATUS_CHECK, rc="06")]
+    )
     assert result.state is None
     assert count(store, transactions) == 0
 
 
 def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
-    store.record(
+    write_batch(
+        store.engine,
         [
             observation(registry, "p-old", Source.INGEST, 0, status=0, rc="39"),
             observation(registry, "p-new", Source.INGEST, 20, status=0, rc="39"),
@@ -142,7 +151,7 @@ def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
             observation(registry, "f2", Source.CALLBACK, 6, status="2", rc="17"),
             observation(registry, "f3", Source.CALLBACK, 7, status="2", rc="07"),
             observation(registry, "ok", Source.CALLBACK, 8, status="1", rc="00"),
-        ]
+        ],
     )
     with store.engine.connect() as connection:
         pending = aged_out(connection, T0 + timedelta(minutes=10), limit=100)
@@ -162,13 +171,17 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
     at = datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=wib)
     pending = TransactionData.model_validate({"ref_id": "exact-1", "status": 0, "rc": "39"})
     failed = TransactionData.model_validate({"ref_id": "exact-1", "status": "2", "rc": "17"})
-    store.record(
+    write_batch(
+        store.engine,
         [
             Observation(Source.INGEST, pending, Outcome.PENDING, at, created_at=at),
             Observation(Source.CALLBACK, failed, Outcome.FAILED, at + timedelta(microseconds=1)),
-        ]
+        ],
     )
-    store.record([Observation(Source.INGEST, pending, Outcome.PENDING, at + timedelta(seconds=1))])
+    write_batch(
+        store.engine,
+        [Observation(Source.INGEST, pending, Outcome.PENDING, at + timedelta(seconds=1))],
+    )
     with store.engine.connect() as connection:
         row = connection.execute(
             select(transactions).where(transactions.c.first_seen_at == at)
@@ -190,7 +203,7 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
     fresh = TransactionData.model_validate({"ref_id": "exact-2", "status": 0, "rc": "39"})
     naive = Observation(Source.INGEST, fresh, Outcome.PENDING, datetime(2026, 11, 28))
     with pytest.raises(ValueError, match="naive datetime"):
-        store.record([naive])
+        write_batch(store.engine, [naive])
 
 
 def test_fingerprints_never_change() -> None:
@@ -231,7 +244,8 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
         try:
             for n in range(15):
                 ref_id = f"shared-{n % 5}"
-                store.record(
+                write_batch(
+                    store.engine,
                     [
                         observation(
                             registry,
@@ -242,11 +256,12 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
                             rc="39",
                             tr_id=f"{worker}-{n}",
                         )
-                    ]
+                    ],
                 )
                 if n == 14 and worker == 0:
                     for k in range(5):
-                        store.record(
+                        write_batch(
+                            store.engine,
                             [
                                 observation(
                                     registry,
@@ -256,7 +271,7 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
                                     status="1",
                                     rc="00",
                                 )
-                            ]
+                            ],
                         )
         except BaseException as exc:
             errors.append(exc)
@@ -285,13 +300,15 @@ from datetime import UTC, datetime
 from bot.iak.models import Outcome, Source, TransactionData
 from bot.store.db import create_db_engine
 from bot.store.transactions import Observation, TransactionStore
+from bot.store.writer import write_batch
 url, name = sys.argv[1], sys.argv[2]
 store = TransactionStore(create_db_engine(url))
 for n in range(40):
     data = TransactionData.model_validate(
         {"ref_id": f"proc-{n % 10}", "status": 0, "rc": "39", "tr_id": f"{name}-{n}"}
     )
-    store.record([Observation(Source.INGEST, data, Outcome.PENDING, datetime.now(UTC))])
+    observed = Observation(Source.INGEST, data, Outcome.PENDING, datetime.now(UTC))
+    write_batch(store.engine, [observed])
 """
 
 
@@ -329,7 +346,9 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
                     connection.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = off)"))
             # the same batch shapes, many times, while the table is nearly empty
             for n in range(12):
-                store.record([observation(registry, f"warm{n}-{k}", rc="39") for k in range(3)])
+                write_batch(
+                    store.engine, [observation(registry, f"warm{n}-{k}", rc="39") for k in range(3)]
+                )
             with engine.begin() as connection:
                 connection.execute(
                     text(
@@ -357,8 +376,9 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
 
             before = rows_scanned()
             for n in range(3):
-                results = store.record(
-                    [observation(registry, f"grown{n * 3 + k + 1}", rc="00") for k in range(3)]
+                results = write_batch(
+                    store.engine,
+                    [observation(registry, f"grown{n * 3 + k + 1}", rc="00") for k in range(3)],
                 )
                 assert all(result.changed for result in results)
             # three batches of three rows; a scan of the table reads 20,000 rows each time
