@@ -213,8 +213,4 @@ def create_web_app() -> ASGIApp:
     """Uvicorn factory for `iak-bot serve` (each worker process builds its own bot)."""
     settings = load_settings()
     setup_logging(settings)
-    import os
-    import sys
-
-    sys.setswitchinterval(float(os.environ.get("BOT_SWITCH", "0.005")))
     return build_bot(settings).web
