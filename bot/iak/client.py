@@ -50,6 +50,9 @@ class CallLimits:
     deadline: float = 10.0
     max_retries: int = 2
     backoff: float = 0.25
+    # Requests to IAK at once, for the whole process (status commands, Recheck buttons and
+    # the monitor's rechecks share them): however many people click, IAK sees a few.
+    max_in_flight: int = 5
 
 
 @dataclass(frozen=True)
@@ -192,6 +195,7 @@ class IakClient:
         self._registry = registry
         # Its own generator: the process-wide one belongs to whoever else seeds or uses it.
         self._jitter = jitter or random.Random().random  # noqa: S311 - backoff, not crypto
+        self._in_flight = asyncio.Semaphore(self.limits.max_in_flight)
         self._http = httpx.AsyncClient(
             base_url=endpoint.base_url,
             transport=transport,
@@ -320,7 +324,8 @@ class IakClient:
 
     async def _attempt(self, path: str, payload: dict[str, str]) -> tuple[int, dict[str, Any]]:
         try:
-            response = await self._http.post(path, json=payload)
+            async with self._in_flight:
+                response = await self._http.post(path, json=payload)
         except httpx.TimeoutException:
             # httpx's other timeouts are set past the deadline: only connecting can time out here.
             raise _Retryable(

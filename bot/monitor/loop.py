@@ -3,7 +3,7 @@
 Every MONITOR_INTERVAL_SECONDS it renews its lease (only the lease holder acts, however
 many processes run it), gathers a snapshot in one database transaction, asks the pure
 decisions what changes, and writes the changes with their outbox rows in that same
-transaction. Re-checks at IAK run beside the ticks, never more than 5 at once.
+transaction. Re-checks at IAK run beside the ticks, never more than 3 at once.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ from bot.store.transactions import Observation
 
 log = logging.getLogger(__name__)
 
-RECHECKS_IN_FLIGHT = 5
+# Fewer than the IAK client's own cap, so a person's /iak status always finds a slot.
+RECHECKS_IN_FLIGHT = 3
 RECHECK_BUDGET_PER_TICK = 60
 # Another process takes over once the holder has missed this many ticks.
 LEASE_TICKS = 3
@@ -250,7 +251,7 @@ class Monitor:
         await self.recheck_now(due)
 
     async def recheck_now(self, items: list[tuple[str, datetime, int]]) -> int:
-        """Check these transactions (ref_id, first seen, checks so far) at IAK, five at a
+        """Check these transactions (ref_id, first seen, checks so far) at IAK, a few at a
         time; record what IAK says and when to ask next. Returns how many IAK answered."""
         iak = self.iak
         if iak is None or not items:

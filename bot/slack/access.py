@@ -66,9 +66,13 @@ class AccessPolicy:
         channel_ok = not self.channels or requester.channel_id in self.channels
         return user_ok and channel_ok
 
-    def allows_user(self, user_id: str) -> bool:
-        """For the Home tab, which belongs to one person and to no channel: only the user
-        list applies (ALLOWED_CHANNELS says in which channels data may be shown)."""
+    def allows_home(self, user_id: str) -> bool:
+        """For the Home tab, which belongs to one person and to no channel. With a channel
+        list, transaction data appears only where it says, and a Home tab is not one of
+        those places: only people ALLOWED_USERS names see the dashboard there. Without one,
+        the user list alone decides (everyone, when it is empty)."""
+        if self.channels:
+            return user_id in self.users
         return not self.users or user_id in self.users
 
 

@@ -8,13 +8,16 @@ or overused (5 posts) response_url is logged, never raised, since nobody is left
 from __future__ import annotations
 
 import logging
-from collections.abc import Mapping
+import secrets
+from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from slack_bolt.async_app import AsyncRespond
 
-from bot.slack.blocks.text import Message
+from bot.background import BackgroundTasks
+from bot.logs import request_id
+from bot.slack.blocks.text import Message, failure_note
 
 log = logging.getLogger(__name__)
 
@@ -81,3 +84,32 @@ async def post_later(
         )
         return False
     return True
+
+
+def answer_later(
+    background: BackgroundTasks,
+    respond: AsyncRespond,
+    work: Coroutine[Any, Any, Any],
+    *,
+    what: str,
+    replace_original: bool = True,
+) -> None:
+    """Run `work` after the ack; it answers through `respond` itself. Should it fail (a bug,
+    the database), the person's "Checking…" message is replaced by a short error card with
+    the request's id, rather than left waiting for ever (a click on a message everyone sees
+    gets the card as a message of its own: `replace_original=False`)."""
+
+    async def run() -> None:
+        try:
+            await work
+        except Exception:
+            error_id = request_id.get() or secrets.token_hex(4)
+            log.exception("could not answer with the %s (error id %s)", what, error_id)
+            await post_later(
+                respond,
+                failure_note(error_id),
+                what=f"error card ({what})",
+                replace_original=replace_original,
+            )
+
+    background.spawn(run(), name=what.replace(" ", "-"))

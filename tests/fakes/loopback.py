@@ -39,6 +39,9 @@ class LoopbackServer:
     def __init__(self) -> None:
         self._lock = threading.Condition()
         self._closing = threading.Event()
+        # requests being answered right now, and the most there ever were at once
+        self.in_flight = 0
+        self.max_in_flight = 0
         self._server = _Server(("127.0.0.1", 0), self._handler_class())
         self._thread = threading.Thread(
             target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
@@ -92,6 +95,16 @@ class LoopbackServer:
                 self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
             def do_POST(self) -> None:
+                with fake._lock:
+                    fake.in_flight += 1
+                    fake.max_in_flight = max(fake.max_in_flight, fake.in_flight)
+                try:
+                    self._serve()
+                finally:
+                    with fake._lock:
+                        fake.in_flight -= 1
+
+            def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
                 reply = fake.answer(self.path, raw, dict(self.headers), self.client_address[1])

@@ -239,3 +239,64 @@ def test_a_home_tab_click_without_a_channel_is_refused_quietly(
     guarded.untouched_since(*before)
     assert [record for record in caplog.records if record.levelno >= logging.ERROR] == []
     assert "refused action recheck_status" in caplog.text
+
+
+def open_home(running: RunningBot, user: str) -> dict[str, Any]:
+    """Open the App Home tab as `user` does; the view Slack was asked to publish."""
+    event_body = {
+        "token": "x",
+        "team_id": "T0TEAM",
+        "api_app_id": "A0IAKBOT",
+        "type": "event_callback",
+        "event_id": f"Ev{user}{time.time_ns()}",
+        "event_time": int(time.time()),
+        "event": {
+            "type": "app_home_opened",
+            "user": user,
+            "channel": "D0HOME",
+            "tab": "home",
+            "event_ts": f"{time.time():.6f}",
+        },
+    }
+    before = len(running.fake_slack.calls_to("views.publish"))
+    assert (
+        running.slack.post(json.dumps(event_body), content_type="application/json").status_code
+        == 200
+    )
+    published = running.fake_slack.wait_for("views.publish", before + 1)
+    view: dict[str, Any] = published[-1].args["view"]
+    return view
+
+
+@pytest.mark.parametrize(
+    ("users", "channels", "user", "sees_data"),
+    [
+        ((), (), OUTSIDER, True),
+        ((OPS_USER,), (), OPS_USER, True),
+        ((OPS_USER,), (), OUTSIDER, False),
+        # ALLOWED_CHANNELS set: the dashboard only for people ALLOWED_USERS names
+        ((), (OPS_CHANNEL,), OUTSIDER, False),
+        ((), (OPS_CHANNEL,), OPS_USER, False),
+        ((OPS_USER,), (OPS_CHANNEL,), OPS_USER, True),
+        ((OPS_USER,), (OPS_CHANNEL,), OUTSIDER, False),
+    ],
+)
+def test_the_home_tab_obeys_access_control(
+    registry: Registry,
+    tmp_path: Path,
+    sqlite_template: Path,
+    users: tuple[str, ...],
+    channels: tuple[str, ...],
+    user: str,
+    sees_data: bool,
+) -> None:
+    with bot_server(
+        registry,
+        tmp_path,
+        sqlite_template,
+        allowed_users=list(users),
+        allowed_channels=list(channels),
+    ) as running:
+        shown = visible_text(open_home(running, user))
+    assert ("Open incidents" in shown) is sees_data
+    assert ("ask whoever runs this bot" in shown) is not sees_data

@@ -39,6 +39,15 @@ def escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
 
 
+def failure_note(error_id: str) -> Message:
+    """Something broke on our side: the id to quote, and that trying again is fine."""
+    text = (
+        f":warning: Sorry, that failed on our side (error id {error_id}). "
+        "It has been logged; please try again in a moment."
+    )
+    return {"text": text, "blocks": [section(text)]}
+
+
 def note(text: str) -> Message:
     """A short answer in one section (mrkdwn, so what came from outside must be escaped)."""
     return {"text": truncate(text, 3000), "blocks": [section(text)]}

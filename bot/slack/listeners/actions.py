@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -11,9 +12,12 @@ from bot.iak.models import valid_ref_id
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.durations import duration
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.status import RECHECK_ACTION
-from bot.slack.interactions import Click, post_later
+from bot.slack.blocks.text import note
+from bot.slack.cooldown import Cooldown
+from bot.slack.interactions import Click, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.reports import TransactionReports
 
@@ -64,18 +68,31 @@ class CardActions:
         )
 
 
+# One Recheck per person this often: enough to follow a transaction, not to flood IAK.
+RECHECK_COOLDOWN = timedelta(seconds=10)
+
+
 class StatusActions:
     """The Recheck button on a status card."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.checks = LiveChecks(services)
+        self.cooldown = Cooldown(services.clock, RECHECK_COOLDOWN)
 
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Ack the click, ask IAK again, and replace the card with the new answer."""
         await ack()
-        ref_id = Click.of(body).value
+        click = Click.of(body)
+        ref_id = click.value
         if not valid_ref_id(ref_id):
+            return
+        wait = self.cooldown.wait_left(click.user_id)
+        if wait is not None:
+            message = note(f"You rechecked a moment ago: try again in {duration(wait)}.")
+            self.services.background.spawn(
+                post_later(respond, message, what="recheck cooldown"), name="recheck-cooldown"
+            )
             return
         iak = self.services.iak
         if iak is None:
@@ -84,9 +101,11 @@ class StatusActions:
                 post_later(respond, message, what="IAK settings"), name="recheck-not-configured"
             )
             return
-        self.services.background.spawn(
+        answer_later(
+            self.services.background,
+            respond,
             self.checks.deliver_status(iak, ref_id, respond, replace_original=True),
-            name="iak-recheck",
+            what=f"rechecked status card of {ref_id}",
         )
 
 

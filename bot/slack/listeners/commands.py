@@ -25,7 +25,7 @@ from bot.slack.blocks.cards import (
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
-from bot.slack.interactions import post_later
+from bot.slack.interactions import answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.reports import (
     PENDING_WHAT,
@@ -207,9 +207,11 @@ class IakCommand:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
             return
         await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint))
-        self.services.background.spawn(
+        answer_later(
+            self.services.background,
+            call.respond,
             self.checks.deliver_status(iak, ref_id, call.respond, replace_original=False),
-            name="iak-status",
+            what=f"status card of {ref_id}",
         )
 
     async def balance(self, call: Invocation) -> None:
@@ -219,8 +221,11 @@ class IakCommand:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
             return
         await ack_ephemeral(call.ack, checking_balance_message(iak.endpoint))
-        self.services.background.spawn(
-            self.checks.deliver_balance(iak, call.respond), name="iak-balance"
+        answer_later(
+            self.services.background,
+            call.respond,
+            self.checks.deliver_balance(iak, call.respond),
+            what="balance card",
         )
 
     async def pending(self, call: Invocation) -> None:
@@ -261,8 +266,11 @@ class IakCommand:
             await ack_ephemeral(call.ack, task.result())
             return
         await ack_ephemeral(call.ack, waiting)
-        self.services.background.spawn(
-            self._post_when_read(task, call.respond, what=name), name=f"post-{name}"
+        answer_later(
+            self.services.background,
+            call.respond,
+            self._post_when_read(task, call.respond, what=name),
+            what=name,
         )
 
     async def _post_when_read(

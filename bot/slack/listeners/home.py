@@ -47,7 +47,7 @@ class HomeTab:
 
     async def publish(self, user: str, client: AsyncWebClient) -> None:
         """Build and publish one person's Home tab."""
-        if not self.policy.allows_user(user):
+        if not self.policy.allows_home(user):
             view = home_refused()
         else:
             snapshot = await self.services.database.read(self.snapshot)

@@ -9,6 +9,7 @@ transaction data, so they are behind the access guard.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
@@ -18,13 +19,17 @@ from bot.alerts.model import Incident, IncidentKind
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
+from bot.slack.blocks.durations import duration
 from bot.slack.blocks.text import note
-from bot.slack.interactions import Click, post_later
+from bot.slack.cooldown import Cooldown
+from bot.slack.interactions import Click, answer_later, post_later
 
 if TYPE_CHECKING:
     from bot.alerting import Alerting
 
 RECHECK_NOW_LIMIT = 50
+# "Recheck now" asks IAK about up to RECHECK_NOW_LIMIT transactions: once a minute a person.
+RECHECK_NOW_COOLDOWN = timedelta(minutes=1)
 
 
 class IncidentActions:
@@ -33,24 +38,26 @@ class IncidentActions:
     def __init__(self, services: Services, alerting: Alerting | None) -> None:
         self.services = services
         self.alerting = alerting
+        self.cooldown = Cooldown(services.clock, RECHECK_NOW_COOLDOWN)
 
     async def acknowledge(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Acknowledge: recorded, told in the thread, shown on the parent."""
         await ack()
-        self._later(self._acknowledge(body, respond), "incident-ack")
+        self._later(respond, self._acknowledge(body, respond), "acknowledgement")
 
     async def mute(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Mute for 1/4/24 h (optionally the rc's future incidents too), or unmute."""
         await ack()
-        self._later(self._mute(body, respond), "incident-mute")
+        self._later(respond, self._mute(body, respond), "mute")
 
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Recheck now: ask IAK about the incident's waiting transactions at once."""
         await ack()
-        self._later(self._recheck(body, respond), "incident-recheck")
+        self._later(respond, self._recheck(body, respond), "recheck of an incident")
 
-    def _later(self, work: Any, name: str) -> None:
-        self.services.background.spawn(work, name=name)
+    def _later(self, respond: AsyncRespond, work: Coroutine[Any, Any, None], what: str) -> None:
+        # The clicked alert is the channel's: an error gets a message of its own.
+        answer_later(self.services.background, respond, work, what=what, replace_original=False)
 
     async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, _ = _value(body)
@@ -112,6 +119,10 @@ class IncidentActions:
             await _tell(
                 respond, "IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK."
             )
+            return
+        wait = self.cooldown.wait_left(_user(body))
+        if wait is not None:
+            await _tell(respond, f"You rechecked a moment ago: try again in {duration(wait)}.")
             return
         monitor = self.alerting.monitor
         waiting = await monitor.waiting_in(incident_id, RECHECK_NOW_LIMIT)

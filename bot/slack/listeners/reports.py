@@ -22,7 +22,7 @@ from bot.slack.blocks.reports import (
     store_unavailable,
 )
 from bot.slack.blocks.text import Message
-from bot.slack.interactions import Click, post_later
+from bot.slack.interactions import Click, answer_later, post_later
 from bot.store.reports import PendingCursor, Reports, TimeBuckets
 
 log = logging.getLogger(__name__)
@@ -94,8 +94,11 @@ class TransactionReports:
         if cursor is None:
             return
         backwards = click.action_id == PENDING_PREVIOUS_ACTION
-        self.services.background.spawn(
-            self._replace_page(cursor, backwards, respond), name="pending-page"
+        answer_later(
+            self.services.background,
+            respond,
+            self._replace_page(cursor, backwards, respond),
+            what="pending page",
         )
 
     async def _replace_page(

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -325,3 +326,64 @@ def test_a_ref_id_the_bot_never_saw_says_so_and_stores_nothing_on_not_found(
     (card,) = running.fake_slack.wait_for_response("typo", timeout=5)
     assert "no record of this ref_id" in visible_text(card)
     assert running.bot.services.database.transactions.get("typo001") is None
+
+
+def test_a_failure_after_the_ack_replaces_checking_with_an_error_card(
+    status_bot: StatusBot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bug behind the ack (here: the card cannot be built) must not leave the person
+    looking at "Checking…" for ever: the error card takes its place, with the id that the
+    request's log lines carry."""
+    running = status_bot.running
+    status_bot.iak.add(transaction("broken1", "success"))
+
+    def broken(*_: Any, **__: Any) -> Any:
+        raise RuntimeError("a bug in the card")
+
+    monkeypatch.setattr("bot.slack.listeners.checks.status_card", broken)
+    response = running.slack.command("status broken1", response_key="broken")
+    assert "Checking broken1" in visible_text(answer(response))
+    (posted,) = running.fake_slack.wait_for_response("broken")
+    assert posted["replace_original"] is True
+    shown = visible_text(posted)
+    assert "failed on our side" in shown
+    assert response.headers["x-request-id"] in shown
+
+
+def test_iak_never_sees_more_than_a_few_requests_at_once(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    """Twenty people asking at once, while IAK is slow: IAK is asked a few at a time, and
+    every card still arrives."""
+    limits = CallLimits(connect_timeout=1, deadline=5, backoff=0.01)
+    running = start_bot(iak_limits=limits, iak_base_url=fake_iak.url)
+    for n in range(20):
+        fake_iak.add(transaction(f"crowd{n}", "success"))
+    fake_iak.delay = 0.1
+    with ThreadPoolExecutor(20) as pool:
+        acks = list(
+            pool.map(
+                lambda n: running.slack.command(f"status crowd{n}", response_key=f"crowd{n}"),
+                range(20),
+            )
+        )
+    assert {ack.status_code for ack in acks} == {200}
+    for n in range(20):
+        (card,) = running.fake_slack.wait_for_response(f"crowd{n}", timeout=10)
+        assert "Success" in visible_text(card)
+    assert fake_iak.max_in_flight <= limits.max_in_flight
+
+
+def test_a_recheck_button_cannot_be_turned_into_a_flood(status_bot: StatusBot) -> None:
+    running, fake_iak = status_bot.running, status_bot.iak
+    fake_iak.add(transaction("flood1", "pending"))
+    for n in range(5):
+        running.slack.action("recheck_status", "flood1", user_id="U0CLICKER", response_key=f"f{n}")
+    answers = [running.fake_slack.wait_for_response(f"f{n}")[0] for n in range(5)]
+    assert len(fake_iak.calls_for("flood1")) == 1
+    told = [visible_text(answer) for answer in answers]
+    assert sum("try again in" in text for text in told) == 4
+    # someone else may still recheck it
+    running.slack.action("recheck_status", "flood1", user_id="U0OTHER", response_key="other")
+    running.fake_slack.wait_for_response("other")
+    assert len(fake_iak.calls_for("flood1")) == 2
