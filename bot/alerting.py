@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import logging
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from slack_sdk.web.async_client import AsyncWebClient
@@ -18,6 +19,9 @@ from bot.services import Services
 from bot.slack.notifier import Notifier
 
 log = logging.getLogger(__name__)
+
+# The longest a Slack call may take before it counts as failed (and is retried).
+SLACK_TIMEOUT = timedelta(seconds=10)
 
 
 @dataclass
@@ -72,13 +76,6 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
     settings = services.settings
     if not settings.ops_channel or not settings.slack_bot_token:
         return None
-    # Our own retry policy (the notifier's); slack_sdk's would retry behind its back.
-    client = AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        timeout=10,
-        retry_handlers=[],
-    )
     monitor = Monitor(
         database=services.database,
         incidents=services.incidents,
@@ -88,10 +85,17 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         channel=settings.ops_channel,
         iak=services.iak,
     )
-    # A row goes out only while this process keeps the lease for a third of it more: far
-    # longer than one Slack call (10 s at most), so no other process can take over and
-    # post the same row meanwhile.
+    # A row goes out only while this process keeps the lease for a third of it more, and a
+    # Slack call never outlasts that margin: no other process can take over and post the
+    # same row while this one is still posting it.
     margin = monitor.lease_ttl / 3
+    # Our own retry policy (the notifier's); slack_sdk's would retry behind its back.
+    client = AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        timeout=int(min(SLACK_TIMEOUT, margin).total_seconds()) or 1,
+        retry_handlers=[],
+    )
     notifier = Notifier(
         services.incidents,
         client,

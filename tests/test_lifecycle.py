@@ -3,6 +3,7 @@ flight (a status card waiting on IAK, queued alerts), hand the monitor lease ove
 
 from __future__ import annotations
 
+import hashlib
 import signal
 import subprocess
 import sys
@@ -79,3 +80,87 @@ def test_sigterm_finishes_in_flight_work_and_hands_the_lease_over(tmp_path: Path
         expires_at = connection.execute(select(leases.c.expires_at)).scalar_one()
     engine.dispose()
     assert expires_at <= datetime.now(UTC)
+
+
+def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Ten incidents queued, Slack slow, the leader gets SIGTERM half-way through: it keeps
+    the lease while it delivers what it can, then hands over; the other process posts the
+    rest. Each alert reaches the channel exactly once."""
+    with FakeSlack() as slack:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN="xoxb-life",
+            SLACK_SIGNING_SECRET=SECRET,
+            SLACK_API_URL=slack.api_url,
+            IAK_USERNAME="082210138584",
+            IAK_API_KEY="k-lifecycle",
+            OPS_CHANNEL="C0ALERTS",
+            MONITOR_INTERVAL_SECONDS="1",
+            SPIKE_MIN_FAILURES="1",
+            SPIKE_FACTOR="0.5",
+            DATABASE_URL=database_url,
+        )
+        logs = [(tmp_path / name).open("w") for name in ("serve.log", "monitor.log")]
+        leader = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=logs[0],
+            stderr=logs[0],
+        )
+        successor: subprocess.Popen[bytes] | None = None
+        url = f"http://127.0.0.1:{port}"
+        rcs = ["07", "10", "12", "13", "14", "16", "18", "19", "20", "21"]
+        try:
+            wait_healthy(url, leader, tmp_path / "serve.log", timeout=30)
+            deadline = time.monotonic() + 10
+            while not httpx.get(url + "/healthz").json()["monitor"]["this_process_leads"]:
+                assert time.monotonic() < deadline
+                time.sleep(0.1)
+            successor = subprocess.Popen(
+                [sys.executable, "-m", "bot", "monitor"],
+                cwd=tmp_path,
+                env=env,
+                stdout=logs[1],
+                stderr=logs[1],
+            )
+            slack.delay = 0.8
+            for n, rc in enumerate(rcs):
+                ref_id = f"stop-{n}"
+                sign = hashlib.md5(f"082210138584k-lifecycle{ref_id}".encode()).hexdigest()
+                data = {"ref_id": ref_id, "status": "2", "rc": rc, "sign": sign}
+                assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
+            deadline = time.monotonic() + 15
+            while len(slack.calls_to("chat.postMessage")) < 2:
+                assert time.monotonic() < deadline, "the leader posted nothing"
+                time.sleep(0.05)
+            leader.send_signal(signal.SIGTERM)
+            leader.wait(15)
+            deadline = time.monotonic() + 30
+            while len(posted_parents(slack)) < len(rcs):
+                assert time.monotonic() < deadline, posted_parents(slack)
+                time.sleep(0.1)
+            time.sleep(2)  # more ticks and passes of the successor
+        finally:
+            for process in (leader, successor):
+                if process is not None and process.poll() is None:
+                    process.send_signal(signal.SIGTERM)
+                    try:
+                        process.wait(15)
+                    except subprocess.TimeoutExpired:
+                        process.kill()
+            for log in logs:
+                log.close()
+        heads = sorted(text.split(" ")[0] for text in posted_parents(slack))
+        assert heads == sorted(rcs), heads  # every alert once: none lost, none twice
+
+
+def posted_parents(slack: FakeSlack) -> list[str]:
+    return [
+        str(call.args.get("text"))
+        for call in slack.calls_to("chat.postMessage")
+        if not call.args.get("thread_ts") and call.answer.get("ok")
+    ]

@@ -49,6 +49,8 @@ class FakeSlack(LoopbackServer):
     def __init__(self) -> None:
         super().__init__()
         self.calls: list[Call] = []
+        # Every Web API answer is delayed this long (a slow Slack).
+        self.delay = 0.0
         self._scripts: dict[str, deque[Reply]] = {}
         self._down: str | None = None
         self._ts = 0
@@ -163,10 +165,11 @@ class FakeSlack(LoopbackServer):
         reply = self._answer(method, args)
         call.answer.update(reply.body or {})
         call.answer["_status"] = reply.status
+        delay = reply.delay + (self.delay if method != RESPONSE_URL_METHOD else 0.0)
         if reply.body is None:
-            return Answer(reply.status, b"ok", "text/plain", reply.headers, reply.delay)
+            return Answer(reply.status, b"ok", "text/plain", reply.headers, delay)
         body = json.dumps(reply.body).encode()
-        return Answer(reply.status, body, "application/json", reply.headers, reply.delay)
+        return Answer(reply.status, body, "application/json", reply.headers, delay)
 
 
 def _parse(raw: str, content_type: str) -> dict[str, Any]:
