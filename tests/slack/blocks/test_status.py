@@ -14,7 +14,7 @@ import pytest
 
 from bot.iak.client import BalanceCheck, CallLimits, IakClient, IakEndpoint, StatusCheck
 from bot.iak.models import Outcome, Source
-from bot.registry import Registry
+from bot.registry import Line, Registry
 from bot.slack.blocks.status import (
     RECHECK_ACTION,
     balance_card,
@@ -28,6 +28,7 @@ from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, transaction
 from tests.support.messages import all_text, assert_valid
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
+POSTPAID_ENDPOINT = IakEndpoint("production", "https://mobilepulsa.net", Line.POSTPAID)
 CUSTOMER = "0817777215"
 PLN_TOKEN = "1234-5678-9012-3456-7890"
 
@@ -48,6 +49,7 @@ async def ask(registry: Registry, respond: Respond, what: str = "order001") -> A
         username="u",
         api_key="k",
         endpoint=ENDPOINT,
+        postpaid_endpoint=POSTPAID_ENDPOINT,
         registry=registry,
         limits=CallLimits(deadline=0.2, backoff=0.001),
         transport=httpx.MockTransport(handler),
