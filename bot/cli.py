@@ -13,7 +13,7 @@ from urllib.parse import urlparse
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from bot.iak.client import BalanceCheck, StatusCheck
+    from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
     from bot.registry import Registry
     from bot.slack.blocks.text import Message
     from bot.store.transactions import Event
@@ -63,6 +63,11 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="check one transaction at IAK and print its card")
     status.add_argument("ref_id", help="the transaction's ref_id, as the backend sent it to IAK")
+    status.add_argument(
+        "--postpaid",
+        action="store_true",
+        help="a postpaid bill payment: ask IAK's postpaid API (IAK_POSTPAID_BASE_URL)",
+    )
     status.set_defaults(run=_status)
 
     balance = sub.add_parser("balance", help="print the IAK deposit balance")
@@ -209,13 +214,16 @@ def _status(args: argparse.Namespace) -> int:
 
     if not valid_ref_id(args.ref_id):
         print(
-            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001",
+            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001"
+            " (iak-bot status --postpaid bill001 for a postpaid bill)",
             file=sys.stderr,
         )
         return EXIT_CONFIG
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
     registry = Registry.load()
+    if args.postpaid:
+        return _postpaid_status(settings, registry, args.ref_id)
     url = make_url(settings.database_url)
     # Without a store here, skip the history rather than create an empty database file.
     has_store = url.get_backend_name() != "sqlite" or os.path.exists(url.database or "")
@@ -223,6 +231,25 @@ def _status(args: argparse.Namespace) -> int:
     _print(status_card(check, registry, history=history, recheck=False))
     # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
     return 1 if check.outcome is Outcome.UNKNOWN else 0
+
+
+def _postpaid_status(settings: Settings, registry: Registry, ref_id: str) -> int:
+    """Check a postpaid bill; nothing is stored (the store holds prepaid top-ups only)."""
+    from bot.iak.models import PostpaidOutcome
+    from bot.slack.blocks.status import postpaid_status_card
+
+    check = asyncio.run(_check_postpaid_status(settings, registry, ref_id))
+    _print(postpaid_status_card(check, registry, recheck=False))
+    return 1 if check.outcome is PostpaidOutcome.UNKNOWN else 0
+
+
+async def _check_postpaid_status(
+    settings: Settings, registry: Registry, ref_id: str
+) -> PostpaidCheck:
+    from bot.iak.client import IakClient
+
+    async with IakClient.from_settings(settings, registry) as iak:
+        return await iak.check_postpaid_status(ref_id)
 
 
 async def _check_status(

@@ -1,4 +1,5 @@
-"""`iak-bot status` and `iak-bot balance`: the same cards in a terminal, and honest exit codes."""
+"""`iak-bot status` (`--postpaid`) and `iak-bot balance`: the same cards in a terminal, and
+honest exit codes."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import FakeIak, transaction
+from tests.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.cli import clean_env, iak_bot
 
 CUSTOMER = "0817777215"
 
 
 def iak_env(url: str, **extra: str) -> dict[str, str]:
-    return clean_env(IAK_USERNAME=IAK_USERNAME, IAK_API_KEY=IAK_API_KEY, IAK_BASE_URL=url, **extra)
+    values = {
+        "IAK_USERNAME": IAK_USERNAME,
+        "IAK_API_KEY": IAK_API_KEY,
+        "IAK_BASE_URL": url,
+        "IAK_POSTPAID_BASE_URL": url,
+        **extra,
+    }
+    return clean_env(**values)
 
 
 def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
@@ -33,8 +41,47 @@ def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
     assert len(fake_iak.calls_for("order001")) == 1
 
 
+def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> None:
+    fake_iak.add_bill(bill("bill001"))
+    result = iak_bot("status", "--postpaid", "bill001", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Postpaid bill bill001\n")
+    for expected in (
+        "✅ Paid",
+        "TELKOMPSTN",
+        "6391***202",
+        "J***",
+        "Rp137.110",
+        "9732795",
+        "1609626",
+        "Postpaid 00 · PAYMENT / INQUIRY SUCCESS",
+    ):
+        assert expected in out, expected
+    assert "6391601202" not in out and "JAORAH" not in out
+    assert "Recheck" not in out
+    assert len(fake_iak.calls_for(postpaid("bill001"))) == 1
+    assert fake_iak.calls_for("bill001") == []  # the prepaid API was not asked
+    # nothing stored: no database file appeared for a postpaid check
+    assert not (tmp_path / "iak_bot.db").exists()
+
+
+def test_status_postpaid_exit_codes(tmp_path: Path, fake_iak: FakeIak) -> None:
+    fake_iak.add_bill(bill("unpaid", "not_paid"))
+    known = iak_bot("status", "--postpaid", "unpaid", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert known.returncode == 0, known.stderr  # never paid is a known outcome
+    assert "Not paid" in known.stdout
+    missing = iak_bot("status", "--postpaid", "nope", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert missing.returncode == 1
+    assert "Not found at IAK development" in missing.stdout
+    env = iak_env(fake_iak.url, IAK_API_KEY="the-production-key")
+    refused = iak_bot("status", "--postpaid", "unpaid", cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "response_code 100" in refused.stdout and "IAK_API_KEY" in refused.stdout
+
+
 def test_missing_iak_settings_are_named(tmp_path: Path) -> None:
-    for command in (["status", "order001"], ["balance"]):
+    for command in (["status", "order001"], ["status", "--postpaid", "bill001"], ["balance"]):
         result = iak_bot(*command, cwd=tmp_path)
         assert result.returncode == 2
         assert "IAK_USERNAME" in result.stderr

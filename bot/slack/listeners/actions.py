@@ -8,11 +8,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
+from bot.registry import Line
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
-from bot.slack.blocks.status import RECHECK_ACTION
+from bot.slack.blocks.status import RECHECK_ACTION, RecheckTarget
 from bot.slack.interactions import Click, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.reports import TransactionReports
@@ -72,9 +73,11 @@ class StatusActions:
         self.checks = LiveChecks(services)
 
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """Ack the click, ask IAK again, and replace the card with the new answer."""
+        """Ack the click, ask IAK again (prepaid or postpaid, as the button says), and replace
+        the card with the new answer."""
         await ack()
-        ref_id = Click.of(body).value
+        target = RecheckTarget.parse(Click.of(body).value)
+        ref_id = target.ref_id
         if not valid_ref_id(ref_id):
             return
         iak = self.services.iak
@@ -82,6 +85,12 @@ class StatusActions:
             message = not_configured_message(self.services.settings)
             self.services.background.spawn(
                 post_later(respond, message, what="IAK settings"), name="recheck-not-configured"
+            )
+            return
+        if target.line is Line.POSTPAID:
+            self.services.background.spawn(
+                self.checks.deliver_postpaid_status(iak, ref_id, respond, replace_original=True),
+                name="iak-postpaid-recheck",
             )
             return
         self.services.background.spawn(

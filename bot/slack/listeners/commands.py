@@ -62,6 +62,11 @@ STATUS_HELP = CommandHelp(
     "/iak status order001",
     "what happened to a top-up, live from IAK, and what to do (give its ref_id)",
 )
+POSTPAID_STATUS_HELP = CommandHelp(
+    "/iak status pp bill001",
+    "the same for a postpaid bill payment, from IAK's postpaid API (also "
+    "`status postpaid bill001`)",
+)
 STATS_HELP = CommandHelp(
     "/iak stats 24h",
     "outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`",
@@ -83,6 +88,7 @@ USAGE: tuple[CommandHelp, ...] = (
         "every response code, grouped by status (`codes postpaid` for the postpaid table)",
     ),
     STATUS_HELP,
+    POSTPAID_STATUS_HELP,
     CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
     STATS_HELP,
     CommandHelp("/iak balance", "the IAK deposit balance, live"),
@@ -191,20 +197,34 @@ class IakCommand:
         await ack_ephemeral(call.ack, codes_list(self.services.registry, line))
 
     async def status(self, call: Invocation) -> None:
-        """`/iak status <ref_id>`: ack now, the card follows through response_url."""
-        ref_id = call.args
+        """`/iak status [pp] <ref_id>`: ack now, the card follows through response_url."""
+        line, ref_id = _status_args(call.args)
         if not valid_ref_id(ref_id):
-            note = (
-                f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable characters "
-                "without spaces."
-                if ref_id
-                else "Which transaction? Give its ref_id."
+            if ref_id:
+                note = (
+                    f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable "
+                    "characters without spaces."
+                )
+            elif line is Line.POSTPAID:
+                note = "Which postpaid bill? Give its ref_id."
+            else:
+                note = "Which transaction? Give its ref_id."
+            await ack_ephemeral(
+                call.ack, help_message([STATUS_HELP, POSTPAID_STATUS_HELP], note=note)
             )
-            await ack_ephemeral(call.ack, help_message([STATUS_HELP], note=note))
             return
         iak = self.services.iak
         if iak is None:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        if line is Line.POSTPAID:
+            await ack_ephemeral(call.ack, checking_message(ref_id, iak.postpaid_endpoint))
+            self.services.background.spawn(
+                self.checks.deliver_postpaid_status(
+                    iak, ref_id, call.respond, replace_original=False
+                ),
+                name="iak-postpaid-status",
+            )
             return
         await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint))
         self.services.background.spawn(
@@ -274,6 +294,16 @@ class IakCommand:
     async def help(self, call: Invocation) -> None:
         """`/iak help`."""
         await ack_ephemeral(call.ack, help_message(self.usage()))
+
+
+def _status_args(args: str) -> tuple[Line, str]:
+    """`order001` (prepaid), `pp bill001` / `postpaid bill001` / `prepaid order001`; a line's
+    name alone asks which ref_id. Whatever else is given is the ref_id, to be refused."""
+    first, _, rest = args.partition(" ")
+    line = line_named(first)
+    if line is None:
+        return Line.PREPAID, args
+    return line, rest
 
 
 def register(app: AsyncApp, services: Services) -> IakCommand:
