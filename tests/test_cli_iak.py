@@ -148,3 +148,47 @@ def test_balance_and_low_balance(
     assert main(["balance"]) == 0
     out = capsys.readouterr().out
     assert "Low deposit: Rp997.136.249 is below the threshold of Rp1.000.000.000" in out
+
+
+def test_product_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
+    result = iak_bot("product", "xld25000", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("xld25000 · XL\n")
+    for expected in ("🟢 Active", "Price\nRp24.925", "Nominal\n25000", "Active period\n30 days"):
+        assert expected in out, expected
+    assert "IAK prepaid price list (development), fetched 0 s ago" in out
+    assert "\033[" not in out
+    assert not (tmp_path / "iak_bot.db").exists()  # no database here: none is made
+
+
+def test_product_search_and_nothing_found(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url)
+    found = iak_bot("product", "telkomsel", cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr
+    assert "Products matching “telkomsel”" in found.stdout
+    postpaid_only = iak_bot("product", "pp", "bpjs", cwd=tmp_path, env=env)
+    assert postpaid_only.stdout.startswith("BPJS · BPJS Kesehatan\n")
+    nothing = iak_bot("product", "smartfren", cwd=tmp_path, env=env)
+    assert nothing.returncode == 1
+    assert "No product in IAK's price lists matches “smartfren”" in nothing.stdout
+
+
+def test_product_uses_the_databases_cache(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url, DATABASE_URL=f"sqlite:///{tmp_path}/iak_bot.db")
+    assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+    first = iak_bot("product", "xld25000", cwd=tmp_path, env=env)
+    second = iak_bot("product", "hindosat25000", cwd=tmp_path, env=env)
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert second.stdout.startswith("hindosat25000 · Indosat\n")
+    # The second process answered from the first one's copy.
+    assert len(fake_iak.calls_for("pricelist")) == 1
+    assert len(fake_iak.calls_for("pricelist-pasca")) == 1
+
+
+def test_product_when_iak_refuses(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url, IAK_API_KEY="the-production-key")
+    result = iak_bot("product", "xld25000", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "IAK's price list is not available" in result.stdout
+    assert "IAK_API_KEY" in result.stdout

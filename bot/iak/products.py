@@ -103,7 +103,7 @@ class Product(BaseModel):
     @property
     def key(self) -> str:
         """What a button carries to find it again: `prepaid xld25000`."""
-        return f"{self.line.value} {self.code}"
+        return product_key(self.line, self.code)
 
     @property
     def active_days(self) -> int | None:
@@ -112,6 +112,21 @@ class Product(BaseModel):
         if period is None or not period.isdigit() or int(period) == 0:
             return None
         return int(period)
+
+
+def product_key(line: Line, code: str) -> str:
+    """One product of one list, as a button's value: `prepaid xld25000`, `postpaid BPJS`."""
+    return f"{line.value} {code}"
+
+
+def parse_product_key(value: str) -> tuple[Line, str] | None:
+    """The line and code a `product_key` names; None for anything else."""
+    line_name, _, code = value.partition(" ")
+    try:
+        line = Line(line_name)
+    except ValueError:
+        return None
+    return (line, code) if code and " " not in code else None
 
 
 def _short_text(value: object) -> str | None:

@@ -30,9 +30,10 @@ from bot.iak.models import (
     Source,
     TransactionData,
 )
+from bot.iak.products import product_key
 from bot.masking import mask_customer_id, mask_name, mask_serial
 from bot.registry import Line, Registry, ResponseCode, Table, line_named
-from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
+from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -50,6 +51,7 @@ from bot.slack.blocks.text import (
 )
 
 RECHECK_ACTION = "recheck_status"
+CHECK_PRODUCT_ACTION = "check_product"
 MAX_HISTORY_LINES = 8
 # The code IAK answers a wrong sign with, per line.
 WRONG_SIGN_CODES = {Line.PREPAID: "204", Line.POSTPAID: "100"}
@@ -322,8 +324,14 @@ def _remediation_section(code: ResponseCode) -> list[Block]:
 def _status_buttons(
     target: RecheckTarget | None, code: ResponseCode | None, product_code: str | None
 ) -> list[Block]:
-    """Recheck and the code's links."""
+    """Recheck, "Check the product" when the code is about the product, and the code's links."""
+    # No target: a terminal, with nothing to press but links.
     elements = [button("Recheck", RECHECK_ACTION, target.value)] if target is not None else []
+    if target is not None and code is not None and code.code in PRODUCT_CODES and product_code:
+        line = code.table.line
+        elements.append(
+            button("Check the product", CHECK_PRODUCT_ACTION, product_key(line, product_code))
+        )
     if code is not None:
         elements += [
             link_button(link.title, link.url, f"link_{index}")

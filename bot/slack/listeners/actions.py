@@ -12,10 +12,12 @@ from bot.registry import Line
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
-from bot.slack.blocks.status import RECHECK_ACTION, RecheckTarget
+from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.interactions import Click, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import TransactionReports
 
 
@@ -105,6 +107,10 @@ def register(app: AsyncApp, services: Services) -> None:
     # Remediation cards hold no customer data: open to everyone.
     app.action(SHARE_ACTION)(cards.share)
     app.action(re.compile(rf"^{SHOW_CARD_ACTION}_"))(cards.show)
+    # Price-list entries hold no customer data either.
+    products = ProductAnswers(services)
+    app.action(re.compile(rf"^{SHOW_PRODUCT_ACTION}_\d+$"))(products.open)
+    app.action(CHECK_PRODUCT_ACTION)(products.open)
     # These reveal transaction data: ALLOWED_USERS / ALLOWED_CHANNELS first.
     guarded = [AccessGuard.from_services(services).check]
     app.action(RECHECK_ACTION, middleware=guarded)(StatusActions(services).recheck)

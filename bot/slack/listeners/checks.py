@@ -29,7 +29,7 @@ def not_configured_message(settings: Settings) -> Message:
     """Which IAK settings to set, and what they hold, before the bot can ask IAK."""
     try:
         settings.require(
-            "iak_username", "iak_api_key", why="to ask IAK (/iak status, /iak balance)"
+            "iak_username", "iak_api_key", why="to ask IAK (/iak status, balance, product)"
         )
     except ConfigError as exc:
         return iak_not_configured(str(exc))

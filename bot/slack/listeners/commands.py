@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
+from bot.price_lists import product_query
 from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
 from bot.services import Services
 from bot.slack.access import AccessGuard, Requester
@@ -25,8 +26,9 @@ from bot.slack.blocks.cards import (
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
-from bot.slack.interactions import post_later
+from bot.slack.interactions import ack_ephemeral, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import (
     PENDING_WHAT,
     STATS_WHAT,
@@ -67,6 +69,11 @@ POSTPAID_STATUS_HELP = CommandHelp(
     "the same for a postpaid bill payment, from IAK's postpaid API (also "
     "`status postpaid bill001`)",
 )
+PRODUCT_HELP = CommandHelp(
+    "/iak product xld25000",
+    "a product of IAK's price lists: price, nominal, operator, active or not (or words: "
+    "`product telkomsel 25`; `product pp bpjs` for postpaid)",
+)
 STATS_HELP = CommandHelp(
     "/iak stats 24h",
     "outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`",
@@ -92,6 +99,7 @@ USAGE: tuple[CommandHelp, ...] = (
     CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
     STATS_HELP,
     CommandHelp("/iak balance", "the IAK deposit balance, live"),
+    PRODUCT_HELP,
     CommandHelp("/iak help", "this list"),
 )
 
@@ -101,11 +109,6 @@ def subcommand_name(entry: CommandHelp) -> str:
     return entry.usage.split()[1]
 
 
-async def ack_ephemeral(ack: AsyncAck, message: Message) -> None:
-    """Answer in the ack itself: only the caller sees it, and no round trip is needed."""
-    await ack({"response_type": "ephemeral", "text": message["text"], "blocks": message["blocks"]})
-
-
 class IakCommand:
     """Routes `/iak` text to its subcommand; unknown or empty text gets the usage."""
 
@@ -113,6 +116,7 @@ class IakCommand:
         self.services = services
         self.checks = LiveChecks(services)
         self.reports = TransactionReports(services)
+        self.products = ProductAnswers(services)
         self.guard = AccessGuard.from_services(services)
         self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
@@ -122,6 +126,7 @@ class IakCommand:
             "pending": self.pending,
             "stats": self.stats,
             "balance": self.balance,
+            "product": self.product,
             "help": self.help,
         }
 
@@ -241,6 +246,21 @@ class IakCommand:
         await ack_ephemeral(call.ack, checking_balance_message(iak.endpoint))
         self.services.background.spawn(
             self.checks.deliver_balance(iak, call.respond), name="iak-balance"
+        )
+
+    async def product(self, call: Invocation) -> None:
+        """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""
+        lines, query = product_query(call.args)
+        if not query:
+            note = "Which product? Give its code or words, for example /iak product xld25000."
+            await ack_ephemeral(call.ack, help_message([PRODUCT_HELP], note=note))
+            return
+        price_lists = self.services.price_lists
+        if price_lists is None:
+            await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        await self.products.answer(
+            price_lists, lines, query, call.ack, call.respond, read_within=ANSWER_IN_ACK_WITHIN
         )
 
     async def pending(self, call: Invocation) -> None:

@@ -23,6 +23,7 @@ from bot.iak.client import (
 from bot.iak.models import Outcome, Source
 from bot.registry import Line, Registry
 from bot.slack.blocks.status import (
+    CHECK_PRODUCT_ACTION,
     RECHECK_ACTION,
     RecheckTarget,
     balance_card,
@@ -33,7 +34,7 @@ from bot.slack.blocks.status import (
 )
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
-from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, transaction
+from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, refusal, transaction
 from tests.support.messages import all_text, assert_valid
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
@@ -383,6 +384,41 @@ async def test_longest_and_hostile_bill_fits_and_is_never_markup(registry: Regis
     for markup in ("<!channel>", "<!here>", "<@U123|boss>", "<!everyone>"):
         assert all(markup not in text for text in mrkdwn_texts(card["blocks"]))
         assert markup not in card["text"]
+
+
+@pytest.mark.parametrize(
+    ("line", "data", "expected"),
+    [
+        ("prepaid", transaction("t1", "failed", rc="20"), "prepaid xld25000"),
+        ("prepaid", transaction("t1", "failed", rc="106"), "prepaid xld25000"),
+        ("postpaid", bill("t1", "failed", response_code="106"), "postpaid TELKOMPSTN"),
+        ("postpaid", bill("t1", "failed", response_code="20"), "postpaid TELKOMPSTN"),
+    ],
+)
+async def test_product_codes_offer_the_products_price_list_entry(
+    registry: Registry, line: str, data: dict[str, Any], expected: str
+) -> None:
+    if line == "postpaid":
+        card = postpaid_status_card(await postpaid_of(registry, 200, data, "t1"), registry)
+    else:
+        card = status_card(await status_of(registry, 200, data, "t1"), registry)
+    assert_valid(card)
+    (product,) = [b for b in buttons(card) if b["action_id"] == CHECK_PRODUCT_ACTION]
+    assert product["text"]["text"] == "Check the product"
+    assert product["value"] == expected
+
+
+async def test_other_codes_or_no_product_offer_no_product_button(registry: Registry) -> None:
+    cards = [
+        status_card(await status_of(registry, 200, transaction("t1", "failed")), registry),
+        status_card(
+            await status_of(registry, 200, transaction("t1", "failed", rc="20", product_code=None)),
+            registry,
+        ),
+        status_card(await status_of(registry, 400, refusal("20", "CODE NOT FOUND")), registry),
+    ]
+    for card in cards:
+        assert CHECK_PRODUCT_ACTION not in [b["action_id"] for b in buttons(card)]
 
 
 async def test_postpaid_refusals_and_failures(registry: Registry) -> None:
