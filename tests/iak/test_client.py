@@ -272,7 +272,11 @@ async def test_never_logs_the_api_key_or_a_sign(
     await client.check_status("busy")
     await client.check_status("slow")
     await client.check_balance()
+    await client.check_postpaid_status("bill001")
+    await client.price_list(Line.PREPAID)
+    await client.price_list(Line.POSTPAID)
     await make_client(api_key="another-secret-key").check_status("order001")
+    await make_client(api_key="another-secret-key").check_postpaid_status("bill001")
     await make_client(base_url="http://127.0.0.1:9").check_status("order001")
     logged = "\n".join(
         f"{record.getMessage()} {record.exc_text or ''}" for record in caplog.records
