@@ -25,10 +25,12 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
+from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
 from bot.store.database import Database
+from bot.store.price_lists import PriceListRepository
 from bot.web import ASGIApp, create_web
 
 log = logging.getLogger(__name__)
@@ -137,14 +139,20 @@ def build_services(
     """The shared parts every entry point needs; nothing connects yet."""
     registry = registry or Registry.load()
     database = Database(settings.database_url)
+    clock = clock or SystemClock()
+    iak = build_iak_client(settings, registry, limits=iak_limits)
+    price_lists = (
+        PriceLists(iak, PriceListRepository(database.engine), clock) if iak is not None else None
+    )
     return Services(
         settings=settings,
         registry=registry,
         background=BackgroundTasks(),
         database=database,
-        clock=clock or SystemClock(),
+        clock=clock,
         incidents=IncidentRepository(database.engine),
-        iak=build_iak_client(settings, registry, limits=iak_limits),
+        iak=iak,
+        price_lists=price_lists,
     )
 
 

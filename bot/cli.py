@@ -13,8 +13,13 @@ from urllib.parse import urlparse
 from bot.config import ConfigError, Settings, load_settings
 
 if TYPE_CHECKING:
-    from bot.iak.client import BalanceCheck, StatusCheck
-    from bot.registry import Registry
+    from datetime import datetime
+
+    from sqlalchemy import Engine
+
+    from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
+    from bot.price_lists import PriceListView
+    from bot.registry import Line, Registry
     from bot.slack.blocks.text import Message
     from bot.store.transactions import Event
 
@@ -63,10 +68,23 @@ def _parser() -> argparse.ArgumentParser:
 
     status = sub.add_parser("status", help="check one transaction at IAK and print its card")
     status.add_argument("ref_id", help="the transaction's ref_id, as the backend sent it to IAK")
+    status.add_argument(
+        "--postpaid",
+        action="store_true",
+        help="a postpaid bill payment: ask IAK's postpaid API (IAK_POSTPAID_BASE_URL)",
+    )
     status.set_defaults(run=_status)
 
     balance = sub.add_parser("balance", help="print the IAK deposit balance")
     balance.set_defaults(run=_balance)
+
+    product = sub.add_parser("product", help="a product of IAK's price lists: price, active or not")
+    product.add_argument(
+        "query",
+        nargs="+",
+        help="a product code (xld25000) or words (telkomsel 25); pp first for postpaid only",
+    )
+    product.set_defaults(run=_product)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for a host")
     where = manifest.add_mutually_exclusive_group(required=True)
@@ -200,29 +218,57 @@ def _code(args: argparse.Namespace) -> int:
     return 1 if isinstance(result, Unknown) else 0
 
 
-def _status(args: argparse.Namespace) -> int:
+def _has_store(settings: Settings) -> bool:
+    """Whether DATABASE_URL names a database that may exist: a terminal command without one
+    goes without what the store adds, rather than create an empty database file."""
     from sqlalchemy.engine import make_url
 
+    url = make_url(settings.database_url)
+    return url.get_backend_name() != "sqlite" or os.path.exists(url.database or "")
+
+
+def _status(args: argparse.Namespace) -> int:
     from bot.iak.models import Outcome, valid_ref_id
     from bot.registry import Registry
     from bot.slack.blocks.status import status_card
 
     if not valid_ref_id(args.ref_id):
         print(
-            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001",
+            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001"
+            " (iak-bot status --postpaid bill001 for a postpaid bill)",
             file=sys.stderr,
         )
         return EXIT_CONFIG
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
     registry = Registry.load()
-    url = make_url(settings.database_url)
-    # Without a store here, skip the history rather than create an empty database file.
-    has_store = url.get_backend_name() != "sqlite" or os.path.exists(url.database or "")
-    check, history = asyncio.run(_check_status(settings, registry, args.ref_id, has_store))
+    if args.postpaid:
+        return _postpaid_status(settings, registry, args.ref_id)
+    check, history = asyncio.run(
+        _check_status(settings, registry, args.ref_id, _has_store(settings))
+    )
     _print(status_card(check, registry, history=history, recheck=False))
     # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
     return 1 if check.outcome is Outcome.UNKNOWN else 0
+
+
+def _postpaid_status(settings: Settings, registry: Registry, ref_id: str) -> int:
+    """Check a postpaid bill; nothing is stored (the store holds prepaid top-ups only)."""
+    from bot.iak.models import PostpaidOutcome
+    from bot.slack.blocks.status import postpaid_status_card
+
+    check = asyncio.run(_check_postpaid_status(settings, registry, ref_id))
+    _print(postpaid_status_card(check, registry, recheck=False))
+    return 1 if check.outcome is PostpaidOutcome.UNKNOWN else 0
+
+
+async def _check_postpaid_status(
+    settings: Settings, registry: Registry, ref_id: str
+) -> PostpaidCheck:
+    from bot.iak.client import IakClient
+
+    async with IakClient.from_settings(settings, registry) as iak:
+        return await iak.check_postpaid_status(ref_id)
 
 
 async def _check_status(
@@ -269,6 +315,58 @@ async def _check_balance(settings: Settings, registry: Registry) -> BalanceCheck
 
     async with IakClient.from_settings(settings, registry) as iak:
         return await iak.check_balance()
+
+
+def _product(args: argparse.Namespace) -> int:
+    from bot.iak.products import NoProduct, find_product
+    from bot.price_lists import product_query, products_of
+    from bot.registry import Registry
+    from bot.slack.blocks.products import product_answer
+
+    lines, query = product_query(" ".join(args.query))
+    if not query:
+        print("Give a product code or words, e.g. iak-bot product xld25000", file=sys.stderr)
+        return EXIT_CONFIG
+    settings = load_settings()
+    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot product)")
+    views, now = asyncio.run(_price_lists(settings, Registry.load(), lines))
+    lookup = find_product(products_of(views), query)
+    _print(product_answer(lookup, views, now=now))
+    return 1 if isinstance(lookup, NoProduct) else 0
+
+
+async def _price_lists(
+    settings: Settings, registry: Registry, lines: tuple[Line, ...]
+) -> tuple[list[PriceListView], datetime]:
+    """The lists from the database's cache (refreshed from IAK when old), or from IAK alone
+    when there is no migrated database here."""
+    from bot.clock import SystemClock
+    from bot.iak.client import IakClient
+    from bot.price_lists import PriceLists
+    from bot.store.price_lists import PriceListRepository
+
+    clock = SystemClock()
+    engine = _migrated_engine(settings) if _has_store(settings) else None
+    try:
+        async with IakClient.from_settings(settings, registry) as iak:
+            repository = PriceListRepository(engine) if engine is not None else None
+            views = await PriceLists(iak, repository, clock).current(lines)
+    finally:
+        if engine is not None:
+            engine.dispose()
+    return views, clock.now()
+
+
+def _migrated_engine(settings: Settings) -> Engine | None:
+    from bot.store.db import create_db_engine, require_migrated
+
+    engine = create_db_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+    except ConfigError:
+        engine.dispose()
+        return None  # no schema yet: go without the cache
+    return engine
 
 
 def _print(message: Message) -> None:

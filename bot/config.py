@@ -12,6 +12,11 @@ IAK_BASE_URLS = {
     "development": "https://prepaid.iak.dev",
     "production": "https://prepaid.iak.id",
 }
+# IAK's postpaid (bill payment) API lives on other hosts than the prepaid one.
+IAK_POSTPAID_BASE_URLS = {
+    "development": "https://testpostpaid.mobilepulsa.net",
+    "production": "https://mobilepulsa.net",
+}
 
 
 class ConfigError(Exception):
@@ -54,6 +59,7 @@ class Settings(BaseSettings):
     iak_api_key: str | None = None
     iak_env: Literal["development", "production"] = "development"
     iak_base_url: str | None = None
+    iak_postpaid_base_url: str | None = None
 
     database_url: str = "sqlite:///iak_bot.db"
     port: int = Field(default=3000, ge=1, le=65535)
@@ -125,6 +131,7 @@ class Settings(BaseSettings):
         "iak_username",
         "iak_api_key",
         "iak_base_url",
+        "iak_postpaid_base_url",
         "ingest_token",
         mode="before",
     )
@@ -167,11 +174,12 @@ class Settings(BaseSettings):
     @field_validator("iak_base_url")
     @classmethod
     def _base_url_shape(cls, value: str | None) -> str | None:
-        if value is None:
-            return None
-        if not value.startswith(("http://", "https://")):
-            raise ValueError("must be an http(s) URL such as https://prepaid.iak.id")
-        return value.rstrip("/")
+        return _base_url(value, example=IAK_BASE_URLS["production"])
+
+    @field_validator("iak_postpaid_base_url")
+    @classmethod
+    def _postpaid_base_url_shape(cls, value: str | None) -> str | None:
+        return _base_url(value, example=IAK_POSTPAID_BASE_URLS["production"])
 
     @field_validator("database_url")
     @classmethod
@@ -190,6 +198,11 @@ class Settings(BaseSettings):
         """The IAK prepaid API base URL in effect."""
         return self.iak_base_url or IAK_BASE_URLS[self.iak_env]
 
+    @property
+    def iak_postpaid_url(self) -> str:
+        """The IAK postpaid API base URL in effect."""
+        return self.iak_postpaid_base_url or IAK_POSTPAID_BASE_URLS[self.iak_env]
+
     def require(self, *names: str, why: str) -> None:
         """Stop with one message naming every listed setting that is unset."""
         missing = [name for name in names if getattr(self, name) in (None, "")]
@@ -198,6 +211,15 @@ class Settings(BaseSettings):
             lines += [f"  {name.upper()}: {SETTING_HELP[name]}" for name in missing]
             lines.append("Set them in the environment or in a .env file; see .env.example.")
             raise ConfigError("\n".join(lines))
+
+
+def _base_url(value: str | None, *, example: str) -> str | None:
+    """An http(s) base URL without its trailing slash (None stays unset)."""
+    if value is None:
+        return None
+    if not value.startswith(("http://", "https://")):
+        raise ValueError(f"must be an http(s) URL such as {example}")
+    return value.rstrip("/")
 
 
 # What each setting should hold, for error messages (kept next to the fields they describe).

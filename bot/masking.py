@@ -19,6 +19,14 @@ def mask_customer_id(value: str | None) -> str:
     return "***"
 
 
+def mask_name(value: str | None) -> str:
+    """`BUDI SANTOSO` → `B*** S***`: a postpaid bill's account name, recognisable by its
+    initials only (the same as a PLN serial's name)."""
+    if not value or not value.strip():
+        return "—"
+    return " ".join(f"{word[0]}***" for word in value.split())
+
+
 def mask_serial(value: str | None) -> str:
     """A serial number with its digits mostly hidden.
 

@@ -9,6 +9,7 @@ from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.client import IakClient
+from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
 
@@ -25,3 +26,5 @@ class Services:
     incidents: IncidentRepository
     # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
     iak: IakClient | None = None
+    # IAK's price lists, cached in the database; None without IAK credentials, as `iak`.
+    price_lists: PriceLists | None = None

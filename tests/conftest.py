@@ -81,6 +81,7 @@ def bot_settings(fake_slack: FakeSlack, directory: Path, **overrides: Any) -> Se
         "iak_username": IAK_USERNAME,
         "iak_api_key": IAK_API_KEY,
         "iak_base_url": NO_IAK_URL,
+        "iak_postpaid_base_url": NO_IAK_URL,
         "database_url": f"sqlite:///{directory}/iak_bot.db",
         "monitor_enabled": False,
     }
@@ -206,6 +207,7 @@ def monitored(
             "monitor_interval_seconds": 0.05,
             "ingest_token": MONITOR_INGEST_TOKEN,
             "iak_base_url": fake_iak.url,
+            "iak_postpaid_base_url": fake_iak.url,
             "spike_min_failures": 3,
             **overrides,
         }

@@ -1,4 +1,5 @@
-"""`iak-bot status` and `iak-bot balance`: the same cards in a terminal, and honest exit codes."""
+"""`iak-bot status` (`--postpaid`) and `iak-bot balance`: the same cards in a terminal, and
+honest exit codes."""
 
 from __future__ import annotations
 
@@ -9,14 +10,21 @@ import pytest
 
 from bot.cli import main
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import FakeIak, transaction
+from tests.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.cli import clean_env, iak_bot
 
 CUSTOMER = "0817777215"
 
 
 def iak_env(url: str, **extra: str) -> dict[str, str]:
-    return clean_env(IAK_USERNAME=IAK_USERNAME, IAK_API_KEY=IAK_API_KEY, IAK_BASE_URL=url, **extra)
+    values = {
+        "IAK_USERNAME": IAK_USERNAME,
+        "IAK_API_KEY": IAK_API_KEY,
+        "IAK_BASE_URL": url,
+        "IAK_POSTPAID_BASE_URL": url,
+        **extra,
+    }
+    return clean_env(**values)
 
 
 def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
@@ -33,8 +41,47 @@ def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
     assert len(fake_iak.calls_for("order001")) == 1
 
 
+def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> None:
+    fake_iak.add_bill(bill("bill001"))
+    result = iak_bot("status", "--postpaid", "bill001", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Postpaid bill bill001\n")
+    for expected in (
+        "✅ Paid",
+        "TELKOMPSTN",
+        "6391***202",
+        "J***",
+        "Rp137.110",
+        "9732795",
+        "1609626",
+        "Postpaid 00 · PAYMENT / INQUIRY SUCCESS",
+    ):
+        assert expected in out, expected
+    assert "6391601202" not in out and "JAORAH" not in out
+    assert "Recheck" not in out
+    assert len(fake_iak.calls_for(postpaid("bill001"))) == 1
+    assert fake_iak.calls_for("bill001") == []  # the prepaid API was not asked
+    # nothing stored: no database file appeared for a postpaid check
+    assert not (tmp_path / "iak_bot.db").exists()
+
+
+def test_status_postpaid_exit_codes(tmp_path: Path, fake_iak: FakeIak) -> None:
+    fake_iak.add_bill(bill("unpaid", "not_paid"))
+    known = iak_bot("status", "--postpaid", "unpaid", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert known.returncode == 0, known.stderr  # never paid is a known outcome
+    assert "Not paid" in known.stdout
+    missing = iak_bot("status", "--postpaid", "nope", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert missing.returncode == 1
+    assert "Not found at IAK development" in missing.stdout
+    env = iak_env(fake_iak.url, IAK_API_KEY="the-production-key")
+    refused = iak_bot("status", "--postpaid", "unpaid", cwd=tmp_path, env=env)
+    assert refused.returncode == 1
+    assert "response_code 100" in refused.stdout and "IAK_API_KEY" in refused.stdout
+
+
 def test_missing_iak_settings_are_named(tmp_path: Path) -> None:
-    for command in (["status", "order001"], ["balance"]):
+    for command in (["status", "order001"], ["status", "--postpaid", "bill001"], ["balance"]):
         result = iak_bot(*command, cwd=tmp_path)
         assert result.returncode == 2
         assert "IAK_USERNAME" in result.stderr
@@ -101,3 +148,47 @@ def test_balance_and_low_balance(
     assert main(["balance"]) == 0
     out = capsys.readouterr().out
     assert "Low deposit: Rp997.136.249 is below the threshold of Rp1.000.000.000" in out
+
+
+def test_product_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
+    result = iak_bot("product", "xld25000", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("xld25000 · XL\n")
+    for expected in ("🟢 Active", "Price\nRp24.925", "Nominal\n25000", "Active period\n30 days"):
+        assert expected in out, expected
+    assert "IAK prepaid price list (development), fetched 0 s ago" in out
+    assert "\033[" not in out
+    assert not (tmp_path / "iak_bot.db").exists()  # no database here: none is made
+
+
+def test_product_search_and_nothing_found(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url)
+    found = iak_bot("product", "telkomsel", cwd=tmp_path, env=env)
+    assert found.returncode == 0, found.stderr
+    assert "Products matching “telkomsel”" in found.stdout
+    postpaid_only = iak_bot("product", "pp", "bpjs", cwd=tmp_path, env=env)
+    assert postpaid_only.stdout.startswith("BPJS · BPJS Kesehatan\n")
+    nothing = iak_bot("product", "smartfren", cwd=tmp_path, env=env)
+    assert nothing.returncode == 1
+    assert "No product in IAK's price lists matches “smartfren”" in nothing.stdout
+
+
+def test_product_uses_the_databases_cache(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url, DATABASE_URL=f"sqlite:///{tmp_path}/iak_bot.db")
+    assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+    first = iak_bot("product", "xld25000", cwd=tmp_path, env=env)
+    second = iak_bot("product", "hindosat25000", cwd=tmp_path, env=env)
+    assert first.returncode == second.returncode == 0, second.stderr
+    assert second.stdout.startswith("hindosat25000 · Indosat\n")
+    # The second process answered from the first one's copy.
+    assert len(fake_iak.calls_for("pricelist")) == 1
+    assert len(fake_iak.calls_for("pricelist-pasca")) == 1
+
+
+def test_product_when_iak_refuses(tmp_path: Path, fake_iak: FakeIak) -> None:
+    env = iak_env(fake_iak.url, IAK_API_KEY="the-production-key")
+    result = iak_bot("product", "xld25000", cwd=tmp_path, env=env)
+    assert result.returncode == 1
+    assert "IAK's price list is not available" in result.stdout
+    assert "IAK_API_KEY" in result.stdout

@@ -19,6 +19,7 @@ def test_defaults_follow_the_contract(monkeypatch: pytest.MonkeyPatch) -> None:
     assert settings.port == 3000
     assert settings.web_concurrency == 1
     assert settings.iak_url == "https://prepaid.iak.dev"
+    assert settings.iak_postpaid_url == "https://testpostpaid.mobilepulsa.net"
     assert settings.slack_api_url == "https://slack.com/api/"
     assert settings.monitor_enabled is True
     assert settings.monitor_interval_seconds == 30
@@ -56,6 +57,7 @@ def test_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_API_URL", "http://127.0.0.1:9/api")
     settings = make()
     assert settings.iak_url == "https://prepaid.iak.id"
+    assert settings.iak_postpaid_url == "https://mobilepulsa.net"
     assert settings.allowed_users == ["U1", "U2"]
     assert settings.callback_allowed_ips == ["52.220.38.194"]
     assert settings.low_balance_threshold is None
@@ -66,6 +68,27 @@ def test_environment_values(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_iak_base_url_overrides_the_environment() -> None:
     assert make(iak_base_url="http://127.0.0.1:8080/").iak_url == "http://127.0.0.1:8080"
+
+
+def test_the_postpaid_base_url_is_set_apart(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IAK_ENV", "production")
+    monkeypatch.setenv("IAK_BASE_URL", "http://127.0.0.1:8080")
+    monkeypatch.setenv("IAK_POSTPAID_BASE_URL", " http://127.0.0.1:8081/ ")
+    settings = make()
+    assert settings.iak_url == "http://127.0.0.1:8080"
+    assert settings.iak_postpaid_url == "http://127.0.0.1:8081"
+    monkeypatch.setenv("IAK_POSTPAID_BASE_URL", "")
+    assert make().iak_postpaid_url == "https://mobilepulsa.net"
+
+
+def test_a_postpaid_base_url_that_is_not_a_url_is_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("IAK_POSTPAID_BASE_URL", "mobilepulsa.net")
+    monkeypatch.chdir("/")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    message = str(caught.value)
+    assert "IAK_POSTPAID_BASE_URL" in message
+    assert "https://mobilepulsa.net" in message
 
 
 def test_invalid_values_name_the_variable_but_not_secrets(monkeypatch: pytest.MonkeyPatch) -> None:

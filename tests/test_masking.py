@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.masking import mask_customer_id, mask_serial
+from bot.masking import mask_customer_id, mask_name, mask_serial
 
 
 def test_customer_number_masked_like_the_contract() -> None:
@@ -24,3 +24,10 @@ def test_short_serials() -> None:
     assert mask_serial("123456789") == "123***789"
     assert mask_serial("12345") == "12345"
     assert mask_serial(None) == "—"
+
+
+def test_a_bill_name_keeps_its_initials_only() -> None:
+    assert mask_name("JAORAH") == "J***"
+    assert mask_name(" budi  santoso ") == "b*** s***"
+    assert mask_name("") == "—"
+    assert mask_name(None) == "—"

@@ -1,4 +1,5 @@
-"""IAK's prepaid API over one pooled `httpx.AsyncClient`: check-status and check-balance.
+"""IAK's prepaid and postpaid APIs over one pooled `httpx.AsyncClient`: check-status (of
+either), check-balance and the two price lists.
 
 Every call returns a typed answer, never an exception: a timeout, an unreachable host, an
 HTTP status other than 200/400 or an unreadable body is a `CallFailure` inside the answer,
@@ -24,18 +25,32 @@ from pydantic import ValidationError
 from bot.config import Settings
 from bot.iak.models import (
     CHECK_REFUSED_RCS,
+    POSTPAID_CHECK_REFUSED_RCS,
     Outcome,
+    PostpaidBill,
+    PostpaidOutcome,
     Source,
     TransactionData,
     _rupiah,  # the same lenient rupiah parsing as transactions ("997136249", 25000.0)
 )
-from bot.iak.signing import BALANCE_SUFFIX, sign
-from bot.registry import Registry, normalize_rc
+from bot.iak.products import Product, parse_price_list
+from bot.iak.signing import (
+    BALANCE_SUFFIX,
+    POSTPAID_CHECK_STATUS_SUFFIX,
+    PRICE_LIST_SUFFIX,
+    sign,
+)
+from bot.registry import Line, Registry, normalize_rc
 
 log = logging.getLogger(__name__)
 
 CHECK_STATUS_PATH = "/api/check-status"
 CHECK_BALANCE_PATH = "/api/check-balance"
+PRICE_LIST_PATH = "/api/pricelist"
+# Every postpaid request goes to this one path; its `commands` field says what it is.
+POSTPAID_PATH = "/api/v1/bill/check"
+POSTPAID_CHECK_STATUS = "checkstatus"
+POSTPAID_PRICE_LIST = "pricelist-pasca"
 # IAK reads `data.rc` on these two; any other HTTP status is the seed's OTHER row.
 READABLE_HTTP_STATUSES = frozenset({200, 400})
 USER_AGENT = "iak-bot/0.1.0"
@@ -61,6 +76,8 @@ class IakEndpoint:
 
     environment: str
     base_url: str
+    # IAK's prepaid and postpaid APIs have hosts (and base URL settings) of their own.
+    line: Line = Line.PREPAID
 
 
 class ErrorKind(StrEnum):
@@ -93,9 +110,20 @@ class Answer:
     failure: CallFailure | None = None
 
     @property
+    def line(self) -> Line:
+        """Which API answered, and so which of IAK's code tables its code belongs to."""
+        return self.endpoint.line
+
+    @property
     def rc(self) -> str | None:
-        """IAK's response code, leading zeros kept (`"06"`)."""
-        value = None if self.data is None else self.data.get("rc")
+        """IAK's response code, leading zeros kept (`"06"`): `rc` in prepaid answers,
+        `response_code` in postpaid ones."""
+        value = None
+        if self.data is not None:
+            if self.line is Line.POSTPAID:
+                value = self.data.get("response_code")
+            if value is None:
+                value = self.data.get("rc")
         if value is None or isinstance(value, bool | dict | list):
             return None
         text = str(value).strip()
@@ -151,11 +179,40 @@ class StatusCheck(_AnswerFields):
 
 
 @dataclass(frozen=True)
+class PostpaidCheck(_AnswerFields):
+    """The answer to IAK's postpaid check-status for one ref_id (a bill payment).
+
+    Not stored in the transaction store (yet): postpaid bills are not prepaid top-ups, and
+    the store's outcomes have no "never paid" (status 0). `bill` is what a store would keep.
+    """
+
+    ref_id: str
+    answer: Answer
+    outcome: PostpaidOutcome
+    bill: PostpaidBill | None = None
+
+    @property
+    def refused(self) -> bool:
+        """IAK refused the check itself (100 wrong sign, 06 not found, 102…)."""
+        return self.failure is None and self.rc in POSTPAID_CHECK_REFUSED_RCS
+
+
+@dataclass(frozen=True)
 class BalanceCheck(_AnswerFields):
     """The answer to check-balance: the deposit in rupiah, when IAK told it."""
 
     answer: Answer
     balance: int | None = None
+
+
+@dataclass(frozen=True)
+class PriceListFetch(_AnswerFields):
+    """One of IAK's price lists as IAK gave it now: its products, or None (see `failure`
+    and `rc`: IAK unreachable, or the request refused)."""
+
+    line: Line
+    answer: Answer
+    products: tuple[Product, ...] | None = None
 
 
 class _Retryable(Exception):
@@ -183,12 +240,15 @@ class IakClient:
         username: str,
         api_key: str,
         endpoint: IakEndpoint,
+        postpaid_endpoint: IakEndpoint,
         registry: Registry,
         limits: CallLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         jitter: Callable[[], float] | None = None,
     ) -> None:
         self.endpoint = endpoint
+        # Its answers carry `response_code`, from IAK's postpaid table, whatever the caller said.
+        self.postpaid_endpoint = replace(postpaid_endpoint, line=Line.POSTPAID)
         self.limits = limits or CallLimits()
         self._username = username
         self._api_key = api_key
@@ -196,8 +256,8 @@ class IakClient:
         # Its own generator: the process-wide one belongs to whoever else seeds or uses it.
         self._jitter = jitter or random.Random().random  # noqa: S311 - backoff, not crypto
         self._in_flight = asyncio.Semaphore(self.limits.max_in_flight)
+        # No base_url: the prepaid and postpaid hosts share the pool, each its own connections.
         self._http = httpx.AsyncClient(
-            base_url=endpoint.base_url,
             transport=transport,
             verify=True,
             # The whole-call deadline (asyncio.timeout in `_call`) ends a slow answer; httpx's
@@ -216,13 +276,17 @@ class IakClient:
         limits: CallLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
     ) -> IakClient:
-        """The client for IAK_ENV / IAK_BASE_URL; ConfigError names missing credentials."""
+        """The client for IAK_ENV / IAK_BASE_URL / IAK_POSTPAID_BASE_URL; ConfigError names
+        missing credentials."""
         settings.require("iak_username", "iak_api_key", why="to ask IAK for live status")
         assert settings.iak_username is not None and settings.iak_api_key is not None
         return cls(
             username=settings.iak_username,
             api_key=settings.iak_api_key,
             endpoint=IakEndpoint(settings.iak_env, settings.iak_url),
+            postpaid_endpoint=IakEndpoint(
+                settings.iak_env, settings.iak_postpaid_url, Line.POSTPAID
+            ),
             registry=registry,
             limits=limits,
             transport=transport,
@@ -250,7 +314,7 @@ class IakClient:
             "ref_id": ref_id,
             "sign": sign(self._username, self._api_key, ref_id),
         }
-        answer = await self._call(CHECK_STATUS_PATH, payload, label=ref_id)
+        answer = await self._call(self.endpoint, CHECK_STATUS_PATH, payload, label=ref_id)
         if answer.failure is not None or answer.data is None:
             return StatusCheck(ref_id, answer, Outcome.UNKNOWN)
         if answer.rc in CHECK_REFUSED_RCS:
@@ -271,7 +335,7 @@ class IakClient:
             "username": self._username,
             "sign": sign(self._username, self._api_key, BALANCE_SUFFIX),
         }
-        answer = await self._call(CHECK_BALANCE_PATH, payload, label="balance")
+        answer = await self._call(self.endpoint, CHECK_BALANCE_PATH, payload, label="balance")
         if answer.failure is not None or answer.data is None:
             return BalanceCheck(answer)
         balance = _rupiah(answer.data.get("balance"))
@@ -279,6 +343,57 @@ class IakClient:
             failure = CallFailure(ErrorKind.UNPARSEABLE, "no balance in IAK's answer")
             return BalanceCheck(replace(answer, failure=failure))
         return BalanceCheck(answer, balance)
+
+    async def check_postpaid_status(self, ref_id: str) -> PostpaidCheck:
+        """Ask IAK's postpaid API how the bill paid under `ref_id` stands; never raises."""
+        payload = {
+            "commands": POSTPAID_CHECK_STATUS,
+            "username": self._username,
+            "ref_id": ref_id,
+            "sign": sign(self._username, self._api_key, POSTPAID_CHECK_STATUS_SUFFIX),
+        }
+        answer = await self._call(
+            self.postpaid_endpoint, POSTPAID_PATH, payload, label=f"postpaid {ref_id}"
+        )
+        if answer.failure is not None or answer.data is None:
+            return PostpaidCheck(ref_id, answer, PostpaidOutcome.UNKNOWN)
+        bill = self._bill(ref_id, answer)
+        if answer.rc in POSTPAID_CHECK_REFUSED_RCS:
+            return PostpaidCheck(ref_id, answer, PostpaidOutcome.UNKNOWN, bill)
+        if bill is None:
+            failure = CallFailure(ErrorKind.UNPARSEABLE, "the data object is not a bill")
+            return PostpaidCheck(ref_id, replace(answer, failure=failure), PostpaidOutcome.UNKNOWN)
+        return PostpaidCheck(ref_id, answer, bill.outcome(self._registry), bill)
+
+    async def price_list(self, line: Line) -> PriceListFetch:
+        """Every product of IAK's prepaid or postpaid price list, active or not; never raises."""
+        payload = {
+            "username": self._username,
+            "sign": sign(self._username, self._api_key, PRICE_LIST_SUFFIX),
+            "status": "all",
+        }
+        if line is Line.POSTPAID:
+            payload = {"commands": POSTPAID_PRICE_LIST, **payload}
+            endpoint, path = self.postpaid_endpoint, POSTPAID_PATH
+        else:
+            endpoint, path = self.endpoint, PRICE_LIST_PATH
+        answer = await self._call(endpoint, path, payload, label=f"{line.value} price list")
+        if answer.failure is not None or answer.data is None:
+            return PriceListFetch(line, answer)
+        products = parse_price_list(line, answer.data)
+        if products is None and answer.rc in (None, "00"):
+            failure = CallFailure(ErrorKind.UNPARSEABLE, "no price list in IAK's answer")
+            return PriceListFetch(line, replace(answer, failure=failure))
+        return PriceListFetch(line, answer, products)
+
+    @staticmethod
+    def _bill(ref_id: str, answer: Answer) -> PostpaidBill | None:
+        assert answer.data is not None
+        fields = {**answer.data, "ref_id": answer.data.get("ref_id") or ref_id}
+        try:
+            return PostpaidBill.model_validate(fields)
+        except ValidationError:
+            return None
 
     @staticmethod
     def _transaction(ref_id: str, answer: Answer) -> TransactionData | None:
@@ -290,7 +405,9 @@ class IakClient:
         except ValidationError:
             return None
 
-    async def _call(self, path: str, payload: dict[str, str], *, label: str) -> Answer:
+    async def _call(
+        self, endpoint: IakEndpoint, path: str, payload: dict[str, str], *, label: str
+    ) -> Answer:
         """POST with retries on connection errors and 5xx, all within the deadline."""
         limits = self.limits
         started = time.monotonic()
@@ -301,9 +418,11 @@ class IakClient:
                 while True:
                     attempts += 1
                     try:
-                        http_status, data = await self._attempt(path, payload)
+                        http_status, data = await self._attempt(endpoint, path, payload)
                     except _Unusable as unusable:
-                        return self._finish(path, label, started, attempts, unusable.failure)
+                        return self._finish(
+                            endpoint, path, label, started, attempts, unusable.failure
+                        )
                     except _Retryable as retryable:
                         last = retryable.failure
                         delay = self._backoff(attempts)
@@ -315,17 +434,21 @@ class IakClient:
                         )
                         await asyncio.sleep(delay)
                     else:
-                        return self._finish(path, label, started, attempts, None, http_status, data)
+                        return self._finish(
+                            endpoint, path, label, started, attempts, None, http_status, data
+                        )
         except TimeoutError:
             before = f"; before that: {last.detail}" if last else ""
             last = CallFailure(ErrorKind.TIMEOUT, f"no answer within {limits.deadline:g} s{before}")
         assert last is not None
-        return self._finish(path, label, started, attempts, last)
+        return self._finish(endpoint, path, label, started, attempts, last)
 
-    async def _attempt(self, path: str, payload: dict[str, str]) -> tuple[int, dict[str, Any]]:
+    async def _attempt(
+        self, endpoint: IakEndpoint, path: str, payload: dict[str, str]
+    ) -> tuple[int, dict[str, Any]]:
         try:
             async with self._in_flight:
-                response = await self._http.post(path, json=payload)
+                response = await self._http.post(endpoint.base_url + path, json=payload)
         except httpx.TimeoutException:
             # httpx's other timeouts are set past the deadline: only connecting can time out here.
             raise _Retryable(
@@ -335,8 +458,8 @@ class IakClient:
                 )
             ) from None
         except httpx.TransportError as exc:
-            # Check-status and check-balance only read, so resending after a dropped
-            # connection is safe.
+            # Every call the bot makes only reads (check-status, balance, price lists), so
+            # resending after a dropped connection is safe.
             raise _Retryable(CallFailure(ErrorKind.UNREACHABLE, _transport_detail(exc))) from None
         status = response.status_code
         if status >= 500:
@@ -350,6 +473,10 @@ class IakClient:
                 CallFailure(ErrorKind.UNPARSEABLE, "the answer is not JSON", status)
             ) from None
         data = body.get("data") if isinstance(body, dict) else None
+        if isinstance(data, list):
+            # IAK's reference shows the prepaid price list as `data` itself; its SDKs read it
+            # from `data.pricelist`. One shape for the parser.
+            data = {"pricelist": data}
         if not isinstance(data, dict):
             raise _Unusable(
                 CallFailure(ErrorKind.UNPARSEABLE, 'the answer has no "data" object', status)
@@ -362,6 +489,7 @@ class IakClient:
 
     def _finish(
         self,
+        endpoint: IakEndpoint,
         path: str,
         label: str,
         started: float,
@@ -373,7 +501,7 @@ class IakClient:
         elapsed = time.monotonic() - started
         if failure is not None:
             http_status = failure.http_status
-        answer = Answer(self.endpoint, attempts, elapsed, http_status, data, failure)
+        answer = Answer(endpoint, attempts, elapsed, http_status, data, failure)
         # Log what ops need to follow a check, never the payload (it carries the sign).
         if failure is None:
             log.info(

@@ -21,7 +21,7 @@ from pydantic import (
     field_validator,
 )
 
-from bot.registry import Registry, Status, normalize_rc
+from bot.registry import Line, Registry, Status, normalize_rc
 
 # How long each text field of IAK's `data` may be. The store's columns are sized from these
 # (bot.store.schema), so whatever validation accepts, the database stores.
@@ -142,6 +142,23 @@ def _within(text: str, field: str) -> str:
     return text
 
 
+def _ref_id_text(value: object) -> str:
+    text = _text(value)
+    if text is None:
+        raise ValueError("ref_id is required")
+    if not valid_ref_id(text):
+        raise ValueError("ref_id must be 1-100 printable characters without spaces")
+    return text
+
+
+def _rc_text(value: object) -> str | None:
+    """A response code as IAK spells it (`6` → `06`); anything else kept, cut short."""
+    text = _text(value)
+    if text is None:
+        return None
+    return normalize_rc(text) or text[:16]
+
+
 def _rupiah(value: object) -> int | None:
     """Rupiah amounts: 25000, "25000", "25000.00"; anything else is dropped, not fatal."""
     if value is None or isinstance(value, bool):
@@ -211,12 +228,7 @@ class TransactionData(BaseModel):
     @field_validator("ref_id", mode="before")
     @classmethod
     def _ref_id(cls, value: object) -> str:
-        text = _text(value)
-        if text is None:
-            raise ValueError("ref_id is required")
-        if not valid_ref_id(text):
-            raise ValueError("ref_id must be 1-100 printable characters without spaces")
-        return text
+        return _ref_id_text(value)
 
     @field_validator("status", mode="before")
     @classmethod
@@ -276,3 +288,129 @@ class TransactionData(BaseModel):
         if code is None:
             return Outcome.UNKNOWN
         return _REGISTRY_OUTCOMES.get(code.status, Outcome.UNKNOWN)
+
+
+class PostpaidOutcome(StrEnum):
+    """How a postpaid bill payment stands, as far as we know (IAK's postpaid `status`)."""
+
+    # 1: payment success
+    SUCCESS = "success"
+    # 2: payment failed
+    FAILED = "failed"
+    # 3: payment is being processed
+    PENDING = "pending"
+    # 0: IAK has the inquiry but never received the payment request: the bill is unpaid
+    # and nothing was charged, which is neither a failed payment nor one in process.
+    NOT_PAID = "not_paid"
+    # No usable answer, or the check itself was refused: treat it as pending.
+    UNKNOWN = "unknown"
+
+
+# Postpaid codes that describe the check-status request rather than the bill: a refused
+# check (wrong sign, unknown ref_id, IP not whitelisted…) says nothing of the payment.
+POSTPAID_CHECK_REFUSED_RCS = frozenset(
+    {"03", "06", "100", "101", "102", "107", "110", "117", "118"}
+)
+# "PAYMENT REQUEST HAVEN'T BEEN RECEIEVED": failed in IAK's table, but what it says is that
+# the bill was never paid, the same as status 0.
+POSTPAID_NOT_PAID_RC = "42"
+
+_POSTPAID_STATUS_OUTCOMES = {
+    0: PostpaidOutcome.NOT_PAID,
+    1: PostpaidOutcome.SUCCESS,
+    2: PostpaidOutcome.FAILED,
+    3: PostpaidOutcome.PENDING,
+}
+_POSTPAID_REGISTRY_OUTCOMES = {
+    Status.SUCCESS: PostpaidOutcome.SUCCESS,
+    Status.FAILED: PostpaidOutcome.FAILED,
+    Status.PENDING: PostpaidOutcome.PENDING,
+}
+
+
+class PostpaidBill(BaseModel):
+    """IAK's `data` object for one postpaid bill (check-status, inquiry and payment answers)."""
+
+    # `desc` (the biller's own details, a different shape per product) is left out: nothing
+    # the card needs, and it can be long.
+    model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
+
+    ref_id: str
+    status: int | None = None
+    # postpaid answers name it `response_code`; `rc` is read too, should one come that way
+    response_code: str | None = Field(
+        default=None, validation_alias=AliasChoices("response_code", "rc")
+    )
+    product_code: str | None = Field(default=None, validation_alias=AliasChoices("code"))
+    customer_id: str | None = Field(default=None, validation_alias=AliasChoices("hp"))
+    bill_name: str | None = Field(default=None, validation_alias=AliasChoices("tr_name"))
+    period: str | None = None
+    nominal: int | None = None
+    admin: int | None = None
+    # what the customer pays: nominal + admin fee
+    price: int | None = None
+    # what IAK takes from the deposit
+    selling_price: int | None = None
+    balance: int | None = None
+    tr_id: str | None = None
+    noref: str | None = None
+    message: str | None = None
+    # IAK's time of the transaction, YmdHis (WIB)
+    datetime: str | None = None
+
+    @field_validator("ref_id", mode="before")
+    @classmethod
+    def _ref_id(cls, value: object) -> str:
+        return _ref_id_text(value)
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _status(cls, value: object) -> int | None:
+        text = _text(value)
+        if text is None:
+            return None
+        if text not in ("0", "1", "2", "3"):
+            raise ValueError(
+                "status must be 0 (not received), 1 (success), 2 (failed) or 3 (in process)"
+            )
+        return int(text)
+
+    @field_validator("response_code", mode="before")
+    @classmethod
+    def _response_code(cls, value: object) -> str | None:
+        return _rc_text(value)
+
+    @field_validator(
+        "product_code",
+        "customer_id",
+        "bill_name",
+        "period",
+        "tr_id",
+        "noref",
+        "message",
+        "datetime",
+        mode="before",
+    )
+    @classmethod
+    def _optional_text(cls, value: object) -> str | None:
+        text = _text(value)
+        return None if text is None else text[:500]
+
+    @field_validator("nominal", "admin", "price", "selling_price", "balance", mode="before")
+    @classmethod
+    def _amount(cls, value: object) -> int | None:
+        return _rupiah(value)
+
+    def outcome(self, registry: Registry) -> PostpaidOutcome:
+        """Status wins, as on prepaid; without one, the response code's postpaid meaning."""
+        if self.status is not None:
+            return _POSTPAID_STATUS_OUTCOMES[self.status]
+        rc = self.response_code
+        if rc is None or rc in POSTPAID_CHECK_REFUSED_RCS:
+            return PostpaidOutcome.UNKNOWN
+        if rc == POSTPAID_NOT_PAID_RC:
+            return PostpaidOutcome.NOT_PAID
+        code = registry.rc(rc, line=Line.POSTPAID)
+        if code is None:
+            return PostpaidOutcome.UNKNOWN
+        return _POSTPAID_REGISTRY_OUTCOMES.get(code.status, PostpaidOutcome.UNKNOWN)

@@ -6,10 +6,14 @@ import hashlib
 import hmac
 
 BALANCE_SUFFIX = "bl"
+PRICE_LIST_SUFFIX = "pl"
+# Postpaid check-status signs this constant, not the ref_id as prepaid does.
+POSTPAID_CHECK_STATUS_SUFFIX = "cs"
 
 
 def sign(username: str, api_key: str, suffix: str) -> str:
-    """The `sign` for a request: suffix is the ref_id (top-up, check-status) or `bl` (balance)."""
+    """The `sign` for a request: suffix is the ref_id (prepaid top-up, check-status), `bl`
+    (balance), `pl` (price lists) or `cs` (postpaid check-status)."""
     digest = hashlib.md5((username + api_key + suffix).encode(), usedforsecurity=False)
     return digest.hexdigest()
 

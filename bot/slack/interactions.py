@@ -1,7 +1,8 @@
-"""Slack's requests as listeners read them, and the answers that follow an ack.
+"""Slack's requests as listeners read them, and the answers in or after an ack.
 
-One reader for what a click carries (`Click.of`), and one way to post to a request's
-`response_url` (`post_later`), with one error policy: an unreachable, expired (30 minutes)
+One reader for what a click carries (`Click.of`), one way to answer a slash command in its
+ack (`ack_ephemeral`), and one way to post to a request's `response_url` (`post_later`),
+with one error policy: an unreachable, expired (30 minutes)
 or overused (5 posts) response_url is logged, never raised, since nobody is left to tell.
 """
 
@@ -13,7 +14,7 @@ from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from slack_bolt.async_app import AsyncRespond
+from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.background import BackgroundTasks
 from bot.logs import request_id
@@ -53,6 +54,11 @@ class Click:
             user_id=str(user.get("id", ""))[:MAX_SLACK_ID],
             channel_id=str(channel_id)[:MAX_SLACK_ID] if channel_id else None,
         )
+
+
+async def ack_ephemeral(ack: AsyncAck, message: Message) -> None:
+    """Answer in the ack itself: only the caller sees it, and no round trip is needed."""
+    await ack({"response_type": "ephemeral", "text": message["text"], "blocks": message["blocks"]})
 
 
 async def post_later(

@@ -205,3 +205,20 @@ transaction_events = Table(
     Index(None, "ref_id", "id"),
     Index(None, "observed_at"),
 )
+
+# IAK's price lists, shared by every process so that IAK is asked at most every few minutes:
+# one row per list (prepaid, postpaid) and IAK host, with the products as IAK last gave them.
+price_lists = Table(
+    "price_lists",
+    metadata,
+    Column("line", String(8), primary_key=True),
+    # the base URL asked: a sandbox list is never answered for production, nor the reverse
+    Column("base_url", String(300), primary_key=True),
+    # when `products` was fetched; NULL while no attempt has succeeded yet
+    Column("fetched_at", UTCDateTime),
+    # bot.iak.products.Product, by field name
+    Column("products", JSON),
+    # the last attempt, and why it failed (NULL when it succeeded)
+    Column("attempted_at", UTCDateTime, nullable=False),
+    Column("error", String(300)),
+)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -16,7 +16,7 @@ from bot.iak.client import (
     IakEndpoint,
 )
 from bot.iak.models import Outcome
-from bot.registry import Registry
+from bot.registry import Line, Registry
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
 from tests.fakes.iak import (
     BALANCE,
@@ -26,43 +26,7 @@ from tests.fakes.iak import (
     iak_sign,
     transaction,
 )
-
-FAST = CallLimits(connect_timeout=1.0, deadline=2.0, max_retries=2, backoff=0.01)
-
-ClientFactory = Callable[..., IakClient]
-
-
-@pytest.fixture
-async def make_client(fake_iak: FakeIak, registry: Registry) -> AsyncIterator[ClientFactory]:
-    """IAK clients pointed at the fake (or `base_url`), closed after the test."""
-    made: list[IakClient] = []
-
-    def make(
-        *,
-        api_key: str = IAK_API_KEY,
-        base_url: str | None = None,
-        limits: CallLimits = FAST,
-        **kwargs: Any,
-    ) -> IakClient:
-        client = IakClient(
-            username=IAK_USERNAME,
-            api_key=api_key,
-            endpoint=IakEndpoint("development", base_url or fake_iak.url),
-            registry=registry,
-            limits=limits,
-            **kwargs,
-        )
-        made.append(client)
-        return client
-
-    yield make
-    for client in made:
-        await client.aclose()
-
-
-@pytest.fixture
-def client(make_client: ClientFactory) -> IakClient:
-    return make_client()
+from tests.iak.conftest import ClientFactory
 
 
 async def test_check_status_sends_the_documented_signed_request(
@@ -308,7 +272,11 @@ async def test_never_logs_the_api_key_or_a_sign(
     await client.check_status("busy")
     await client.check_status("slow")
     await client.check_balance()
+    await client.check_postpaid_status("bill001")
+    await client.price_list(Line.PREPAID)
+    await client.price_list(Line.POSTPAID)
     await make_client(api_key="another-secret-key").check_status("order001")
+    await make_client(api_key="another-secret-key").check_postpaid_status("bill001")
     await make_client(base_url="http://127.0.0.1:9").check_status("order001")
     logged = "\n".join(
         f"{record.getMessage()} {record.exc_text or ''}" for record in caplog.records
@@ -327,7 +295,10 @@ async def test_from_settings_names_missing_credentials(
 
     with pytest.raises(ConfigError, match="IAK_API_KEY"):
         IakClient.from_settings(make_settings(iak_api_key=None), registry)
-    settings = make_settings(iak_env="production", iak_base_url=None)
+    settings = make_settings(iak_env="production", iak_base_url=None, iak_postpaid_base_url=None)
     async with IakClient.from_settings(settings, registry) as client:
         assert client.endpoint == IakEndpoint("production", "https://prepaid.iak.id")
+        assert client.postpaid_endpoint == IakEndpoint(
+            "production", "https://mobilepulsa.net", Line.POSTPAID
+        )
         assert client.limits == CallLimits(connect_timeout=5.0, deadline=10.0)

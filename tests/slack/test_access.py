@@ -23,12 +23,20 @@ from bot.registry import Registry
 from bot.slack.access import AccessPolicy, Requester
 from bot.slack.blocks.access import REFUSED_TEXT
 from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
-from tests.fakes.iak import FakeIak, transaction
+from tests.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.messages import answer, visible_text
 
 OPS_USER, OPS_CHANNEL = "U0OPS0001", "C0OPS0001"
 OUTSIDER, ELSEWHERE = "U0OUTSIDE", "C0RANDOM1"
-RESTRICTED = ("status order001", "pending", "stats", "stats 7d", "balance")
+RESTRICTED = (
+    "status order001",
+    "status pp bill001",
+    "status postpaid bill001",
+    "pending",
+    "stats",
+    "stats 7d",
+    "balance",
+)
 
 
 @pytest.mark.parametrize(
@@ -103,11 +111,13 @@ def guarded_bot(
             tmp_path_factory.mktemp("access"),
             sqlite_template,
             iak_base_url=iak.url,
+            iak_postpaid_base_url=iak.url,
             allowed_users=[OPS_USER],
             allowed_channels=[OPS_CHANNEL],
         ) as running,
     ):
         iak.add(transaction("order001", "pending"))
+        iak.add_bill(bill("bill001", "pending"))
         queries: list[str] = []
 
         def count(_c: Any, _cur: Any, statement: str, *_: Any) -> None:
@@ -127,7 +137,7 @@ def assert_refused(message: dict[str, Any]) -> None:
     shown = visible_text(message)
     assert REFUSED_TEXT in shown
     raw = json.dumps(message)
-    for secret in (OPS_USER, OPS_CHANNEL, "order001", "ALLOWED_"):
+    for secret in (OPS_USER, OPS_CHANNEL, "order001", "bill001", "ALLOWED_"):
         assert secret not in raw
 
 
@@ -157,6 +167,10 @@ def test_allowed_requests_go_through(guarded: GuardedBot) -> None:
     assert "`order001`" in visible_text(answer(running.slack.command("pending")))
     assert "IAK transactions, last 24 h" in visible_text(answer(running.slack.command("stats")))
     assert guarded.iak.calls_for("order001")
+    running.slack.command("status pp bill001", response_key="yes-pp")
+    (bill_card,) = running.fake_slack.wait_for_response("yes-pp")
+    assert "In process" in visible_text(bill_card)
+    assert guarded.iak.calls_for(postpaid("bill001"))
 
 
 @pytest.mark.parametrize("text", ["code 17", "codes", "help", "", "code deposit"])
@@ -170,6 +184,7 @@ def test_remediation_answers_stay_open(guarded: GuardedBot, text: str) -> None:
     ("action_id", "value"),
     [
         ("recheck_status", "order001"),
+        ("recheck_status", "postpaid bill001"),
         ("pending_next_page", "2026-11-28T03:00:00+00:00|order001"),
         ("pending_previous_page", "2026-11-28T03:00:00+00:00|order001"),
     ],

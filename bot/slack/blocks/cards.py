@@ -43,6 +43,8 @@ TABLE_NAMES = {
     Table.GAME: "Game inquiry",
     Table.POSTPAID: "Postpaid",
 }
+# Codes that mean "this product": their cards point at the product's price-list entry.
+PRODUCT_CODES = frozenset({"20", "106"})
 SHARE_ACTION = "share_card"
 SHOW_CARD_ACTION = "show_card"
 MAX_SEARCH_LINES = 10
@@ -130,6 +132,11 @@ def remediation_card(
             context(f":warning: {escape(homonym_note(homonym))} (`/iak code {homonym.key}`).")
         )
     blocks.extend(remediation_blocks(code))
+    if code.code in PRODUCT_CODES and code.table is not Table.HTTP:
+        pp = "pp " if code.table is Table.POSTPAID else ""
+        blocks.append(
+            context(f"See how IAK lists the product now: `/iak product {pp}<product code>`.")
+        )
     elements = [
         link_button(link.title, link.url, f"link_{index}") for index, link in enumerate(code.links)
     ]

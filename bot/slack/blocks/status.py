@@ -1,4 +1,4 @@
-"""The live status card (`/iak status`) and the deposit card (`/iak balance`).
+"""The live status cards (`/iak status`, `/iak status pp`) and the deposit card (`/iak balance`).
 
 Customer numbers are always masked here, even in ephemeral answers: a card can be
 screenshotted or shared, and ops recognise a number by its ends.
@@ -8,15 +8,32 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from itertools import pairwise
 from typing import Protocol
 
-from bot.iak.client import Answer, BalanceCheck, ErrorKind, IakEndpoint, StatusCheck
-from bot.iak.models import CHECK_REFUSED_RCS, Outcome, Source, TransactionData
-from bot.masking import mask_customer_id, mask_serial
-from bot.registry import Registry, ResponseCode
-from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
+from bot.iak.client import (
+    Answer,
+    BalanceCheck,
+    ErrorKind,
+    IakEndpoint,
+    PostpaidCheck,
+    StatusCheck,
+)
+from bot.iak.models import (
+    CHECK_REFUSED_RCS,
+    POSTPAID_CHECK_REFUSED_RCS,
+    Outcome,
+    PostpaidBill,
+    PostpaidOutcome,
+    Source,
+    TransactionData,
+)
+from bot.iak.products import product_key
+from bot.masking import mask_customer_id, mask_name, mask_serial
+from bot.registry import Line, Registry, ResponseCode, Table, line_named
+from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -34,7 +51,10 @@ from bot.slack.blocks.text import (
 )
 
 RECHECK_ACTION = "recheck_status"
+CHECK_PRODUCT_ACTION = "check_product"
 MAX_HISTORY_LINES = 8
+# The code IAK answers a wrong sign with, per line.
+WRONG_SIGN_CODES = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 
 OUTCOME_BADGES = {
     Outcome.SUCCESS: ":white_check_mark: *Success*",
@@ -52,6 +72,20 @@ SOURCE_WORDS = {
     Source.CALLBACK: "IAK callback",
     Source.INGEST: "merchant backend",
     Source.STATUS_CHECK: "status check",
+}
+POSTPAID_OUTCOME_BADGES = {
+    PostpaidOutcome.SUCCESS: ":white_check_mark: *Paid*",
+    PostpaidOutcome.FAILED: ":x: *Payment failed*",
+    PostpaidOutcome.PENDING: ":hourglass_flowing_sand: *In process*",
+    PostpaidOutcome.NOT_PAID: ":white_circle: *Not paid: IAK never received the payment*",
+    PostpaidOutcome.UNKNOWN: ":grey_question: *Unknown: treat as pending*",
+}
+POSTPAID_OUTCOME_WORDS = {
+    PostpaidOutcome.SUCCESS: "Paid",
+    PostpaidOutcome.FAILED: "Payment failed",
+    PostpaidOutcome.PENDING: "In process",
+    PostpaidOutcome.NOT_PAID: "Not paid (IAK never received the payment)",
+    PostpaidOutcome.UNKNOWN: "Unknown (treat as pending)",
 }
 IAK_IP_SETTINGS = "https://developer.iak.id/prod-setting"
 # Phone numbers (08…, 62…) and PLN meter numbers are 10-13 digits; tr_ids and amounts in
@@ -75,9 +109,31 @@ class Observation(Protocol):
     def rc(self) -> str | None: ...
 
 
+@dataclass(frozen=True)
+class RecheckTarget:
+    """What a Recheck button asks again: a prepaid top-up or a postpaid bill, by ref_id."""
+
+    ref_id: str
+    line: Line = Line.PREPAID
+
+    @property
+    def value(self) -> str:
+        """The button's value: the bare ref_id for prepaid (as on cards posted before postpaid
+        existed), `postpaid <ref_id>` for a bill; a ref_id has no spaces, so both read back."""
+        return self.ref_id if self.line is Line.PREPAID else f"{self.line.value} {self.ref_id}"
+
+    @classmethod
+    def parse(cls, value: str) -> RecheckTarget:
+        """The target a button's value names (see `value`)."""
+        first, _, rest = value.partition(" ")
+        line = line_named(first) if rest else None
+        return cls(rest, line) if line is not None else cls(value)
+
+
 def checking_message(ref_id: str, endpoint: IakEndpoint) -> Message:
-    """The ack of `/iak status`: the card follows when IAK answers."""
-    text = f"Checking {ref_id} at IAK ({endpoint.environment})… the card follows in a moment."
+    """The ack of `/iak status` (and `status pp`): the card follows when IAK answers."""
+    what = f"postpaid bill {ref_id}" if endpoint.line is Line.POSTPAID else ref_id
+    text = f"Checking {what} at IAK ({endpoint.environment})… the card follows in a moment."
     return {"text": escape(text), "blocks": [plain_section(text)]}
 
 
@@ -114,29 +170,87 @@ def status_card(
         header(f"Transaction {check.ref_id}"),
         context(f"{OUTCOME_BADGES[check.outcome]}   at IAK {check.answer.endpoint.environment}"),
     ]
-    problem = _problem(check.answer, registry, outcome=check.outcome, customer_id=customer_id)
+    problem = _problem(
+        check.answer,
+        registry,
+        unknown_outcome=check.outcome is Outcome.UNKNOWN,
+        customer_id=customer_id,
+    )
     if problem:
         blocks.append(section(problem))
     if _describes_transaction(check):
         assert transaction is not None
         blocks.append({"type": "section", "fields": _fields(transaction, check.outcome)})
-    code = _remediation_code(check, registry)
+    code = _remediation_code(check.answer, registry, has_status=_has_status(transaction))
     if code is not None:
-        blocks.append(divider())
-        blocks.append(section(f"*From IAK's response-code table: {escape(code.title)}*"))
-        blocks.extend(remediation_blocks(code))
+        blocks.extend(_remediation_section(code))
     if history is not None:
         blocks.append(_history_block(history))
-    elements = [button("Recheck", RECHECK_ACTION, check.ref_id)] if recheck else []
-    if code is not None:
-        elements += [
-            link_button(link.title, link.url, f"link_{index}")
-            for index, link in enumerate(code.links)
-        ]
+    elements = _status_buttons(
+        RecheckTarget(check.ref_id) if recheck else None,
+        code,
+        transaction.product_code if transaction else None,
+    )
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
     blocks.append(context(_asked(check.answer)))
     return {"text": _status_text(check, code, customer_id), "blocks": blocks}
+
+
+def postpaid_status_card(
+    check: PostpaidCheck, registry: Registry, *, recheck: bool = True
+) -> Message:
+    """One postpaid bill payment as IAK sees it now, and what to do.
+
+    Postpaid answers carry their code in `response_code`, from IAK's postpaid table, whose
+    remediation the card shows. No history: the bot does not store postpaid bills (yet).
+    """
+    bill = check.bill
+    customer_id = bill.customer_id if bill else None
+    blocks: list[Block] = [
+        header(f"Postpaid bill {check.ref_id}"),
+        context(
+            f"{POSTPAID_OUTCOME_BADGES[check.outcome]}   at IAK {check.answer.endpoint.environment}"
+            " (postpaid)"
+        ),
+    ]
+    problem = _problem(
+        check.answer,
+        registry,
+        unknown_outcome=check.outcome is PostpaidOutcome.UNKNOWN,
+        customer_id=customer_id,
+    )
+    if problem:
+        blocks.append(section(problem))
+    describes = _describes_bill(check)
+    if describes:
+        assert bill is not None
+        blocks.append({"type": "section", "fields": _bill_fields(bill)})
+        money = _bill_money(bill)
+        if money:
+            blocks.append(context(money))
+    code = _remediation_code(check.answer, registry, has_status=_has_status(bill))
+    if code is not None:
+        blocks.extend(_remediation_section(code))
+    elements = _status_buttons(
+        RecheckTarget(check.ref_id, Line.POSTPAID) if recheck else None,
+        code,
+        bill.product_code if bill else None,
+    )
+    if elements:
+        blocks.append(actions(*elements, block_id="status_actions"))
+    blocks.append(context(_asked(check.answer)))
+    parts = [f"Postpaid bill {check.ref_id}: {POSTPAID_OUTCOME_WORDS[check.outcome]}."]
+    if not describes:
+        parts.append(_headline(check.answer) + ".")
+    elif bill is not None:
+        parts.append(
+            f"{bill.product_code or 'Product unknown'}, customer {mask_customer_id(customer_id)}, "
+            f"{rupiah(bill.price)}."
+        )
+    if code is not None:
+        parts.append(f"What to do: {code.action.label}.")
+    return {"text": truncate(escape(" ".join(parts)), 3000), "blocks": blocks}
 
 
 def balance_card(
@@ -170,15 +284,13 @@ def balance_card(
             )
         elif low_threshold is not None:
             blocks.append(context(f"Low-balance threshold: {rupiah(low_threshold)}"))
-    problem = _problem(check.answer, registry, outcome=None, customer_id=None)
+    problem = _problem(check.answer, registry, unknown_outcome=None, customer_id=None)
     code = None
     if problem:
         blocks.append(section(problem))
         code = _refusal_code(check.answer, registry)
         if code is not None:
-            blocks.append(divider())
-            blocks.append(section(f"*From IAK's response-code table: {escape(code.title)}*"))
-            blocks.extend(remediation_blocks(code))
+            blocks.extend(_remediation_section(code))
             links = [
                 link_button(link.title, link.url, f"link_{index}")
                 for index, link in enumerate(code.links)
@@ -196,6 +308,96 @@ def balance_card(
     else:
         text = f"IAK deposit balance ({endpoint.environment}): {rupiah(balance)}."
     return {"text": truncate(escape(text), 3000), "blocks": blocks}
+
+
+def _remediation_section(code: ResponseCode) -> list[Block]:
+    table = (
+        "postpaid response-code table" if code.table is Table.POSTPAID else "response-code table"
+    )
+    return [
+        divider(),
+        section(f"*From IAK's {table}: {escape(code.title)}*"),
+        *remediation_blocks(code),
+    ]
+
+
+def _status_buttons(
+    target: RecheckTarget | None, code: ResponseCode | None, product_code: str | None
+) -> list[Block]:
+    """Recheck, "Check the product" when the code is about the product, and the code's links."""
+    # No target: a terminal, with nothing to press but links.
+    elements = [button("Recheck", RECHECK_ACTION, target.value)] if target is not None else []
+    if target is not None and code is not None and code.code in PRODUCT_CODES and product_code:
+        line = code.table.line
+        elements.append(
+            button("Check the product", CHECK_PRODUCT_ACTION, product_key(line, product_code))
+        )
+    if code is not None:
+        elements += [
+            link_button(link.title, link.url, f"link_{index}")
+            for index, link in enumerate(code.links)
+        ]
+    return elements
+
+
+def _has_status(data: TransactionData | PostpaidBill | None) -> bool:
+    return data is not None and data.status is not None
+
+
+def _describes_bill(check: PostpaidCheck) -> bool:
+    """IAK said something about the bill itself (not a refusal, not an error alone)."""
+    bill = check.bill
+    if bill is None or check.refused or check.failure is not None:
+        return False
+    return bill.status is not None or bill.response_code is not None
+
+
+def _bill_fields(bill: PostpaidBill) -> list[dict[str, str]]:
+    customer_id = bill.customer_id
+    values = [
+        ("Product", escape(bill.product_code or "—")),
+        ("Customer", escape(mask_customer_id(customer_id))),
+        ("Bill name", escape(mask_name(bill.bill_name))),
+        ("Period", escape(bill.period or "—")),
+        ("Nominal", rupiah(bill.nominal)),
+        ("Admin fee", rupiah(bill.admin)),
+        ("Price", rupiah(bill.price)),
+        ("IAK tr_id", escape(bill.tr_id or "—")),
+        ("Biller's noref", escape(bill.noref or "—")),
+    ]
+    said = " · ".join(
+        part
+        for part in (
+            f"response_code {bill.response_code}" if bill.response_code else None,
+            _scrub(bill.message, customer_id, bill.bill_name) if bill.message else None,
+        )
+        if part
+    )
+    if said:
+        values.append(("IAK says", escape(truncate(said, 200))))
+    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
+
+
+def _bill_money(bill: PostpaidBill) -> str | None:
+    """What the payment took from the deposit, and when IAK says it happened."""
+    parts = []
+    if bill.selling_price is not None:
+        parts.append(f"Taken from the deposit: {rupiah(bill.selling_price)}")
+    if bill.balance is not None:
+        parts.append(f"deposit after: {rupiah(bill.balance)}")
+    when = _iak_time(bill.datetime)
+    if when:
+        parts.append(f"IAK's time: {when}")
+    return " · ".join(parts) or None
+
+
+def _iak_time(value: str | None) -> str | None:
+    """IAK's YmdHis (`20180803171608`) as `2018-08-03 17:16:08`; anything else as sent."""
+    if not value:
+        return None
+    if len(value) == 14 and value.isdigit():
+        return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}"
+    return escape(truncate(value, 40))
 
 
 def _describes_transaction(check: StatusCheck) -> bool:
@@ -230,16 +432,19 @@ def _fields(transaction: TransactionData, outcome: Outcome) -> list[dict[str, st
     return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
 
 
-def _remediation_code(check: StatusCheck, registry: Registry) -> ResponseCode | None:
-    """Which code's remediation the card shows."""
-    if check.failure is not None:
+def _remediation_code(
+    answer: Answer, registry: Registry, *, has_status: bool
+) -> ResponseCode | None:
+    """Which code's remediation a status card shows (from the table of the answer's line)."""
+    if answer.failure is not None:
         return registry.get("OTHER")
-    code = registry.rc(check.rc) if check.rc else None
+    rc = answer.rc
+    code = registry.rc(rc, line=answer.line) if rc else None
     if code is not None:
         return code
-    if check.transaction is not None and check.transaction.status is not None:
+    if has_status:
         return None  # the status speaks for itself; no known code to explain
-    if check.rc is None and check.answer.http_status == 400:
+    if rc is None and answer.http_status == 400:
         return registry.http_status(400)
     return registry.get("OTHER")
 
@@ -248,23 +453,31 @@ def _refusal_code(answer: Answer, registry: Registry) -> ResponseCode | None:
     if answer.failure is not None:
         return registry.get("OTHER")
     if answer.rc is not None:
-        return registry.rc(answer.rc) or registry.get("OTHER")
+        return registry.rc(answer.rc, line=answer.line) or registry.get("OTHER")
     return registry.http_status(answer.http_status or 0)
 
 
 def _problem(
-    answer: Answer, registry: Registry, *, outcome: Outcome | None, customer_id: str | None
+    answer: Answer,
+    registry: Registry,
+    *,
+    unknown_outcome: bool | None,
+    customer_id: str | None,
 ) -> str | None:
     """Why the card cannot simply show the transaction (or balance), said for ops; else None.
 
-    `outcome` is the status check's outcome, None for a balance check.
+    `unknown_outcome`: whether a status check left the outcome unknown; None for a check
+    that is not about a transaction (the balance).
     """
     endpoint = answer.endpoint
+    postpaid = answer.line is Line.POSTPAID
     where = f"IAK {endpoint.environment} ({escape(endpoint.base_url)})"
+    status_check = unknown_outcome is not None
+    thing = "bill payment" if postpaid else "transaction"
     unknown = (
-        " The transaction's outcome is unknown: treat it as pending (do not refund or resend "
-        "it yet) and recheck in a minute."
-        if outcome is not None
+        f" The {thing}'s outcome is unknown: treat it as pending (do not refund or "
+        f"{'pay it again' if postpaid else 'resend it'} yet) and recheck in a minute."
+        if status_check
         else ""
     )
     failure = answer.failure
@@ -275,18 +488,26 @@ def _problem(
             f"({tries}).{unknown}"
         )
     rc = answer.rc
-    if rc == "06":
+    code_word = "response_code" if postpaid else "rc"
+    if rc == "06" and status_check:
+        other = (
+            "A prepaid top-up is checked with `/iak status <ref_id>` (`iak-bot status`)."
+            if postpaid
+            else "A postpaid bill is checked with `/iak status pp <ref_id>` "
+            "(`iak-bot status --postpaid`)."
+        )
         return (
-            f":mag: *Not found at IAK {endpoint.environment}*\nIAK has no transaction with this "
+            f":mag: *Not found at IAK {endpoint.environment}*\nIAK has no "
+            f"{'postpaid bill payment' if postpaid else 'transaction'} with this "
             f"ref_id at {escape(endpoint.base_url)} (`IAK_ENV={endpoint.environment}`). A "
             "sandbox ref_id checked against production, or a production one against the "
             "sandbox, is a classic mistake: check which environment the backend sent it to, "
-            "and the ref_id for typos."
+            f"and the ref_id for typos. {other}"
         )
-    if rc == "204":
+    if rc == WRONG_SIGN_CODES[answer.line]:
         return (
-            f"{STOPS_SALES} *IAK rejected the bot's own credentials* (rc 204, wrong sign)\n"
-            f"This is about the bot's settings{', not the transaction' if unknown else ''}. "
+            f"{STOPS_SALES} *IAK rejected the bot's own credentials* ({code_word} {rc}, wrong "
+            f"sign)\nThis is about the bot's settings{f', not the {thing}' if unknown else ''}. "
             "Check `IAK_USERNAME` (the "
             "account's registered phone number) and `IAK_API_KEY`: the key must belong to the "
             f"environment in `IAK_ENV` (now `{endpoint.environment}`, "
@@ -295,22 +516,24 @@ def _problem(
         )
     if rc == "102":
         return (
-            f"{STOPS_SALES} *IAK refuses the bot's outbound IP address* (rc 102)\n"
+            f"{STOPS_SALES} *IAK refuses the bot's outbound IP address* ({code_word} 102)\n"
             f"Add the bot's outbound IP on <{IAK_IP_SETTINGS}|IAK's IP settings page>. "
             "On Heroku-style platforms "
             "a dyno's outbound IP changes on every restart: route the bot through a static-IP "
             "add-on and whitelist the add-on's addresses instead."
             f"{unknown}"
         )
-    code = registry.rc(rc) if rc else None
-    refused = rc in CHECK_REFUSED_RCS if outcome is not None else rc not in (None, "00")
+    code = registry.rc(rc, line=answer.line) if rc else None
+    refused_rcs = POSTPAID_CHECK_REFUSED_RCS if postpaid else CHECK_REFUSED_RCS
+    refused = rc in refused_rcs if status_check else rc not in (None, "00")
     if rc is not None and refused:
         meaning = f": {escape(code.description)}" if code else ""
-        return f":warning: *IAK refused the check* (rc {escape(rc)}{meaning}).{unknown}"
-    if rc is not None and code is None and outcome is Outcome.UNKNOWN:
+        return f":warning: *IAK refused the check* ({code_word} {escape(rc)}{meaning}).{unknown}"
+    if rc is not None and code is None and unknown_outcome:
+        table = "postpaid table" if postpaid else "published table"
         return (
-            f":grey_question: *IAK answered rc {escape(rc)}, which is not in IAK's published "
-            "table*\nTreat the transaction as pending and ask IAK what it means."
+            f":grey_question: *IAK answered {code_word} {escape(rc)}, which is not in IAK's "
+            f"{table}*\nTreat the {thing} as pending and ask IAK what it means."
         )
     if rc is None and answer.http_status == 400:
         details = answer.error_details or answer.message or "no details given"
@@ -326,12 +549,16 @@ def _headline(answer: Answer) -> str:
     failure = answer.failure
     if failure is None:
         rc = answer.rc
+        word = "response_code" if answer.line is Line.POSTPAID else "rc"
+        wrong_sign = WRONG_SIGN_CODES[answer.line]
         return {
             "06": f"Not found at IAK {answer.endpoint.environment}",
-            "204": "IAK rejected the bot's credentials (rc 204): check IAK_USERNAME, IAK_API_KEY",
-            "102": "IAK refuses the bot's IP address (rc 102)",
+            wrong_sign: f"IAK rejected the bot's credentials ({word} {wrong_sign}): check "
+            "IAK_USERNAME, IAK_API_KEY",
+            "102": f"IAK refuses the bot's IP address ({word} 102)",
         }.get(
-            rc or "", f"IAK answered rc {rc}" if rc else f"IAK answered HTTP {answer.http_status}"
+            rc or "",
+            f"IAK answered {word} {rc}" if rc else f"IAK answered HTTP {answer.http_status}",
         )
     return {
         ErrorKind.TIMEOUT: "IAK did not answer in time",
@@ -389,12 +616,15 @@ def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str
     return truncate(escape(" ".join(parts)), 3000)
 
 
-def _scrub(text: str | None, customer_id: str | None) -> str:
-    """IAK's free text can quote the customer number: mask it, and any number as long as one."""
+def _scrub(text: str | None, customer_id: str | None, name: str | None = None) -> str:
+    """IAK's free text can quote the customer number (or a bill's account name): mask them,
+    and any number as long as one."""
     if not text:
         return ""
     if customer_id and len(customer_id) >= 4:
         text = text.replace(customer_id, mask_customer_id(customer_id))
+    if name and len(name.strip()) >= 3:
+        text = text.replace(name.strip(), mask_name(name))
     return _LONG_NUMBER.sub(lambda match: mask_customer_id(match.group(0)), text)
 
 

@@ -9,16 +9,19 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
+from bot.registry import Line
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
 from bot.slack.blocks.durations import duration
+from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
-from bot.slack.blocks.status import RECHECK_ACTION
+from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.text import note
 from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import TransactionReports
 
 
@@ -81,10 +84,12 @@ class StatusActions:
         self.cooldown = Cooldown(services.clock, RECHECK_COOLDOWN)
 
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
-        """Ack the click, ask IAK again, and replace the card with the new answer."""
+        """Ack the click, ask IAK again (prepaid or postpaid, as the button says), and replace
+        the card with the new answer."""
         await ack()
         click = Click.of(body)
-        ref_id = click.value
+        target = RecheckTarget.parse(click.value)
+        ref_id = target.ref_id
         if not valid_ref_id(ref_id):
             return
         wait = self.cooldown.wait_left(click.user_id)
@@ -101,10 +106,14 @@ class StatusActions:
                 post_later(respond, message, what="IAK settings"), name="recheck-not-configured"
             )
             return
+        if target.line is Line.POSTPAID:
+            work = self.checks.deliver_postpaid_status(iak, ref_id, respond, replace_original=True)
+        else:
+            work = self.checks.deliver_status(iak, ref_id, respond, replace_original=True)
         answer_later(
             self.services.background,
             respond,
-            self.checks.deliver_status(iak, ref_id, respond, replace_original=True),
+            work,
             what=f"rechecked status card of {ref_id}",
         )
 
@@ -115,6 +124,10 @@ def register(app: AsyncApp, services: Services) -> None:
     # Remediation cards hold no customer data: open to everyone.
     app.action(SHARE_ACTION)(cards.share)
     app.action(re.compile(rf"^{SHOW_CARD_ACTION}_"))(cards.show)
+    # Price-list entries hold no customer data either.
+    products = ProductAnswers(services)
+    app.action(re.compile(rf"^{SHOW_PRODUCT_ACTION}_\d+$"))(products.open)
+    app.action(CHECK_PRODUCT_ACTION)(products.open)
     # These reveal transaction data: ALLOWED_USERS / ALLOWED_CHANNELS first.
     guarded = [AccessGuard.from_services(services).check]
     app.action(RECHECK_ACTION, middleware=guarded)(StatusActions(services).recheck)

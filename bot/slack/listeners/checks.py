@@ -13,7 +13,12 @@ from slack_bolt.async_app import AsyncRespond
 from bot.config import ConfigError, Settings
 from bot.iak.client import IakClient
 from bot.services import Services
-from bot.slack.blocks.status import balance_card, iak_not_configured, status_card
+from bot.slack.blocks.status import (
+    balance_card,
+    iak_not_configured,
+    postpaid_status_card,
+    status_card,
+)
 from bot.slack.blocks.text import Message
 from bot.slack.interactions import post_later
 
@@ -24,7 +29,7 @@ def not_configured_message(settings: Settings) -> Message:
     """Which IAK settings to set, and what they hold, before the bot can ask IAK."""
     try:
         settings.require(
-            "iak_username", "iak_api_key", why="to ask IAK (/iak status, /iak balance)"
+            "iak_username", "iak_api_key", why="to ask IAK (/iak status, balance, product)"
         )
     except ConfigError as exc:
         return iak_not_configured(str(exc))
@@ -48,6 +53,19 @@ class LiveChecks:
         message = status_card(check, self.services.registry, history=history)
         await post_later(
             respond, message, replace_original=replace_original, what=f"status card {ref_id}"
+        )
+
+    async def deliver_postpaid_status(
+        self, iak: IakClient, ref_id: str, respond: AsyncRespond, *, replace_original: bool
+    ) -> None:
+        """Check a postpaid bill at IAK and post its card (nothing is stored: see PostpaidCheck)."""
+        check = await iak.check_postpaid_status(ref_id)
+        message = postpaid_status_card(check, self.services.registry)
+        await post_later(
+            respond,
+            message,
+            replace_original=replace_original,
+            what=f"postpaid status card {ref_id}",
         )
 
     async def deliver_balance(self, iak: IakClient, respond: AsyncRespond) -> None:

@@ -10,6 +10,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.iak.models import valid_ref_id
+from bot.price_lists import product_query
 from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
 from bot.services import Services
 from bot.slack.access import AccessGuard, Requester
@@ -25,8 +26,9 @@ from bot.slack.blocks.cards import (
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
 from bot.slack.blocks.text import Message, truncate
-from bot.slack.interactions import answer_later, post_later
+from bot.slack.interactions import ack_ephemeral, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import (
     PENDING_WHAT,
     STATS_WHAT,
@@ -62,6 +64,16 @@ STATUS_HELP = CommandHelp(
     "/iak status order001",
     "what happened to a top-up, live from IAK, and what to do (give its ref_id)",
 )
+POSTPAID_STATUS_HELP = CommandHelp(
+    "/iak status pp bill001",
+    "the same for a postpaid bill payment, from IAK's postpaid API (also "
+    "`status postpaid bill001`)",
+)
+PRODUCT_HELP = CommandHelp(
+    "/iak product xld25000",
+    "a product of IAK's price lists: price, nominal, operator, active or not (or words: "
+    "`product telkomsel 25`; `product pp bpjs` for postpaid)",
+)
 STATS_HELP = CommandHelp(
     "/iak stats 24h",
     "outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`",
@@ -83,9 +95,11 @@ USAGE: tuple[CommandHelp, ...] = (
         "every response code, grouped by status (`codes postpaid` for the postpaid table)",
     ),
     STATUS_HELP,
+    POSTPAID_STATUS_HELP,
     CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
     STATS_HELP,
     CommandHelp("/iak balance", "the IAK deposit balance, live"),
+    PRODUCT_HELP,
     CommandHelp("/iak help", "this list"),
 )
 
@@ -95,11 +109,6 @@ def subcommand_name(entry: CommandHelp) -> str:
     return entry.usage.split()[1]
 
 
-async def ack_ephemeral(ack: AsyncAck, message: Message) -> None:
-    """Answer in the ack itself: only the caller sees it, and no round trip is needed."""
-    await ack({"response_type": "ephemeral", "text": message["text"], "blocks": message["blocks"]})
-
-
 class IakCommand:
     """Routes `/iak` text to its subcommand; unknown or empty text gets the usage."""
 
@@ -107,6 +116,7 @@ class IakCommand:
         self.services = services
         self.checks = LiveChecks(services)
         self.reports = TransactionReports(services)
+        self.products = ProductAnswers(services)
         self.guard = AccessGuard.from_services(services)
         self._answers: dict[str, Message] = {}
         self.handlers: dict[str, Handler] = {
@@ -116,6 +126,7 @@ class IakCommand:
             "pending": self.pending,
             "stats": self.stats,
             "balance": self.balance,
+            "product": self.product,
             "help": self.help,
         }
 
@@ -191,20 +202,36 @@ class IakCommand:
         await ack_ephemeral(call.ack, codes_list(self.services.registry, line))
 
     async def status(self, call: Invocation) -> None:
-        """`/iak status <ref_id>`: ack now, the card follows through response_url."""
-        ref_id = call.args
+        """`/iak status [pp] <ref_id>`: ack now, the card follows through response_url."""
+        line, ref_id = _status_args(call.args)
         if not valid_ref_id(ref_id):
-            note = (
-                f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable characters "
-                "without spaces."
-                if ref_id
-                else "Which transaction? Give its ref_id."
+            if ref_id:
+                note = (
+                    f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable "
+                    "characters without spaces."
+                )
+            elif line is Line.POSTPAID:
+                note = "Which postpaid bill? Give its ref_id."
+            else:
+                note = "Which transaction? Give its ref_id."
+            await ack_ephemeral(
+                call.ack, help_message([STATUS_HELP, POSTPAID_STATUS_HELP], note=note)
             )
-            await ack_ephemeral(call.ack, help_message([STATUS_HELP], note=note))
             return
         iak = self.services.iak
         if iak is None:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        if line is Line.POSTPAID:
+            await ack_ephemeral(call.ack, checking_message(ref_id, iak.postpaid_endpoint))
+            answer_later(
+                self.services.background,
+                call.respond,
+                self.checks.deliver_postpaid_status(
+                    iak, ref_id, call.respond, replace_original=False
+                ),
+                what=f"postpaid status card of {ref_id}",
+            )
             return
         await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint))
         answer_later(
@@ -226,6 +253,21 @@ class IakCommand:
             call.respond,
             self.checks.deliver_balance(iak, call.respond),
             what="balance card",
+        )
+
+    async def product(self, call: Invocation) -> None:
+        """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""
+        lines, query = product_query(call.args)
+        if not query:
+            note = "Which product? Give its code or words, for example /iak product xld25000."
+            await ack_ephemeral(call.ack, help_message([PRODUCT_HELP], note=note))
+            return
+        price_lists = self.services.price_lists
+        if price_lists is None:
+            await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
+            return
+        await self.products.answer(
+            price_lists, lines, query, call.ack, call.respond, read_within=ANSWER_IN_ACK_WITHIN
         )
 
     async def pending(self, call: Invocation) -> None:
@@ -282,6 +324,16 @@ class IakCommand:
     async def help(self, call: Invocation) -> None:
         """`/iak help`."""
         await ack_ephemeral(call.ack, help_message(self.usage()))
+
+
+def _status_args(args: str) -> tuple[Line, str]:
+    """`order001` (prepaid), `pp bill001` / `postpaid bill001` / `prepaid order001`; a line's
+    name alone asks which ref_id. Whatever else is given is the ref_id, to be refused."""
+    first, _, rest = args.partition(" ")
+    line = line_named(first)
+    if line is None:
+        return Line.PREPAID, args
+    return line, rest
 
 
 def register(app: AsyncApp, services: Services) -> IakCommand:

@@ -221,3 +221,26 @@ def test_limit_checker_catches_each_violation(message: dict[str, Any], problem: 
 
 def test_help_entries_are_plain_data() -> None:
     assert all(isinstance(entry, CommandHelp) for entry in USAGE)
+
+
+@pytest.mark.parametrize(
+    ("key", "command"),
+    [
+        ("20", "/iak product <product code>"),
+        ("106", "/iak product <product code>"),
+        ("postpaid 20", "/iak product pp <product code>"),
+        ("postpaid 106", "/iak product pp <product code>"),
+        ("17", None),
+        ("postpaid 11", None),
+    ],
+)
+def test_product_codes_point_at_the_price_list(
+    registry: Registry, key: str, command: str | None
+) -> None:
+    code = registry.get(key)
+    assert code is not None
+    text = all_text(remediation_card(code))
+    if command is None:
+        assert "/iak product" not in text
+    else:
+        assert command in text

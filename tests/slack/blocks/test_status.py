@@ -12,22 +12,33 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.iak.client import BalanceCheck, CallLimits, IakClient, IakEndpoint, StatusCheck
+from bot.iak.client import (
+    BalanceCheck,
+    CallLimits,
+    IakClient,
+    IakEndpoint,
+    PostpaidCheck,
+    StatusCheck,
+)
 from bot.iak.models import Outcome, Source
-from bot.registry import Registry
+from bot.registry import Line, Registry
 from bot.slack.blocks.status import (
+    CHECK_PRODUCT_ACTION,
     RECHECK_ACTION,
+    RecheckTarget,
     balance_card,
     checking_message,
     iak_not_configured,
+    postpaid_status_card,
     status_card,
 )
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
-from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, transaction
+from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, refusal, transaction
 from tests.support.messages import all_text, assert_valid
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
+POSTPAID_ENDPOINT = IakEndpoint("production", "https://mobilepulsa.net", Line.POSTPAID)
 CUSTOMER = "0817777215"
 PLN_TOKEN = "1234-5678-9012-3456-7890"
 
@@ -48,12 +59,15 @@ async def ask(registry: Registry, respond: Respond, what: str = "order001") -> A
         username="u",
         api_key="k",
         endpoint=ENDPOINT,
+        postpaid_endpoint=POSTPAID_ENDPOINT,
         registry=registry,
         limits=CallLimits(deadline=0.2, backoff=0.001),
         transport=httpx.MockTransport(handler),
     ) as client:
         if what == "balance":
             return await client.check_balance()
+        if what.startswith("postpaid "):
+            return await client.check_postpaid_status(what.removeprefix("postpaid "))
         return await client.check_status(what)
 
 
@@ -68,6 +82,18 @@ async def status_of(
     check = await ask(registry, answering(status, data), ref_id)
     assert isinstance(check, StatusCheck)
     return check
+
+
+async def postpaid_of(
+    registry: Registry, status: int, data: dict[str, Any], ref_id: str = "bill001"
+) -> PostpaidCheck:
+    check = await ask(registry, answering(status, data), f"postpaid {ref_id}")
+    assert isinstance(check, PostpaidCheck)
+    return check
+
+
+def buttons(card: Message) -> list[dict[str, Any]]:
+    return [e for b in card["blocks"] if b["type"] == "actions" for e in b["elements"]]
 
 
 def unreachable(request: httpx.Request) -> httpx.Response:
@@ -322,3 +348,89 @@ def test_acks_and_missing_settings_are_valid() -> None:
     missing = iak_not_configured("IAK_USERNAME: your IAK username")
     assert_valid(missing)
     assert "IAK_USERNAME" in shown(missing)
+
+
+async def test_a_postpaid_card_shows_the_bill_masked(registry: Registry) -> None:
+    card = postpaid_status_card(await postpaid_of(registry, 200, bill("bill001")), registry)
+    assert_valid(card)
+    text = shown(card)
+    assert card["blocks"][0]["text"]["text"] == "Postpaid bill bill001"
+    assert "Paid" in card["blocks"][1]["elements"][0]["text"]
+    for expected in ("TELKOMPSTN", "6391***202", "J***", "Rp129.610", "Rp7.500", "Rp137.110"):
+        assert expected in text
+    assert "6391601202" not in text and "JAORAH" not in text
+    assert "Postpaid 00 · PAYMENT / INQUIRY SUCCESS" in text
+    (recheck,) = buttons(card)
+    assert (recheck["action_id"], recheck["value"]) == (RECHECK_ACTION, "postpaid bill001")
+    assert RecheckTarget.parse(recheck["value"]) == RecheckTarget("bill001", Line.POSTPAID)
+    assert RecheckTarget.parse("order001") == RecheckTarget("order001")
+
+
+async def test_longest_and_hostile_bill_fits_and_is_never_markup(registry: Registry) -> None:
+    ref_id = "<!channel>" + "&*_`~" * 18
+    data = bill(
+        ref_id,
+        "failed",
+        message="<@U123|boss> " + "x" * 600,
+        code="<!here>" * 80,
+        tr_name="<!everyone> " * 60,
+        period="2021" * 200,
+        noref="9" * 500,
+        datetime="<!here>" * 10,
+    )
+    card = postpaid_status_card(await postpaid_of(registry, 200, data, ref_id), registry)
+    assert_valid(card)
+    assert card["blocks"][0]["text"]["type"] == "plain_text"
+    for markup in ("<!channel>", "<!here>", "<@U123|boss>", "<!everyone>"):
+        assert all(markup not in text for text in mrkdwn_texts(card["blocks"]))
+        assert markup not in card["text"]
+
+
+@pytest.mark.parametrize(
+    ("line", "data", "expected"),
+    [
+        ("prepaid", transaction("t1", "failed", rc="20"), "prepaid xld25000"),
+        ("prepaid", transaction("t1", "failed", rc="106"), "prepaid xld25000"),
+        ("postpaid", bill("t1", "failed", response_code="106"), "postpaid TELKOMPSTN"),
+        ("postpaid", bill("t1", "failed", response_code="20"), "postpaid TELKOMPSTN"),
+    ],
+)
+async def test_product_codes_offer_the_products_price_list_entry(
+    registry: Registry, line: str, data: dict[str, Any], expected: str
+) -> None:
+    if line == "postpaid":
+        card = postpaid_status_card(await postpaid_of(registry, 200, data, "t1"), registry)
+    else:
+        card = status_card(await status_of(registry, 200, data, "t1"), registry)
+    assert_valid(card)
+    (product,) = [b for b in buttons(card) if b["action_id"] == CHECK_PRODUCT_ACTION]
+    assert product["text"]["text"] == "Check the product"
+    assert product["value"] == expected
+
+
+async def test_other_codes_or_no_product_offer_no_product_button(registry: Registry) -> None:
+    cards = [
+        status_card(await status_of(registry, 200, transaction("t1", "failed")), registry),
+        status_card(
+            await status_of(registry, 200, transaction("t1", "failed", rc="20", product_code=None)),
+            registry,
+        ),
+        status_card(await status_of(registry, 400, refusal("20", "CODE NOT FOUND")), registry),
+    ]
+    for card in cards:
+        assert CHECK_PRODUCT_ACTION not in [b["action_id"] for b in buttons(card)]
+
+
+async def test_postpaid_refusals_and_failures(registry: Registry) -> None:
+    wrong = postpaid_status_card(
+        await postpaid_of(registry, 400, {"response_code": "100", "message": "INVALID SIGNATURE"}),
+        registry,
+    )
+    assert_valid(wrong)
+    assert "IAK_API_KEY" in shown(wrong) and "response_code 100" in shown(wrong)
+    assert "Product" not in all_text(wrong)  # a refusal says nothing about any bill
+    check = await ask(registry, unreachable, "postpaid bill001")
+    down = postpaid_status_card(check, registry)
+    assert_valid(down)
+    assert "Could not reach IAK" in shown(down)
+    assert "https://mobilepulsa.net" in shown(down)  # the postpaid host was asked
