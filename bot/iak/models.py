@@ -90,15 +90,17 @@ def valid_ref_id(value: str) -> bool:
 def _text(value: object) -> str | None:
     if value is None:
         return None
-    if isinstance(value, bool):
+    if isinstance(value, str):
+        text = value.strip()
+    elif isinstance(value, bool) or not isinstance(value, int | float | Decimal):
         raise ValueError("must be text or a number")
-    if isinstance(value, int | float | Decimal | str):
-        text = str(value).strip()
-        if "\x00" in text or not _encodable(text):
-            # Postgres cannot store NUL or lone surrogates; neither is real IAK data.
-            raise ValueError("contains characters that are not valid text")
-        return text or None
-    raise ValueError("must be text or a number")
+    else:
+        text = str(value)
+    # Postgres cannot store NUL or lone surrogates; neither is real IAK data. (ASCII, as
+    # nearly everything IAK sends is, has no surrogates to look for.)
+    if "\x00" in text or not (text.isascii() or _encodable(text)):
+        raise ValueError("contains characters that are not valid text")
+    return text or None
 
 
 def _encodable(text: str) -> bool:

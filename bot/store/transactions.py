@@ -35,7 +35,9 @@ class Observation:
 
     def payload(self) -> dict[str, Any]:
         """What was observed, as stored in the history (never the sign)."""
-        return self.data.model_dump(mode="json", exclude={"sign"})
+        data = self.data
+        # TransactionData's values are text, whole numbers or None: as they are in JSON.
+        return {name: getattr(data, name) for name in _PAYLOAD_FIELDS}
 
     def encoded(self) -> tuple[str, str]:
         """The payload as stored (canonical JSON) and the observation's fingerprint.
@@ -46,9 +48,13 @@ class Observation:
         list is spelled out around the payload's JSON so the payload is encoded only once.
         """
         payload = json.dumps(self.payload(), sort_keys=True, separators=(",", ":"), default=str)
-        created = json.dumps(self.created_at.isoformat() if self.created_at else None)
-        canonical = f"[{json.dumps(self.source.value)},{payload},{created}]"
+        # An ISO time and a source name hold nothing JSON escapes: quoted as they are.
+        created = f'"{self.created_at.isoformat()}"' if self.created_at else "null"
+        canonical = f'["{self.source.value}",{payload},{created}]'
         return payload, hashlib.sha256(canonical.encode()).hexdigest()
+
+
+_PAYLOAD_FIELDS = tuple(sorted(name for name in TransactionData.model_fields if name != "sign"))
 
 
 @dataclass(frozen=True)

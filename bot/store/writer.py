@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import functools
+import itertools
 import logging
 import queue
 import threading
@@ -370,7 +371,7 @@ class _Statements:
             sql = self._sql.get((kind, len(chunk)))
             if sql is None:
                 sql = self._sql[kind, len(chunk)] = self._build(kind, len(chunk))
-            connection.exec_driver_sql(sql, tuple(value for row in chunk for value in row))
+            connection.exec_driver_sql(sql, tuple(itertools.chain.from_iterable(chunk)))
 
     def _build(self, kind: str, count: int) -> str:
         quote, mark = self.quote, self.mark
