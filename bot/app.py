@@ -21,7 +21,7 @@ from bot.alerting import Alerting, build_alerting, health_report, setting_warnin
 from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, required_for_slack
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
@@ -71,18 +71,6 @@ class Bot:
         self.services.database.close()
         if self.services.iak is not None:
             await self.services.iak.aclose()
-
-
-def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None:
-    """Stop early when settings the Slack-facing commands need are missing."""
-    if socket_mode:
-        settings.require(
-            "slack_bot_token", "slack_app_token", why="for Socket Mode (iak-bot socket)"
-        )
-    else:
-        settings.require(
-            "slack_bot_token", "slack_signing_secret", why="to receive Slack requests (serve)"
-        )
 
 
 def build_slack_app(

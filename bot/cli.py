@@ -10,7 +10,7 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from bot.config import ConfigError, Settings, load_settings
+from bot.config import ConfigError, Settings, load_settings, required_for_slack
 
 if TYPE_CHECKING:
     from datetime import datetime
@@ -99,12 +99,16 @@ def _parser() -> argparse.ArgumentParser:
 def _serve(_: argparse.Namespace) -> int:
     import uvicorn
 
-    from bot.app import required_for_slack
     from bot.logs import setup_logging
 
     settings = load_settings()
     required_for_slack(settings)
-    _require_database(settings)
+    if settings.web_concurrency > 1:
+        # This process only watches the workers: it checks the database from a child, so
+        # that it never loads the database libraries the workers load for themselves.
+        _in_a_child(_require_database, settings)
+    else:
+        _require_database(settings)
     setup_logging(settings)
     uvicorn.run(
         "bot.app:create_web_app",
@@ -159,6 +163,31 @@ def _monitor(_: argparse.Namespace) -> int:
     setup_logging(settings)
     asyncio.run(run_monitor(settings))
     return 0
+
+
+def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
+    """Run a check in a forked child (before any thread exists); its ConfigError is raised
+    here, with its message."""
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child
+        os.close(read)
+        code = 0
+        try:
+            check(settings)
+        except ConfigError as exc:
+            os.write(write, str(exc).encode())
+            code = EXIT_CONFIG
+        except BaseException:  # anything else is reported by the parent's own check
+            code = 1
+        os.close(write)
+        os._exit(code)
+    os.close(write)
+    with os.fdopen(read, "rb") as answer:
+        message = answer.read().decode()
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise ConfigError(message or "the database check failed; see the log")
 
 
 def _require_database(settings: Settings) -> None:
@@ -228,7 +257,8 @@ def _has_store(settings: Settings) -> bool:
 
 
 def _status(args: argparse.Namespace) -> int:
-    from bot.iak.models import Outcome, valid_ref_id
+    from bot.iak.models import valid_ref_id
+    from bot.outcomes import Outcome
     from bot.registry import Registry
     from bot.slack.blocks.status import status_card
 

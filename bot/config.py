@@ -234,6 +234,18 @@ SETTING_HELP: dict[str, str] = {
 }
 
 
+def required_for_slack(settings: Settings, *, socket_mode: bool = False) -> None:
+    """Stop early when settings the Slack-facing commands need are missing."""
+    if socket_mode:
+        settings.require(
+            "slack_bot_token", "slack_app_token", why="for Socket Mode (iak-bot socket)"
+        )
+    else:
+        settings.require(
+            "slack_bot_token", "slack_signing_secret", why="to receive Slack requests (serve)"
+        )
+
+
 def load_settings(**overrides: object) -> Settings:
     """Read Settings from the environment; turn validation errors into a readable ConfigError."""
     try:

@@ -18,11 +18,12 @@ from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.iak.models import Outcome, Source, TransactionData, valid_ref_id
+from bot.iak.models import TransactionData, valid_ref_id
 from bot.iak.signing import verify
+from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.store.database import Database
-from bot.store.transactions import Observation
+from bot.store.states import Observation
 from bot.store.writer import StoreRejected, StoreUnavailable
 
 MAX_BODY = 64 * 1024

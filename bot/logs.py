@@ -14,8 +14,7 @@ import re
 import sys
 from contextvars import ContextVar
 from datetime import UTC, datetime
-
-from sqlalchemy.engine import make_url
+from urllib.parse import unquote, urlsplit
 
 from bot.config import Settings
 
@@ -63,9 +62,9 @@ def secrets_of(settings: Settings) -> dict[str, str]:
         "IAK_API_KEY": settings.iak_api_key or "",
         "INGEST_TOKEN": settings.ingest_token or "",
     }
-    password = make_url(settings.database_url).password
+    password = urlsplit(settings.database_url).password
     if password:
-        found["DATABASE_PASSWORD"] = str(password)
+        found["DATABASE_PASSWORD"] = unquote(password)
     return found
 
 

@@ -114,8 +114,11 @@ def test_migrate_is_safe_to_run(tmp_path: Path) -> None:
     assert "up to date" in again.stdout
 
 
-def test_serve_refuses_an_unmigrated_database(tmp_path: Path) -> None:
-    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s")
+@pytest.mark.parametrize("workers", ["1", "2"])
+def test_serve_refuses_an_unmigrated_database(tmp_path: Path, workers: str) -> None:
+    """With several workers the supervising process checks from a child of its own (it
+    stays small), and says the same."""
+    env = clean_env(SLACK_BOT_TOKEN="xoxb-test", SLACK_SIGNING_SECRET="s", WEB_CONCURRENCY=workers)
     result = iak_bot("serve", cwd=tmp_path, env=env)
     assert result.returncode == 2
     assert "iak-bot migrate" in result.stderr

@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy import event, func, select
 
-from bot.iak.models import Outcome
 from bot.intake import Intake
+from bot.outcomes import Outcome
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot
 from tests.support.intake import INGEST_TOKEN, callback_body, iak_sign, topup_answer

@@ -13,7 +13,8 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sqlalchemy import select
 
-from bot.iak.models import Outcome, valid_ref_id
+from bot.iak.models import valid_ref_id
+from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot, bot_server

@@ -11,10 +11,12 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from bot.iak.models import Source, TransactionData
+from bot.iak.models import TransactionData
+from bot.outcomes import Source
 from bot.registry import Registry
-from bot.store.transactions import Observation, TransactionStore
-from bot.store.writer import write_batch
+from bot.store.states import Observation
+from bot.store.transactions import TransactionStore
+from bot.store.writer import InProcess
 
 CUSTOMER = "0817777215"
 _FIELDS = {
@@ -55,7 +57,7 @@ def record_all(store: TransactionStore, observations: Iterable[Observation]) -> 
     for observation in observations:
         batch.append(observation)
         if len(batch) == 500:
-            write_batch(store.engine, batch)
+            InProcess(store.engine).write(batch)
             batch = []
     if batch:
-        write_batch(store.engine, batch)
+        InProcess(store.engine).write(batch)

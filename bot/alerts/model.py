@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from bot.iak.models import Outcome
+from bot.outcomes import Outcome
 
 
 class IncidentKind(StrEnum):

@@ -26,10 +26,8 @@ from bot.config import Settings
 from bot.iak.models import (
     CHECK_REFUSED_RCS,
     POSTPAID_CHECK_REFUSED_RCS,
-    Outcome,
     PostpaidBill,
     PostpaidOutcome,
-    Source,
     TransactionData,
     _rupiah,  # the same lenient rupiah parsing as transactions ("997136249", 25000.0)
 )
@@ -40,6 +38,7 @@ from bot.iak.signing import (
     PRICE_LIST_SUFFIX,
     sign,
 )
+from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry, normalize_rc
 
 log = logging.getLogger(__name__)

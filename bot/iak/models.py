@@ -21,6 +21,7 @@ from pydantic import (
     field_validator,
 )
 
+from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry, Status, normalize_rc
 
 # How long each text field of IAK's `data` may be. The store's columns are sized from these
@@ -37,35 +38,6 @@ MAX_LENGTH = {
 }
 MAX_REF_ID = MAX_LENGTH["ref_id"]
 _PRINTABLE_NO_SPACE = re.compile(r"^[\x21-\x7e]+$")
-
-
-class Outcome(StrEnum):
-    """How a transaction ended, as far as we know."""
-
-    SUCCESS = "success"
-    FAILED = "failed"
-    PENDING = "pending"
-    # No usable answer (timeout, 5xx, garbage, or the check itself was refused):
-    # IAK's OTHER row says to treat it as pending.
-    UNKNOWN = "unknown"
-
-    @property
-    def is_final(self) -> bool:
-        """Success and failure never change again."""
-        return self not in NOT_FINAL
-
-
-# Not final yet: still pending, or unknown (no usable answer, which IAK says to treat as
-# pending). `/iak pending`, the monitor's age-out and its re-checks all mean these two.
-NOT_FINAL = (Outcome.PENDING, Outcome.UNKNOWN)
-
-
-class Source(StrEnum):
-    """Where an observation of a transaction came from."""
-
-    CALLBACK = "callback"
-    INGEST = "ingest"
-    STATUS_CHECK = "status_check"
 
 
 # rcs that describe the request rather than the transaction: when IAK answers a

@@ -22,7 +22,6 @@ from bot.alerts.model import IncidentChange, IncidentKind
 from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.iak.client import IakClient
-from bot.iak.models import Source
 from bot.monitor import queries
 from bot.monitor.decisions import (
     MonitorConfig,
@@ -33,9 +32,10 @@ from bot.monitor.decisions import (
     next_check,
     opening_threshold,
 )
+from bot.outcomes import Source
 from bot.registry import Registry
 from bot.store.database import Database
-from bot.store.transactions import Observation
+from bot.store.states import Observation
 
 log = logging.getLogger(__name__)
 

@@ -11,7 +11,6 @@ from typing import Any
 from sqlalchemy import Connection, and_, func, or_, select, update
 
 from bot.alerts.model import Incident, SpikeDetails
-from bot.iak.models import NOT_FINAL, Outcome
 from bot.monitor.decisions import (
     DepositReading,
     MonitorConfig,
@@ -20,6 +19,7 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
+from bot.outcomes import NOT_FINAL, Outcome
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
 from bot.store.schema import transactions
 from bot.store.transactions import PendingTransaction

@@ -8,10 +8,12 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from bot.iak.models import Outcome, Source, TransactionData
+from bot.iak.models import TransactionData
+from bot.outcomes import Outcome, Source
 from bot.store.db import create_db_engine, require_migrated
 from bot.store.reports import Reports
-from bot.store.transactions import Event, Observation, TransactionStore
+from bot.store.states import Observation
+from bot.store.transactions import Event, TransactionStore
 from bot.store.writer import Writer
 
 log = logging.getLogger(__name__)

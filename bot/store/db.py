@@ -10,6 +10,7 @@ from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from bot.config import ConfigError
+from bot.store.connect import POSTGRES_CONNECT_ARGS, POSTGRES_WRITE_TIMEOUTS, sqlite_connect
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -20,12 +21,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
-# How long one statement, or a wait for a lock, may take before the database gives up:
-# well inside the time a request waits for its write (bot.store.writer.WRITE_DEADLINE),
-# so a stalled or locked database answers "try again" rather than hold callbacks.
-STATEMENT_TIMEOUT_MS = 5_000
-LOCK_TIMEOUT_MS = 3_000
-SQLITE_BUSY_TIMEOUT_MS = LOCK_TIMEOUT_MS
 
 
 def create_db_engine(url: str) -> Engine:
@@ -45,25 +40,7 @@ def _postgres_engine(url: URL) -> Engine:
         # A restarted Postgres leaves dead connections in the pool; ping before use.
         pool_pre_ping=True,
         pool_recycle=1800,
-        connect_args={
-            "connect_timeout": 5,
-            "application_name": "iak-bot",
-            # No server-side prepared statements. psycopg prepares a statement after its
-            # fifth run, and Postgres then keeps a generic plan made for the table as it
-            # was: on a new, small table, a sequential scan, used for as long as the
-            # connection lives while the table grows (until ANALYZE, which autovacuum may
-            # not run for a long while). Planned each time, every statement follows the
-            # table as it is (benchmarks/RESULTS.md has the figures). Prepared statements
-            # are also what a transaction-mode pooler (PgBouncer, Heroku's connection
-            # pooling) trips on; without them the bot holds no session state.
-            "prepare_threshold": None,
-            # A connection whose server stopped answering is noticed, not waited on forever.
-            "keepalives": 1,
-            "keepalives_idle": 30,
-            "keepalives_interval": 10,
-            "keepalives_count": 3,
-            "tcp_user_timeout": 30_000,
-        },
+        connect_args=POSTGRES_CONNECT_ARGS,
     )
 
     @event.listens_for(engine, "begin")
@@ -73,33 +50,14 @@ def _postgres_engine(url: URL) -> Engine:
         # session keeps no state a transaction-mode pooler would have to carry.
         options = connection.get_execution_options()
         if options.get("write") and not options.get("migration"):
-            connection.exec_driver_sql(
-                f"SET LOCAL statement_timeout = {STATEMENT_TIMEOUT_MS}; "
-                f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"
-            )
+            connection.exec_driver_sql(POSTGRES_WRITE_TIMEOUTS)
 
     return engine
 
 
 def _sqlite_engine(url: URL) -> Engine:
-    if url.database and url.database != ":memory:":
-        Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-    engine = create_engine(
-        url, connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}
-    )
-
-    @event.listens_for(engine, "connect")
-    def _on_connect(dbapi_connection: Any, _: Any) -> None:
-        # SQLAlchemy, not the sqlite3 module, decides when a transaction begins (below).
-        dbapi_connection.isolation_level = None
-        cursor = dbapi_connection.cursor()
-        # WAL: the web server and the monitor can read while one of them writes.
-        cursor.execute("PRAGMA journal_mode=WAL")
-        # FULL: a commit is on disk before the caller hears "stored" (callbacks get 200).
-        cursor.execute("PRAGMA synchronous=FULL")
-        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
-        cursor.execute("PRAGMA foreign_keys=ON")
-        cursor.close()
+    path = url.database or ":memory:"
+    engine = create_engine(url, creator=lambda: sqlite_connect(path))
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:

@@ -15,7 +15,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
-from bot.iak.models import NOT_FINAL, Outcome, valid_ref_id
+from bot.iak.models import valid_ref_id
+from bot.outcomes import NOT_FINAL, Outcome
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 

@@ -1,93 +1,17 @@
-"""Transactions: their current state, how observations move it (state only moves forward),
-and the reads of both. The writes are bot.store.writer's."""
+"""Reads of transactions and their history. How a transaction's state moves is
+bot.store.states'; the writes are bot.store.writer's."""
 
 from __future__ import annotations
 
-import hashlib
-import json
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine, Row, select
 
-from bot.iak.models import Outcome, Source, TransactionData
+from bot.outcomes import Outcome, Source
 from bot.store.schema import transaction_events, transactions
-
-# How much a single observation can raise what we believe; see `supersedes`.
-_RANK = {Outcome.UNKNOWN: 0, Outcome.PENDING: 1, Outcome.SUCCESS: 2, Outcome.FAILED: 2}
-
-
-@dataclass(frozen=True)
-class Observation:
-    """One thing we heard about a transaction: a callback, an ingest, or a status check."""
-
-    source: Source
-    data: TransactionData
-    outcome: Outcome
-    observed_at: datetime
-    created_at: datetime | None = None
-
-    @property
-    def ref_id(self) -> str:
-        """The transaction's ref_id."""
-        return self.data.ref_id
-
-    def payload(self) -> dict[str, Any]:
-        """What was observed, as stored in the history (never the sign)."""
-        data = self.data
-        # TransactionData's values are text, whole numbers or None: as they are in JSON.
-        return {name: getattr(data, name) for name in _PAYLOAD_FIELDS}
-
-    def encoded(self) -> tuple[str, str]:
-        """The payload as stored (canonical JSON) and the observation's fingerprint.
-
-        Identical observations (a retried callback) share a fingerprint and are stored once.
-        The fingerprint is sha256 of the canonical JSON of [source, payload, created_at]; it
-        must never change, or retries that straddle a deploy would be stored twice. The
-        list is spelled out around the payload's JSON so the payload is encoded only once.
-        """
-        payload = json.dumps(self.payload(), sort_keys=True, separators=(",", ":"), default=str)
-        # An ISO time and a source name hold nothing JSON escapes: quoted as they are.
-        created = f'"{self.created_at.isoformat()}"' if self.created_at else "null"
-        canonical = f'["{self.source.value}",{payload},{created}]'
-        return payload, hashlib.sha256(canonical.encode()).hexdigest()
-
-
-_PAYLOAD_FIELDS = tuple(sorted(name for name in TransactionData.model_fields if name != "sign"))
-
-
-@dataclass(frozen=True)
-class TransactionState:
-    """What we currently believe about one transaction."""
-
-    ref_id: str
-    outcome: Outcome
-    status: int | None
-    rc: str | None
-    product_code: str | None
-    customer_id: str | None
-    price: int | None
-    balance: int | None
-    tr_id: str | None
-    sn: str | None
-    message: str | None
-    source: Source
-    created_at: datetime | None
-    first_seen_at: datetime
-    changed_at: datetime
-    final_at: datetime | None
-
-    @classmethod
-    def from_row(cls, row: Any) -> TransactionState:
-        """Build from a `transactions` row."""
-        values = {name: getattr(row, name) for name in STATE_FIELDS}
-        values["outcome"] = Outcome(values["outcome"])
-        values["source"] = Source(values["source"])
-        return cls(**values)
-
-
-STATE_FIELDS = tuple(field.name for field in fields(TransactionState))
+from bot.store.states import TransactionState
 
 
 @dataclass(frozen=True)
@@ -114,88 +38,6 @@ class Event:
     outcome: Outcome
     rc: str | None
     applied: bool
-
-
-@dataclass(frozen=True)
-class Recorded:
-    """What recording an observation did."""
-
-    state: TransactionState | None
-    previous: TransactionState | None
-    duplicate: bool
-
-    @property
-    def changed(self) -> bool:
-        """Whether the transaction's state is different now."""
-        return self.state != self.previous
-
-
-def supersedes(current: TransactionState, observation: Observation) -> bool:
-    """Whether an observation replaces the current state (state only moves forward).
-
-    A final outcome is never replaced by pending or unknown, whatever order things arrive
-    in. Only a live status check may correct one final outcome with the other: a callback
-    could be a late retry of something older, but a check is IAK's answer right now.
-    """
-    new, old = observation.outcome, current.outcome
-    if old.is_final:
-        return new.is_final and new != old and observation.source is Source.STATUS_CHECK
-    if _RANK[new] != _RANK[old]:
-        return _RANK[new] > _RANK[old]
-    # same rank, not final: a newer pending reason (39 → 201) is worth keeping
-    return new is Outcome.PENDING and observation.data.rc not in (None, current.rc)
-
-
-def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
-    """The state after an observation; None when it says nothing worth a transaction row."""
-    data = observation.data
-    at = observation.observed_at
-    if current is None:
-        if observation.outcome is Outcome.UNKNOWN and observation.source is Source.STATUS_CHECK:
-            # a failed or refused check of a ref_id we never saw: nothing to store
-            return None
-        return TransactionState(
-            ref_id=data.ref_id,
-            outcome=observation.outcome,
-            status=data.status,
-            rc=data.rc,
-            product_code=data.product_code,
-            customer_id=data.customer_id,
-            price=data.price,
-            balance=data.balance,
-            tr_id=data.tr_id,
-            sn=data.sn,
-            message=data.message,
-            source=observation.source,
-            created_at=observation.created_at,
-            first_seen_at=at,
-            changed_at=at,
-            final_at=at if observation.outcome.is_final else None,
-        )
-    filled = replace(
-        current,
-        product_code=current.product_code or data.product_code,
-        customer_id=current.customer_id or data.customer_id,
-        price=current.price if current.price is not None else data.price,
-        balance=current.balance if current.balance is not None else data.balance,
-        tr_id=current.tr_id or data.tr_id,
-        sn=current.sn or data.sn,
-        created_at=current.created_at or observation.created_at,
-    )
-    if not supersedes(current, observation):
-        return filled
-    return replace(
-        filled,
-        outcome=observation.outcome,
-        status=data.status if data.status is not None else current.status,
-        rc=data.rc or current.rc,
-        balance=data.balance if data.balance is not None else current.balance,
-        sn=data.sn or current.sn,
-        message=data.message or current.message,
-        source=observation.source,
-        changed_at=at,
-        final_at=at if observation.outcome.is_final else None,
-    )
 
 
 class TransactionStore:

@@ -15,7 +15,7 @@ from bot.iak.client import (
     IakClient,
     IakEndpoint,
 )
-from bot.iak.models import Outcome
+from bot.outcomes import Outcome
 from bot.registry import Line, Registry
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
 from tests.fakes.iak import (

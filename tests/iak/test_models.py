@@ -7,8 +7,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from bot.iak.models import Outcome, Source, TransactionData, valid_ref_id
+from bot.iak.models import TransactionData, valid_ref_id
 from bot.iak.signing import sign, verify
+from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 
 # IAK's documented samples (iak-api.md)

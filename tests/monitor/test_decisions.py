@@ -20,7 +20,6 @@ from bot.alerts.model import (
     SpikeDetails,
     ThreadReply,
 )
-from bot.iak.models import Outcome
 from bot.monitor.decisions import (
     DepositReading,
     MonitorConfig,
@@ -34,6 +33,7 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
+from bot.outcomes import Outcome
 from bot.store.transactions import PendingTransaction
 from tests.support.alerts import CONFIG, spike_details
 

@@ -6,9 +6,10 @@ from datetime import UTC, datetime, timedelta
 from itertools import permutations
 from typing import Any
 
-from bot.iak.models import Outcome, Source, TransactionData
+from bot.iak.models import TransactionData
+from bot.outcomes import Outcome, Source
 from bot.registry import Registry
-from bot.store.transactions import Observation, TransactionState, merge
+from bot.store.states import Observation, TransactionState, merge
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

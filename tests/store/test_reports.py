@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.iak.models import Outcome
+from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.reports import PendingCursor, PendingPage, Reports, TimeBuckets

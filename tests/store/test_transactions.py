@@ -13,14 +13,16 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
-from bot.iak.models import Outcome, Source, TransactionData
+from bot.iak.models import TransactionData
 from bot.monitor.queries import aged_out
+from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.reports import failures_by_rc
 from bot.store.schema import transaction_events, transactions
-from bot.store.transactions import Observation, TransactionStore
-from bot.store.writer import write_batch
+from bot.store.states import Observation
+from bot.store.transactions import TransactionStore
+from bot.store.writer import InProcess, StoreRejected
 from tests.db import TEST_DATABASE_URL, postgres_schema
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -52,8 +54,7 @@ def count(store: TransactionStore, table: Any) -> int:
 
 
 def test_record_and_read_back(store: TransactionStore, registry: Registry) -> None:
-    (result,) = write_batch(
-        store.engine,
+    (result,) = InProcess(store.engine).write(
         [
             observation(
                 registry,
@@ -81,10 +82,9 @@ def test_record_and_read_back(store: TransactionStore, registry: Registry) -> No
 
 def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry) -> None:
     callback = observation(registry, "order002", status="1", rc="00", sn="123456789", sign="abc")
-    first, second = write_batch(store.engine, [callback, callback])
+    first, second = InProcess(store.engine).write([callback, callback])
     assert not first.duplicate and second.duplicate
-    (third,) = write_batch(
-        store.engine,
+    (third,) = InProcess(store.engine).write(
         [
             observation(
                 registry, "order002", minutes=5, status="1", rc="00", sn="123456789", sign="abc"
@@ -97,9 +97,9 @@ def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry)
 
 
 def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Registry) -> None:
-    write_batch(store.engine, [observation(registry, "order003", status="2", rc="17")])
-    (late,) = write_batch(
-        store.engine, [observation(registry, "order003", Source.INGEST, 1, status=0, rc="39")]
+    InProcess(store.engine).write([observation(registry, "order003", status="2", rc="17")])
+    (late,) = InProcess(store.engine).write(
+        [observation(registry, "order003", Source.INGEST, 1, status=0, rc="39")]
     )
     assert not late.changed
     state = store.get("order003")
@@ -114,8 +114,7 @@ def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Regi
 def test_one_batch_can_touch_one_ref_id_many_times(
     store: TransactionStore, registry: Registry
 ) -> None:
-    results = write_batch(
-        store.engine,
+    results = InProcess(store.engine).write(
         [
             observation(registry, "order004", Source.INGEST, 0, status=0, rc="39"),
             observation(registry, "order005", Source.INGEST, 0, status=0, rc="39"),
@@ -134,16 +133,15 @@ def test_one_batch_can_touch_one_ref_id_many_times(
 def test_failed_check_of_unknown_ref_id_leaves_no_row(
     store: TransactionStore, registry: Registry
 ) -> None:
-    (result,) = write_batch(
-        store.engine, [observation(registry, "typo", Source.STATUS_CHECK, rc="06")]
+    (result,) = InProcess(store.engine).write(
+        [observation(registry, "typo", Source.STATUS_CHECK, rc="06")]
     )
     assert result.state is None
     assert count(store, transactions) == 0
 
 
 def test_monitor_queries(store: TransactionStore, registry: Registry) -> None:
-    write_batch(
-        store.engine,
+    InProcess(store.engine).write(
         [
             observation(registry, "p-old", Source.INGEST, 0, status=0, rc="39"),
             observation(registry, "p-new", Source.INGEST, 20, status=0, rc="39"),
@@ -171,15 +169,13 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
     at = datetime(2026, 11, 28, 10, 0, 0, 123456, tzinfo=wib)
     pending = TransactionData.model_validate({"ref_id": "exact-1", "status": 0, "rc": "39"})
     failed = TransactionData.model_validate({"ref_id": "exact-1", "status": "2", "rc": "17"})
-    write_batch(
-        store.engine,
+    InProcess(store.engine).write(
         [
             Observation(Source.INGEST, pending, Outcome.PENDING, at, created_at=at),
             Observation(Source.CALLBACK, failed, Outcome.FAILED, at + timedelta(microseconds=1)),
         ],
     )
-    write_batch(
-        store.engine,
+    InProcess(store.engine).write(
         [Observation(Source.INGEST, pending, Outcome.PENDING, at + timedelta(seconds=1))],
     )
     with store.engine.connect() as connection:
@@ -202,8 +198,8 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
         assert aged_out(connection, final, limit=100) == ()
     fresh = TransactionData.model_validate({"ref_id": "exact-2", "status": 0, "rc": "39"})
     naive = Observation(Source.INGEST, fresh, Outcome.PENDING, datetime(2026, 11, 28))
-    with pytest.raises(ValueError, match="naive datetime"):
-        write_batch(store.engine, [naive])
+    with pytest.raises(StoreRejected, match="naive datetime"):
+        InProcess(store.engine).write([naive])
 
 
 def test_fingerprints_never_change() -> None:
@@ -244,8 +240,7 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
         try:
             for n in range(15):
                 ref_id = f"shared-{n % 5}"
-                write_batch(
-                    store.engine,
+                InProcess(store.engine).write(
                     [
                         observation(
                             registry,
@@ -260,8 +255,7 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
                 )
                 if n == 14 and worker == 0:
                     for k in range(5):
-                        write_batch(
-                            store.engine,
+                        InProcess(store.engine).write(
                             [
                                 observation(
                                     registry,
@@ -297,10 +291,12 @@ def test_concurrent_writers_lose_nothing(database_url: str, registry: Registry) 
 WRITER_SCRIPT = """
 import sys
 from datetime import UTC, datetime
-from bot.iak.models import Outcome, Source, TransactionData
+from bot.iak.models import TransactionData
+from bot.outcomes import Outcome, Source
 from bot.store.db import create_db_engine
-from bot.store.transactions import Observation, TransactionStore
-from bot.store.writer import write_batch
+from bot.store.transactions import TransactionStore
+from bot.store.states import Observation
+from bot.store.writer import InProcess, StoreRejected
 url, name = sys.argv[1], sys.argv[2]
 store = TransactionStore(create_db_engine(url))
 for n in range(40):
@@ -308,7 +304,7 @@ for n in range(40):
         {"ref_id": f"proc-{n % 10}", "status": 0, "rc": "39", "tr_id": f"{name}-{n}"}
     )
     observed = Observation(Source.INGEST, data, Outcome.PENDING, datetime.now(UTC))
-    write_batch(store.engine, [observed])
+    InProcess(store.engine).write([observed])
 """
 
 
@@ -346,8 +342,8 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
                     connection.execute(text(f"ALTER TABLE {table} SET (autovacuum_enabled = off)"))
             # the same batch shapes, many times, while the table is nearly empty
             for n in range(12):
-                write_batch(
-                    store.engine, [observation(registry, f"warm{n}-{k}", rc="39") for k in range(3)]
+                InProcess(store.engine).write(
+                    [observation(registry, f"warm{n}-{k}", rc="39") for k in range(3)]
                 )
             with engine.begin() as connection:
                 connection.execute(
@@ -376,8 +372,7 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
 
             before = rows_scanned()
             for n in range(3):
-                results = write_batch(
-                    store.engine,
+                results = InProcess(store.engine).write(
                     [observation(registry, f"grown{n * 3 + k + 1}", rc="00") for k in range(3)],
                 )
                 assert all(result.changed for result in results)

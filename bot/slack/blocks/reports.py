@@ -10,8 +10,8 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.iak.models import Outcome
 from bot.masking import mask_customer_id
+from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
 from bot.slack.blocks.charts import sparkline

@@ -24,14 +24,13 @@ from bot.iak.client import (
 from bot.iak.models import (
     CHECK_REFUSED_RCS,
     POSTPAID_CHECK_REFUSED_RCS,
-    Outcome,
     PostpaidBill,
     PostpaidOutcome,
-    Source,
     TransactionData,
 )
 from bot.iak.products import product_key
 from bot.masking import mask_customer_id, mask_name, mask_serial
+from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry, ResponseCode, Table, line_named
 from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
 from bot.slack.blocks.text import (

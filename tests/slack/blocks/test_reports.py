@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 
-from bot.iak.models import Outcome
+from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.slack.blocks.reports import (
     MAX_STATS_CODES,

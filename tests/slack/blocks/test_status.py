@@ -20,7 +20,7 @@ from bot.iak.client import (
     PostpaidCheck,
     StatusCheck,
 )
-from bot.iak.models import Outcome, Source
+from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
 from bot.slack.blocks.status import (
     CHECK_PRODUCT_ACTION,
