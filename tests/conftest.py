@@ -165,12 +165,18 @@ def running_bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
 
 @contextmanager
 def bot_server(
-    registry: Registry, directory: Path, sqlite_template: Path, **overrides: Any
+    registry: Registry,
+    directory: Path,
+    sqlite_template: Path,
+    *,
+    iak_limits: CallLimits | None = None,
+    **overrides: Any,
 ) -> Iterator[RunningBot]:
     """A bot with its own fake Slack and database, served until the block ends."""
     with FakeSlack() as fake:
         overrides.setdefault("database_url", sqlite_copy(sqlite_template, directory))
-        bot = build_bot(bot_settings(fake, directory, **overrides), registry=registry)
+        settings = bot_settings(fake, directory, **overrides)
+        bot = build_bot(settings, registry=registry, iak_limits=iak_limits)
         with ServerThread(bot.web) as server:
             sender = SlackSender(server.url, SIGNING_SECRET, fake.base_url + "/response")
             try:

@@ -23,7 +23,7 @@ from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.services import Services
 from bot.slack.blocks.access import access_refused
-from bot.slack.interactions import Click, post_later
+from bot.slack.interactions import Click, post_soon
 
 log = logging.getLogger(__name__)
 
@@ -122,9 +122,7 @@ class AccessGuard:
         if respond.response_url is None:
             return acked
         # Slack ignores what an interaction's ack carries, so the answer goes by response_url.
-        self.background.spawn(
-            post_later(respond, access_refused(), what="refusal"), name="access-refused"
-        )
+        post_soon(self.background, respond, access_refused(), what="refusal")
         return acked
 
 

@@ -92,6 +92,24 @@ async def post_later(
     return True
 
 
+def post_soon(
+    background: BackgroundTasks,
+    respond: AsyncRespond,
+    message: Message,
+    *,
+    what: str,
+    replace_original: bool = False,
+    in_channel: bool = False,
+) -> None:
+    """`post_later` once the ack has gone: a listener never makes Slack wait for it."""
+    background.spawn(
+        post_later(
+            respond, message, what=what, replace_original=replace_original, in_channel=in_channel
+        ),
+        name=f"post-{what.replace(' ', '-')}",
+    )
+
+
 def answer_later(
     background: BackgroundTasks,
     respond: AsyncRespond,

@@ -76,3 +76,18 @@ def assert_valid(message: Message | dict[str, Any], surface: str = "message") ->
 def all_text(message: Message) -> str:
     """The message's blocks as JSON text, for substring checks."""
     return json.dumps(message["blocks"], ensure_ascii=False)
+
+
+def shown(message: Message) -> str:
+    """Everything a reader could see or a notification could carry."""
+    return message["text"] + "\n" + all_text(message)
+
+
+def mrkdwn_texts(node: Any) -> list[str]:
+    """Every mrkdwn string in the blocks: where Slack would act on markup."""
+    if isinstance(node, list):
+        return [text for item in node for text in mrkdwn_texts(item)]
+    if not isinstance(node, dict):
+        return []
+    found = [node["text"]] if node.get("type") == "mrkdwn" else []
+    return found + [text for value in node.values() for text in mrkdwn_texts(value)]

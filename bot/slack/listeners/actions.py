@@ -19,7 +19,7 @@ from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTIO
 from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.text import note
 from bot.slack.cooldown import Cooldown
-from bot.slack.interactions import Click, answer_later, post_later
+from bot.slack.interactions import Click, answer_later, post_soon
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import TransactionReports
@@ -59,15 +59,13 @@ class CardActions:
         if code is None:
             return
         message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
-        self.services.background.spawn(
-            post_later(
-                respond,
-                message,
-                what=f"card {code.code}",
-                replace_original=replace,
-                in_channel=response_type == "in_channel",
-            ),
-            name=f"card-{response_type}",
+        post_soon(
+            self.services.background,
+            respond,
+            message,
+            what=f"card {code.code}",
+            replace_original=replace,
+            in_channel=response_type == "in_channel",
         )
 
 
@@ -95,16 +93,12 @@ class StatusActions:
         wait = self.cooldown.wait_left(click.user_id)
         if wait is not None:
             message = note(f"You rechecked a moment ago: try again in {duration(wait)}.")
-            self.services.background.spawn(
-                post_later(respond, message, what="recheck cooldown"), name="recheck-cooldown"
-            )
+            post_soon(self.services.background, respond, message, what="recheck cooldown")
             return
         iak = self.services.iak
         if iak is None:
             message = not_configured_message(self.services.settings)
-            self.services.background.spawn(
-                post_later(respond, message, what="IAK settings"), name="recheck-not-configured"
-            )
+            post_soon(self.services.background, respond, message, what="IAK settings")
             return
         if target.line is Line.POSTPAID:
             work = self.checks.deliver_postpaid_status(iak, ref_id, respond, replace_original=True)

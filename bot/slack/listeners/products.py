@@ -19,7 +19,7 @@ from bot.registry import Line
 from bot.services import Services
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION, fetching_message, product_answer
 from bot.slack.blocks.text import Message
-from bot.slack.interactions import Click, ack_ephemeral, answer_later, post_later
+from bot.slack.interactions import Click, ack_ephemeral, answer_later, post_later, post_soon
 from bot.slack.listeners.checks import not_configured_message
 
 
@@ -69,9 +69,7 @@ class ProductAnswers:
         price_lists = self.services.price_lists
         if price_lists is None:
             message = not_configured_message(self.services.settings)
-            self.services.background.spawn(
-                post_later(respond, message, what="IAK settings"), name="product-not-configured"
-            )
+            post_soon(self.services.background, respond, message, what="IAK settings")
             return
         line, code = target
         replace = click.action_id.startswith(SHOW_PRODUCT_ACTION)

@@ -11,8 +11,7 @@ from bot.registry import Line
 from bot.slack.blocks.products import product_answer
 from bot.slack.blocks.terminal import render
 from tests.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS, prepaid_product
-from tests.slack.blocks.test_status import mrkdwn_texts, shown
-from tests.support.messages import assert_valid
+from tests.support.messages import assert_valid, mrkdwn_texts, shown
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)
 PREPAID = IakEndpoint("production", "https://prepaid.iak.id")

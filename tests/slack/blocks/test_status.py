@@ -35,7 +35,7 @@ from bot.slack.blocks.status import (
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
 from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, refusal, transaction
-from tests.support.messages import all_text, assert_valid
+from tests.support.messages import all_text, assert_valid, mrkdwn_texts, shown
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
 POSTPAID_ENDPOINT = IakEndpoint("production", "https://mobilepulsa.net", Line.POSTPAID)
@@ -103,21 +103,6 @@ def unreachable(request: httpx.Request) -> httpx.Response:
 async def hanging(_: httpx.Request) -> httpx.Response:
     await asyncio.sleep(5)
     return httpx.Response(200)
-
-
-def shown(message: Message) -> str:
-    """Everything a reader could see or a notification could carry."""
-    return message["text"] + "\n" + all_text(message)
-
-
-def mrkdwn_texts(node: Any) -> list[str]:
-    """Every mrkdwn string in the blocks: where Slack would act on markup."""
-    if isinstance(node, list):
-        return [text for item in node for text in mrkdwn_texts(item)]
-    if not isinstance(node, dict):
-        return []
-    found = [node["text"]] if node.get("type") == "mrkdwn" else []
-    return found + [text for value in node.values() for text in mrkdwn_texts(value)]
 
 
 def test_rupiah() -> None:

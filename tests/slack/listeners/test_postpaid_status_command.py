@@ -16,16 +16,13 @@ from typing import Any
 
 import pytest
 
-from bot.app import build_bot
 from bot.registry import Registry
 from tests.conftest import (
     IAK_API_KEY,
     IAK_USERNAME,
-    SIGNING_SECRET,
     RunningBot,
-    bot_settings,
+    bot_server,
 )
-from tests.db import sqlite_copy
 from tests.fakes.iak import (
     POSTPAID_IP_NOT_ALLOWED,
     POSTPAID_NOT_FOUND,
@@ -35,10 +32,7 @@ from tests.fakes.iak import (
     bill,
     postpaid,
 )
-from tests.fakes.server import ServerThread
-from tests.fakes.slack import FakeSlack
-from tests.slack.listeners.test_status_command import SHORT, SLACK_ACK_DEADLINE
-from tests.slack_requests import SlackSender
+from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
 from tests.support.messages import answer, assert_valid, visible_text
 
 CUSTOMER = "6391601202"
@@ -57,20 +51,18 @@ class PostpaidBot:
 def postpaid_bot(
     registry: Registry, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[PostpaidBot]:
-    with FakeSlack() as slack, FakeIak(IAK_USERNAME, IAK_API_KEY) as iak:
-        directory = tmp_path_factory.mktemp("postpaid")
-        settings = bot_settings(
-            slack,
-            directory,
-            database_url=sqlite_copy(sqlite_template, directory),
+    with (
+        FakeIak(IAK_USERNAME, IAK_API_KEY) as iak,
+        bot_server(
+            registry,
+            tmp_path_factory.mktemp("postpaid"),
+            sqlite_template,
+            iak_limits=SHORT,
             iak_base_url=iak.url,
             iak_postpaid_base_url=iak.url,
-        )
-        bot = build_bot(settings, registry=registry, iak_limits=SHORT)
-        with ServerThread(bot.web) as server:
-            sender = SlackSender(server.url, SIGNING_SECRET, slack.base_url + "/response")
-            yield PostpaidBot(RunningBot(bot, server.url, sender, slack), iak)
-            sender.close()
+        ) as running,
+    ):
+        yield PostpaidBot(running, iak)
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,7 @@ from tests.fakes.iak import (
     prepaid_product,
     transaction,
 )
-from tests.slack.listeners.test_status_command import SHORT, SLACK_ACK_DEADLINE
+from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
 from tests.support.messages import answer, assert_valid, visible_text
 
 Start = Callable[..., RunningBot]

@@ -17,18 +17,15 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.app import build_bot
 from bot.iak.client import CallLimits
 from bot.registry import Registry
 from bot.slack.blocks import limits
 from tests.conftest import (
     IAK_API_KEY,
     IAK_USERNAME,
-    SIGNING_SECRET,
     RunningBot,
-    bot_settings,
+    bot_server,
 )
-from tests.db import sqlite_copy
 from tests.fakes.iak import (
     IP_NOT_ALLOWED,
     NOT_FOUND,
@@ -37,15 +34,10 @@ from tests.fakes.iak import (
     IakReply,
     transaction,
 )
-from tests.fakes.server import ServerThread
-from tests.fakes.slack import FakeSlack
-from tests.slack_requests import SlackSender
+from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
 from tests.support.messages import answer, visible_text
 
 CUSTOMER = "0817777215"
-SLACK_ACK_DEADLINE = 3.0  # Slack's contract: past it the user sees operation_timeout
-# Short enough that a hang costs the suite a third of a second, long enough for loopback answers.
-SHORT = CallLimits(connect_timeout=0.3, deadline=0.3, backoff=0.01)
 LOW_BALANCE_THRESHOLD = 1_000_000
 
 
@@ -61,20 +53,18 @@ class StatusBot:
 def status_bot(
     registry: Registry, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
 ) -> Iterator[StatusBot]:
-    with FakeSlack() as slack, FakeIak(IAK_USERNAME, IAK_API_KEY) as iak:
-        directory = tmp_path_factory.mktemp("status")
-        settings = bot_settings(
-            slack,
-            directory,
-            database_url=sqlite_copy(sqlite_template, directory),
+    with (
+        FakeIak(IAK_USERNAME, IAK_API_KEY) as iak,
+        bot_server(
+            registry,
+            tmp_path_factory.mktemp("status"),
+            sqlite_template,
+            iak_limits=SHORT,
             iak_base_url=iak.url,
             low_balance_threshold=LOW_BALANCE_THRESHOLD,
-        )
-        bot = build_bot(settings, registry=registry, iak_limits=SHORT)
-        with ServerThread(bot.web) as server:
-            sender = SlackSender(server.url, SIGNING_SECRET, slack.base_url + "/response")
-            yield StatusBot(RunningBot(bot, server.url, sender, slack), iak)
-            sender.close()
+        ) as running,
+    ):
+        yield StatusBot(running, iak)
 
 
 @dataclass(frozen=True)
