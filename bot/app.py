@@ -17,11 +17,12 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerting import Alerting, build_alerting, health_report, setting_warnings
+from bot.alerting import Alerting, build_alerting
 from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.health import health_report, setting_warnings
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging

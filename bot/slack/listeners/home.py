@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerting import health_report
+from bot.health import health_report
 from bot.services import Services
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view

@@ -1,0 +1,62 @@
+"""What /healthz (and the Home tab) say of the bot beyond the database: the monitor, the
+outbox, Slack errors, and settings that leave something open."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from bot.config import Settings
+from bot.services import Services
+
+if TYPE_CHECKING:
+    from bot.alerting import Alerting
+
+
+def health_report(services: Services, alerting: Alerting | None) -> dict[str, Any]:
+    """What /healthz tells beyond the database: the monitor, the outbox, Slack errors."""
+    now = services.clock.now()
+    leader = services.incidents.leader()
+    outbox = services.incidents.outbox_health()
+    report: dict[str, Any] = {
+        "monitor": {
+            "enabled": alerting is not None and services.settings.monitor_enabled,
+            "this_process_leads": bool(alerting and alerting.monitor.is_leader),
+            "leader": leader.holder if leader and leader.expires_at > now else None,
+            "last_tick_at": leader.last_tick_at.isoformat()
+            if leader and leader.last_tick_at
+            else None,
+            "last_tick_age_seconds": round((now - leader.last_tick_at).total_seconds(), 1)
+            if leader and leader.last_tick_at
+            else None,
+        },
+        "outbox": {
+            "backlog": outbox.backlog,
+            "oldest_undelivered_age_seconds": round(
+                (now - outbox.oldest_created_at).total_seconds(), 1
+            )
+            if outbox.oldest_created_at
+            else None,
+            # rows that could never be delivered (logged when they failed)
+            "failed": outbox.failed,
+            "last_failure": {
+                "at": outbox.last_failed_at.isoformat(),
+                "error": outbox.last_error,
+            }
+            if outbox.last_failed_at
+            else None,
+        },
+        "slack_errors": dict(alerting.notifier.blocked) if alerting else {},
+        "warnings": setting_warnings(services.settings),
+    }
+    return report
+
+
+def setting_warnings(settings: Settings) -> list[str]:
+    """Settings that work but leave something open; logged at start-up, shown by /healthz."""
+    warnings = []
+    if settings.iak_env == "production" and not settings.callback_allowed_ips:
+        warnings.append(
+            "CALLBACK_ALLOWED_IPS is empty: POST /iak/callback takes calls from any address "
+            "(the sign is still checked); set it to IAK's callback address, 52.220.38.194"
+        )
+    return warnings
