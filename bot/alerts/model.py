@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from bot.outcomes import Outcome
+from bot.outcomes import Outcome, Source
 
 
 class IncidentKind(StrEnum):
@@ -22,6 +22,8 @@ class IncidentKind(StrEnum):
     PENDING = "pending"  # transactions pending past PENDING_AGE_OUT_SECONDS
     SPIKE = "spike"  # one rc failing far above its baseline, or a code that stops all sales
     DEPOSIT = "deposit"  # the IAK deposit below LOW_BALANCE_THRESHOLD
+    # one transaction that two answers give different final outcomes (success, failed)
+    CONFLICT = "conflict"
 
 
 class IncidentStatus(StrEnum):
@@ -103,12 +105,36 @@ class DepositDetails:
     hours_left: float | None = None
 
 
-IncidentDetails = PendingDetails | SpikeDetails | DepositDetails
+@dataclass(frozen=True)
+class Claim:
+    """What one answer said of a transaction's outcome, and when."""
+
+    source: Source
+    outcome: Outcome
+    rc: str | None
+    at: datetime
+
+
+@dataclass(frozen=True)
+class ConflictDetails:
+    """Answers that disagree on whether a transaction succeeded, and what IAK says now."""
+
+    ref_id: str
+    product_code: str | None
+    customer_id: str | None
+    stored: Outcome  # the outcome the bot holds now
+    since: datetime  # when the contradicting answer came
+    claims: tuple[Claim, ...] = ()  # the final answers heard, oldest first
+    iak: Claim | None = None  # IAK's own check, once it gave an outcome
+
+
+IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.PENDING: PendingDetails,
     IncidentKind.SPIKE: SpikeDetails,
     IncidentKind.DEPOSIT: DepositDetails,
+    IncidentKind.CONFLICT: ConflictDetails,
 }
 
 
@@ -155,6 +181,7 @@ class ReplyKind(StrEnum):
     RESOLVED = "resolved"
     ACKNOWLEDGED = "acknowledged"
     RECHECKED = "rechecked"
+    CONFLICT_SETTLED = "conflict_settled"
 
 
 @dataclass(frozen=True)
@@ -254,6 +281,16 @@ class Rechecked:
     answered: int
 
 
+@dataclass(frozen=True)
+class ConflictSettled:
+    """IAK's own check answered: the outcome it gave, and what the bot held before."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.CONFLICT_SETTLED
+    said: Outcome
+    rc: str | None
+    before: Outcome
+
+
 Reply = (
     PendingJoined
     | PendingOutcomes
@@ -262,6 +299,7 @@ Reply = (
     | Resolved
     | Acknowledged
     | Rechecked
+    | ConflictSettled
 )
 
 REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
@@ -274,6 +312,7 @@ REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
         Resolved,
         Acknowledged,
         Rechecked,
+        ConflictSettled,
     )
 }
 

@@ -11,6 +11,9 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from bot.alerts.model import (
+    Claim,
+    ConflictDetails,
+    ConflictSettled,
     DepositDetails,
     DepositUpdate,
     Incident,
@@ -32,6 +35,7 @@ from bot.alerts.model import (
     UpdateParent,
 )
 from bot.config import Settings
+from bot.outcomes import Outcome, Source
 from bot.store.transactions import PendingTransaction
 
 # A quiet rc is assumed to fail at least this often per window, so one failure after a
@@ -414,6 +418,55 @@ def spend_per_hour(readings: list[tuple[datetime, int]]) -> float | None:
     if hours <= 0:
         return None
     return spent / hours
+
+
+# --- Conflicting outcomes ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ConflictSnapshot:
+    """A transaction whose answers disagree (or did, until IAK's check settled it), with
+    its incident if one is open."""
+
+    ref_id: str
+    product_code: str | None
+    customer_id: str | None
+    stored: Outcome
+    conflict_at: datetime | None  # None: settled by IAK's own check
+    claims: tuple[Claim, ...]  # the final answers heard, oldest first
+    iak: Claim | None  # IAK's latest check that gave a final outcome
+    incident: Incident | None
+
+
+def decide_conflict(snapshot: ConflictSnapshot, now: datetime) -> IncidentChange | None:
+    """One incident per ref_id whose answers disagree; it says what each said and when,
+    and resolves once IAK's own check has said which is true."""
+    incident = snapshot.incident
+    if incident is None:
+        if snapshot.conflict_at is None:
+            return None
+        opened = ConflictDetails(
+            ref_id=snapshot.ref_id,
+            product_code=snapshot.product_code,
+            customer_id=snapshot.customer_id,
+            stored=snapshot.stored,
+            since=snapshot.conflict_at,
+            claims=snapshot.claims,
+        )
+        return IncidentChange(IncidentKind.CONFLICT, snapshot.ref_id, None, opened, (PostParent(),))
+    before = incident.details
+    assert isinstance(before, ConflictDetails)
+    details = replace(before, stored=snapshot.stored, claims=snapshot.claims)
+    if snapshot.conflict_at is None:
+        said = snapshot.iak or Claim(Source.STATUS_CHECK, snapshot.stored, None, now)
+        settled = ConflictSettled(said=said.outcome, rc=said.rc, before=before.stored)
+        intents = (ThreadReply(settled, broadcast=True), UpdateParent())
+        return IncidentChange(
+            incident.kind, incident.key, incident.id, replace(details, iak=said), intents, True
+        )
+    if details == before:
+        return None
+    return IncidentChange(incident.kind, incident.key, incident.id, details, (UpdateParent(),))
 
 
 def _lasted(incident: Incident, now: datetime) -> float:

@@ -26,6 +26,7 @@ from bot.monitor import queries
 from bot.monitor.decisions import (
     MonitorConfig,
     RcActivity,
+    decide_conflict,
     decide_deposit,
     decide_pending,
     decide_spike,
@@ -204,6 +205,12 @@ class Monitor:
                 )
                 if change is not None:
                     changes.append(change)
+
+            open_conflicts = repository.open_incidents_of(connection, IncidentKind.CONFLICT)
+            for disagreement in queries.conflicts(connection, open_conflicts):
+                conflict = decide_conflict(disagreement, now)
+                if conflict is not None:
+                    changes.append(conflict)
 
             deposit = repository.open_incident(
                 connection, IncidentKind.DEPOSIT, IncidentKind.DEPOSIT.value

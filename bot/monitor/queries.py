@@ -10,8 +10,9 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from bot.alerts.model import Incident, SpikeDetails
+from bot.alerts.model import Claim, Incident, SpikeDetails
 from bot.monitor.decisions import (
+    ConflictSnapshot,
     DepositReading,
     MonitorConfig,
     PendingSnapshot,
@@ -19,14 +20,16 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
-from bot.outcomes import NOT_FINAL, Outcome
+from bot.outcomes import NOT_FINAL, Outcome, Source
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
-from bot.store.schema import transactions
+from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 _NOT_FINAL = [outcome.value for outcome in NOT_FINAL]
 _FINAL = [outcome.value for outcome in Outcome if outcome.is_final]
 MAX_JOIN_PER_TICK = 5000
+# final answers listed for one conflicting transaction
+MAX_CLAIMS = 10
 MAX_TOLD_PER_TICK = 5000
 _CHUNK = 500
 t = transactions.c
@@ -195,8 +198,61 @@ def due_rechecks(
         .order_by(t.next_check_at)
         .limit(limit)
     ).all()
-    rows = sorted([*never_checked, *rechecked], key=lambda row: row.due)[:limit]
+    # Conflicting outcomes: asked at once, then as re-checks back off, counted from when
+    # the contradiction came (a check from its pending days does not count).
+    conflicted = connection.execute(
+        select(t.ref_id, t.conflict_at.label("first_seen_at"), t.checks, t.conflict_at.label("due"))
+        .where(
+            t.conflict_at.is_not(None),
+            or_(
+                t.next_check_at.is_(None),
+                t.next_check_at <= now,
+                t.next_check_at < t.conflict_at,
+            ),
+            or_(t.checks_stopped_at.is_(None), t.checks_stopped_at < t.conflict_at),
+        )
+        .limit(limit)
+    ).all()
+    rows = sorted([*conflicted, *never_checked, *rechecked], key=lambda row: row.due)[:limit]
     return [(row.ref_id, row.first_seen_at, int(row.checks)) for row in rows]
+
+
+def conflicts(
+    connection: Connection, open_incidents: dict[str, Incident]
+) -> list[ConflictSnapshot]:
+    """Transactions whose answers disagree, and those whose conflict incident is still open
+    (to resolve it once IAK has settled it): what each answer said, and what IAK says."""
+    rows = connection.execute(
+        select(t.ref_id, t.product_code, t.customer_id, t.outcome, t.conflict_at).where(
+            or_(t.conflict_at.is_not(None), t.ref_id.in_(list(open_incidents)))
+        )
+    ).all()
+    e = transaction_events.c
+    snapshots = []
+    for row in rows:
+        heard = connection.execute(
+            select(e.source, e.outcome, e.rc, e.observed_at)
+            .where(e.ref_id == row.ref_id, e.outcome.in_(_FINAL))
+            .order_by(e.id)
+            .limit(MAX_CLAIMS)
+        ).all()
+        claims = tuple(
+            Claim(Source(h.source), Outcome(h.outcome), h.rc, h.observed_at) for h in heard
+        )
+        checks = [claim for claim in claims if claim.source is Source.STATUS_CHECK]
+        snapshots.append(
+            ConflictSnapshot(
+                ref_id=row.ref_id,
+                product_code=row.product_code,
+                customer_id=row.customer_id,
+                stored=Outcome(row.outcome),
+                conflict_at=row.conflict_at,
+                claims=claims,
+                iak=checks[-1] if checks else None,
+                incident=open_incidents.get(row.ref_id),
+            )
+        )
+    return snapshots
 
 
 def record_check(

@@ -6,7 +6,7 @@ import logging
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
 from bot.config import ConfigError
@@ -104,14 +104,32 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
     config = alembic_config()
     # A migration may rewrite a large table: no statement timeout for it.
     options = {"write": True, "migration": True}
-    with engine.connect().execution_options(**options) as connection, connection.begin():
-        if connection.dialect.name == "postgresql":
-            # Two release phases at once must not both migrate.
-            connection.execute(text("SELECT pg_advisory_xact_lock(7311400001)"))
-        before = MigrationContext.configure(connection).get_current_revision()
-        config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+    with engine.connect().execution_options(**options) as connection:
+        sqlite = connection.dialect.name == "sqlite"
+        if sqlite:
+            # SQLite alters a table by copying it and dropping the old one; with foreign
+            # keys enforced, that drop would cascade to the rows that point at it (an
+            # incident's queued alerts). The pragma only works outside a transaction.
+            _foreign_keys(connection, on=False)
+        try:
+            with connection.begin():
+                if not sqlite:
+                    # Two release phases at once must not both migrate.
+                    connection.execute(text("SELECT pg_advisory_xact_lock(7311400001)"))
+                before = MigrationContext.configure(connection).get_current_revision()
+                config.attributes["connection"] = connection
+                command.upgrade(config, "head")
+        finally:
+            if sqlite:
+                _foreign_keys(connection, on=True)
     return before, head_revision()
+
+
+def _foreign_keys(connection: Connection, *, on: bool) -> None:
+    """Turn SQLite's foreign-key enforcement on or off for this connection."""
+    driver = connection.connection.driver_connection
+    assert driver is not None
+    driver.execute(f"PRAGMA foreign_keys={'ON' if on else 'OFF'}")
 
 
 def require_migrated(engine: Engine) -> None:

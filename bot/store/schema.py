@@ -26,6 +26,9 @@ from sqlalchemy.types import TypeDecorator
 
 from bot.iak.models import MAX_LENGTH
 
+# An incident's key: an rc, a kind's name, or a ref_id.
+INCIDENT_KEY = MAX_LENGTH["ref_id"]
+
 metadata = MetaData(
     naming_convention={
         "ix": "ix_%(table_name)s_%(column_0_N_name)s",
@@ -66,8 +69,9 @@ incidents = Table(
     Column("id", BigId, primary_key=True, autoincrement=True),
     # pending (aged-out transactions), spike (one rc), deposit (low balance)
     Column("kind", String(16), nullable=False),
-    # what the incident is about within its kind: the rc of a spike; the kind otherwise
-    Column("key", String(32), nullable=False),
+    # what the incident is about within its kind: the rc of a spike, the ref_id of a
+    # conflict; the kind otherwise
+    Column("key", String(INCIDENT_KEY), nullable=False),
     Column("status", String(10), nullable=False),
     Column("opened_at", UTCDateTime, nullable=False),
     Column("updated_at", UTCDateTime, nullable=False),
@@ -99,7 +103,7 @@ mutes = Table(
     "mutes",
     metadata,
     Column("kind", String(16), primary_key=True),
-    Column("key", String(32), primary_key=True),
+    Column("key", String(INCIDENT_KEY), primary_key=True),
     Column("until", UTCDateTime, nullable=False),
     Column("muted_by", String(32)),
 )
@@ -161,6 +165,8 @@ transactions = Table(
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("final_at", UTCDateTime),
+    # when an answer contradicted the final outcome stored, until IAK's own check settles it
+    Column("conflict_at", UTCDateTime),
     # --- the monitor's bookkeeping (not part of the transaction's state) ---
     # when the monitor next asks IAK about it while pending; NULL before the first check
     Column("next_check_at", UTCDateTime),
@@ -178,6 +184,13 @@ transactions = Table(
     Index(None, "outcome", "next_check_at", "first_seen_at"),
     # "pending, aged out, in no incident yet"
     Index(None, "outcome", "incident_id", "first_seen_at"),
+    # "conflicting outcomes, not settled yet" (a handful at most: a partial index)
+    Index(
+        "ix_transactions_conflict_at",
+        "conflict_at",
+        sqlite_where=text("conflict_at IS NOT NULL"),
+        postgresql_where=text("conflict_at IS NOT NULL"),
+    ),
     Index(None, "incident_id"),
 )
 

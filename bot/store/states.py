@@ -142,6 +142,9 @@ class TransactionState:
     first_seen_at: datetime
     changed_at: datetime
     final_at: datetime | None
+    # an answer contradicted the final outcome (success against failed) at this time; IAK's
+    # own check settles it
+    conflict_at: datetime | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TransactionState:
@@ -169,12 +172,19 @@ class Recorded:
         return self.state != self.previous
 
 
+def contradicts(current: TransactionState, observation: Observation) -> bool:
+    """A final outcome other than the final one stored (success against failed)."""
+    new, old = observation.outcome, current.outcome
+    return old.is_final and new.is_final and new != old
+
+
 def supersedes(current: TransactionState, observation: Observation) -> bool:
     """Whether an observation replaces the current state (state only moves forward).
 
     A final outcome is never replaced by pending or unknown, whatever order things arrive
     in. Only a live status check may correct one final outcome with the other: a callback
-    could be a late retry of something older, but a check is IAK's answer right now.
+    could be a late retry of something older (or forged: its sign proves the ref_id, not
+    the outcome), but a check is IAK's answer right now.
     """
     new, old = observation.outcome, current.outcome
     if old.is_final:
@@ -221,6 +231,13 @@ def merge(current: TransactionState | None, observation: Observation) -> Transac
         sn=current.sn or data.sn,
         created_at=current.created_at or observation.created_at,
     )
+    if observation.source is Source.STATUS_CHECK:
+        if observation.outcome.is_final:
+            # IAK's own answer settles a conflict, confirming or correcting the outcome.
+            filled = replace(filled, conflict_at=None)
+    elif contradicts(current, observation):
+        # Kept as it is, but marked: the monitor asks IAK and tells the ops channel.
+        filled = replace(filled, conflict_at=current.conflict_at or at)
     if not supersedes(current, observation):
         return filled
     return replace(

@@ -72,6 +72,22 @@ class Shop:
         )
         assert answer.status_code == 200, answer.text
 
+    def forward(self, ref_id: str, **fields: object) -> None:
+        """The merchant backend forwards IAK's answer (status and rc as given)."""
+        data = {
+            "ref_id": ref_id,
+            "product_code": "xld25000",
+            "customer_id": CUSTOMER,
+            "price": 25000,
+            **fields,
+        }
+        answer = self.http.post(
+            self.url + "/transactions",
+            json={"data": data},
+            headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
+        )
+        assert answer.status_code == 200, answer.text
+
     def callback(
         self,
         ref_id: str,

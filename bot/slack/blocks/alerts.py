@@ -12,6 +12,8 @@ from typing import Any
 
 from bot.alerts.model import (
     Acknowledged,
+    ConflictDetails,
+    ConflictSettled,
     DepositDetails,
     DepositUpdate,
     Incident,
@@ -30,6 +32,7 @@ from bot.alerts.model import (
     ThreadReply,
 )
 from bot.masking import mask_customer_id
+from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
@@ -109,6 +112,8 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _spike_parent(incident, details, now, registry)
         case DepositDetails():
             message = _deposit_parent(incident, details, registry)
+        case ConflictDetails():
+            message = _conflict_parent(incident, details, mask=mask)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -289,6 +294,64 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                 "this thread."
             )
             return {"text": text, "blocks": [section(text)]}
+        case ConflictSettled():
+            said = _OUTCOME_WORDS[reply.said]
+            rc = f" (rc {escape(reply.rc)})" if reply.rc else ""
+            if reply.said == reply.before:
+                text = f"IAK's own check confirms {said}{rc}."
+            else:
+                text = (
+                    f"IAK's own check says {said}{rc}: the transaction is now stored as "
+                    f"{said} (it was {_OUTCOME_WORDS[reply.before]})."
+                )
+            return {"text": text, "blocks": [section(f":white_check_mark: {text}")]}
+
+
+_OUTCOME_WORDS = {
+    Outcome.SUCCESS: "success",
+    Outcome.FAILED: "failed",
+    Outcome.PENDING: "pending",
+    Outcome.UNKNOWN: "unknown",
+}
+_SOURCE_WORDS = {
+    Source.CALLBACK: "IAK's callback",
+    Source.INGEST: "the backend",
+    Source.STATUS_CHECK: "IAK's status check",
+}
+
+
+def _conflict_parent(incident: Incident, d: ConflictDetails, *, mask: bool) -> Message:
+    ref_id = escape(d.ref_id)
+    if incident.is_open:
+        title = f":warning: Conflicting outcomes for {d.ref_id}"
+        text = (
+            f"Conflicting outcomes for {ref_id}: answers disagree on whether it succeeded; "
+            "asking IAK."
+        )
+    else:
+        said = _OUTCOME_WORDS[d.iak.outcome] if d.iak else _OUTCOME_WORDS[d.stored]
+        title = f":white_check_mark: Settled: {d.ref_id} is {said}"
+        text = f"Settled: IAK's own check says {ref_id} is {said}."
+    lines = [f"`{ref_id}` · {escape(d.product_code or '?')} · {_customer(d.customer_id, mask)}"]
+    for claim in d.claims:
+        rc = f" (rc {escape(claim.rc)})" if claim.rc else ""
+        lines.append(
+            f"• {wib_day(claim.at)}: {_SOURCE_WORDS[claim.source]} said "
+            f"{_OUTCOME_WORDS[claim.outcome]}{rc}"
+        )
+    if d.iak is None:
+        lines.append(f"Stored: *{_OUTCOME_WORDS[d.stored]}* (the first final answer). Asking IAK…")
+    else:
+        lines.append(f"IAK now says *{_OUTCOME_WORDS[d.iak.outcome]}*: stored as that.")
+    blocks: list[Block] = [header(truncate(title, 150)), section("\n".join(lines))]
+    if incident.is_open:
+        blocks.append(
+            context(
+                "Do not refund or resend this yet. A callback's sign proves the ref_id, not the "
+                "outcome: IAK's own check decides, and it follows in this thread."
+            )
+        )
+    return {"text": text, "blocks": blocks}
 
 
 _SETTLED_WORDS = {

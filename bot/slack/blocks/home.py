@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.alerts.model import (
+    ConflictDetails,
     DepositDetails,
     Incident,
     IncidentKind,
@@ -27,6 +28,7 @@ KIND_EMOJI = {
     IncidentKind.PENDING: ":hourglass_flowing_sand:",
     IncidentKind.SPIKE: ":rotating_light:",
     IncidentKind.DEPOSIT: ":moneybag:",
+    IncidentKind.CONFLICT: ":warning:",
 }
 
 
@@ -112,6 +114,8 @@ def _title(incident: Incident, registry: Registry) -> str:
             return f"{name}: {details.total} failures"
         case DepositDetails():
             return f"IAK deposit low: {rupiah(details.balance)}"
+        case ConflictDetails():
+            return f"Conflicting outcomes for {details.ref_id}"
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
