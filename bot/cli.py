@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from bot.price_lists import PriceListView
     from bot.registry import Line, Registry
     from bot.slack.blocks.text import Message
-    from bot.store.transactions import Event
+    from bot.store.transactions import History
 
 EXIT_CONFIG = 2
 
@@ -303,7 +303,7 @@ async def _check_postpaid_status(
 
 async def _check_status(
     settings: Settings, registry: Registry, ref_id: str, has_store: bool
-) -> tuple[StatusCheck, list[Event] | None]:
+) -> tuple[StatusCheck, History | None]:
     """Check at IAK; record it and read the history when the database is there (else None)."""
     from bot.clock import SystemClock
     from bot.iak.client import IakClient

@@ -148,7 +148,7 @@ def test_pending_ingest_then_callback_then_late_pending(bot: RunningBot) -> None
     late = ingest(bot, topup_answer("order001", message="PROCESS again"))
     assert late.status_code == 200
     assert late.json()["outcome"] == "success"
-    history = bot.bot.services.database.transactions.history("order001")
+    history = bot.bot.services.database.transactions.history("order001").events
     assert [event.outcome for event in history] == [
         Outcome.PENDING,
         Outcome.SUCCESS,

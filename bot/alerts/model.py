@@ -54,7 +54,7 @@ class Member:
     ref_id: str
     product_code: str | None
     customer_id: str | None
-    first_seen_at: datetime
+    started_at: datetime  # when it happened (created_at when known)
 
 
 @dataclass(frozen=True)

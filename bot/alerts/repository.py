@@ -529,7 +529,14 @@ def encode_details(details: IncidentDetails) -> dict[str, Any]:
 
 def decode_details(kind: IncidentKind, stored: Any) -> IncidentDetails:
     """The figures of an incident of `kind`, from `incidents.details`."""
-    details: IncidentDetails = _adapter(DETAILS_OF_KIND[kind]).validate_python(stored or {})
+    stored = dict(stored or {})
+    if kind is IncidentKind.PENDING:
+        # Written before a member's time was when it happened, not when it was first seen.
+        stored["members"] = [
+            {"started_at": member.get("first_seen_at"), **member}
+            for member in stored.get("members", [])
+        ]
+    details: IncidentDetails = _adapter(DETAILS_OF_KIND[kind]).validate_python(stored)
     return details
 
 

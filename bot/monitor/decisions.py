@@ -95,7 +95,7 @@ def member(transaction: PendingTransaction) -> Member:
         ref_id=transaction.ref_id,
         product_code=transaction.product_code,
         customer_id=transaction.customer_id,
-        first_seen_at=transaction.first_seen_at,
+        started_at=transaction.started_at,
     )
 
 
@@ -147,7 +147,7 @@ def decide_pending(snapshot: PendingSnapshot, now: datetime) -> PendingDecision:
     )
     settled = [item.outcome for item in told]
     waiting = snapshot.waiting + len(joined)
-    listed = sorted([*snapshot.oldest_waiting, *joined], key=lambda m: m.first_seen_at)[:LISTED]
+    listed = sorted([*snapshot.oldest_waiting, *joined], key=lambda m: m.started_at)[:LISTED]
     details = PendingDetails(
         total=before.total + len(joined),
         waiting=waiting,
@@ -195,14 +195,14 @@ def decide_pending(snapshot: PendingSnapshot, now: datetime) -> PendingDecision:
 
 
 def next_check(
-    first_seen_at: datetime, checks_done: int, now: datetime, config: MonitorConfig
+    started_at: datetime, checks_done: int, now: datetime, config: MonitorConfig
 ) -> datetime | None:
     """When to ask IAK again about a pending transaction (None: give up, 24 h passed).
 
     The wait starts at the monitor interval and doubles after each check, capped at
     min(15 minutes, PENDING_AGE_OUT_SECONDS).
     """
-    if now - first_seen_at >= STOP_CHECKING_AFTER:
+    if now - started_at >= STOP_CHECKING_AFTER:
         return None
     wait = config.interval * (1 << min(checks_done, 30))
     return now + min(wait, config.recheck_cap)

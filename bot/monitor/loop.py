@@ -265,7 +265,7 @@ class Monitor:
             return 0
         gate = asyncio.Semaphore(RECHECKS_IN_FLIGHT)
 
-        async def check(ref_id: str, first_seen: datetime, checks: int) -> bool:
+        async def check(ref_id: str, started: datetime, checks: int) -> bool:
             async with gate:
                 if self._stopping.is_set():
                     return False
@@ -276,7 +276,7 @@ class Monitor:
                         Source.STATUS_CHECK, result.transaction, result.outcome, at
                     )
                     await self.database.writer.enqueue(observation)
-                next_at = next_check(first_seen, checks + 1, at, self.config)
+                next_at = next_check(started, checks + 1, at, self.config)
                 await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
                 return result.failure is None
 

@@ -12,6 +12,7 @@ from sqlalchemy import Connection, and_, func, or_, select, update
 
 from bot.alerts.model import Claim, Incident, SpikeDetails
 from bot.monitor.decisions import (
+    STOP_CHECKING_AFTER,
     ConflictSnapshot,
     DepositReading,
     MonitorConfig,
@@ -39,7 +40,7 @@ _PENDING_COLUMNS = (
     t.ref_id,
     t.product_code,
     t.customer_id,
-    t.first_seen_at,
+    t.started_at,
     t.outcome,
     t.rc,
     t.checks_stopped_at,
@@ -51,7 +52,7 @@ def _pending(row: Any) -> PendingTransaction:
         ref_id=row.ref_id,
         product_code=row.product_code,
         customer_id=row.customer_id,
-        first_seen_at=row.first_seen_at,
+        started_at=row.started_at,
         outcome=Outcome(row.outcome),
         rc=row.rc,
         checks_stopped_at=row.checks_stopped_at,
@@ -74,12 +75,12 @@ def pending_snapshot(
             t.announced.is_(False),
             or_(t.outcome.in_(_FINAL), t.checks_stopped_at.is_not(None)),
         )
-        .order_by(t.first_seen_at)
+        .order_by(t.started_at)
         .limit(MAX_TOLD_PER_TICK)
     ).all()
     waiting = connection.execute(select(func.count()).where(still_waiting)).scalar_one()
     oldest = connection.execute(
-        select(*_PENDING_COLUMNS).where(still_waiting).order_by(t.first_seen_at).limit(20)
+        select(*_PENDING_COLUMNS).where(still_waiting).order_by(t.started_at).limit(20)
     ).all()
     return PendingSnapshot(
         incident,
@@ -97,8 +98,8 @@ def aged_out(
     `cutoff`, in no incident yet; oldest first."""
     rows = connection.execute(
         select(*_PENDING_COLUMNS)
-        .where(t.outcome.in_(_NOT_FINAL), t.incident_id.is_(None), t.first_seen_at < cutoff)
-        .order_by(t.first_seen_at)
+        .where(t.outcome.in_(_NOT_FINAL), t.incident_id.is_(None), t.started_at < cutoff)
+        .order_by(t.started_at)
         .limit(limit)
     ).all()
     return tuple(_pending(row) for row in rows)
@@ -128,17 +129,17 @@ def rc_activity(
         failed_rc = and_(t.outcome == Outcome.FAILED.value, t.rc == rc)
         products = connection.execute(
             select(t.product_code, func.count())
-            .where(failed_rc, t.final_at >= window_start)
+            .where(failed_rc, t.started_at >= window_start)
             .group_by(t.product_code)
         ).all()
         hour = connection.execute(
-            select(t.final_at).where(failed_rc, t.final_at >= now - timedelta(hours=1))
+            select(t.started_at).where(failed_rc, t.started_at >= now - timedelta(hours=1))
         ).scalars()
         total = None
         if incident is not None:
             total = int(
                 connection.execute(
-                    select(func.count()).where(failed_rc, t.final_at >= _started(incident))
+                    select(func.count()).where(failed_rc, t.started_at >= _started(incident))
                 ).scalar_one()
             )
         activities.append(
@@ -179,21 +180,23 @@ def set_members(connection: Connection, ref_ids: Sequence[str], **values: Any) -
 def due_rechecks(
     connection: Connection, now: datetime, config: MonitorConfig, limit: int
 ) -> list[tuple[str, datetime, int]]:
-    """Pending transactions due a re-check at IAK, most overdue first: (ref_id, first seen,
-    checks so far). A transaction is first due one monitor interval after it was seen."""
+    """Pending transactions due a re-check at IAK, most overdue first: (ref_id, started,
+    checks so far). A transaction is first due one monitor interval after it started, and
+    never once it started 24 hours ago (an imported old one is not asked about at all)."""
     never_checked = connection.execute(
-        select(t.ref_id, t.first_seen_at, t.checks, t.first_seen_at.label("due"))
+        select(t.ref_id, t.started_at, t.checks, t.started_at.label("due"))
         .where(
             t.outcome.in_(_NOT_FINAL),
             t.next_check_at.is_(None),
             t.checks == 0,
-            t.first_seen_at <= now - config.interval,
+            t.started_at <= now - config.interval,
+            t.started_at > now - STOP_CHECKING_AFTER,
         )
-        .order_by(t.first_seen_at)
+        .order_by(t.started_at)
         .limit(limit)
     ).all()
     rechecked = connection.execute(
-        select(t.ref_id, t.first_seen_at, t.checks, t.next_check_at.label("due"))
+        select(t.ref_id, t.started_at, t.checks, t.next_check_at.label("due"))
         .where(t.outcome.in_(_NOT_FINAL), t.next_check_at <= now)
         .order_by(t.next_check_at)
         .limit(limit)
@@ -201,7 +204,7 @@ def due_rechecks(
     # Conflicting outcomes: asked at once, then as re-checks back off, counted from when
     # the contradiction came (a check from its pending days does not count).
     conflicted = connection.execute(
-        select(t.ref_id, t.conflict_at.label("first_seen_at"), t.checks, t.conflict_at.label("due"))
+        select(t.ref_id, t.conflict_at.label("started_at"), t.checks, t.conflict_at.label("due"))
         .where(
             t.conflict_at.is_not(None),
             or_(
@@ -214,7 +217,7 @@ def due_rechecks(
         .limit(limit)
     ).all()
     rows = sorted([*conflicted, *never_checked, *rechecked], key=lambda row: row.due)[:limit]
-    return [(row.ref_id, row.first_seen_at, int(row.checks)) for row in rows]
+    return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
 
 
 def conflicts(
@@ -275,13 +278,13 @@ def waiting_members(
 ) -> list[tuple[str, datetime, int]]:
     """The pending incident's transactions still waiting: (ref_id, first seen, checks)."""
     rows = connection.execute(
-        select(t.ref_id, t.first_seen_at, t.checks)
+        select(t.ref_id, t.started_at, t.checks)
         .where(
             t.incident_id == incident_id,
             t.outcome.in_(_NOT_FINAL),
             t.checks_stopped_at.is_(None),
         )
-        .order_by(t.first_seen_at)
+        .order_by(t.started_at)
         .limit(limit)
     ).all()
-    return [(row.ref_id, row.first_seen_at, int(row.checks)) for row in rows]
+    return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]

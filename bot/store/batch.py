@@ -146,7 +146,8 @@ _EVENT_COLUMNS = (
 _TIME_AT = [
     n
     for n, name in enumerate(STATE_FIELDS)
-    if name in ("created_at", "first_seen_at", "changed_at", "final_at", "conflict_at")
+    if name
+    in ("created_at", "started_at", "first_seen_at", "changed_at", "final_at", "conflict_at")
 ]
 _OUTCOME_AT = STATE_FIELDS.index("outcome")
 _SOURCE_AT = STATE_FIELDS.index("source")

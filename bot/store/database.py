@@ -13,7 +13,7 @@ from bot.outcomes import Outcome, Source
 from bot.store.db import create_db_engine, require_migrated
 from bot.store.reports import Reports
 from bot.store.states import Observation
-from bot.store.transactions import Event, TransactionStore
+from bot.store.transactions import History, TransactionStore
 from bot.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -42,7 +42,7 @@ class Database:
 
     async def remember_check(
         self, ref_id: str, data: TransactionData | None, outcome: Outcome, at: datetime
-    ) -> list[Event] | None:
+    ) -> History | None:
         """Record what a status check saw and return the ref_id's history (None: store down)."""
         try:
             if data is not None:

@@ -1,9 +1,11 @@
 """Read-only questions ops ask of the store: what is pending, what happened in a window.
 
-Every query here stays on an index of `transactions` (see `bot.store.schema`):
-pending lists walk (outcome, first_seen_at); outcome totals count a range of it; failure
-counts per rc and time bucket read only (outcome, final_at, rc). Synchronous, like the
-rest of the store: callers on the event loop run them through `Database.read`.
+Every query here stays on an index of `transactions` (see `bot.store.schema`), and
+judges a transaction by when it happened (`started_at`: the backend's created_at when
+known, else when the bot first heard of it): pending lists walk (outcome, started_at);
+outcome totals and failures per rc and time bucket read only (outcome, started_at, rc).
+Synchronous, like the rest of the store: callers on the event loop run them through
+`Database.read`.
 """
 
 from __future__ import annotations
@@ -32,17 +34,17 @@ class PendingCursor:
     someone reads it, and an offset would then skip the ones that moved up a page.
     """
 
-    first_seen_at: datetime
+    started_at: datetime
     ref_id: str
 
     @classmethod
     def at(cls, transaction: PendingTransaction) -> PendingCursor:
         """The cursor at one listed transaction."""
-        return cls(transaction.first_seen_at, transaction.ref_id)
+        return cls(transaction.started_at, transaction.ref_id)
 
     def encode(self) -> str:
         """A short string for a button's value."""
-        return f"{self.first_seen_at.isoformat()}{_CURSOR_SEPARATOR}{self.ref_id}"
+        return f"{self.started_at.isoformat()}{_CURSOR_SEPARATOR}{self.ref_id}"
 
     @classmethod
     def decode(cls, value: str) -> PendingCursor | None:
@@ -51,12 +53,12 @@ class PendingCursor:
         if not separator or not valid_ref_id(ref_id):
             return None
         try:
-            first_seen_at = datetime.fromisoformat(moment)
+            started_at = datetime.fromisoformat(moment)
         except ValueError:
             return None
-        if first_seen_at.tzinfo is None:
+        if started_at.tzinfo is None:
             return None
-        return cls(first_seen_at, ref_id)
+        return cls(started_at, ref_id)
 
 
 @dataclass(frozen=True)
@@ -184,17 +186,17 @@ class Reports:
         return PendingPage(transactions=tuple(rows), total=total, start=int(start))
 
     def outcome_counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
-        """How many transactions first seen in [since, until) are in each outcome now."""
-        first_seen = transactions.c.first_seen_at
+        """How many transactions that happened in [since, until) are in each outcome now."""
+        started = transactions.c.started_at
         with self.engine.connect() as connection:
             rows = connection.execute(
                 select(transactions.c.outcome, func.count())
-                # Naming every outcome lets both databases walk the (outcome, first_seen_at)
+                # Naming every outcome lets both databases walk the (outcome, started_at)
                 # index one outcome at a time instead of scanning it whole.
                 .where(
                     transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
-                    first_seen >= since,
-                    first_seen < until,
+                    started >= since,
+                    started < until,
                 )
                 .group_by(transactions.c.outcome)
             ).all()
@@ -206,23 +208,23 @@ class Reports:
     def failures_by_bucket(
         self, window: TimeBuckets, rcs: Sequence[str] | None = None
     ) -> dict[str | None, list[int]]:
-        """Failures per rc in each bucket of `window`, by when they became final.
+        """Failures per rc in each bucket of `window`, by when the transactions happened.
 
         Only rcs that failed at least once in the window appear; `rcs` narrows the question
         to those codes (a spike alert's sparkline needs one).
         """
-        final_at = transactions.c.final_at
+        started = transactions.c.started_at
         edges = window.edges()
         # One CASE over bound timestamps works alike on SQLite and Postgres, where date
         # arithmetic does not; the database groups, so only rc x bucket rows come back.
         bucket = case(
-            *((final_at < edge, index) for index, edge in enumerate(edges[1:-1])),
+            *((started < edge, index) for index, edge in enumerate(edges[1:-1])),
             else_=window.count - 1,
         )
         conditions = [
             transactions.c.outcome == Outcome.FAILED.value,
-            final_at >= window.start,
-            final_at < window.end,
+            started >= window.start,
+            started < window.end,
         ]
         if rcs is not None:
             conditions.append(transactions.c.rc.in_(list(rcs)))
@@ -268,11 +270,12 @@ class Reports:
 def failures_by_rc(
     connection: Connection, since: datetime, until: datetime | None = None
 ) -> dict[str, int]:
-    """Failed transactions per rc in [since, until), by when they failed: answered from the
-    (outcome, final_at, rc) index alone."""
-    conditions = [transactions.c.outcome == Outcome.FAILED.value, transactions.c.final_at >= since]
+    """Failed transactions per rc that happened in [since, until): answered from the
+    (outcome, started_at, rc) index alone."""
+    started = transactions.c.started_at
+    conditions = [transactions.c.outcome == Outcome.FAILED.value, started >= since]
     if until is not None:
-        conditions.append(transactions.c.final_at < until)
+        conditions.append(started < until)
     rows = connection.execute(
         select(transactions.c.rc, func.count()).where(*conditions).group_by(transactions.c.rc)
     ).all()
@@ -303,15 +306,15 @@ def balance_readings(connection: Connection, since: datetime) -> list[tuple[date
 def pending_by_age(connection: Connection, now: datetime, edges: Sequence[timedelta]) -> list[int]:
     """How many transactions are not final yet per age band: younger than edges[0], then
     between consecutive edges, then older than the last."""
-    first_seen = transactions.c.first_seen_at
+    started = transactions.c.started_at
     counts = []
     newer: datetime | None = None
     for bound in [*(now - edge for edge in edges), None]:
         conditions: list[ColumnElement[bool]] = [_is_pending()]
         if newer is not None:
-            conditions.append(first_seen <= newer)
+            conditions.append(started <= newer)
         if bound is not None:
-            conditions.append(first_seen > bound)
+            conditions.append(started > bound)
         counts.append(int(connection.execute(select(func.count()).where(*conditions)).scalar_one()))
         newer = bound
     return counts
@@ -322,23 +325,23 @@ def _is_pending() -> ColumnElement[bool]:
 
 
 def _after(cursor: PendingCursor) -> ColumnElement[bool]:
-    """Strictly after the cursor in (first_seen_at, ref_id) order.
+    """Strictly after the cursor in (started_at, ref_id) order.
 
-    Spelled with a plain range on first_seen_at first, so the index does the narrowing.
+    Spelled with a plain range on started_at first, so the index does the narrowing.
     """
-    first_seen, ref_id = transactions.c.first_seen_at, transactions.c.ref_id
+    started, ref_id = transactions.c.started_at, transactions.c.ref_id
     return and_(
-        first_seen >= cursor.first_seen_at,
-        or_(first_seen > cursor.first_seen_at, ref_id > cursor.ref_id),
+        started >= cursor.started_at,
+        or_(started > cursor.started_at, ref_id > cursor.ref_id),
     )
 
 
 def _before(cursor: PendingCursor) -> ColumnElement[bool]:
-    """Strictly before the cursor in (first_seen_at, ref_id) order."""
-    first_seen, ref_id = transactions.c.first_seen_at, transactions.c.ref_id
+    """Strictly before the cursor in (started_at, ref_id) order."""
+    started, ref_id = transactions.c.started_at, transactions.c.ref_id
     return and_(
-        first_seen <= cursor.first_seen_at,
-        or_(first_seen < cursor.first_seen_at, ref_id < cursor.ref_id),
+        started <= cursor.started_at,
+        or_(started < cursor.started_at, ref_id < cursor.ref_id),
     )
 
 
@@ -359,7 +362,7 @@ def _pending_rows(
         columns.rc,
         columns.product_code,
         columns.customer_id,
-        columns.first_seen_at,
+        columns.started_at,
     ).where(_is_pending())
     backwards = before is not None or last
     if after is not None:
@@ -367,9 +370,9 @@ def _pending_rows(
     if before is not None:
         query = query.where(_before(before))
     if backwards:
-        query = query.order_by(columns.first_seen_at.desc(), columns.ref_id.desc())
+        query = query.order_by(columns.started_at.desc(), columns.ref_id.desc())
     else:
-        query = query.order_by(columns.first_seen_at, columns.ref_id)
+        query = query.order_by(columns.started_at, columns.ref_id)
     rows = [
         PendingTransaction(
             ref_id=row.ref_id,
@@ -377,7 +380,7 @@ def _pending_rows(
             rc=row.rc,
             product_code=row.product_code,
             customer_id=row.customer_id,
-            first_seen_at=row.first_seen_at,
+            started_at=row.started_at,
         )
         for row in connection.execute(query.limit(size))
     ]

@@ -162,6 +162,9 @@ transactions = Table(
     Column("source", String(16), nullable=False),
     # the merchant backend's own time of the top-up, when it sent one
     Column("created_at", UTCDateTime),
+    # when it happened: created_at when known, else first_seen_at (what the monitor, the
+    # stats and the pending list judge it by)
+    Column("started_at", UTCDateTime, nullable=False),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("final_at", UTCDateTime),
@@ -176,14 +179,13 @@ transactions = Table(
     # the "pending aged out" incident it joined, and whether its outcome was told there
     Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")),
     Column("announced", Boolean, nullable=False, server_default=false()),
-    # "pending transactions older than T"
-    Index(None, "outcome", "first_seen_at"),
-    # "failures per rc since T" (covering: no table lookups)
-    Index(None, "outcome", "final_at", "rc"),
-    # "pending, due for a re-check" (NULL next_check_at: never checked, due by first_seen_at)
-    Index(None, "outcome", "next_check_at", "first_seen_at"),
+    # "pending transactions older than T", "outcomes since T" and "failures per rc since T"
+    # (covering: no table lookups)
+    Index(None, "outcome", "started_at", "rc"),
+    # "pending, due for a re-check" (NULL next_check_at: never checked, due by started_at)
+    Index(None, "outcome", "next_check_at", "started_at"),
     # "pending, aged out, in no incident yet"
-    Index(None, "outcome", "incident_id", "first_seen_at"),
+    Index(None, "outcome", "incident_id", "started_at"),
     # "conflicting outcomes, not settled yet" (a handful at most: a partial index)
     Index(
         "ix_transactions_conflict_at",

@@ -138,7 +138,11 @@ class TransactionState:
     sn: str | None
     message: str | None
     source: Source
+    # the merchant backend's own time of the top-up, when it sent one
     created_at: datetime | None
+    # when the transaction happened, which is the time the monitor, /iak stats and
+    # /iak pending judge it by: its created_at when known, else when the bot first heard
+    started_at: datetime
     first_seen_at: datetime
     changed_at: datetime
     final_at: datetime | None
@@ -217,6 +221,7 @@ def merge(current: TransactionState | None, observation: Observation) -> Transac
             message=data.message,
             source=observation.source,
             created_at=observation.created_at,
+            started_at=observation.created_at or at,
             first_seen_at=at,
             changed_at=at,
             final_at=at if observation.outcome.is_final else None,
@@ -230,6 +235,9 @@ def merge(current: TransactionState | None, observation: Observation) -> Transac
         tr_id=current.tr_id or data.tr_id,
         sn=current.sn or data.sn,
         created_at=current.created_at or observation.created_at,
+        started_at=current.started_at
+        if current.created_at or not observation.created_at
+        else observation.created_at,
     )
     if observation.source is Source.STATUS_CHECK:
         if observation.outcome.is_final:

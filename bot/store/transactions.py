@@ -24,7 +24,8 @@ class PendingTransaction:
     rc: str | None
     product_code: str | None
     customer_id: str | None
-    first_seen_at: datetime
+    # when it happened (its created_at when known, else when the bot first heard of it)
+    started_at: datetime
     # the monitor gave up asking IAK about it (pending for 24 h)
     checks_stopped_at: datetime | None = None
 
@@ -38,6 +39,15 @@ class Event:
     outcome: Outcome
     rc: str | None
     applied: bool
+
+
+@dataclass(frozen=True)
+class History:
+    """What the bot heard of one transaction: its first observation and the latest ones,
+    oldest first, and the backend's own time for it when it sent one."""
+
+    events: tuple[Event, ...]
+    created_at: datetime | None = None
 
 
 class TransactionStore:
@@ -55,15 +65,18 @@ class TransactionStore:
             ).first()
         return TransactionState.from_row(row) if row else None
 
-    def history(self, ref_id: str, limit: int = 20) -> list[Event]:
+    def history(self, ref_id: str, limit: int = 20) -> History:
         """The transaction's first observation and its most recent ones, oldest first."""
         by_id = transaction_events.c.id
         query = select(transaction_events).where(transaction_events.c.ref_id == ref_id)
         with self.engine.connect() as connection:
             first = connection.execute(query.order_by(by_id).limit(1)).all()
             recent = connection.execute(query.order_by(by_id.desc()).limit(limit - 1)).all()
+            created_at = connection.execute(
+                select(transactions.c.created_at).where(transactions.c.ref_id == ref_id)
+            ).scalar()
         rows = {row.id: row for row in [*first, *recent]}
-        return [_event(rows[key]) for key in sorted(rows)]
+        return History(tuple(_event(rows[key]) for key in sorted(rows)), created_at)
 
     def ping(self) -> None:
         """Raise unless the database answers."""

@@ -45,8 +45,8 @@ def test_a_success_callback_after_a_failed_answer_is_checked_at_iak_and_told(
     assert "the backend said failed (rc 07)" in parent
     assert "IAK's callback said success (rc 00)" in parent
     # the monitor asked IAK, stored its answer, and said so in the thread
-    wait_until(lambda: stored(bot, "cf-1") is Outcome.SUCCESS, clock=clock)
-    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock)
+    wait_until(lambda: stored(bot, "cf-1") is Outcome.SUCCESS, clock=clock, timeout=15)
+    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock, timeout=15)
     said = text_of(replies(fake_slack, ts)[0])
     assert "IAK's own check says success" in said and "it was failed" in said
     assert fake_iak.calls_for("cf-1")
@@ -69,7 +69,7 @@ def test_a_forged_callback_does_not_change_what_iak_confirms(
     shop.callback("cf-2", "2", "07")  # signed, but contradicts
     shop.callback("cf-2", "2", "14")  # and again: still one incident
     ts = parent_ts(fake_slack)
-    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock)
+    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock, timeout=15)
     assert "IAK's own check confirms success" in text_of(replies(fake_slack, ts)[0])
     assert stored(bot, "cf-2") is Outcome.SUCCESS
     wait_until(lambda: any("Settled" in text_of(c) for c in fake_slack.calls_to("chat.update")))
@@ -93,5 +93,5 @@ def test_while_iak_cannot_say_the_conflict_stays_open_and_is_asked_again(
     assert bot.bot.services.incidents.open_incidents()
     fake_iak.always("cf-3", IakReply(200, transaction("cf-3", "failed")))
     wait_until(lambda: stored(bot, "cf-3") is Outcome.FAILED, clock=clock, timeout=10)
-    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock)
+    wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock, timeout=15)
     assert "now stored as failed (it was success)" in text_of(replies(fake_slack, ts)[0])

@@ -193,7 +193,7 @@ def pending(
         rc=rc,
         product_code="xld25000",
         customer_id="0817777215",
-        first_seen_at=NOW - timedelta(minutes=minutes_ago),
+        started_at=NOW - timedelta(minutes=minutes_ago),
     )
 
 
@@ -316,7 +316,7 @@ def test_a_member_given_up_after_24_hours_is_told_and_stops_counting() -> None:
         rc="39",
         product_code="pln20",
         customer_id="0817777215",
-        first_seen_at=NOW - timedelta(hours=24),
+        started_at=NOW - timedelta(hours=24),
         checks_stopped_at=NOW,
     )
     decision = decide_pending(PendingSnapshot(open_, (), (stale,), waiting=0), NOW)

@@ -93,7 +93,7 @@ def test_duplicates_are_stored_once(store: TransactionStore, registry: Registry)
     )
     assert third.duplicate and not third.changed
     assert count(store, transaction_events) == 1
-    assert [event.source for event in store.history("order002")] == [Source.CALLBACK]
+    assert [event.source for event in store.history("order002").events] == [Source.CALLBACK]
 
 
 def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Registry) -> None:
@@ -104,7 +104,7 @@ def test_out_of_order_arrivals_end_final(store: TransactionStore, registry: Regi
     assert not late.changed
     state = store.get("order003")
     assert state is not None and state.outcome is Outcome.FAILED and state.rc == "17"
-    history = store.history("order003")
+    history = store.history("order003").events
     assert [(e.source, e.outcome, e.applied) for e in history] == [
         (Source.CALLBACK, Outcome.FAILED, True),
         (Source.INGEST, Outcome.PENDING, False),
@@ -193,8 +193,9 @@ def test_rows_written_through_the_driver_read_back_through_sqlalchemy(
     assert sorted(entry["rc"] for entry in data) == ["17", "39", "39"]
     final = at + timedelta(microseconds=1)
     with store.engine.connect() as connection:
-        assert failures_by_rc(connection, final) == {"17": 1}
-        assert failures_by_rc(connection, at, final) == {}
+        # counted by when it started (created_at), not when it failed
+        assert failures_by_rc(connection, at, final) == {"17": 1}
+        assert failures_by_rc(connection, final) == {}
         assert aged_out(connection, final, limit=100) == ()
     fresh = TransactionData.model_validate({"ref_id": "exact-2", "status": 0, "rc": "39"})
     naive = Observation(Source.INGEST, fresh, Outcome.PENDING, datetime(2026, 11, 28))
@@ -348,9 +349,10 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
             with engine.begin() as connection:
                 connection.execute(
                     text(
-                        "INSERT INTO transactions (ref_id, outcome, source, first_seen_at,"
-                        " changed_at, checks, announced) SELECT 'grown' || n, 'pending',"
-                        " 'callback', now(), now(), 0, false FROM generate_series(1, 20000) n"
+                        "INSERT INTO transactions (ref_id, outcome, source, started_at,"
+                        " first_seen_at, changed_at, checks, announced) SELECT 'grown' || n,"
+                        " 'pending', 'callback', now(), now(), now(), 0, false"
+                        " FROM generate_series(1, 20000) n"
                     )
                 )
 

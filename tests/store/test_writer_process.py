@@ -22,7 +22,7 @@ from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.db import create_db_engine
 from bot.store.states import Observation
-from bot.store.transactions import TransactionStore
+from bot.store.transactions import History, TransactionStore
 from bot.store.writer import StoreRejected, StoreUnavailable, WriterProcess
 from tests.db import sqlite_copy
 from tests.transactions import seen
@@ -200,7 +200,7 @@ def test_a_one_off_command_writes_without_a_writer_process(path: str, registry: 
         )
 
     history = asyncio.run(check())
-    assert history and len(history) == 1  # type: ignore[arg-type]
+    assert isinstance(history, History) and len(history.events) == 1
     writers = subprocess.run(
         ["pgrep", "-P", str(os.getpid()), "-f", "bot.store.writer_process"],
         capture_output=True,

@@ -56,24 +56,14 @@ class Shop:
         self.http = httpx.Client(timeout=10)
         running.closers.append(self.http.close)
 
-    def pending(self, ref_id: str, product: str = "xld25000") -> None:
-        data = {
-            "ref_id": ref_id,
-            "status": 0,
-            "rc": "39",
-            "product_code": product,
-            "customer_id": CUSTOMER,
-            "price": 25000,
-        }
-        answer = self.http.post(
-            self.url + "/transactions",
-            json={"data": data},
-            headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
-        )
-        assert answer.status_code == 200, answer.text
+    def pending(
+        self, ref_id: str, product: str = "xld25000", created_at: datetime | None = None
+    ) -> None:
+        self.forward(ref_id, created_at=created_at, product_code=product, status=0, rc="39")
 
-    def forward(self, ref_id: str, **fields: object) -> None:
-        """The merchant backend forwards IAK's answer (status and rc as given)."""
+    def forward(self, ref_id: str, created_at: datetime | None = None, **fields: object) -> None:
+        """The merchant backend forwards IAK's answer (status and rc as given), with the
+        top-up's own time when `created_at` is given."""
         data = {
             "ref_id": ref_id,
             "product_code": "xld25000",
@@ -81,9 +71,12 @@ class Shop:
             "price": 25000,
             **fields,
         }
+        body: dict[str, object] = {"data": data}
+        if created_at is not None:
+            body["created_at"] = created_at.isoformat()
         answer = self.http.post(
             self.url + "/transactions",
-            json={"data": data},
+            json=body,
             headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
         )
         assert answer.status_code == 200, answer.text

@@ -172,7 +172,7 @@ def _pending_parent(incident: Incident, d: PendingDetails, now: datetime, *, mas
     blocks.append(section(f"*{d.waiting}* still pending of *{d.total}* · {settled}"))
     if incident.is_open and d.members:
         lines = [
-            f"{_member_line(member, mask)} · pending {duration(now - member.first_seen_at)}"
+            f"{_member_line(member, mask)} · pending {duration(now - member.started_at)}"
             for member in d.members
         ]
         more = d.waiting - len(lines)

@@ -58,6 +58,13 @@ _PENDING_FOOTNOTE = (
 )
 
 
+# How every report places a transaction in time (the monitor does the same).
+_WHEN_FOOTNOTE = (
+    "Each transaction counts when it happened: the backend's created_at when it sent one, "
+    "else when the bot first heard of it."
+)
+
+
 def reading_message(what: str) -> Message:
     """The ack when the store is slow to answer: the list follows via response_url."""
     text = f"Reading {what}… the answer follows in a moment."
@@ -87,8 +94,9 @@ def pending_card(page: PendingPage, *, now: datetime) -> Message:
     where = f"showing {first:,}–{last:,}" if page.has_previous or page.has_next else "all shown"
     blocks.append(
         section(
-            f"*{page.total:,} pending*, oldest first ({where}). Ages count from when the bot "
-            "first saw each one."
+            f"*{page.total:,} pending*, oldest first ({where}). Ages count from when each "
+            "happened: the backend's created_at when it sent one, else when the bot first "
+            "heard of it."
         )
     )
     blocks.extend(_line_sections([_pending_line(item, now) for item in shown]))
@@ -106,7 +114,7 @@ def pending_card(page: PendingPage, *, now: datetime) -> Message:
     plural = "s" if page.total != 1 else ""
     text = (
         f"{page.total:,} pending transaction{plural} ({where}), oldest first. "
-        f"{escape(oldest.ref_id)} has waited {duration(now - oldest.first_seen_at)}."
+        f"{escape(oldest.ref_id)} has waited {duration(now - oldest.started_at)}."
     )
     return {"text": truncate(text, 3000), "blocks": blocks}
 
@@ -119,7 +127,7 @@ def _pending_line(item: PendingTransaction, now: datetime) -> str:
     ref_id = _code(item.ref_id, MAX_SHOWN_REF_ID)
     customer = _code(mask_customer_id(item.customer_id))
     return (
-        f"{PENDING_ICONS.get(item.outcome, '')} *{duration(now - item.first_seen_at)}* · "
+        f"{PENDING_ICONS.get(item.outcome, '')} *{duration(now - item.started_at)}* · "
         f"{ref_id} · {product} · {customer} · {rc}"
     )
 
@@ -131,7 +139,7 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
     if total:
         blocks.append(
             section(
-                f"*{total:,}* transaction{'s' if total != 1 else ''} first seen in the last "
+                f"*{total:,}* transaction{'s' if total != 1 else ''} in the last "
                 f"{label}, by outcome now:"
             )
         )
@@ -149,7 +157,7 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             }
         )
     else:
-        blocks.append(section(f"No transactions first seen in the last {label}."))
+        blocks.append(section(f"No transactions in the last {label}."))
 
     blocks.append(divider())
     failures = stats.failure_count
@@ -181,10 +189,10 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
         blocks.append(
             context(
                 f"Sparklines: {window.count} buckets of {duration(window.width)}, oldest on the "
-                "left, each scaled to its own busiest bucket · failures count when they became "
-                "final · `/iak code <rc>` for the full card"
+                "left, each scaled to its own busiest bucket · `/iak code <rc>` for the full card"
             )
         )
+    blocks.append(context(_WHEN_FOOTNOTE))
     return {"text": truncate(_stats_text(stats, top, label), 3000), "blocks": blocks}
 
 

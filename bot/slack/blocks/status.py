@@ -7,11 +7,9 @@ screenshotted or shared, and ops recognise a number by its ends.
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from itertools import pairwise
-from typing import Protocol
 
 from bot.iak.client import (
     Answer,
@@ -48,10 +46,13 @@ from bot.slack.blocks.text import (
     section,
     truncate,
 )
+from bot.store.transactions import History
 
 RECHECK_ACTION = "recheck_status"
 CHECK_PRODUCT_ACTION = "check_product"
 MAX_HISTORY_LINES = 8
+# A backend's created_at this close to when the bot first heard is the same moment.
+SAME_MOMENT = timedelta(minutes=1)
 # The code IAK answers a wrong sign with, per line.
 WRONG_SIGN_CODES = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 
@@ -90,22 +91,6 @@ IAK_IP_SETTINGS = "https://developer.iak.id/prod-setting"
 # Phone numbers (08…, 62…) and PLN meter numbers are 10-13 digits; tr_ids and amounts in
 # IAK's messages are shorter.
 _LONG_NUMBER = re.compile(r"(?<!\d)\+?\d{10,}(?!\d)")
-
-
-class Observation(Protocol):
-    """What the card needs of one thing the bot saw about a transaction (from the store)."""
-
-    @property
-    def at(self) -> datetime: ...
-
-    @property
-    def source(self) -> Source: ...
-
-    @property
-    def outcome(self) -> Outcome: ...
-
-    @property
-    def rc(self) -> str | None: ...
 
 
 @dataclass(frozen=True)
@@ -155,7 +140,7 @@ def status_card(
     check: StatusCheck,
     registry: Registry,
     *,
-    history: Sequence[Observation] | None = None,
+    history: History | None = None,
     recheck: bool = True,
 ) -> Message:
     """One transaction as IAK sees it now, what to do, and (when given) what the bot saw before.
@@ -567,18 +552,23 @@ def _headline(answer: Answer) -> str:
     }[failure.kind]
 
 
-def _history_block(history: Sequence[Observation]) -> Block:
-    """First seen, then each change of outcome or rc, newest last."""
-    if not history:
+def _history_block(history: History) -> Block:
+    """First seen (and, when the backend said, when it happened), then each change of
+    outcome or rc, newest last."""
+    if not history.events:
         return context("The bot has no record of this ref_id (no callback or backend report).")
-    ordered = sorted(history, key=lambda seen: _utc(seen.at))
+    ordered = sorted(history.events, key=lambda seen: _utc(seen.at))
     changes = [ordered[0]] + [
         seen
         for before, seen in pairwise(ordered)
         if (seen.outcome, seen.rc) != (before.outcome, before.rc)
     ]
     first = ordered[0]
-    lines = [f"*First seen by the bot* {_when(first.at)} ({SOURCE_WORDS[first.source]})"]
+    lines = []
+    created = history.created_at
+    if created is not None and abs(_utc(first.at) - _utc(created)) >= SAME_MOMENT:
+        lines.append(f"*Created* {_when(created)} (the backend's time)")
+    lines.append(f"*First seen by the bot* {_when(first.at)} ({SOURCE_WORDS[first.source]})")
     shown = changes[-MAX_HISTORY_LINES:]
     if len(shown) < len(changes):
         lines.append(f"_{len(changes) - len(shown)} earlier change(s) not shown_")

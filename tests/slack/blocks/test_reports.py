@@ -36,7 +36,7 @@ def pending(n: int, *, ref_id: str | None = None, product: str = "xld25000") -> 
         rc=None if n % 7 == 6 else "39",
         product_code=product,
         customer_id=CUSTOMER,
-        first_seen_at=NOW - timedelta(hours=3, minutes=12) + timedelta(minutes=n),
+        started_at=NOW - timedelta(hours=3, minutes=12) + timedelta(minutes=n),
     )
 
 
@@ -114,7 +114,7 @@ def test_stats_for_an_empty_window(registry: Registry) -> None:
     message = stats_card(window_stats({}), registry, label="24 h")
     assert_valid(message)
     text = all_text(message)
-    assert "No transactions first seen in the last 24 h" in text
+    assert "No transactions in the last 24 h" in text
     assert "No failures in the last 24 h" in text
 
 
@@ -128,7 +128,7 @@ def test_stats_show_totals_top_codes_share_sparkline_and_remedy(registry: Regist
     )
     assert_valid(message)
     text = all_text(message)
-    assert "*1,272* transactions first seen in the last 24 h" in text
+    assert "*1,272* transactions in the last 24 h" in text
     assert ":white_check_mark: Success\\n*1,204* (95 %)" in text
     assert "*Top failure codes* · 53 failures in the last 24 h" in text
     assert "*17 · INSUFFICIENT DEPOSIT* :rotating_light: — *52* (98 %" in text

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -34,6 +33,7 @@ from bot.slack.blocks.status import (
 )
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
+from bot.store.transactions import Event, History
 from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, refusal, transaction
 from tests.support.messages import all_text, assert_valid, mrkdwn_texts, shown
 
@@ -227,27 +227,39 @@ async def test_400_without_rc_shows_iaks_error_details(registry: Registry) -> No
     assert "HTTP 400 · Bad Request" in text
 
 
+async def test_a_backend_time_apart_from_first_seen_shows_both(registry: Registry) -> None:
+    """A top-up pending since 09:00 that the bot first hears of at 11:00: the card says
+    when it was created and when the bot first saw it."""
+    created = datetime(2026, 11, 28, 2, 0, tzinfo=UTC)  # 09:00 WIB
+    heard = created + timedelta(hours=2)
+    check = await status_of(registry, 200, transaction("late1", "pending"))
+    history = History((seen(heard, Source.INGEST, Outcome.PENDING, "39"),), created)
+    text = render(status_card(check, registry, history=history))
+    assert "Created 2026-11-28 02:00 UTC (the backend's time)" in text
+    assert "First seen by the bot 2026-11-28 04:00 UTC" in text
+    same = History((seen(heard, Source.INGEST, Outcome.PENDING, "39"),), heard)
+    assert "Created" not in render(status_card(check, registry, history=same))
+
+
 async def test_an_rc_iak_never_published(registry: Registry) -> None:
     card = status_card(await status_of(registry, 200, {"ref_id": "o", "rc": "999"}), registry)
     assert_valid(card)
     assert "not in IAK's published table" in shown(card)
 
 
-@dataclass(frozen=True)
-class Seen:
-    at: datetime
-    source: Source
-    outcome: Outcome
-    rc: str | None
+def seen(at: datetime, source: Source, outcome: Outcome, rc: str | None) -> Event:
+    return Event(source=source, at=at, outcome=outcome, rc=rc, applied=True)
 
 
 async def test_history_first_seen_and_each_change(registry: Registry) -> None:
     start = datetime(2024, 5, 1, 10, 2, tzinfo=UTC)
-    history = [
-        Seen(start + timedelta(minutes=3), Source.CALLBACK, Outcome.SUCCESS, "00"),
-        Seen(start, Source.INGEST, Outcome.PENDING, "39"),
-        Seen(start + timedelta(minutes=1), Source.STATUS_CHECK, Outcome.PENDING, "39"),
-    ]
+    history = History(
+        (
+            seen(start + timedelta(minutes=3), Source.CALLBACK, Outcome.SUCCESS, "00"),
+            seen(start, Source.INGEST, Outcome.PENDING, "39"),
+            seen(start + timedelta(minutes=1), Source.STATUS_CHECK, Outcome.PENDING, "39"),
+        )
+    )
     check = await status_of(registry, 200, transaction("order001"))
     card = status_card(check, registry, history=history)
     assert_valid(card)
@@ -257,13 +269,15 @@ async def test_history_first_seen_and_each_change(registry: Registry) -> None:
     assert "status check" not in text  # no change, so not a line of its own
     assert f"<!date^{int(start.timestamp())}^" in all_text(card)  # each reader's time zone
 
-    never = status_card(check, registry, history=[])
+    never = status_card(check, registry, history=History(()))
     assert "no record of this ref_id" in shown(never)
 
-    long = [
-        Seen(start + timedelta(minutes=i), Source.CALLBACK, Outcome.PENDING, str(100 + i))
-        for i in range(200)
-    ]
+    long = History(
+        tuple(
+            seen(start + timedelta(minutes=i), Source.CALLBACK, Outcome.PENDING, str(100 + i))
+            for i in range(200)
+        )
+    )
     crowded = status_card(check, registry, history=long)
     assert_valid(crowded)
     assert "earlier change(s) not shown" in shown(crowded)
@@ -273,7 +287,7 @@ async def test_longest_and_hostile_input_fits_and_is_never_markup(registry: Regi
     ref_id = "<!channel>" + "&*_`~" * 18
     data = transaction(ref_id, message="<@U123|boss> " + "x" * 600, product_code="<!here>")
     check = await status_of(registry, 200, data, ref_id)
-    card = status_card(check, registry, history=[])
+    card = status_card(check, registry, history=History(()))
     assert_valid(card)
     assert card["blocks"][0]["text"]["type"] == "plain_text"
     mrkdwn = mrkdwn_texts(card["blocks"])

@@ -143,7 +143,7 @@ def test_stats_over_each_window(
     assert_valid(day)
     shown = visible_text(day)
     assert "IAK transactions, last 24 h" in shown
-    assert "*10* transactions first seen in the last 24 h" in shown
+    assert "*10* transactions in the last 24 h" in shown
     assert "4 failures in the last 24 h" in shown
     assert "17 · INSUFFICIENT DEPOSIT" in shown and "(75 % of failures)" in shown
     assert "Top up the deposit" in shown
@@ -188,7 +188,7 @@ def test_a_slow_store_is_acked_at_once_and_the_answer_follows(
     ack = answer(running.slack.command("stats 1h", response_key="slow-stats"))
     assert "Reading the transaction stats" in visible_text(ack)
     (stats,) = running.fake_slack.wait_for_response("slow-stats")
-    assert "*1* transaction first seen in the last 1 h" in visible_text(stats)
+    assert "*1* transaction in the last 1 h" in visible_text(stats)
 
 
 def test_a_database_that_fails_is_said_plainly(running_bot: RunningBot) -> None:

@@ -303,7 +303,7 @@ def test_the_card_shows_what_the_bot_saw_and_the_check_is_recorded(
     database = running.bot.services.database
     state = database.transactions.get("hist001")
     assert state is not None and state.outcome.value == "failed"
-    sources = [event.source.value for event in database.transactions.history("hist001")]
+    sources = [event.source.value for event in database.transactions.history("hist001").events]
     assert sources == ["ingest", "status_check"]
 
 
