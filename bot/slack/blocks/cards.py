@@ -15,7 +15,7 @@ from bot.registry import (
     Table,
     Unknown,
 )
-from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, join, md, mention
+from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, is_user_id, join, md, mention
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -140,7 +140,7 @@ def remediation_card(
         elements.append(button("Share in channel", SHARE_ACTION, code.key))
     if elements:
         blocks.append(actions(*elements, block_id=f"card_{_slug(code)}"))
-    if shared_by:
+    if shared_by is not None and is_user_id(shared_by):
         blocks.append(context(md("Shared by {} · `/iak code {}`", mention(shared_by), code.key)))
     text = f"{code.title} ({code.status.value}). What to do: {code.action.label}. {code.advice}"
     if homonym is not None:

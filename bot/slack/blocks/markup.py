@@ -71,13 +71,18 @@ def join(parts: Iterable[str], separator: str = "\n") -> Mrkdwn:
     return Mrkdwn(md(separator).join(as_mrkdwn(part) for part in parts))
 
 
+def is_user_id(text: str) -> bool:
+    """Whether `text` is a Slack user id (`U0LEAD`, `W0ENTERPRISE1`): one `mention` pings."""
+    return _USER_ID.fullmatch(text) is not None
+
+
 def mention(user_id: str) -> Mrkdwn:
     """`<@U0LEAD>`: a mention that pings the person (their name, in every client).
 
     Only a Slack user id becomes one; anything else shows as text, since a mention is the
     markup that pings and ids come back from the database, not only from Slack.
     """
-    if _USER_ID.fullmatch(user_id):
+    if is_user_id(user_id):
         return Mrkdwn(f"<@{user_id}>")
     return as_mrkdwn(user_id)
 

@@ -52,6 +52,13 @@ def test_shared_card_names_who_shared_and_has_no_share_button(registry: Registry
     assert_valid(card)
 
 
+def test_a_shared_card_names_only_a_real_slack_user(registry: Registry) -> None:
+    for sharer in ("<!channel>", "U0OPS0001|boss", ""):
+        card = remediation_card(registry.get("17"), shared_by=sharer)  # type: ignore[arg-type]
+        assert "Shared by" not in all_text(card)
+        assert_valid(card)
+
+
 def test_stops_sales_is_prominent(registry: Registry) -> None:
     assert "Stops all sales" in all_text(remediation_card(registry.get("102")))  # type: ignore[arg-type]
     assert "Stops all sales" not in all_text(remediation_card(registry.get("07")))  # type: ignore[arg-type]
