@@ -41,6 +41,27 @@ def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
     assert len(fake_iak.calls_for("order001")) == 1
 
 
+def test_status_prints_what_iak_sent_as_it_was_sent(tmp_path: Path, fake_iak: FakeIak) -> None:
+    """Slack markup in a ref_id or in IAK's answer is text in a terminal too: as typed, never
+    as the escapes Slack needs (`&lt;`) nor as the mention or link it would be in Slack."""
+    fake_iak.add(
+        transaction(
+            "<!channel>",
+            "failed",
+            product_code="<@U0BOSS>",
+            message="<https://evil.example|click> &lt;!here&gt;",
+            tr_id="a&b",
+        )
+    )
+    result = iak_bot("status", "<!channel>", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.startswith("Transaction <!channel>\n")
+    for typed in ("<@U0BOSS>", "<https://evil.example|click> &lt;!here&gt;", "a&b"):
+        assert typed in out, typed
+    assert "&amp;" not in out and "&lt;!channel" not in out
+
+
 def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> None:
     fake_iak.add_bill(bill("bill001"))
     result = iak_bot("status", "--postpaid", "bill001", cwd=tmp_path, env=iak_env(fake_iak.url))

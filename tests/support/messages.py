@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import html
 import json
+import re
 from typing import Any
 
 from slack_sdk.models.blocks import Block
@@ -91,3 +92,37 @@ def mrkdwn_texts(node: Any) -> list[str]:
         return []
     found = [node["text"]] if node.get("type") == "mrkdwn" else []
     return found + [text for value in node.values() for text in mrkdwn_texts(value)]
+
+
+def markup_texts(payload: Any) -> list[str]:
+    """Every text Slack reads as markup in a payload (a message, an ack, a response_url post,
+    a chat call's arguments or a view): its `text` fallback, which notifications parse too,
+    and every mrkdwn object."""
+    fallback = payload.get("text") if isinstance(payload, dict) else None
+    return ([fallback] if isinstance(fallback, str) else []) + mrkdwn_texts(payload)
+
+
+_CONTROL = re.compile(r"<([^<>]*)>")
+_ENTITIES = {"&lt;": "<", "&gt;": ">", "&amp;": "&"}
+
+
+def controls(text: str) -> list[str]:
+    """What Slack acts on in a mrkdwn text: the inside of each `<…>` (a mention, a special
+    mention such as `!channel`, a channel, a date, a link)."""
+    return _CONTROL.findall(text)
+
+
+def stray_brackets(text: str) -> bool:
+    """Whether a `<` is left outside every `<…>`: a cut control Slack may join to the next `>`."""
+    return "<" in _CONTROL.sub("", text)
+
+
+def as_shown(text: str) -> str:
+    """A mrkdwn text as a reader sees it: a control as its label (or what it names), the three
+    escapes undone once, as Slack does."""
+
+    def label(match: re.Match[str]) -> str:
+        target, _, title = match.group(1).partition("|")
+        return title or target
+
+    return re.sub("&(?:lt|gt|amp);", lambda m: _ENTITIES[m.group(0)], _CONTROL.sub(label, text))

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.slack.blocks.text import Message, context, section
+from bot.slack.blocks.text import Message, context, message, section
 
 REFUSED_TEXT = (
     "Sorry, I only show transaction details to the ops team, in its channels. "
@@ -13,10 +13,10 @@ REFUSED_TEXT = (
 
 def access_refused() -> Message:
     """A polite no that names nothing: not who is allowed, where, nor what was asked for."""
-    return {
-        "text": REFUSED_TEXT,
-        "blocks": [
+    return message(
+        REFUSED_TEXT,
+        [
             section(f":lock: {REFUSED_TEXT}"),
             context("Transaction details are customer data, so this bot limits who sees them."),
         ],
-    }
+    )

@@ -37,14 +37,15 @@ from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
+from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
 from bot.slack.blocks.text import (
     Block,
     Message,
     actions,
     button,
     context,
-    escape,
     header,
+    message,
     plain,
     rupiah,
     section,
@@ -72,19 +73,19 @@ def _for(seconds: float) -> str:
 def _customer(value: str | None, mask: bool) -> str:
     if not value:
         return "—"
-    return mask_customer_id(value) if mask else escape(value)
+    return mask_customer_id(value) if mask else value
 
 
 def _status_context(incident: Incident, now: datetime) -> Block:
-    parts = [f"Opened {wib_day(incident.opened_at)}"]
+    parts = [md("Opened {}", wib_day(incident.opened_at))]
     if not incident.is_open and incident.resolved_at is not None:
-        parts.append(f"resolved {wib_day(incident.resolved_at)}")
+        parts.append(md("resolved {}", wib_day(incident.resolved_at)))
     if incident.acknowledged_by:
-        parts.append(f":eyes: Acknowledged by <@{incident.acknowledged_by}>")
+        parts.append(md(":eyes: Acknowledged by {}", mention(incident.acknowledged_by)))
     if incident.muted(now) and incident.muted_until is not None:
-        by = f" by <@{incident.muted_by}>" if incident.muted_by else ""
-        parts.append(f":no_bell: muted until {wib(incident.muted_until)}{by}")
-    return context(" · ".join(parts))
+        by = md(" by {}", mention(incident.muted_by)) if incident.muted_by else ""
+        parts.append(md(":no_bell: muted until {}{}", wib(incident.muted_until), by))
+    return context(join(parts, " · "))
 
 
 ACK_ACTION = "incident_ack"
@@ -151,10 +152,12 @@ def _option(text: str, value: str) -> dict[str, Any]:
     return {"text": plain(text, 75), "value": value}
 
 
-def _member_line(member: Member, mask: bool) -> str:
-    return (
-        f"`{escape(member.ref_id)}` · {escape(member.product_code or '?')} · "
-        f"{_customer(member.customer_id, mask)}"
+def _member_line(member: Member, mask: bool) -> Mrkdwn:
+    return md(
+        "`{}` · {} · {}",
+        member.ref_id,
+        member.product_code or "?",
+        _customer(member.customer_id, mask),
     )
 
 
@@ -172,20 +175,20 @@ def _pending_parent(incident: Incident, d: PendingDetails, now: datetime, *, mas
     blocks.append(section(f"*{d.waiting}* still pending of *{d.total}* · {settled}"))
     if incident.is_open and d.members:
         lines = [
-            f"{_member_line(member, mask)} · pending {duration(now - member.started_at)}"
+            md("{} · pending {}", _member_line(member, mask), duration(now - member.started_at))
             for member in d.members
         ]
         more = d.waiting - len(lines)
         if more > 0:
-            lines.append(f"_+{more} more_")
-        blocks.append(section("\n".join(lines)))
+            lines.append(md("_+{} more_", more))
+        blocks.append(section(join(lines)))
         blocks.append(
             context(
                 "Do not refund or resend these yet: IAK may still complete them. "
                 "Outcomes follow in this thread; `/iak status <ref_id>` checks one now."
             )
         )
-    return {"text": text, "blocks": blocks}
+    return message(text, blocks)
 
 
 def _spike_parent(
@@ -217,13 +220,13 @@ def _spike_parent(
         lines.insert(0, f"Lasted *{lasted}*, *{d.total}* failures in total.")
     if d.products:
         shown = list(d.products.items())[:5]
-        lines.append("Products: " + ", ".join(f"{escape(p)} ({n})" for p, n in shown))
+        lines.append("Products: " + ", ".join(f"{p} ({n})" for p, n in shown))
     if d.sparkline:
         lines.append(f"Last hour: `{sparkline(d.sparkline)}` (per 5 min)")
-    blocks.append(section("\n".join(lines)))
+    blocks.append(section(join(lines)))
     if code is not None and incident.is_open:
         blocks.extend(remediation_blocks(code))
-    return {"text": text, "blocks": blocks}
+    return message(text, blocks)
 
 
 def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -> Message:
@@ -245,17 +248,20 @@ def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -
         )
     else:
         lines.append("Not enough sales in the last hour to estimate the spend rate.")
-    blocks: list[Block] = [header(title), section("\n".join(lines))]
+    blocks: list[Block] = [header(title), section(join(lines))]
     deposit = registry.rc("17")
     if incident.is_open and deposit is not None:
-        links = " · ".join(f"<{link.url}|{escape(link.title)}>" for link in deposit.links)
+        links = join((link(page.url, page.title) for page in deposit.links), " · ")
         blocks.append(
             section(
-                "When it runs out every sale fails with rc 17 (INSUFFICIENT DEPOSIT). "
-                f"Top it up: {links}"
+                md(
+                    "When it runs out every sale fails with rc 17 (INSUFFICIENT DEPOSIT). "
+                    "Top it up: {}",
+                    links,
+                )
             )
         )
-    return {"text": text, "blocks": blocks}
+    return message(text, blocks)
 
 
 def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask: bool) -> Message:
@@ -264,11 +270,11 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
         case PendingJoined():
             lines = [_member_line(member, mask) for member in reply.members]
             if reply.more:
-                lines.append(f"_+{reply.more} more_")
+                lines.append(md("_+{} more_", reply.more))
             count = len(reply.members) + reply.more
             text = f"{count} more top-up(s) pending too long; {reply.waiting} waiting now."
-            body = f":hourglass_flowing_sand: {text}\n" + "\n".join(lines)
-            return {"text": text, "blocks": [section(body)]}
+            body = md(":hourglass_flowing_sand: {}\n{}", text, join(lines))
+            return message(text, [section(body)])
         case PendingOutcomes():
             return _outcomes(reply, registry, mask=mask)
         case SpikeUpdate():
@@ -276,27 +282,29 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                 f"{reply.total} failures since this started (was {reply.previous_total}); "
                 f"{reply.count} in the last window, usual ≈ {reply.expected:g}."
             )
-            return {"text": text, "blocks": [section(f":chart_with_upwards_trend: {text}")]}
+            return message(text, [section(f":chart_with_upwards_trend: {text}")])
         case DepositUpdate():
             left = reply.hours_left
             lasts = f", about {_for(left * 3600)} left" if left is not None else ""
             text = f"Deposit now {rupiah(reply.balance)} (was {rupiah(reply.previous)}){lasts}."
-            return {"text": text, "blocks": [section(f":moneybag: {text}")]}
+            return message(text, [section(f":moneybag: {text}")])
         case Resolved():
             return _resolved(incident, reply)
         case Acknowledged():
-            text = f"Acknowledged by <@{reply.user_id}>."
-            return {"text": text, "blocks": [section(f":eyes: {text}")]}
+            told = md("Acknowledged by {}.", mention(reply.user_id))
+            return message(told, [section(md(":eyes: {}", told))])
         case Rechecked():
-            text = (
-                f"Rechecked {reply.asked} waiting transaction(s) at IAK on request of "
-                f"<@{reply.user_id}>; IAK answered {reply.answered}. Settled ones follow in "
-                "this thread."
+            told = md(
+                "Rechecked {} waiting transaction(s) at IAK on request of {}; IAK answered {}. "
+                "Settled ones follow in this thread.",
+                reply.asked,
+                mention(reply.user_id),
+                reply.answered,
             )
-            return {"text": text, "blocks": [section(text)]}
+            return message(told, [section(told)])
         case ConflictSettled():
             said = _OUTCOME_WORDS[reply.said]
-            rc = f" (rc {escape(reply.rc)})" if reply.rc else ""
+            rc = f" (rc {reply.rc})" if reply.rc else ""
             if reply.said == reply.before:
                 text = f"IAK's own check confirms {said}{rc}."
             else:
@@ -304,7 +312,7 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                     f"IAK's own check says {said}{rc}: the transaction is now stored as "
                     f"{said} (it was {_OUTCOME_WORDS[reply.before]})."
                 )
-            return {"text": text, "blocks": [section(f":white_check_mark: {text}")]}
+            return message(text, [section(f":white_check_mark: {text}")])
 
 
 _OUTCOME_WORDS = {
@@ -321,29 +329,35 @@ _SOURCE_WORDS = {
 
 
 def _conflict_parent(incident: Incident, d: ConflictDetails, *, mask: bool) -> Message:
-    ref_id = escape(d.ref_id)
     if incident.is_open:
         title = f":warning: Conflicting outcomes for {d.ref_id}"
         text = (
-            f"Conflicting outcomes for {ref_id}: answers disagree on whether it succeeded; "
+            f"Conflicting outcomes for {d.ref_id}: answers disagree on whether it succeeded; "
             "asking IAK."
         )
     else:
         said = _OUTCOME_WORDS[d.iak.outcome] if d.iak else _OUTCOME_WORDS[d.stored]
         title = f":white_check_mark: Settled: {d.ref_id} is {said}"
-        text = f"Settled: IAK's own check says {ref_id} is {said}."
-    lines = [f"`{ref_id}` · {escape(d.product_code or '?')} · {_customer(d.customer_id, mask)}"]
+        text = f"Settled: IAK's own check says {d.ref_id} is {said}."
+    lines = [md("`{}` · {} · {}", d.ref_id, d.product_code or "?", _customer(d.customer_id, mask))]
     for claim in d.claims:
-        rc = f" (rc {escape(claim.rc)})" if claim.rc else ""
+        rc = f" (rc {claim.rc})" if claim.rc else ""
         lines.append(
-            f"• {wib_day(claim.at)}: {_SOURCE_WORDS[claim.source]} said "
-            f"{_OUTCOME_WORDS[claim.outcome]}{rc}"
+            md(
+                "• {}: {} said {}{}",
+                wib_day(claim.at),
+                _SOURCE_WORDS[claim.source],
+                _OUTCOME_WORDS[claim.outcome],
+                rc,
+            )
         )
     if d.iak is None:
-        lines.append(f"Stored: *{_OUTCOME_WORDS[d.stored]}* (the first final answer). Asking IAK…")
+        lines.append(
+            md("Stored: *{}* (the first final answer). Asking IAK…", _OUTCOME_WORDS[d.stored])
+        )
     else:
-        lines.append(f"IAK now says *{_OUTCOME_WORDS[d.iak.outcome]}*: stored as that.")
-    blocks: list[Block] = [header(truncate(title, 150)), section("\n".join(lines))]
+        lines.append(md("IAK now says *{}*: stored as that.", _OUTCOME_WORDS[d.iak.outcome]))
+    blocks: list[Block] = [header(truncate(title, 150)), section(join(lines))]
     if incident.is_open:
         blocks.append(
             context(
@@ -351,7 +365,7 @@ def _conflict_parent(incident: Incident, d: ConflictDetails, *, mask: bool) -> M
                 "outcome: IAK's own check decides, and it follows in this thread."
             )
         )
-    return {"text": text, "blocks": blocks}
+    return message(text, blocks)
 
 
 _SETTLED_WORDS = {
@@ -366,27 +380,33 @@ def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Mess
     failed_rcs: dict[str, int] = {}
     for item in reply.items:
         failed = item.outcome is Settlement.FAILED
-        suffix = f" (rc {escape(item.rc)})" if item.rc and failed else ""
+        suffix = f" (rc {item.rc})" if item.rc and failed else ""
         lines.append(
-            f"`{escape(item.ref_id)}` · {escape(item.product_code or '?')} · "
-            f"{_customer(item.customer_id, mask)}: {_SETTLED_WORDS[item.outcome]}{suffix}"
+            md(
+                "`{}` · {} · {}: {}{}",
+                item.ref_id,
+                item.product_code or "?",
+                _customer(item.customer_id, mask),
+                _SETTLED_WORDS[item.outcome],
+                suffix,
+            )
         )
         if failed and item.rc:
             failed_rcs[item.rc] = failed_rcs.get(item.rc, 0) + 1
     if reply.more:
-        lines.append(f"_+{reply.more} more_")
-    blocks: list[Block] = [section("\n".join(lines))]
+        lines.append(md("_+{} more_", reply.more))
+    blocks: list[Block] = [section(join(lines))]
     for rc, count in list(failed_rcs.items())[:5]:
         code = registry.rc(rc)
         if code is not None:
             blocks.append(
                 section(
-                    f"*{rc} {escape(code.description)}* ({count}): *{code.action.label}* "
-                    f"({code.owner.label}). {escape(code.advice)}"
+                    f"*{rc} {code.description}* ({count}): *{code.action.label}* "
+                    f"({code.owner.label}). {code.advice}"
                 )
             )
     done = len(reply.items) + reply.more
-    return {"text": f"{done} long-pending top-up(s) settled.", "blocks": blocks}
+    return message(f"{done} long-pending top-up(s) settled.", blocks)
 
 
 def _resolved(incident: Incident, reply: Resolved) -> Message:
@@ -400,4 +420,4 @@ def _resolved(incident: Incident, reply: Resolved) -> Message:
         )
     else:
         text = f"Resolved after {lasted}: the deposit is back to {rupiah(reply.balance)}."
-    return {"text": text, "blocks": [section(f":white_check_mark: {text}")]}
+    return message(text, [section(f":white_check_mark: {text}")])

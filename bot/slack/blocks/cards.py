@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -16,15 +15,16 @@ from bot.registry import (
     Table,
     Unknown,
 )
+from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, is_user_id, join, md, mention
 from bot.slack.blocks.text import (
     Block,
     Message,
     actions,
     button,
     context,
-    escape,
     header,
     link_button,
+    message,
     plain_section,
     section,
     truncate,
@@ -49,7 +49,6 @@ SHARE_ACTION = "share_card"
 SHOW_CARD_ACTION = "show_card"
 MAX_SEARCH_LINES = 10
 MAX_SEARCH_BUTTONS = 5
-_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,20}$")
 
 
 @dataclass(frozen=True)
@@ -65,11 +64,11 @@ def status_badge(status: Status) -> str:
     return f"{STATUS_EMOJI[status]} *{status.value}*"
 
 
-def code_line(code: ResponseCode, *, tagged: bool = False) -> str:
+def code_line(code: ResponseCode, *, tagged: bool = False) -> Mrkdwn:
     """One line per code for lists: code, description, what to do; `tagged` names the table."""
     stops = f" {STOPS_SALES}" if code.stops_sales else ""
     table = f"{TABLE_NAMES[code.table]} " if tagged else ""
-    return f"{table}`{code.code}` {escape(code.description)}{stops} — _{code.action.label}_"
+    return md("{}`{}` {}{} — _{}_", table, code.code, code.description, stops, code.action.label)
 
 
 def provenance_note(code: ResponseCode) -> str | None:
@@ -100,11 +99,9 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
     badges.append(f"Who acts: *{code.owner.label}*")
     blocks: list[Block] = [context("   ".join(badges))]
     if code.table is Table.HTTP:
-        blocks.append(section(escape(code.description)))
-    blocks.append(
-        section(f"*What to do: {code.action.label}* ({code.owner.label})\n{escape(code.advice)}")
-    )
-    blocks.append(section(f"*IAK's solution*\n>{escape(code.solution)}"))
+        blocks.append(section(code.description))
+    blocks.append(section(f"*What to do: {code.action.label}* ({code.owner.label})\n{code.advice}"))
+    blocks.append(section(md("*IAK's solution*\n>{}", code.solution)))
     provenance = provenance_note(code)
     if provenance:
         blocks.append(context(provenance))
@@ -128,9 +125,7 @@ def remediation_card(
     if note:
         blocks.append(plain_section(note))
     if homonym is not None:
-        blocks.append(
-            context(f":warning: {escape(homonym_note(homonym))} (`/iak code {homonym.key}`).")
-        )
+        blocks.append(context(f":warning: {homonym_note(homonym)} (`/iak code {homonym.key}`)."))
     blocks.extend(remediation_blocks(code))
     if code.code in PRODUCT_CODES and code.table is not Table.HTTP:
         pp = "pp " if code.table is Table.POSTPAID else ""
@@ -145,14 +140,14 @@ def remediation_card(
         elements.append(button("Share in channel", SHARE_ACTION, code.key))
     if elements:
         blocks.append(actions(*elements, block_id=f"card_{_slug(code)}"))
-    if shared_by is not None and _SLACK_USER.match(shared_by):
-        blocks.append(context(f"Shared by <@{shared_by}> · `/iak code {code.key}`"))
+    if shared_by is not None and is_user_id(shared_by):
+        blocks.append(context(md("Shared by {} · `/iak code {}`", mention(shared_by), code.key)))
     text = f"{code.title} ({code.status.value}). What to do: {code.action.label}. {code.advice}"
     if homonym is not None:
         text = f"{text} ({homonym_note(homonym)}.)"
     if note:
         text = f"{note} {text}"
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
 def _slug(code: ResponseCode) -> str:
@@ -180,7 +175,7 @@ def codes_list(registry: Registry, line: Line = Line.PREPAID) -> Message:
             f"{STOPS_SALES} stops all sales"
         )
     else:
-        http_lines = [f"`{code.code}` {escape(code.description)}" for code in registry.http_rows()]
+        http_lines = [md("`{}` {}", code.code, code.description) for code in registry.http_rows()]
         blocks.extend(_line_sections("*HTTP status of IAK's answer*", http_lines))
         hint = (
             "`/iak code <code>` for the full card · `/iak code <words>` to search · "
@@ -189,20 +184,22 @@ def codes_list(registry: Registry, line: Line = Line.PREPAID) -> Message:
     blocks.append(context(hint))
     total = sum(len(codes) for codes in groups.values())
     kind = "IAK postpaid response codes" if postpaid else "IAK response codes"
-    return {"text": f"{total} {kind}, grouped by status.", "blocks": blocks}
+    return message(f"{total} {kind}, grouped by status.", blocks)
 
 
 def _line_sections(title: str, lines: Sequence[str]) -> list[Block]:
     """A titled list, split into as many sections as the 3,000-character limit needs."""
     out: list[Block] = []
-    current = title
-    for line in lines:
-        if len(current) + 1 + len(line) > 2900:
-            out.append(section(current))
-            current = line
+    current = [as_mrkdwn(title)]
+    size = len(current[0])
+    for line in map(as_mrkdwn, lines):
+        if size + 1 + len(line) > 2900:
+            out.append(section(join(current)))
+            current, size = [line], len(line)
         else:
-            current = f"{current}\n{line}"
-    out.append(section(current))
+            current.append(line)
+            size += 1 + len(line)
+    out.append(section(join(current)))
     return out
 
 
@@ -214,7 +211,9 @@ def search_results(result: Matches) -> Message:
         blocks.append(
             plain_section(f"Nothing matched “{result.query}”; showing “{result.corrected}”.")
         )
-    lines = [f"{STATUS_EMOJI[code.status]} {code_line(code, tagged=True)}" for code in shown]
+    lines: list[str] = [
+        md("{} {}", STATUS_EMOJI[code.status], code_line(code, tagged=True)) for code in shown
+    ]
     if len(result.codes) > len(shown):
         lines.append(f"_+{len(result.codes) - len(shown)} more: add words to narrow it down_")
     blocks.extend(_line_sections("Best match first:", lines))
@@ -232,7 +231,7 @@ def search_results(result: Matches) -> Message:
         f"{len(result.codes)} codes match. Best: {best.title} ({best.status.value}), "
         f"{best.action.label}."
     )
-    return {"text": escape(text), "blocks": blocks}
+    return message(text, blocks)
 
 
 def unknown_code(result: Unknown) -> Message:
@@ -246,8 +245,8 @@ def unknown_code(result: Unknown) -> Message:
     blocks: list[Block] = [plain_section(lead)]
     text = lead
     if result.suggestions:
-        lines = "\n".join(code_line(code, tagged=True) for code in result.suggestions)
-        blocks.append(section(f"*Closest known codes*\n{lines}"))
+        lines = join(code_line(code, tagged=True) for code in result.suggestions)
+        blocks.append(section(md("*Closest known codes*\n{}", lines)))
         text += " Closest: " + ", ".join(code.key for code in result.suggestions) + "."
     blocks.append(
         context(
@@ -255,7 +254,7 @@ def unknown_code(result: Unknown) -> Message:
             "`/iak code <words>` searches their descriptions"
         )
     )
-    return {"text": escape(text), "blocks": blocks}
+    return message(text, blocks)
 
 
 def help_message(commands: Sequence[CommandHelp], *, note: str | None = None) -> Message:
@@ -268,4 +267,4 @@ def help_message(commands: Sequence[CommandHelp], *, note: str | None = None) ->
     text = "Usage: " + "; ".join(entry.usage for entry in commands)
     if note:
         text = f"{note} {text}"
-    return {"text": escape(text), "blocks": blocks}
+    return message(text, blocks)

@@ -20,7 +20,8 @@ from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.alerts import wib, wib_day
 from bot.slack.blocks.charts import bar
 from bot.slack.blocks.durations import duration
-from bot.slack.blocks.text import Block, context, divider, escape, header, rupiah, section
+from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
+from bot.slack.blocks.text import Block, context, divider, header, rupiah, section
 
 MAX_INCIDENTS = 15
 MAX_CODES = 10
@@ -83,24 +84,22 @@ def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
     open_ = snapshot.incidents
     if not open_:
         return "*Open incidents*\n:white_check_mark: None. All quiet."
-    lines = [f"*Open incidents* ({len(open_)})"]
+    lines = [md("*Open incidents* ({})", len(open_))]
     for incident in open_[:MAX_INCIDENTS]:
-        title = escape(_title(incident, registry))
+        title: str = _title(incident, registry)
         if incident.channel and incident.parent_ts:
-            title = f"<{permalink(incident.channel, incident.parent_ts)}|{title}>"
-        extra = []
+            title = link(permalink(incident.channel, incident.parent_ts), title)
+        extra: list[Mrkdwn] = []
         if incident.acknowledged_by:
-            extra.append(f"acknowledged by <@{incident.acknowledged_by}>")
+            extra.append(md("acknowledged by {}", mention(incident.acknowledged_by)))
         if incident.muted(snapshot.now) and incident.muted_until:
-            extra.append(f"muted until {wib(incident.muted_until)}")
+            extra.append(md("muted until {}", wib(incident.muted_until)))
         age = duration(snapshot.now - incident.opened_at)
-        lines.append(
-            f"{KIND_EMOJI[incident.kind]} {title} · open {age}"
-            + (f" · {', '.join(extra)}" if extra else "")
-        )
+        line = md("{} {} · open {}", KIND_EMOJI[incident.kind], title, age)
+        lines.append(md("{} · {}", line, join(extra, ", ")) if extra else line)
     if len(open_) > MAX_INCIDENTS:
-        lines.append(f"_+{len(open_) - MAX_INCIDENTS} more in the ops channel_")
-    return "\n".join(lines)
+        lines.append(md("_+{} more in the ops channel_", len(open_) - MAX_INCIDENTS))
+    return join(lines)
 
 
 def _title(incident: Incident, registry: Registry) -> str:
@@ -137,8 +136,8 @@ def _failures(snapshot: HomeSnapshot, registry: Registry) -> str:
     lines = [f"*Failures by code, last 24 h* ({sum(n for _, n in ranked)})"]
     for rc, count in ranked[:MAX_CODES]:
         code = registry.rc(rc)
-        name = escape(code.description) if code else "unknown code"
-        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  `{escape(rc)}` {name}")
+        name = code.description if code else "unknown code"
+        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  `{rc}` {name}")
     if len(ranked) > MAX_CODES:
         lines.append(f"_+{len(ranked) - MAX_CODES} more codes_ · `/iak stats 24h` for all")
     return "\n".join(lines)
@@ -161,12 +160,12 @@ def _monitor(snapshot: HomeSnapshot) -> str:
     if not monitor.get("enabled"):
         parts.append(":white_circle: monitor off in this process")
     leader = monitor.get("leader")
-    parts.append(f"leader `{escape(str(leader))}`" if leader else ":red_circle: no monitor leader")
+    parts.append(f"leader `{leader}`" if leader else ":red_circle: no monitor leader")
     age = monitor.get("last_tick_age_seconds")
     if age is not None:
         parts.append(f"last tick {age:.0f} s ago")
     backlog = outbox.get("backlog", 0)
     parts.append(f"{backlog} alert(s) waiting to be sent")
     for channel, error in errors.items():
-        parts.append(f":red_circle: alerts to {escape(channel)} stopped: `{escape(error)}`")
+        parts.append(f":red_circle: alerts to {channel} stopped: `{error}`")
     return "Monitor: " + " · ".join(parts)

@@ -1,8 +1,8 @@
 """`/iak product` answers: one product of IAK's price lists, a search's matches, or nothing.
 
 Every answer says how old the list behind it is, and prominently when IAK could not be
-asked and an older copy (or none) is all there is. Product names come from IAK: escaped
-in mrkdwn, plain_text where possible.
+asked and an older copy (or none) is all there is. Product names come from IAK: plain_text
+where possible, and shown as text in mrkdwn like anything else from outside.
 """
 
 from __future__ import annotations
@@ -14,14 +14,16 @@ from bot.iak.products import NoProduct, Product, ProductFound, ProductLookup, Pr
 from bot.price_lists import PriceListView
 from bot.registry import Line
 from bot.slack.blocks.durations import duration
+from bot.slack.blocks.markup import Mrkdwn, join, md
 from bot.slack.blocks.text import (
     Block,
     Message,
     actions,
     button,
     context,
-    escape,
+    fields,
     header,
+    message,
     plain_section,
     rupiah,
     section,
@@ -46,7 +48,7 @@ SEARCH_HINT = (
 def fetching_message(query: str) -> Message:
     """The ack while IAK's price list is being fetched: the answer follows."""
     text = f"Fetching IAK's price list for “{truncate(query, 100)}”… the answer follows."
-    return {"text": escape(text), "blocks": [plain_section(text)]}
+    return message(text, [plain_section(text)])
 
 
 def product_answer(
@@ -76,7 +78,7 @@ def product_card(
         blocks.append(plain_section(note))
     blocks.extend(_warnings(views, now))
     blocks.append(context(f"{ACTIVE_BADGES[product.active]}   {_line_name(product.line)}"))
-    blocks.append({"type": "section", "fields": _fields(product)})
+    blocks.append(fields(*_fields(product)))
     ages = _ages(views, now)
     if ages:
         blocks.append(context(*ages))
@@ -87,7 +89,7 @@ def product_card(
     )
     if note:
         text = f"{note} {text}"
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
 def product_matches(
@@ -104,10 +106,10 @@ def product_matches(
             )
         )
     blocks.extend(_warnings(views, now))
-    lines = [_product_line(product) for product in shown]
+    lines: list[str] = [_product_line(product) for product in shown]
     if len(result.products) > len(shown):
         lines.append(f"_+{len(result.products) - len(shown)} more: add words to narrow it down_")
-    blocks.append(section("\n".join(lines)))
+    blocks.append(section(join(lines)))
     blocks.append(_open_buttons(shown[:MAX_MATCH_BUTTONS], block_id="product_matches"))
     blocks.append(context(*_ages(views, now), SEARCH_HINT))
     best = shown[0]
@@ -115,7 +117,7 @@ def product_matches(
         f"{len(result.products)} products match “{result.query}”. Best: {best.code}, "
         f"{_price(best)}, {ACTIVE_WORDS[best.active]}."
     )
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
 def no_product(result: NoProduct, views: Sequence[PriceListView], *, now: datetime) -> Message:
@@ -125,12 +127,12 @@ def no_product(result: NoProduct, views: Sequence[PriceListView], *, now: dateti
     blocks.extend(_warnings(views, now))
     text = lead
     if result.suggestions:
-        lines = "\n".join(_product_line(product) for product in result.suggestions)
-        blocks.append(section(f"*Codes spelled alike*\n{lines}"))
+        lines = join(_product_line(product) for product in result.suggestions)
+        blocks.append(section(md("*Codes spelled alike*\n{}", lines)))
         blocks.append(_open_buttons(result.suggestions, block_id="product_suggestions"))
         text += " Spelled alike: " + ", ".join(p.code for p in result.suggestions) + "."
     blocks.append(context(*_ages(views, now), SEARCH_HINT))
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
 def no_price_list(views: Sequence[PriceListView], *, now: datetime) -> Message:
@@ -141,10 +143,10 @@ def no_price_list(views: Sequence[PriceListView], *, now: datetime) -> Message:
     blocks.append(context("Try again in a minute; the bot asks IAK again by then."))
     reasons = "; ".join(view.error for view in views if view.error)
     text = f"{lead} {reasons}" if reasons else lead
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
-def _fields(product: Product) -> list[dict[str, str]]:
+def _fields(product: Product) -> list[Mrkdwn]:
     days = product.active_days
     values: list[tuple[str, str]]
     if product.line is Line.POSTPAID:
@@ -166,7 +168,7 @@ def _fields(product: Product) -> list[dict[str, str]]:
         ]
         if product.details:
             values.append(("Details", _text(product.details)))
-    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
+    return [md("*{}*\n{}", label, value) for label, value in values]
 
 
 def _type(product: Product) -> str | None:
@@ -176,7 +178,7 @@ def _type(product: Product) -> str | None:
 
 
 def _text(value: str | None) -> str:
-    return escape(truncate(value, 300)) if value else "—"
+    return truncate(value, 300) if value else "—"
 
 
 def _price(product: Product) -> str:
@@ -185,17 +187,16 @@ def _price(product: Product) -> str:
     return rupiah(product.price)
 
 
-def _product_line(product: Product) -> str:
+def _product_line(product: Product) -> Mrkdwn:
     """`xld25000` XL 25000 · Rp24.925 · active · prepaid: one line of a list."""
     described = " ".join(part for part in (product.name, product.nominal) if part)
     words = [
-        escape(truncate(described, 80)) if described else None,
+        truncate(described, 80) if described else None,
         _price(product),
         ACTIVE_WORDS[product.active],
         product.line.value,
     ]
-    code = escape(truncate(product.code, 60))
-    return f"`{code}` " + " · ".join(word for word in words if word)
+    return md("`{}` {}", truncate(product.code, 60), " · ".join(word for word in words if word))
 
 
 def _open_buttons(products: Sequence[Product], *, block_id: str) -> Block:
@@ -220,7 +221,7 @@ def _warnings(views: Sequence[PriceListView], now: datetime) -> list[Block]:
     """A list answered from an old copy, or missing: said first, where it cannot be missed."""
     blocks: list[Block] = []
     for view in views:
-        error = escape(truncate(view.error or "not fetched yet", 300))
+        error = truncate(view.error or "not fetched yet", 300)
         if view.stale and view.fetched_at is not None:
             blocks.append(
                 section(
@@ -242,7 +243,7 @@ def _warnings(views: Sequence[PriceListView], now: datetime) -> list[Block]:
 def _ages(views: Sequence[PriceListView], now: datetime) -> list[str]:
     """`IAK prepaid price list (development), fetched 3 min ago` for each list at hand."""
     return [
-        f"IAK {view.line.value} price list ({escape(view.endpoint.environment)}), fetched "
+        f"IAK {view.line.value} price list ({view.endpoint.environment}), fetched "
         f"{duration(now - view.fetched_at)} ago{' (stale)' if view.stale else ''}"
         for view in views
         if view.fetched_at is not None

@@ -16,6 +16,7 @@ from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
+from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, cut, join, md
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -23,8 +24,9 @@ from bot.slack.blocks.text import (
     button,
     context,
     divider,
-    escape,
+    fields,
     header,
+    message,
     section,
     truncate,
 )
@@ -68,7 +70,7 @@ _WHEN_FOOTNOTE = (
 def reading_message(what: str) -> Message:
     """The ack when the store is slow to answer: the list follows via response_url."""
     text = f"Reading {what}… the answer follows in a moment."
-    return {"text": text, "blocks": [section(text)]}
+    return message(text, [section(text)])
 
 
 def store_unavailable(what: str) -> Message:
@@ -77,7 +79,7 @@ def store_unavailable(what: str) -> Message:
         f"The bot's database did not answer, so I cannot show {what} right now. Try again in "
         "a minute; `/iak status <ref_id>` still asks IAK directly."
     )
-    return {"text": text, "blocks": [section(f":warning: {text}")]}
+    return message(text, [section(f":warning: {text}")])
 
 
 def pending_card(page: PendingPage, *, now: datetime) -> Message:
@@ -88,7 +90,7 @@ def pending_card(page: PendingPage, *, now: datetime) -> Message:
         text = "Nothing pending: every transaction the bot has seen has succeeded or failed."
         blocks.append(section(f":white_check_mark: {text}"))
         blocks.append(context(_PENDING_FOOTNOTE))
-        return {"text": text, "blocks": blocks}
+        return message(text, blocks)
 
     first, last = page.start + 1, page.start + len(shown)
     where = f"showing {first:,}–{last:,}" if page.has_previous or page.has_next else "all shown"
@@ -114,21 +116,24 @@ def pending_card(page: PendingPage, *, now: datetime) -> Message:
     plural = "s" if page.total != 1 else ""
     text = (
         f"{page.total:,} pending transaction{plural} ({where}), oldest first. "
-        f"{escape(oldest.ref_id)} has waited {duration(now - oldest.started_at)}."
+        f"{oldest.ref_id} has waited {duration(now - oldest.started_at)}."
     )
-    return {"text": truncate(text, 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
-def _pending_line(item: PendingTransaction, now: datetime) -> str:
-    rc = f"rc {_code(item.rc)}" if item.rc else "no rc"
+def _pending_line(item: PendingTransaction, now: datetime) -> Mrkdwn:
+    rc = md("rc {}", _code(item.rc)) if item.rc else "no rc"
     product = (
         _escaped(item.product_code, MAX_SHOWN_PRODUCT) if item.product_code else "product unknown"
     )
-    ref_id = _code(item.ref_id, MAX_SHOWN_REF_ID)
-    customer = _code(mask_customer_id(item.customer_id))
-    return (
-        f"{PENDING_ICONS.get(item.outcome, '')} *{duration(now - item.started_at)}* · "
-        f"{ref_id} · {product} · {customer} · {rc}"
+    return md(
+        "{} *{}* · {} · {} · {} · {}",
+        PENDING_ICONS.get(item.outcome, ""),
+        duration(now - item.started_at),
+        _code(item.ref_id, MAX_SHOWN_REF_ID),
+        product,
+        _code(mask_customer_id(item.customer_id)),
+        rc,
     )
 
 
@@ -144,17 +149,13 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             )
         )
         blocks.append(
-            {
-                "type": "section",
-                "fields": [
-                    {
-                        "type": "mrkdwn",
-                        "text": f"{name}\n*{stats.outcomes.get(outcome, 0):,}* "
-                        f"({_percent(stats.outcomes.get(outcome, 0), total)})",
-                    }
+            fields(
+                *(
+                    f"{name}\n*{stats.outcomes.get(outcome, 0):,}* "
+                    f"({_percent(stats.outcomes.get(outcome, 0), total)})"
                     for outcome, name in OUTCOME_LINES
-                ],
-            }
+                )
+            )
         )
     else:
         blocks.append(section(f"No transactions in the last {label}."))
@@ -180,9 +181,14 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             others = sum(count for _, count in rest)
             blocks.append(
                 context(
-                    f"+{len(rest)} other code{'s' if len(rest) != 1 else ''}: "
-                    f"{others:,} failure{'s' if others != 1 else ''} · "
-                    + ", ".join(_code(rc) if rc else "no rc" for rc, _ in rest[:20])
+                    md(
+                        "+{} other code{}: {} failure{} · {}",
+                        len(rest),
+                        "s" if len(rest) != 1 else "",
+                        f"{others:,}",
+                        "s" if others != 1 else "",
+                        join((_code(rc) if rc else "no rc" for rc, _ in rest[:20]), ", "),
+                    )
                 )
             )
         window = stats.window
@@ -193,25 +199,29 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             )
         )
     blocks.append(context(_WHEN_FOOTNOTE))
-    return {"text": truncate(_stats_text(stats, top, label), 3000), "blocks": blocks}
+    return message(_stats_text(stats, top, label), blocks)
 
 
 def _failure_lines(
     rc: str | None, count: int, failures: int, buckets: Sequence[int], registry: Registry
-) -> str:
+) -> Mrkdwn:
     code = registry.rc(rc) if rc else None
     if code is not None:
         stops = f" {STOPS_SALES}" if code.stops_sales else ""
-        title = f"*{escape(code.title)}*{stops}"
-        remedy = f"_{code.action.label}_: {escape(short_advice(code.advice))}"
+        title = md("*{}*{}", code.title, stops)
+        remedy = md("_{}_: {}", code.action.label, short_advice(code.advice))
     elif rc:
-        title = f"*{_code(rc)}* · not in IAK's published table"
-        remedy = f"_Contact IAK_: ask what rc {_code(rc)} means; treat these as failed meanwhile."
+        title = md("*{}* · not in IAK's published table", _code(rc))
+        remedy = md(
+            "_Contact IAK_: ask what rc {} means; treat these as failed meanwhile.", _code(rc)
+        )
     else:
-        title = "*No rc* · IAK said failed without a response code"
-        remedy = "_Check one_: `/iak status <ref_id>` shows what IAK says about it now."
+        title = md("*No rc* · IAK said failed without a response code")
+        remedy = md("_Check one_: `/iak status <ref_id>` shows what IAK says about it now.")
     share = _percent(count, failures)
-    return f"{title} — *{count:,}* ({share} of failures)\n`{sparkline(buckets)}`\n{remedy}"
+    return md(
+        "{} — *{:,}* ({} of failures)\n`{}`\n{}", title, count, share, sparkline(buckets), remedy
+    )
 
 
 def short_advice(advice: str, limit: int = MAX_ADVICE) -> str:
@@ -227,7 +237,7 @@ def _stats_text(stats: WindowStats, top: list[tuple[str | None, int]], label: st
     if top:
         rc, count = top[0]
         text += f" Top failure: {'rc ' + rc if rc else 'no rc'} ({count:,})."
-    return escape(text)
+    return text
 
 
 def _percent(part: int, whole: int) -> str:
@@ -239,40 +249,29 @@ def _percent(part: int, whole: int) -> str:
     return f"{share:.0f} %" if share >= 10 or share == 0 else f"{share:.1f} %"
 
 
-def _code(text: str, limit: int = 100) -> str:
-    """`text` as inline code; plain (escaped) when a backtick in it would end the span."""
+def _code(text: str, limit: int = 100) -> Mrkdwn:
+    """`text` as inline code; plain when a backtick in it would end the span."""
     shown = _escaped(text, limit)
-    return shown if "`" in text else f"`{shown}`"
+    return shown if "`" in text else md("`{}`", shown)
 
 
-def _escaped(text: str, limit: int) -> str:
-    """`text` escaped for mrkdwn in at most `limit` characters, cut between characters
-    (never inside `&amp;`) and marked with an ellipsis when cut."""
-    escaped = escape(text)
-    if len(escaped) <= limit:
-        return escaped
-    out: list[str] = []
-    size = 0
-    for char in text:
-        piece = escape(char)
-        if size + len(piece) > limit - 1:
-            break
-        out.append(piece)
-        size += len(piece)
-    return "".join(out) + "…"
+def _escaped(text: str, limit: int) -> Mrkdwn:
+    """`text` as mrkdwn in at most `limit` characters (escapes counted), marked with an
+    ellipsis when cut."""
+    return cut(as_mrkdwn(text), limit)
 
 
-def _line_sections(lines: Sequence[str]) -> list[Block]:
+def _line_sections(lines: Sequence[Mrkdwn]) -> list[Block]:
     """Lines in as few sections as the 3,000-character limit allows."""
     out: list[Block] = []
-    current: list[str] = []
+    current: list[Mrkdwn] = []
     size = 0
     for line in lines:
         if current and size + 1 + len(line) > _SECTION_BUDGET:
-            out.append(section("\n".join(current)))
+            out.append(section(join(current)))
             current, size = [], 0
         current.append(line)
         size += len(line) + 1
     if current:
-        out.append(section("\n".join(current)))
+        out.append(section(join(current)))
     return out

@@ -31,6 +31,7 @@ from bot.masking import mask_customer_id, mask_name, mask_serial
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry, ResponseCode, Table, line_named
 from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
+from bot.slack.blocks.markup import Mrkdwn, date, join, link, md
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -38,9 +39,10 @@ from bot.slack.blocks.text import (
     button,
     context,
     divider,
-    escape,
+    fields,
     header,
     link_button,
+    message,
     plain_section,
     rupiah,
     section,
@@ -118,22 +120,19 @@ def checking_message(ref_id: str, endpoint: IakEndpoint) -> Message:
     """The ack of `/iak status` (and `status pp`): the card follows when IAK answers."""
     what = f"postpaid bill {ref_id}" if endpoint.line is Line.POSTPAID else ref_id
     text = f"Checking {what} at IAK ({endpoint.environment})… the card follows in a moment."
-    return {"text": escape(text), "blocks": [plain_section(text)]}
+    return message(text, [plain_section(text)])
 
 
 def checking_balance_message(endpoint: IakEndpoint) -> Message:
     """The ack of `/iak balance`."""
     text = f"Asking IAK ({endpoint.environment}) for the deposit balance…"
-    return {"text": text, "blocks": [plain_section(text)]}
+    return message(text, [plain_section(text)])
 
 
 def iak_not_configured(problem: str) -> Message:
     """`/iak status` or `/iak balance` on a bot without IAK credentials: which settings to set."""
     lead = "The bot cannot ask IAK yet: its IAK credentials are not set."
-    return {
-        "text": escape(f"{lead} {problem}"),
-        "blocks": [section(f":warning: *{lead}*"), plain_section(problem)],
-    }
+    return message(f"{lead} {problem}", [section(f":warning: *{lead}*"), plain_section(problem)])
 
 
 def status_card(
@@ -164,7 +163,7 @@ def status_card(
         blocks.append(section(problem))
     if _describes_transaction(check):
         assert transaction is not None
-        blocks.append({"type": "section", "fields": _fields(transaction, check.outcome)})
+        blocks.append(fields(*_fields(transaction, check.outcome)))
     code = _remediation_code(check.answer, registry, has_status=_has_status(transaction))
     if code is not None:
         blocks.extend(_remediation_section(code))
@@ -178,7 +177,7 @@ def status_card(
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
     blocks.append(context(_asked(check.answer)))
-    return {"text": _status_text(check, code, customer_id), "blocks": blocks}
+    return message(_status_text(check, code, customer_id), blocks)
 
 
 def postpaid_status_card(
@@ -209,7 +208,7 @@ def postpaid_status_card(
     describes = _describes_bill(check)
     if describes:
         assert bill is not None
-        blocks.append({"type": "section", "fields": _bill_fields(bill)})
+        blocks.append(fields(*_bill_fields(bill)))
         money = _bill_money(bill)
         if money:
             blocks.append(context(money))
@@ -234,7 +233,7 @@ def postpaid_status_card(
         )
     if code is not None:
         parts.append(f"What to do: {code.action.label}.")
-    return {"text": truncate(escape(" ".join(parts)), 3000), "blocks": blocks}
+    return message(" ".join(parts), blocks)
 
 
 def balance_card(
@@ -291,7 +290,7 @@ def balance_card(
         )
     else:
         text = f"IAK deposit balance ({endpoint.environment}): {rupiah(balance)}."
-    return {"text": truncate(escape(text), 3000), "blocks": blocks}
+    return message(text, blocks)
 
 
 def _remediation_section(code: ResponseCode) -> list[Block]:
@@ -300,7 +299,7 @@ def _remediation_section(code: ResponseCode) -> list[Block]:
     )
     return [
         divider(),
-        section(f"*From IAK's {table}: {escape(code.title)}*"),
+        section(f"*From IAK's {table}: {code.title}*"),
         *remediation_blocks(code),
     ]
 
@@ -336,18 +335,18 @@ def _describes_bill(check: PostpaidCheck) -> bool:
     return bill.status is not None or bill.response_code is not None
 
 
-def _bill_fields(bill: PostpaidBill) -> list[dict[str, str]]:
+def _bill_fields(bill: PostpaidBill) -> list[Mrkdwn]:
     customer_id = bill.customer_id
     values = [
-        ("Product", escape(bill.product_code or "—")),
-        ("Customer", escape(mask_customer_id(customer_id))),
-        ("Bill name", escape(mask_name(bill.bill_name))),
-        ("Period", escape(bill.period or "—")),
+        ("Product", bill.product_code or "—"),
+        ("Customer", mask_customer_id(customer_id)),
+        ("Bill name", mask_name(bill.bill_name)),
+        ("Period", bill.period or "—"),
         ("Nominal", rupiah(bill.nominal)),
         ("Admin fee", rupiah(bill.admin)),
         ("Price", rupiah(bill.price)),
-        ("IAK tr_id", escape(bill.tr_id or "—")),
-        ("Biller's noref", escape(bill.noref or "—")),
+        ("IAK tr_id", bill.tr_id or "—"),
+        ("Biller's noref", bill.noref or "—"),
     ]
     said = " · ".join(
         part
@@ -358,8 +357,13 @@ def _bill_fields(bill: PostpaidBill) -> list[dict[str, str]]:
         if part
     )
     if said:
-        values.append(("IAK says", escape(truncate(said, 200))))
-    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
+        values.append(("IAK says", truncate(said, 200)))
+    return [_field(label, value) for label, value in values]
+
+
+def _field(label: str, value: str) -> Mrkdwn:
+    """A field: its label in bold above the value, which shows as it is."""
+    return md("*{}*\n{}", label, value)
 
 
 def _bill_money(bill: PostpaidBill) -> str | None:
@@ -381,7 +385,7 @@ def _iak_time(value: str | None) -> str | None:
         return None
     if len(value) == 14 and value.isdigit():
         return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}"
-    return escape(truncate(value, 40))
+    return truncate(value, 40)
 
 
 def _describes_transaction(check: StatusCheck) -> bool:
@@ -392,17 +396,17 @@ def _describes_transaction(check: StatusCheck) -> bool:
     return transaction.status is not None or transaction.rc is not None
 
 
-def _fields(transaction: TransactionData, outcome: Outcome) -> list[dict[str, str]]:
+def _fields(transaction: TransactionData, outcome: Outcome) -> list[Mrkdwn]:
     customer_id = transaction.customer_id
     values = [
-        ("Product", escape(transaction.product_code or "—")),
-        ("Customer", escape(mask_customer_id(customer_id))),
+        ("Product", transaction.product_code or "—"),
+        ("Customer", mask_customer_id(customer_id)),
         ("Price", rupiah(transaction.price)),
         ("Deposit after", rupiah(transaction.balance)),
-        ("IAK tr_id", escape(transaction.tr_id or "—")),
+        ("IAK tr_id", transaction.tr_id or "—"),
     ]
     if outcome is Outcome.SUCCESS and transaction.sn:
-        values.append(("Serial number", escape(_scrub(mask_serial(transaction.sn), customer_id))))
+        values.append(("Serial number", _scrub(mask_serial(transaction.sn), customer_id)))
     said = " · ".join(
         part
         for part in (
@@ -412,8 +416,8 @@ def _fields(transaction: TransactionData, outcome: Outcome) -> list[dict[str, st
         if part
     )
     if said:
-        values.append(("IAK says", escape(truncate(said, 200))))
-    return [{"type": "mrkdwn", "text": f"*{label}*\n{value}"} for label, value in values]
+        values.append(("IAK says", truncate(said, 200)))
+    return [_field(label, value) for label, value in values]
 
 
 def _remediation_code(
@@ -455,7 +459,7 @@ def _problem(
     """
     endpoint = answer.endpoint
     postpaid = answer.line is Line.POSTPAID
-    where = f"IAK {endpoint.environment} ({escape(endpoint.base_url)})"
+    where = f"IAK {endpoint.environment} ({endpoint.base_url})"
     status_check = unknown_outcome is not None
     thing = "bill payment" if postpaid else "transaction"
     unknown = (
@@ -468,8 +472,7 @@ def _problem(
     if failure is not None:
         tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
         return (
-            f":warning: *{_headline(answer)}*\nAsked {where}: {escape(failure.detail)} "
-            f"({tries}).{unknown}"
+            f":warning: *{_headline(answer)}*\nAsked {where}: {failure.detail} ({tries}).{unknown}"
         )
     rc = answer.rc
     code_word = "response_code" if postpaid else "rc"
@@ -483,7 +486,7 @@ def _problem(
         return (
             f":mag: *Not found at IAK {endpoint.environment}*\nIAK has no "
             f"{'postpaid bill payment' if postpaid else 'transaction'} with this "
-            f"ref_id at {escape(endpoint.base_url)} (`IAK_ENV={endpoint.environment}`). A "
+            f"ref_id at {endpoint.base_url} (`IAK_ENV={endpoint.environment}`). A "
             "sandbox ref_id checked against production, or a production one against the "
             "sandbox, is a classic mistake: check which environment the backend sent it to, "
             f"and the ref_id for typos. {other}"
@@ -495,35 +498,37 @@ def _problem(
             "Check `IAK_USERNAME` (the "
             "account's registered phone number) and `IAK_API_KEY`: the key must belong to the "
             f"environment in `IAK_ENV` (now `{endpoint.environment}`, "
-            f"{escape(endpoint.base_url)}); the development key does not work in production, "
+            f"{endpoint.base_url}); the development key does not work in production, "
             f"nor the reverse.{unknown}"
         )
     if rc == "102":
-        return (
-            f"{STOPS_SALES} *IAK refuses the bot's outbound IP address* ({code_word} 102)\n"
-            f"Add the bot's outbound IP on <{IAK_IP_SETTINGS}|IAK's IP settings page>. "
-            "On Heroku-style platforms "
-            "a dyno's outbound IP changes on every restart: route the bot through a static-IP "
-            "add-on and whitelist the add-on's addresses instead."
-            f"{unknown}"
+        return md(
+            "{} *IAK refuses the bot's outbound IP address* ({} 102)\n"
+            "Add the bot's outbound IP on {}. On Heroku-style platforms a dyno's outbound IP "
+            "changes on every restart: route the bot through a static-IP add-on and whitelist "
+            "the add-on's addresses instead.{}",
+            STOPS_SALES,
+            code_word,
+            link(IAK_IP_SETTINGS, "IAK's IP settings page"),
+            unknown,
         )
     code = registry.rc(rc, line=answer.line) if rc else None
     refused_rcs = POSTPAID_CHECK_REFUSED_RCS if postpaid else CHECK_REFUSED_RCS
     refused = rc in refused_rcs if status_check else rc not in (None, "00")
     if rc is not None and refused:
-        meaning = f": {escape(code.description)}" if code else ""
-        return f":warning: *IAK refused the check* ({code_word} {escape(rc)}{meaning}).{unknown}"
+        meaning = f": {code.description}" if code else ""
+        return f":warning: *IAK refused the check* ({code_word} {rc}{meaning}).{unknown}"
     if rc is not None and code is None and unknown_outcome:
         table = "postpaid table" if postpaid else "published table"
         return (
-            f":grey_question: *IAK answered {code_word} {escape(rc)}, which is not in IAK's "
+            f":grey_question: *IAK answered {code_word} {rc}, which is not in IAK's "
             f"{table}*\nTreat the {thing} as pending and ask IAK what it means."
         )
     if rc is None and answer.http_status == 400:
         details = answer.error_details or answer.message or "no details given"
         return (
             ":warning: *IAK refused the request* (HTTP 400)\n"
-            f"IAK says: {escape(truncate(_scrub(details, customer_id), 300))}{unknown}"
+            f"IAK says: {truncate(_scrub(details, customer_id), 300)}{unknown}"
         )
     return None
 
@@ -567,24 +572,30 @@ def _history_block(history: History) -> Block:
     lines = []
     created = history.created_at
     if created is not None and abs(_utc(first.at) - _utc(created)) >= SAME_MOMENT:
-        lines.append(f"*Created* {_when(created)} (the backend's time)")
-    lines.append(f"*First seen by the bot* {_when(first.at)} ({SOURCE_WORDS[first.source]})")
+        lines.append(md("*Created* {} (the backend's time)", _when(created)))
+    lines.append(md("*First seen by the bot* {} ({})", _when(first.at), SOURCE_WORDS[first.source]))
     shown = changes[-MAX_HISTORY_LINES:]
     if len(shown) < len(changes):
-        lines.append(f"_{len(changes) - len(shown)} earlier change(s) not shown_")
+        lines.append(md("_{} earlier change(s) not shown_", len(changes) - len(shown)))
     for seen in shown:
-        rc = f" (rc {escape(seen.rc)})" if seen.rc else ""
+        rc = f" (rc {seen.rc})" if seen.rc else ""
         lines.append(
-            f"• {_when(seen.at)} {SOURCE_WORDS[seen.source]}: {OUTCOME_WORDS[seen.outcome]}{rc}"
+            md(
+                "• {} {}: {}{}",
+                _when(seen.at),
+                SOURCE_WORDS[seen.source],
+                OUTCOME_WORDS[seen.outcome],
+                rc,
+            )
         )
-    return section("\n".join(lines))
+    return section(join(lines))
 
 
 def _asked(answer: Answer) -> str:
     endpoint = answer.endpoint
     tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
     return (
-        f"Asked IAK {endpoint.environment} at {escape(endpoint.base_url)} · {tries} in "
+        f"Asked IAK {endpoint.environment} at {endpoint.base_url} · {tries} in "
         f"{answer.elapsed:.1f} s"
     )
 
@@ -602,7 +613,7 @@ def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str
         )
     if code is not None:
         parts.append(f"What to do: {code.action.label}.")
-    return truncate(escape(" ".join(parts)), 3000)
+    return " ".join(parts)
 
 
 def _scrub(text: str | None, customer_id: str | None, name: str | None = None) -> str:
@@ -621,8 +632,7 @@ def _utc(moment: datetime) -> datetime:
     return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
-def _when(moment: datetime) -> str:
+def _when(moment: datetime) -> Mrkdwn:
     """Slack shows the date in each reader's time zone; the fallback (and terminal) in UTC."""
     utc = _utc(moment)
-    fallback = utc.strftime("%Y-%m-%d %H:%M UTC")
-    return f"<!date^{int(utc.timestamp())}^{{date_short_pretty}} {{time}}|{fallback}>"
+    return date(utc, "{date_short_pretty} {time}", utc.strftime("%Y-%m-%d %H:%M UTC"))

@@ -1,4 +1,8 @@
-"""Render a Block Kit message as readable terminal text (for `iak-bot code 17` and friends)."""
+"""Render a Block Kit message as readable terminal text (for `iak-bot code 17` and friends).
+
+Text shows as Slack would show it: mrkdwn with its markup undone (our mentions and dates by
+name, links with their URL, escapes back to what was typed), plain text exactly as it is.
+"""
 
 from __future__ import annotations
 
@@ -40,7 +44,7 @@ def render(message: Message, *, width: int = 80, bold: bool = False) -> str:
 def _block(block: dict[str, Any], width: int, bold: bool) -> list[str]:
     kind = block["type"]
     if kind == "header":
-        title = _inline(block["text"]["text"], bold=False)
+        title = _plain(block["text"]["text"])
         return [_bold(title, bold), "=" * min(len(title), width), ""]
     if kind == "section":
         lines: list[str] = []
@@ -53,7 +57,7 @@ def _block(block: dict[str, Any], width: int, bold: bool) -> list[str]:
             lines.append(_button(accessory))
         return [*lines, ""]
     if kind == "context":
-        texts = [_inline(element.get("text", ""), bold) for element in block["elements"]]
+        texts = [_element(element, bold) for element in block["elements"]]
         return [*_wrap("  ".join(texts), width), ""]
     if kind == "actions":
         buttons = [_button(element) for element in block["elements"] if "text" in element]
@@ -69,7 +73,7 @@ def _wrap(text: str, width: int) -> list[str]:
 
 
 def _button(element: dict[str, Any]) -> str:
-    label = _inline(element["text"]["text"], bold=False)
+    label = _plain(element["text"]["text"])
     url = element.get("url")
     return f"  [{label}] {url}" if url else f"  [{label}]"
 
@@ -86,6 +90,16 @@ def _paragraphs(text_object: dict[str, Any], width: int, bold: bool) -> list[str
         wrapped = _wrap(body, width - len(prefix)) or [""]
         lines.extend(prefix + part for part in wrapped)
     return lines
+
+
+def _element(element: dict[str, Any], bold: bool) -> str:
+    text = str(element.get("text", ""))
+    return _inline(text, bold) if element.get("type") == "mrkdwn" else _plain(text)
+
+
+def _plain(text: str) -> str:
+    """A plain_text object: Slack shows it literally, with only its emoji drawn."""
+    return _EMOJI.sub(lambda m: EMOJI.get(m.group(0), m.group(0)), text)
 
 
 def _inline(text: str, bold: bool) -> str:

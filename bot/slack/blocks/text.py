@@ -1,22 +1,36 @@
-"""Small text helpers shared by the card builders."""
+"""Block Kit builders shared by the cards: the one place text becomes a text object.
+
+Every builder that makes a mrkdwn text object (`mrkdwn`, `section`, `context`, `fields`) or
+a message's `text` fallback (`message`) escapes a plain `str`, so what came from outside
+shows as typed, and sends a `Mrkdwn` (see `bot.slack.blocks.markup`) as written. Plain-text
+objects (`plain`, headers, buttons) are shown literally by Slack and are never escaped.
+"""
 
 from __future__ import annotations
 
 from typing import Any, NotRequired, Required, TypedDict
 
+from bot.slack.blocks.markup import ELLIPSIS, Mrkdwn, as_mrkdwn, cut
+
 Block = dict[str, Any]
+# Slack takes up to 4,000; a fallback is the gist, and notifications show far less.
+MAX_FALLBACK = 3000
 
 
 class Message(TypedDict, total=False):
-    """A Slack message: blocks plus the plain `text` fallback every message needs."""
+    """A Slack message: blocks plus the `text` fallback every message needs (built by
+    `message`, which makes it safe markup)."""
 
-    text: Required[str]
+    text: Required[Mrkdwn]
     blocks: Required[list[Block]]
     response_type: NotRequired[str]
     replace_original: NotRequired[bool]
 
 
-ELLIPSIS = "…"
+def message(text: str, blocks: list[Block]) -> Message:
+    """A message: its blocks, and `text` as the fallback notifications and screen readers
+    get (a plain `str` escaped, as Slack parses the fallback for mentions too)."""
+    return {"text": cut(as_mrkdwn(text), MAX_FALLBACK), "blocks": blocks}
 
 
 def truncate(text: str, limit: int) -> str:
@@ -34,23 +48,18 @@ def rupiah(amount: int | None) -> str:
     return f"{sign}Rp{abs(amount):,}".replace(",", ".")
 
 
-def escape(text: str) -> str:
-    """Escape the three characters Slack's mrkdwn treats as control (`& < >`)."""
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-
-
 def failure_note(error_id: str) -> Message:
     """Something broke on our side: the id to quote, and that trying again is fine."""
     text = (
         f":warning: Sorry, that failed on our side (error id {error_id}). "
         "It has been logged; please try again in a moment."
     )
-    return {"text": text, "blocks": [section(text)]}
+    return message(text, [section(text)])
 
 
 def note(text: str) -> Message:
-    """A short answer in one section (mrkdwn, so what came from outside must be escaped)."""
-    return {"text": truncate(text, 3000), "blocks": [section(text)]}
+    """A short answer in one section."""
+    return message(text, [section(text)])
 
 
 def plain(text: str, limit: int = 3000) -> dict[str, Any]:
@@ -59,8 +68,8 @@ def plain(text: str, limit: int = 3000) -> dict[str, Any]:
 
 
 def mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
-    """A mrkdwn text object, cut to the limit."""
-    return {"type": "mrkdwn", "text": truncate(text, limit)}
+    """A mrkdwn text object, cut to the limit: a plain `str` escaped, `Mrkdwn` as written."""
+    return {"type": "mrkdwn", "text": cut(as_mrkdwn(text), limit)}
 
 
 def header(text: str) -> Block:
@@ -84,6 +93,11 @@ def plain_section(text: str) -> Block:
 def context(*texts: str) -> Block:
     """A context block of mrkdwn elements (10 at most)."""
     return {"type": "context", "elements": [mrkdwn(text, 3000) for text in texts[:10]]}
+
+
+def fields(*texts: str) -> Block:
+    """A section of mrkdwn fields, shown in two columns (10 at most, 2,000 characters each)."""
+    return {"type": "section", "fields": [mrkdwn(text, 2000) for text in texts[:10]]}
 
 
 def divider() -> Block:

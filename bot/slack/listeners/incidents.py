@@ -20,6 +20,7 @@ from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
 from bot.slack.blocks.durations import duration
+from bot.slack.blocks.markup import md, mention
 from bot.slack.blocks.text import note
 from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_later
@@ -70,7 +71,9 @@ class IncidentActions:
             return
         assert before is not None
         if before.acknowledged_by:
-            await _tell(respond, f"<@{before.acknowledged_by}> already acknowledged this.")
+            await _tell(
+                respond, md("{} already acknowledged this.", mention(before.acknowledged_by))
+            )
             return
         self._wake()
         await _tell(

@@ -18,7 +18,7 @@ from bot.slack.blocks.cards import (
     unknown_code,
 )
 from bot.slack.listeners.commands import USAGE
-from tests.support.messages import all_text, assert_valid
+from tests.support.messages import all_text, assert_valid, visible_text
 
 
 def test_every_code_renders_a_valid_card(registry: Registry) -> None:
@@ -50,6 +50,13 @@ def test_shared_card_names_who_shared_and_has_no_share_button(registry: Registry
     assert "<@U0OPS0001>" in text
     assert "Share in channel" not in text
     assert_valid(card)
+
+
+def test_a_shared_card_names_only_a_real_slack_user(registry: Registry) -> None:
+    for sharer in ("<!channel>", "U0OPS0001|boss", ""):
+        card = remediation_card(registry.get("17"), shared_by=sharer)  # type: ignore[arg-type]
+        assert "Shared by" not in all_text(card)
+        assert_valid(card)
 
 
 def test_stops_sales_is_prominent(registry: Registry) -> None:
@@ -239,7 +246,7 @@ def test_product_codes_point_at_the_price_list(
 ) -> None:
     code = registry.get(key)
     assert code is not None
-    text = all_text(remediation_card(code))
+    text = visible_text(dict(remediation_card(code)))
     if command is None:
         assert "/iak product" not in text
     else:
