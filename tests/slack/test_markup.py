@@ -359,13 +359,8 @@ def test_alerts_threads_and_the_home_tab_show_hostile_text_as_text(
     value = hostile
     hostile_price_lists(fake_iak, value)
     disputed = f"{value}c"
-    fake_iak.always(
-        disputed,
-        IakReply(
-            200,
-            transaction(disputed, "success", product_code=value, customer_id=value, message=value),
-        ),
-    )
+    # IAK cannot say at first, so the conflict is told before IAK's own check settles it.
+    fake_iak.always(disputed, IakReply(503, raw=b"down"))
     bot = monitored(spike_min_failures=3)
     sent = Sent(fake_slack)
     # Transactions that will age out, failures of one rc that make a spike, and two
@@ -380,6 +375,10 @@ def test_alerts_threads_and_the_home_tab_show_hostile_text_as_text(
     spike_ts = str(spike.answer["ts"])
     incident = buttons(spike)["incident_ack"]["value"]
     conflict_ts = str(parent_saying(fake_slack, "Conflicting outcomes").answer["ts"])
+    fake_iak.always(
+        disputed,
+        IakReply(200, transaction(disputed, "success", product_code=value, customer_id=value)),
+    )
 
     # Acknowledged, then acknowledged again by someone else; muted (this rc's future
     # incidents too), then unmuted.

@@ -569,7 +569,7 @@ def _history_block(history: History) -> Block:
         if (seen.outcome, seen.rc) != (before.outcome, before.rc)
     ]
     first = ordered[0]
-    lines = []
+    lines: list[Mrkdwn] = []
     created = history.created_at
     if created is not None and abs(_utc(first.at) - _utc(created)) >= SAME_MOMENT:
         lines.append(md("*Created* {} (the backend's time)", _when(created)))
