@@ -86,10 +86,10 @@ def load(engine: Engine, total: int, pending: int) -> float:
                 batch = []
         if batch:
             connection.execute(insert(transactions), batch)
+        # Postgres's autovacuum keeps table statistics; the bot never runs ANALYZE on
+        # SQLite, whose planner then goes by the indexes alone: measure each as it runs.
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE transactions")
-        else:
-            connection.exec_driver_sql("ANALYZE")
     return time.perf_counter() - started
 
 

@@ -33,6 +33,7 @@ _FAILURE_WORDS = {
     ErrorKind.UNREACHABLE: "could not reach IAK",
     ErrorKind.HTTP_STATUS: "IAK answered with an error",
     ErrorKind.UNPARSEABLE: "IAK's answer could not be read",
+    ErrorKind.BUSY: "the bot had too many requests waiting on IAK",
 }
 _WRONG_SIGN = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 # Both lists, in the order answers search and show them.

@@ -69,6 +69,10 @@ class CallLimits:
     max_in_flight: int = 5
 
 
+# The share of the deadline a call must still have when its slot comes free to be sent.
+MIN_DEADLINE_LEFT = 0.25
+
+
 @dataclass(frozen=True)
 class IakEndpoint:
     """Which IAK the bot asks: the environment (IAK_ENV) and the base URL in effect."""
@@ -86,6 +90,8 @@ class ErrorKind(StrEnum):
     UNREACHABLE = "unreachable"
     HTTP_STATUS = "http_status"
     UNPARSEABLE = "unparseable"
+    # The bot's own cap on requests in flight: no slot came free in time, IAK was not asked.
+    BUSY = "busy"
 
 
 @dataclass(frozen=True)
@@ -412,33 +418,51 @@ class IakClient:
         started = time.monotonic()
         attempts = 0
         last: CallFailure | None = None
+        busy = CallFailure(
+            ErrorKind.BUSY,
+            f"the bot already had {limits.max_in_flight} requests waiting on IAK and none "
+            f"ended in time; IAK was not asked",
+        )
         try:
             async with asyncio.timeout(limits.deadline):
-                while True:
-                    attempts += 1
-                    try:
-                        http_status, data = await self._attempt(endpoint, path, payload)
-                    except _Unusable as unusable:
-                        return self._finish(
-                            endpoint, path, label, started, attempts, unusable.failure
-                        )
-                    except _Retryable as retryable:
-                        last = retryable.failure
-                        delay = self._backoff(attempts)
-                        remaining = limits.deadline - (time.monotonic() - started)
-                        if attempts > limits.max_retries or delay >= remaining:
-                            break
-                        log.info(
-                            "IAK %s %s: %s; retrying in %.2f s", path, label, last.detail, delay
-                        )
-                        await asyncio.sleep(delay)
-                    else:
-                        return self._finish(
-                            endpoint, path, label, started, attempts, None, http_status, data
-                        )
+                async with self._in_flight:
+                    # A slot that comes free too late for IAK to answer is not worth a request.
+                    if time.monotonic() - started > limits.deadline * (1 - MIN_DEADLINE_LEFT):
+                        return self._finish(endpoint, path, label, started, attempts, busy)
+                    while True:
+                        attempts += 1
+                        try:
+                            http_status, data = await self._attempt(endpoint, path, payload)
+                        except _Unusable as unusable:
+                            return self._finish(
+                                endpoint, path, label, started, attempts, unusable.failure
+                            )
+                        except _Retryable as retryable:
+                            last = retryable.failure
+                            delay = self._backoff(attempts)
+                            remaining = limits.deadline - (time.monotonic() - started)
+                            if attempts > limits.max_retries or delay >= remaining:
+                                break
+                            log.info(
+                                "IAK %s %s: %s; retrying in %.2f s",
+                                path,
+                                label,
+                                last.detail,
+                                delay,
+                            )
+                            await asyncio.sleep(delay)
+                        else:
+                            return self._finish(
+                                endpoint, path, label, started, attempts, None, http_status, data
+                            )
         except TimeoutError:
-            before = f"; before that: {last.detail}" if last else ""
-            last = CallFailure(ErrorKind.TIMEOUT, f"no answer within {limits.deadline:g} s{before}")
+            if attempts == 0:
+                last = busy
+            else:
+                before = f"; before that: {last.detail}" if last else ""
+                last = CallFailure(
+                    ErrorKind.TIMEOUT, f"no answer within {limits.deadline:g} s{before}"
+                )
         assert last is not None
         return self._finish(endpoint, path, label, started, attempts, last)
 
@@ -446,8 +470,7 @@ class IakClient:
         self, endpoint: IakEndpoint, path: str, payload: dict[str, str]
     ) -> tuple[int, dict[str, Any]]:
         try:
-            async with self._in_flight:
-                response = await self._http.post(endpoint.base_url + path, json=payload)
+            response = await self._http.post(endpoint.base_url + path, json=payload)
         except httpx.TimeoutException:
             # httpx's other timeouts are set past the deadline: only connecting can time out here.
             raise _Retryable(

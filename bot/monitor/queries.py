@@ -225,11 +225,14 @@ def conflicts(
 ) -> list[ConflictSnapshot]:
     """Transactions whose answers disagree, and those whose conflict incident is still open
     (to resolve it once IAK has settled it): what each answer said, and what IAK says."""
-    rows = connection.execute(
-        select(t.ref_id, t.product_code, t.customer_id, t.outcome, t.conflict_at).where(
-            or_(t.conflict_at.is_not(None), t.ref_id.in_(list(open_incidents)))
-        )
-    ).all()
+    columns = (t.ref_id, t.product_code, t.customer_id, t.outcome, t.conflict_at)
+    # Two statements, not one with OR: each stays on its index (the partial one on
+    # conflict_at, the primary key), where an OR would read the whole table.
+    rows = list(connection.execute(select(*columns).where(t.conflict_at.is_not(None))).all())
+    listed = {row.ref_id for row in rows}
+    settled = [ref_id for ref_id in open_incidents if ref_id not in listed]
+    for chunk in _chunks(settled):
+        rows += connection.execute(select(*columns).where(t.ref_id.in_(chunk))).all()
     e = transaction_events.c
     snapshots = []
     for row in rows:

@@ -469,6 +469,8 @@ def _problem(
         else ""
     )
     failure = answer.failure
+    if failure is not None and failure.kind is ErrorKind.BUSY:
+        return f":warning: *{_headline(answer)}*\n{failure.detail}.{unknown}"
     if failure is not None:
         tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
         return (
@@ -554,6 +556,7 @@ def _headline(answer: Answer) -> str:
         ErrorKind.UNREACHABLE: "Could not reach IAK",
         ErrorKind.HTTP_STATUS: f"IAK answered HTTP {failure.http_status}",
         ErrorKind.UNPARSEABLE: "IAK's answer could not be read",
+        ErrorKind.BUSY: "Too many checks at IAK at once: try again in a minute",
     }[failure.kind]
 
 

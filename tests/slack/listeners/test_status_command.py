@@ -364,6 +364,35 @@ def test_iak_never_sees_more_than_a_few_requests_at_once(
     assert fake_iak.max_in_flight <= limits.max_in_flight
 
 
+def test_a_crowd_past_the_cap_is_told_the_bot_is_busy_not_that_iak_failed(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    """More people than the cap can serve before the deadline, while IAK is very slow: the
+    ones whose check never got a slot are told the bot was busy and to try again, IAK never
+    hears of them, and no one is left looking at "Checking…"."""
+    limits = CallLimits(connect_timeout=1, deadline=2, backoff=0.01, max_in_flight=2)
+    running = start_bot(iak_limits=limits, iak_base_url=fake_iak.url)
+    for n in range(4):
+        fake_iak.add(transaction(f"jam{n}", "success"))
+    fake_iak.delay = 4
+    with ThreadPoolExecutor(4) as pool:
+        list(
+            pool.map(
+                lambda n: running.slack.command(f"status jam{n}", response_key=f"jam{n}"),
+                range(4),
+            )
+        )
+    shown = [
+        visible_text(running.fake_slack.wait_for_response(f"jam{n}", timeout=10)[0])
+        for n in range(4)
+    ]
+    assert sum("IAK did not answer in time" in text for text in shown) == 2
+    busy = [text for text in shown if "Too many checks at IAK at once" in text]
+    assert len(busy) == 2
+    assert all("try again in a minute" in text and "treat it as pending" in text for text in busy)
+    assert len(fake_iak.calls) == 2
+
+
 def test_a_recheck_button_cannot_be_turned_into_a_flood(status_bot: StatusBot) -> None:
     running, fake_iak = status_bot.running, status_bot.iak
     fake_iak.add(transaction("flood1", "pending"))
