@@ -11,16 +11,16 @@ import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from bot.clock import Clock
 from bot.config import Settings
-from bot.iak.models import TransactionData, valid_ref_id
+from bot.iak.models import PostpaidBill, TransactionData, valid_ref_id
 from bot.iak.signing import verify
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.states import Observation
@@ -30,6 +30,11 @@ MAX_BODY = 64 * 1024
 # A backend's clock may run a little ahead of ours; a created_at further ahead is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# IAK's postpaid `datetime` is Western Indonesia Time, which has no daylight saving.
+WIB = timezone(timedelta(hours=7), "WIB")
+# Fields only IAK's postpaid answers carry: a body with any of them is a bill, and a bill
+# without its `response_code` is not one IAK sent.
+POSTPAID_ONLY = ("response_code", "tr_name", "period", "nominal", "admin", "noref")
 
 
 class SignedTransactionData(TransactionData):
@@ -76,9 +81,11 @@ class CallbackBody(BaseModel):
 
 
 class IngestBody(BaseModel):
-    """IAK's answer to a top-up or check-status, forwarded untouched by the merchant backend."""
+    """IAK's answer to a top-up or check-status (prepaid), or to a bill's inquiry, payment or
+    check-status (postpaid), forwarded untouched by the merchant backend. A postpaid answer
+    is told apart by its `response_code` (prepaid answers name the code `rc`)."""
 
-    data: TransactionData
+    data: TransactionData | PostpaidBill
     created_at: str | None = Field(
         None,
         description="When the transaction happened: ISO 8601 with a UTC offset (optional). "
@@ -102,7 +109,26 @@ class IngestBody(BaseModel):
                         "rc": "39",
                     },
                     "created_at": "2026-11-28T10:00:00+07:00",
-                }
+                },
+                {
+                    "data": {
+                        "ref_id": "bill001",
+                        "tr_id": 9732795,
+                        "code": "PLNPOSTPAID",
+                        "datetime": "20261128100000",
+                        "hp": "6391601202",
+                        "tr_name": "JAORAH",
+                        "period": "202611",
+                        "nominal": 129610,
+                        "admin": 7500,
+                        "status": 3,
+                        "response_code": "39",
+                        "message": "PENDING / TRANSAKSI SEDANG DIPROSES",
+                        "price": 137110,
+                        "selling_price": 133510,
+                        "balance": 996850749,
+                    }
+                },
             ]
         }
     }
@@ -170,7 +196,10 @@ class Intake:
             raise IntakeError(401, "missing or wrong bearer token")
         document = _json_object(body)
         data = _data_object(document)
-        created_at = _created_at(document.get("created_at"), self.clock.now())
+        now = self.clock.now()
+        created_at = _created_at(document.get("created_at"), now)
+        if _line(data) is Line.POSTPAID:
+            return await self._store_bill(data, created_at=created_at)
         return await self._store(Source.INGEST, data, created_at=created_at)
 
     async def _store(
@@ -187,6 +216,29 @@ class Intake:
             observed_at=self.clock.now(),
             created_at=created_at,
         )
+        return await self._write(observation)
+
+    async def _store_bill(self, data: dict[str, Any], *, created_at: datetime | None) -> Stored:
+        """A postpaid answer: its outcome from the postpaid table, its time from IAK's own
+        `datetime` unless the backend gave one."""
+        try:
+            bill = PostpaidBill.model_validate(data)
+        except ValidationError as exc:
+            raise IntakeError(400, "postpaid answer: " + _explain(exc)) from None
+        now = self.clock.now()
+        if created_at is None and bill.datetime is not None:
+            created_at = _iak_time(bill.datetime, now)
+        observation = Observation(
+            source=Source.INGEST,
+            data=bill,
+            outcome=bill.outcome(self.registry, Source.INGEST).stored,
+            observed_at=now,
+            created_at=created_at,
+            line=Line.POSTPAID,
+        )
+        return await self._write(observation)
+
+    async def _write(self, observation: Observation) -> Stored:
         try:
             recorded = await self.database.writer.enqueue(observation)
         except StoreUnavailable as exc:
@@ -195,7 +247,7 @@ class Intake:
             raise IntakeError(400, f"not stored: {exc}") from None
         state = recorded.state
         return Stored(
-            ref_id=parsed.ref_id,
+            ref_id=observation.ref_id,
             outcome=state.outcome if state else observation.outcome,
             duplicate=recorded.duplicate,
         )
@@ -260,6 +312,40 @@ def _data_object(document: dict[str, Any]) -> dict[str, Any]:
     return data
 
 
+def _line(data: dict[str, Any]) -> Line:
+    """Which of IAK's APIs answered: postpaid answers carry `response_code` (and bill
+    fields), prepaid ones `rc`. A body with both codes, or with bill fields and no
+    `response_code`, is refused rather than read against the wrong table."""
+    if "response_code" in data:
+        if "rc" in data:
+            raise IntakeError(
+                400,
+                "data has both rc (a prepaid answer) and response_code (a postpaid one): "
+                "forward IAK's answer as it came",
+            )
+        return Line.POSTPAID
+    billed = [name for name in POSTPAID_ONLY if name in data]
+    if billed:
+        raise IntakeError(
+            400,
+            f"data looks like a postpaid answer ({', '.join(billed)}) but has no "
+            "response_code: forward IAK's postpaid answer as it came",
+        )
+    return Line.PREPAID
+
+
+def _iak_time(text: str, now: datetime) -> datetime:
+    """IAK's postpaid `datetime` (YmdHis, WIB) as a transaction time, checked as
+    created_at is."""
+    try:
+        moment = datetime.strptime(text, "%Y%m%d%H%M%S").replace(tzinfo=WIB).astimezone(UTC)
+    except ValueError:
+        raise IntakeError(
+            400, "data.datetime is not a real time: IAK's YmdHis in WIB, e.g. 20260314093000"
+        ) from None
+    return _plausible(moment, now, "data.datetime")
+
+
 def _created_at(value: object, now: datetime) -> datetime | None:
     if value is None:
         return None
@@ -277,10 +363,14 @@ def _created_at(value: object, now: datetime) -> datetime | None:
         moment = parsed.astimezone(UTC)
     except OverflowError:
         raise IntakeError(400, "created_at is out of range: not a real transaction time") from None
+    return _plausible(moment, now, "created_at")
+
+
+def _plausible(moment: datetime, now: datetime, name: str) -> datetime:
     if moment < EARLIEST:
-        raise IntakeError(400, "created_at is before 2000: not a real transaction time")
+        raise IntakeError(400, f"{name} is before 2000: not a real transaction time")
     if moment > now + CLOCK_SKEW:
-        raise IntakeError(400, "created_at is in the future: check the backend's clock")
+        raise IntakeError(400, f"{name} is in the future: check the backend's clock")
     return moment
 
 

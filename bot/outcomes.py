@@ -36,3 +36,30 @@ class Source(StrEnum):
     CALLBACK = "callback"
     INGEST = "ingest"
     STATUS_CHECK = "status_check"
+
+
+class Line(StrEnum):
+    """Which of IAK's two APIs a code comes from.
+
+    Each answers with codes from its own table, and a number can mean something else in
+    the other: prepaid `06` is TRANSACTION NOT FOUND, postpaid `06` INQUIRY ID NOT FOUND.
+    """
+
+    # Prepaid top-ups, callbacks and game inquiries: the code is in `rc`.
+    PREPAID = "prepaid"
+    # Postpaid bills (inquiry, payment, check-status): the code is in `response_code`.
+    POSTPAID = "postpaid"
+
+
+def code_key(line: Line, rc: str) -> str:
+    """A failure code's name across both lines, as the registry and `/iak code` spell it:
+    `06` is prepaid's, `postpaid 06` postpaid's (a different row, meaning something else)."""
+    return f"{Line.POSTPAID.value} {rc}" if line is Line.POSTPAID else rc
+
+
+def split_code_key(key: str) -> tuple[Line, str]:
+    """The line and rc of a `code_key`."""
+    word, space, rc = key.partition(" ")
+    if space and word == Line.POSTPAID.value:
+        return Line.POSTPAID, rc
+    return Line.PREPAID, key

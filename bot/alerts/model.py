@@ -13,7 +13,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 
 
 class IncidentKind(StrEnum):
@@ -89,6 +89,8 @@ class SpikeDetails:
     quiet_since: datetime | None = None  # below the resolve threshold since then
     products: dict[str, int] = field(default_factory=dict)  # failures per product, window
     sparkline: tuple[int, ...] = ()  # failures per 5 minutes over the last hour
+    # whose table `rc` is from (the incident's key names both: `06`, `postpaid 06`)
+    line: Line = Line.PREPAID
 
 
 @dataclass(frozen=True)
@@ -220,6 +222,8 @@ class Settled:
     rc: str | None
     product_code: str | None
     customer_id: str | None
+    # whose table `rc` is from
+    line: Line = Line.PREPAID
 
 
 @dataclass(frozen=True)

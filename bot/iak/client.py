@@ -185,10 +185,8 @@ class StatusCheck(_AnswerFields):
 
 @dataclass(frozen=True)
 class PostpaidCheck(_AnswerFields):
-    """The answer to IAK's postpaid check-status for one ref_id (a bill payment).
-
-    Not stored in the transaction store (yet): postpaid bills are not prepaid top-ups, and
-    the store's outcomes have no "never paid" (status 0). `bill` is what a store would keep.
+    """The answer to IAK's postpaid check-status for one ref_id (a bill payment). `bill`
+    is what the store keeps of it (`outcome.stored`: a bill never paid is a failed payment).
     """
 
     ref_id: str

@@ -279,6 +279,13 @@ class PostpaidOutcome(StrEnum):
     # No usable answer, or the check itself was refused: treat it as pending.
     UNKNOWN = "unknown"
 
+    @property
+    def stored(self) -> Outcome:
+        """The transaction store's outcome. A payment request IAK never received is a
+        payment that failed (IAK's table says so for its 42): nothing was charged, and the
+        bill needs paying again."""
+        return Outcome.FAILED if self is PostpaidOutcome.NOT_PAID else Outcome(self.value)
+
 
 # Postpaid codes that describe the check-status request rather than the bill: a refused
 # check (wrong sign, unknown ref_id, IP not whitelisted…) says nothing of the payment.
@@ -303,34 +310,84 @@ _POSTPAID_REGISTRY_OUTCOMES = {
 
 
 class PostpaidBill(BaseModel):
-    """IAK's `data` object for one postpaid bill (check-status, inquiry and payment answers)."""
+    """IAK's `data` object for one postpaid bill: its inquiry, payment and check-status
+    answers (postpaid has no callbacks). Its code is in `response_code`, from IAK's postpaid
+    table. This one definition both parses them (the client's checks, `POST /transactions`)
+    and documents them (the OpenAPI page)."""
 
     # `desc` (the biller's own details, a different shape per product) is left out: nothing
     # the card needs, and it can be long.
     model_config = ConfigDict(extra="ignore", populate_by_name=True, frozen=True)
 
-    ref_id: str
-    status: int | None = None
-    # postpaid answers name it `response_code`; `rc` is read too, should one come that way
-    response_code: str | None = Field(
-        default=None, validation_alias=AliasChoices("response_code", "rc")
+    ref_id: Annotated[
+        str,
+        WithJsonSchema(
+            {
+                "type": "string",
+                "minLength": 1,
+                "maxLength": MAX_REF_ID,
+                "pattern": "^[!-~]+$",
+                "description": "Your order id for the bill: 1-100 printable characters.",
+                "examples": ["bill001"],
+            }
+        ),
+    ]
+    status: Annotated[
+        int | None,
+        _number_or_text(
+            "Check-status answers: 0 payment request not received, 1 success, 2 failed, "
+            "3 in process. Inquiry and payment answers have none.",
+            1,
+        ),
+    ] = None
+    # postpaid answers name it `response_code`; `rc` is read too, should a check answer
+    # come that way (the intake tells the lines apart by `response_code` alone)
+    response_code: Annotated[
+        str | None,
+        _text_field("rc", 'IAK\'s postpaid response code: "00", "39", "05" (pending)…', "00"),
+    ] = Field(default=None, validation_alias=AliasChoices("response_code", "rc"))
+    product_code: Annotated[
+        str | None, _text_field("product_code", "Postpaid product code.", "PLNPOSTPAID")
+    ] = Field(default=None, validation_alias=AliasChoices("code", "product_code"))
+    customer_id: Annotated[
+        str | None, _text_field("customer_id", "Customer (bill) number.", "6391601202")
+    ] = Field(default=None, validation_alias=AliasChoices("hp", "customer_id"))
+    bill_name: Annotated[str | None, _text_field("message", "Name on the bill.", "JAORAH")] = Field(
+        default=None, validation_alias=AliasChoices("tr_name")
     )
-    product_code: str | None = Field(default=None, validation_alias=AliasChoices("code"))
-    customer_id: str | None = Field(default=None, validation_alias=AliasChoices("hp"))
-    bill_name: str | None = Field(default=None, validation_alias=AliasChoices("tr_name"))
-    period: str | None = None
-    nominal: int | None = None
-    admin: int | None = None
+    period: Annotated[str | None, _text_field("message", "Bill period(s).", "201405,201407")] = None
+    nominal: Annotated[int | None, _number_or_text("Bill amount in rupiah.", 129610)] = None
+    admin: Annotated[int | None, _number_or_text("Admin fee in rupiah.", 7500)] = None
     # what the customer pays: nominal + admin fee
-    price: int | None = None
+    price: Annotated[
+        int | None, _number_or_text("What the customer pays: nominal + admin.", 137110)
+    ] = None
     # what IAK takes from the deposit
-    selling_price: int | None = None
-    balance: int | None = None
-    tr_id: str | None = None
-    noref: str | None = None
-    message: str | None = None
+    selling_price: Annotated[
+        int | None, _number_or_text("What IAK takes from the deposit.", 133510)
+    ] = None
+    balance: Annotated[
+        int | None, _number_or_text("Deposit left after it, in rupiah.", 996850749)
+    ] = None
+    tr_id: Annotated[str | None, _text_field("tr_id", "IAK's inquiry id.", "9732795")] = None
+    noref: Annotated[
+        str | None, _text_field("sn", "The biller's reference number, once paid.", "1609626")
+    ] = None
+    message: Annotated[str | None, _text_field("message", "IAK's message.", "PAYMENT SUCCESS")] = (
+        None
+    )
     # IAK's time of the transaction, YmdHis (WIB)
-    datetime: str | None = None
+    datetime: Annotated[
+        str | None,
+        WithJsonSchema(
+            {
+                "anyOf": [{"type": "string", "pattern": "^[0-9]{14}$"}, {"type": "null"}],
+                "description": "IAK's time of the transaction, YmdHis in WIB (UTC+7); "
+                "the transaction's time when the body has no created_at.",
+                "examples": ["20260314093000"],
+            }
+        ),
+    ] = None
 
     @field_validator("ref_id", mode="before")
     @classmethod
@@ -343,44 +400,73 @@ class PostpaidBill(BaseModel):
         text = _text(value)
         if text is None:
             return None
-        if text not in ("0", "1", "2", "3"):
+        try:
+            number = Decimal(text)
+        except InvalidOperation:
+            number = Decimal(-1)
+        if number not in (0, 1, 2, 3):
             raise ValueError(
                 "status must be 0 (not received), 1 (success), 2 (failed) or 3 (in process)"
             )
-        return int(text)
+        return int(number)
 
     @field_validator("response_code", mode="before")
     @classmethod
     def _response_code(cls, value: object) -> str | None:
         return _rc_text(value)
 
-    @field_validator(
-        "product_code",
-        "customer_id",
-        "bill_name",
-        "period",
-        "tr_id",
-        "noref",
-        "message",
-        "datetime",
-        mode="before",
-    )
+    @field_validator("product_code", "customer_id", "tr_id", "noref", mode="before")
+    @classmethod
+    def _column_text(cls, value: object, info: ValidationInfo) -> str | None:
+        # stored in the transaction's columns (noref as its serial number): their limits
+        text = _text(value)
+        column = "sn" if info.field_name == "noref" else str(info.field_name)
+        return None if text is None else _within(text, column)
+
+    @field_validator("bill_name", "period", "message", mode="before")
     @classmethod
     def _optional_text(cls, value: object) -> str | None:
+        # IAK's own words: a longer one is cut rather than the answer refused.
         text = _text(value)
-        return None if text is None else text[:500]
+        return None if text is None else text[: MAX_LENGTH["message"]]
+
+    @field_validator("datetime", mode="before")
+    @classmethod
+    def _datetime(cls, value: object) -> str | None:
+        text = _text(value)
+        if text is None:
+            return None
+        if not re.fullmatch(r"[0-9]{14}", text):
+            raise ValueError("must be IAK's YmdHis time in WIB, e.g. 20260314093000")
+        return text
 
     @field_validator("nominal", "admin", "price", "selling_price", "balance", mode="before")
     @classmethod
     def _amount(cls, value: object) -> int | None:
         return _rupiah(value)
 
-    def outcome(self, registry: Registry) -> PostpaidOutcome:
-        """Status wins, as on prepaid; without one, the response code's postpaid meaning."""
+    # The names the transaction store reads (bot.store.states.Reported): a bill's code is its
+    # `rc`, and the biller's reference number, its proof of payment, is its serial number.
+    @property
+    def rc(self) -> str | None:
+        """The postpaid response code."""
+        return self.response_code
+
+    @property
+    def sn(self) -> str | None:
+        """The biller's reference number."""
+        return self.noref
+
+    def outcome(self, registry: Registry, source: Source = Source.STATUS_CHECK) -> PostpaidOutcome:
+        """Status wins, as on prepaid; without one, the response code's postpaid meaning.
+
+        On a check-status, codes about the check itself (wrong sign, no such inquiry) say
+        nothing of the bill; on a forwarded inquiry or payment they are why it failed.
+        """
         if self.status is not None:
             return _POSTPAID_STATUS_OUTCOMES[self.status]
         rc = self.response_code
-        if rc is None or rc in POSTPAID_CHECK_REFUSED_RCS:
+        if rc is None or (source is Source.STATUS_CHECK and rc in POSTPAID_CHECK_REFUSED_RCS):
             return PostpaidOutcome.UNKNOWN
         if rc == POSTPAID_NOT_PAID_RC:
             return PostpaidOutcome.NOT_PAID

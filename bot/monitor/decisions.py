@@ -35,7 +35,7 @@ from bot.alerts.model import (
     UpdateParent,
 )
 from bot.config import Settings
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source, code_key
 from bot.store.transactions import PendingTransaction
 
 # A quiet rc is assumed to fail at least this often per window, so one failure after a
@@ -142,6 +142,7 @@ def decide_pending(snapshot: PendingSnapshot, now: datetime) -> PendingDecision:
             rc=transaction.rc,
             product_code=transaction.product_code,
             customer_id=transaction.customer_id,
+            line=transaction.line,
         )
         for transaction in finished
     )
@@ -213,7 +214,7 @@ def next_check(
 
 @dataclass(frozen=True)
 class RcActivity:
-    """One rc's recent failures."""
+    """One rc's recent failures on one line (postpaid 06 is not prepaid 06)."""
 
     rc: str
     window_count: int  # failures in the last SPIKE_WINDOW_SECONDS
@@ -222,6 +223,12 @@ class RcActivity:
     sparkline: tuple[int, ...] = ()  # failures per 5 minutes over the last hour
     # failures since its open incident started (from the window that opened it)
     total_since_open: int | None = None
+    line: Line = Line.PREPAID
+
+    @property
+    def key(self) -> str:
+        """Its spike incident's key (and mute's): `06`, `postpaid 06`."""
+        return code_key(self.line, self.rc)
 
 
 def expected_in_window(activity: RcActivity, config: MonitorConfig) -> float:
@@ -248,7 +255,7 @@ def decide_spike(
     *,
     stops_sales: bool,
 ) -> IncidentChange | None:
-    """Open, update or resolve the incident of one rc."""
+    """Open, update or resolve the incident of one rc on one line."""
     threshold = opening_threshold(activity, config, stops_sales)
     expected = round(expected_in_window(activity, config), 2)
     products = dict(sorted(activity.products.items(), key=lambda kv: -kv[1])[:5])
@@ -269,8 +276,9 @@ def decide_spike(
             refreshed_at=now,
             products=products,
             sparkline=activity.sparkline,
+            line=activity.line,
         )
-        return IncidentChange(IncidentKind.SPIKE, activity.rc, None, opened, (PostParent(),))
+        return IncidentChange(IncidentKind.SPIKE, activity.key, None, opened, (PostParent(),))
 
     before = incident.details
     assert isinstance(before, SpikeDetails)
@@ -318,7 +326,7 @@ def decide_spike(
         details = replace(details, refreshed_at=now)
     if details == before and not intents:
         return None
-    return IncidentChange(IncidentKind.SPIKE, activity.rc, incident.id, details, tuple(intents))
+    return IncidentChange(IncidentKind.SPIKE, activity.key, incident.id, details, tuple(intents))
 
 
 def sparkline_counts(

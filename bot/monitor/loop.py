@@ -33,7 +33,8 @@ from bot.monitor.decisions import (
     next_check,
     opening_threshold,
 )
-from bot.outcomes import Source
+from bot.monitor.queries import Recheck
+from bot.outcomes import Line, Source, split_code_key
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.states import Observation
@@ -191,17 +192,18 @@ class Monitor:
 
             spikes = repository.open_incidents_of(connection, IncidentKind.SPIKE)
 
-            def may_open(rc: str, count: int, baseline: int) -> bool:
-                activity = RcActivity(rc, count, baseline)
-                return count >= opening_threshold(activity, self.config, self._stops_sales(rc))
+            def may_open(key: str, count: int, baseline: int) -> bool:
+                line, rc = split_code_key(key)
+                activity = RcActivity(rc, count, baseline, line=line)
+                return count >= opening_threshold(activity, self.config, self._stops_sales(key))
 
             for activity in queries.rc_activity(connection, now, self.config, spikes, may_open):
                 change = decide_spike(
                     activity,
-                    spikes.get(activity.rc),
+                    spikes.get(activity.key),
                     now,
                     self.config,
-                    stops_sales=self._stops_sales(activity.rc),
+                    stops_sales=self._stops_sales(activity.key),
                 )
                 if change is not None:
                     changes.append(change)
@@ -237,8 +239,9 @@ class Monitor:
             report.queued += repository.release_held_parents(connection, now)
             return report
 
-    def _stops_sales(self, rc: str) -> bool:
-        code = self.registry.rc(rc)
+    def _stops_sales(self, key: str) -> bool:
+        line, rc = split_code_key(key)
+        code = self.registry.rc(rc, line=line)
         return bool(code and code.stops_sales)
 
     @staticmethod
@@ -257,28 +260,40 @@ class Monitor:
         due = await asyncio.to_thread(self._due, self.clock.now())
         await self.recheck_now(due)
 
-    async def recheck_now(self, items: list[tuple[str, datetime, int]]) -> int:
-        """Check these transactions (ref_id, first seen, checks so far) at IAK, a few at a
-        time; record what IAK says and when to ask next. Returns how many IAK answered."""
+    async def recheck_now(self, items: list[Recheck]) -> int:
+        """Check these transactions at IAK, each through its line's check-status, a few at
+        a time; record what IAK says and when to ask next. Returns how many IAK answered."""
         iak = self.iak
         if iak is None or not items:
             return 0
         gate = asyncio.Semaphore(RECHECKS_IN_FLIGHT)
 
-        async def check(ref_id: str, started: datetime, checks: int) -> bool:
+        async def check(ref_id: str, started: datetime, checks: int, line: Line) -> bool:
             async with gate:
                 if self._stopping.is_set():
                     return False
-                result = await iak.check_status(ref_id)
-                at = self.clock.now()
-                if result.transaction is not None:
-                    observation = Observation(
-                        Source.STATUS_CHECK, result.transaction, result.outcome, at
-                    )
+                observation: Observation | None = None
+                if line is Line.POSTPAID:
+                    bill = await iak.check_postpaid_status(ref_id)
+                    failure = bill.failure
+                    at = self.clock.now()
+                    if bill.bill is not None:
+                        observation = Observation(
+                            Source.STATUS_CHECK, bill.bill, bill.outcome.stored, at, line=line
+                        )
+                else:
+                    result = await iak.check_status(ref_id)
+                    failure = result.failure
+                    at = self.clock.now()
+                    if result.transaction is not None:
+                        observation = Observation(
+                            Source.STATUS_CHECK, result.transaction, result.outcome, at
+                        )
+                if observation is not None:
                     await self.database.writer.enqueue(observation)
                 next_at = next_check(started, checks + 1, at, self.config)
                 await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
-                return result.failure is None
+                return failure is None
 
         results = await asyncio.gather(*(check(*item) for item in items), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]
@@ -286,16 +301,16 @@ class Monitor:
             log.warning("%d of %d re-checks failed: %s", len(failures), len(items), failures[0])
         return sum(1 for r in results if r is True)
 
-    async def waiting_in(self, incident_id: int, limit: int) -> list[tuple[str, datetime, int]]:
+    async def waiting_in(self, incident_id: int, limit: int) -> list[Recheck]:
         """The transactions still waiting in a pending incident (at most `limit`), in the
         form `recheck_now` takes."""
         return await asyncio.to_thread(self._waiting, incident_id, limit)
 
-    def _waiting(self, incident_id: int, limit: int) -> list[tuple[str, datetime, int]]:
+    def _waiting(self, incident_id: int, limit: int) -> list[Recheck]:
         with self.engine.connect() as connection:
             return queries.waiting_members(connection, incident_id, limit)
 
-    def _due(self, now: datetime) -> list[tuple[str, datetime, int]]:
+    def _due(self, now: datetime) -> list[Recheck]:
         with self.engine.connect() as connection:
             return queries.due_rechecks(connection, now, self.config, RECHECK_BUDGET_PER_TICK)
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
@@ -21,7 +21,7 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
-from bot.outcomes import NOT_FINAL, Outcome, Source
+from bot.outcomes import NOT_FINAL, Line, Outcome, Source, split_code_key
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import PendingTransaction
@@ -44,7 +44,17 @@ _PENDING_COLUMNS = (
     t.outcome,
     t.rc,
     t.checks_stopped_at,
+    t.line,
 )
+
+
+class Recheck(NamedTuple):
+    """A pending transaction to ask IAK about again, through its line's check-status."""
+
+    ref_id: str
+    started_at: datetime
+    checks: int  # asked so far
+    line: Line = Line.PREPAID
 
 
 def _pending(row: Any) -> PendingTransaction:
@@ -56,6 +66,7 @@ def _pending(row: Any) -> PendingTransaction:
         outcome=Outcome(row.outcome),
         rc=row.rc,
         checks_stopped_at=row.checks_stopped_at,
+        line=Line(row.line),
     )
 
 
@@ -112,21 +123,24 @@ def rc_activity(
     open_spikes: dict[str, Incident],
     needs_detail: Callable[[str, int, int], bool],
 ) -> list[RcActivity]:
-    """Each rc failing now (or with an open incident): its window count and baseline.
+    """Each code failing now (or with an open incident), per line and rc: its window count
+    and baseline. `open_spikes` and `needs_detail` name codes by their key (`06`,
+    `postpaid 06`).
 
-    Products, the sparkline and the total since the incident opened are only read for rcs
-    where `needs_detail(rc, window_count, baseline_count)` says an incident is possible.
+    Products, the sparkline and the total since the incident opened are only read for codes
+    where `needs_detail(key, window_count, baseline_count)` says an incident is possible.
     """
     window_start = now - config.spike_window
     window = failures_by_rc(connection, window_start, now + timedelta(seconds=1))
     baseline = failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
     activities = []
-    for rc in sorted(set(window) | set(open_spikes)):
-        count, base = window.get(rc, 0), baseline.get(rc, 0)
-        incident = open_spikes.get(rc)
-        if incident is None and not needs_detail(rc, count, base):
+    for key in sorted(set(window) | set(open_spikes)):
+        count, base = window.get(key, 0), baseline.get(key, 0)
+        incident = open_spikes.get(key)
+        if incident is None and not needs_detail(key, count, base):
             continue
-        failed_rc = and_(t.outcome == Outcome.FAILED.value, t.rc == rc)
+        line, rc = split_code_key(key)
+        failed_rc = and_(t.outcome == Outcome.FAILED.value, t.rc == rc, t.line == line.value)
         products = connection.execute(
             select(t.product_code, func.count())
             .where(failed_rc, t.started_at >= window_start)
@@ -150,6 +164,7 @@ def rc_activity(
                 products={str(code or "?"): int(n) for code, n in products},
                 sparkline=sparkline_counts(list(hour), now),
                 total_since_open=total,
+                line=line,
             )
         )
     return activities
@@ -179,12 +194,12 @@ def set_members(connection: Connection, ref_ids: Sequence[str], **values: Any) -
 
 def due_rechecks(
     connection: Connection, now: datetime, config: MonitorConfig, limit: int
-) -> list[tuple[str, datetime, int]]:
-    """Pending transactions due a re-check at IAK, most overdue first: (ref_id, started,
-    checks so far). A transaction is first due one monitor interval after it started, and
-    never once it started 24 hours ago (an imported old one is not asked about at all)."""
+) -> list[Recheck]:
+    """Pending transactions due a re-check at IAK, most overdue first. A transaction is
+    first due one monitor interval after it started, and never once it started 24 hours
+    ago (an imported old one is not asked about at all)."""
     never_checked = connection.execute(
-        select(t.ref_id, t.started_at, t.checks, t.started_at.label("due"))
+        select(t.ref_id, t.started_at, t.checks, t.line, t.started_at.label("due"))
         .where(
             t.outcome.in_(_NOT_FINAL),
             t.next_check_at.is_(None),
@@ -196,7 +211,7 @@ def due_rechecks(
         .limit(limit)
     ).all()
     rechecked = connection.execute(
-        select(t.ref_id, t.started_at, t.checks, t.next_check_at.label("due"))
+        select(t.ref_id, t.started_at, t.checks, t.line, t.next_check_at.label("due"))
         .where(t.outcome.in_(_NOT_FINAL), t.next_check_at <= now)
         .order_by(t.next_check_at)
         .limit(limit)
@@ -204,7 +219,13 @@ def due_rechecks(
     # Conflicting outcomes: asked at once, then as re-checks back off, counted from when
     # the contradiction came (a check from its pending days does not count).
     conflicted = connection.execute(
-        select(t.ref_id, t.conflict_at.label("started_at"), t.checks, t.conflict_at.label("due"))
+        select(
+            t.ref_id,
+            t.conflict_at.label("started_at"),
+            t.checks,
+            t.line,
+            t.conflict_at.label("due"),
+        )
         .where(
             t.conflict_at.is_not(None),
             or_(
@@ -217,7 +238,11 @@ def due_rechecks(
         .limit(limit)
     ).all()
     rows = sorted([*conflicted, *never_checked, *rechecked], key=lambda row: row.due)[:limit]
-    return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
+    return [_recheck(row) for row in rows]
+
+
+def _recheck(row: Any) -> Recheck:
+    return Recheck(row.ref_id, row.started_at, int(row.checks), Line(row.line))
 
 
 def conflicts(
@@ -276,12 +301,10 @@ def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
         yield items[start : start + _CHUNK]
 
 
-def waiting_members(
-    connection: Connection, incident_id: int, limit: int
-) -> list[tuple[str, datetime, int]]:
-    """The pending incident's transactions still waiting: (ref_id, first seen, checks)."""
+def waiting_members(connection: Connection, incident_id: int, limit: int) -> list[Recheck]:
+    """The pending incident's transactions still waiting, oldest first."""
     rows = connection.execute(
-        select(t.ref_id, t.started_at, t.checks)
+        select(t.ref_id, t.started_at, t.checks, t.line)
         .where(
             t.incident_id == incident_id,
             t.outcome.in_(_NOT_FINAL),
@@ -290,4 +313,4 @@ def waiting_members(
         .order_by(t.started_at)
         .limit(limit)
     ).all()
-    return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
+    return [_recheck(row) for row in rows]

@@ -6,18 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-
-class Line(StrEnum):
-    """Which of IAK's two APIs a code comes from.
-
-    Each answers with codes from its own table, and a number can mean something else in
-    the other: prepaid `06` is TRANSACTION NOT FOUND, postpaid `06` INQUIRY ID NOT FOUND.
-    """
-
-    # Prepaid top-ups, callbacks and game inquiries: the code is in `rc`.
-    PREPAID = "prepaid"
-    # Postpaid bills (inquiry, payment, check-status): the code is in `response_code`.
-    POSTPAID = "postpaid"
+# Which API a code belongs to lives beside the outcomes, so the store can use it too.
+from bot.outcomes import Line as Line
 
 
 class Table(StrEnum):

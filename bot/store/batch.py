@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any, Protocol
 
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.store.connect import POSTGRES_WRITE_TIMEOUTS
 from bot.store.states import STATE_FIELDS, Observation, Recorded, TransactionState, merge
 
@@ -151,6 +151,7 @@ _TIME_AT = [
 ]
 _OUTCOME_AT = STATE_FIELDS.index("outcome")
 _SOURCE_AT = STATE_FIELDS.index("source")
+_LINE_AT = STATE_FIELDS.index("line")
 
 
 class _Statements:
@@ -206,6 +207,7 @@ class _Statements:
             values[at] = self.read_time(values[at])
         values[_OUTCOME_AT] = Outcome(values[_OUTCOME_AT])
         values[_SOURCE_AT] = Source(values[_SOURCE_AT])
+        values[_LINE_AT] = Line(values[_LINE_AT])
         return TransactionState(*values)
 
     def run(self, cursor: Cursor, kind: str, rows: list[tuple[Any, ...]]) -> None:
@@ -269,6 +271,7 @@ class _Statements:
                 values[at] = self.write_time(values[at])
             values[_OUTCOME_AT] = values[_OUTCOME_AT].value
             values[_SOURCE_AT] = values[_SOURCE_AT].value
+            values[_LINE_AT] = values[_LINE_AT].value
             rows.append(tuple(values))
         return rows
 

@@ -3,7 +3,9 @@
 Every query here stays on an index of `transactions` (see `bot.store.schema`), and
 judges a transaction by when it happened (`started_at`: the backend's created_at when
 known, else when the bot first heard of it): pending lists walk (outcome, started_at);
-outcome totals and failures per rc and time bucket read only (outcome, started_at, rc).
+outcome totals and failures per code and time bucket read only (outcome, started_at, rc,
+line). A failure code is named by `bot.outcomes.code_key`: `07` for prepaid, `postpaid 07`
+for postpaid, whose table is another.
 Synchronous, like the rest of the store: callers on the event loop run them through
 `Database.read`.
 """
@@ -18,7 +20,7 @@ from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 
 from bot.iak.models import valid_ref_id
-from bot.outcomes import NOT_FINAL, Outcome
+from bot.outcomes import NOT_FINAL, Line, Outcome, code_key
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
@@ -121,7 +123,7 @@ class WindowStats:
     window: TimeBuckets
     # current outcome of every transaction first seen in the window
     outcomes: dict[Outcome, int]
-    # rc (None when IAK gave none) → failures that became final in each bucket
+    # code key (`07`, `postpaid 07`; None when IAK gave no rc) → failures in each bucket
     failures: dict[str | None, list[int]]
 
     @property
@@ -208,10 +210,11 @@ class Reports:
     def failures_by_bucket(
         self, window: TimeBuckets, rcs: Sequence[str] | None = None
     ) -> dict[str | None, list[int]]:
-        """Failures per rc in each bucket of `window`, by when the transactions happened.
+        """Failures per code key in each bucket of `window`, by when the transactions
+        happened.
 
-        Only rcs that failed at least once in the window appear; `rcs` narrows the question
-        to those codes (a spike alert's sparkline needs one).
+        Only codes that failed at least once in the window appear; `rcs` narrows the
+        question to those rcs, on either line (a spike alert's sparkline needs one).
         """
         started = transactions.c.started_at
         edges = window.edges()
@@ -230,17 +233,20 @@ class Reports:
             conditions.append(transactions.c.rc.in_(list(rcs)))
         # Grouped in an outer query: Postgres does not see the CASE in GROUP BY as the one
         # in SELECT (each has its own bound parameters) and would refuse the statement.
-        inner = select(transactions.c.rc.label("rc"), bucket.label("bucket")).where(*conditions)
+        inner = select(
+            transactions.c.rc.label("rc"), transactions.c.line.label("line"), bucket.label("bucket")
+        ).where(*conditions)
         counted = inner.subquery()
         with self.engine.connect() as connection:
             rows = connection.execute(
-                select(counted.c.rc, counted.c.bucket, func.count()).group_by(
-                    counted.c.rc, counted.c.bucket
+                select(counted.c.rc, counted.c.line, counted.c.bucket, func.count()).group_by(
+                    counted.c.rc, counted.c.line, counted.c.bucket
                 )
             ).all()
         failures: dict[str | None, list[int]] = {}
-        for rc, index, count in rows:
-            failures.setdefault(rc, [0] * window.count)[int(index)] += int(count)
+        for rc, line, index, count in rows:
+            key = code_key(Line(line), rc) if rc else None
+            failures.setdefault(key, [0] * window.count)[int(index)] += int(count)
         return failures
 
     def failures_by_rc(self, since: datetime) -> dict[str, int]:
@@ -270,16 +276,15 @@ class Reports:
 def failures_by_rc(
     connection: Connection, since: datetime, until: datetime | None = None
 ) -> dict[str, int]:
-    """Failed transactions per rc that happened in [since, until): answered from the
-    (outcome, started_at, rc) index alone."""
+    """Failed transactions per code key (`07`, `postpaid 07`) that happened in [since,
+    until): answered from the (outcome, started_at, rc, line) index alone."""
     started = transactions.c.started_at
     conditions = [transactions.c.outcome == Outcome.FAILED.value, started >= since]
     if until is not None:
         conditions.append(started < until)
-    rows = connection.execute(
-        select(transactions.c.rc, func.count()).where(*conditions).group_by(transactions.c.rc)
-    ).all()
-    return {str(rc): int(count) for rc, count in rows if rc}
+    rc, line = transactions.c.rc, transactions.c.line
+    rows = connection.execute(select(rc, line, func.count()).where(*conditions).group_by(rc, line))
+    return {code_key(Line(line), str(rc)): int(count) for rc, line, count in rows if rc}
 
 
 def latest_balance(connection: Connection) -> tuple[int, datetime] | None:
@@ -363,6 +368,7 @@ def _pending_rows(
         columns.product_code,
         columns.customer_id,
         columns.started_at,
+        columns.line,
     ).where(_is_pending())
     backwards = before is not None or last
     if after is not None:
@@ -381,6 +387,7 @@ def _pending_rows(
             product_code=row.product_code,
             customer_id=row.customer_id,
             started_at=row.started_at,
+            line=Line(row.line),
         )
         for row in connection.execute(query.limit(size))
     ]

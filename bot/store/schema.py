@@ -170,6 +170,8 @@ transactions = Table(
     Column("final_at", UTCDateTime),
     # when an answer contradicted the final outcome stored, until IAK's own check settles it
     Column("conflict_at", UTCDateTime),
+    # prepaid (a top-up) or postpaid (a bill): which of IAK's tables its rc is from
+    Column("line", String(8), nullable=False, server_default="prepaid"),
     # --- the monitor's bookkeeping (not part of the transaction's state) ---
     # when the monitor next asks IAK about it while pending; NULL before the first check
     Column("next_check_at", UTCDateTime),
@@ -179,9 +181,9 @@ transactions = Table(
     # the "pending aged out" incident it joined, and whether its outcome was told there
     Column("incident_id", BigInteger, ForeignKey("incidents.id", ondelete="SET NULL")),
     Column("announced", Boolean, nullable=False, server_default=false()),
-    # "pending transactions older than T", "outcomes since T" and "failures per rc since T"
-    # (covering: no table lookups)
-    Index(None, "outcome", "started_at", "rc"),
+    # "pending transactions older than T", "outcomes since T" and "failures per line and rc
+    # since T" (covering: no table lookups)
+    Index(None, "outcome", "started_at", "rc", "line"),
     # "pending, due for a re-check" (NULL next_check_at: never checked, due by started_at)
     Index(None, "outcome", "next_check_at", "started_at"),
     # "pending, aged out, in no incident yet"

@@ -12,7 +12,7 @@ from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 
 # How much a single observation can raise what we believe; see `supersedes`.
 _RANK = {Outcome.UNKNOWN: 0, Outcome.PENDING: 1, Outcome.SUCCESS: 2, Outcome.FAILED: 2}
@@ -88,6 +88,8 @@ class Observation:
     outcome: Outcome
     observed_at: datetime
     created_at: datetime | None = None
+    # which of IAK's APIs it came from: its rc is from that line's table
+    line: Line = Line.PREPAID
 
     @property
     def ref_id(self) -> str:
@@ -98,7 +100,11 @@ class Observation:
         """What was observed, as stored in the history (never the sign)."""
         data = self.data
         # The values are text, whole numbers or None: as they are in JSON.
-        return {name: getattr(data, name) for name in REPORTED_FIELDS}
+        payload: dict[str, Any] = {name: getattr(data, name) for name in REPORTED_FIELDS}
+        if self.line is not Line.PREPAID:
+            # only when postpaid, so a prepaid observation's fingerprint stays as it was
+            payload["line"] = self.line.value
+        return payload
 
     def encoded(self) -> tuple[str, str]:
         """The payload as stored (canonical JSON) and the observation's fingerprint.
@@ -149,6 +155,8 @@ class TransactionState:
     # an answer contradicted the final outcome (success against failed) at this time; IAK's
     # own check settles it
     conflict_at: datetime | None = None
+    # prepaid top-up or postpaid bill, as first heard: which table its rc is from
+    line: Line = Line.PREPAID
 
     @classmethod
     def from_row(cls, row: Any) -> TransactionState:
@@ -156,6 +164,7 @@ class TransactionState:
         values = {name: getattr(row, name) for name in STATE_FIELDS}
         values["outcome"] = Outcome(values["outcome"])
         values["source"] = Source(values["source"])
+        values["line"] = Line(values["line"])
         return cls(**values)
 
 
@@ -225,7 +234,13 @@ def merge(current: TransactionState | None, observation: Observation) -> Transac
             first_seen_at=at,
             changed_at=at,
             final_at=at if observation.outcome.is_final else None,
+            line=observation.line,
         )
+    if observation.line is not current.line:
+        # A ref_id first heard on one line and now on the other: one of the two is a
+        # mistake, and an rc read against the wrong table would mislead. Kept in the
+        # history only; the transaction stays as first heard.
+        return current
     filled = replace(
         current,
         product_code=current.product_code or data.product_code,

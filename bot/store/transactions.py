@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import Engine, Row, select
 
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.store.schema import transaction_events, transactions
 from bot.store.states import TransactionState
 
@@ -28,6 +28,8 @@ class PendingTransaction:
     started_at: datetime
     # the monitor gave up asking IAK about it (pending for 24 h)
     checks_stopped_at: datetime | None = None
+    # a prepaid top-up or a postpaid bill (its rc is from that line's table)
+    line: Line = Line.PREPAID
 
 
 @dataclass(frozen=True)

@@ -14,7 +14,7 @@ from bot.monitor.decisions import MonitorConfig
 from tests.conftest import MONITOR_INGEST_TOKEN, RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import Call, FakeSlack
-from tests.support.intake import iak_sign
+from tests.support.intake import iak_sign, postpaid_answer
 from tests.support.messages import visible_text
 
 CUSTOMER = "0817777215"
@@ -77,6 +77,16 @@ class Shop:
         answer = self.http.post(
             self.url + "/transactions",
             json=body,
+            headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
+        )
+        assert answer.status_code == 200, answer.text
+
+    def bill(self, ref_id: str, **fields: object) -> None:
+        """The merchant backend forwards IAK's answer to a postpaid payment (made now,
+        unless `datetime` says when)."""
+        answer = self.http.post(
+            self.url + "/transactions",
+            json=postpaid_answer(ref_id, **{"datetime": None, **fields}),
             headers={"Authorization": f"Bearer {MONITOR_INGEST_TOKEN}"},
         )
         assert answer.status_code == 200, answer.text

@@ -49,3 +49,28 @@ def topup_answer(ref_id: str = "order001", **overrides: Any) -> dict[str, Any]:
     }
     data.update(overrides)
     return {"data": data}
+
+
+def postpaid_answer(ref_id: str = "bill001", **overrides: Any) -> dict[str, Any]:
+    """IAK's answer to a postpaid payment, as its check-status reference documents the
+    fields: the code in `response_code`, the bill's fields, IAK's own `datetime` (WIB)."""
+    data: dict[str, Any] = {
+        "tr_id": 9732795,
+        "code": "PLNPOSTPAID",
+        "datetime": "20180803171608",
+        "hp": "6391601202",
+        "tr_name": "JAORAH",
+        "period": "201405,201407",
+        "nominal": 129610,
+        "admin": 7500,
+        "response_code": "00",
+        "message": "PAYMENT SUCCESS",
+        "price": 137110,
+        "selling_price": 133510,
+        "balance": 996850749,
+        "noref": "1609626",
+        "ref_id": ref_id,
+        "desc": {"kode_area": "0751", "jumlah_tagihan": 3},
+    }
+    data.update(overrides)
+    return {"data": {name: value for name, value in data.items() if value is not None}}

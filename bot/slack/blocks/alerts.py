@@ -32,7 +32,7 @@ from bot.alerts.model import (
     ThreadReply,
 )
 from bot.masking import mask_customer_id
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Outcome, Source, code_key, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
@@ -194,8 +194,9 @@ def _pending_parent(incident: Incident, d: PendingDetails, now: datetime, *, mas
 def _spike_parent(
     incident: Incident, d: SpikeDetails, now: datetime, registry: Registry
 ) -> Message:
+    # the key names the line too (`postpaid 06`): the card is that table's row
     rc = incident.key
-    code = registry.rc(rc)
+    code = registry.rc(d.rc, line=d.line)
     name = f"{rc} {code.description}" if code else f"rc {rc}"
     window = _for(d.window_seconds)
     if incident.is_open:
@@ -380,7 +381,8 @@ def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Mess
     failed_rcs: dict[str, int] = {}
     for item in reply.items:
         failed = item.outcome is Settlement.FAILED
-        suffix = f" (rc {item.rc})" if item.rc and failed else ""
+        key = code_key(item.line, item.rc) if item.rc else None
+        suffix = f" (rc {key})" if key and failed else ""
         lines.append(
             md(
                 "`{}` · {} · {}: {}{}",
@@ -391,13 +393,14 @@ def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Mess
                 suffix,
             )
         )
-        if failed and item.rc:
-            failed_rcs[item.rc] = failed_rcs.get(item.rc, 0) + 1
+        if failed and key:
+            failed_rcs[key] = failed_rcs.get(key, 0) + 1
     if reply.more:
         lines.append(md("_+{} more_", reply.more))
     blocks: list[Block] = [section(join(lines))]
     for rc, count in list(failed_rcs.items())[:5]:
-        code = registry.rc(rc)
+        line, number = split_code_key(rc)
+        code = registry.rc(number, line=line)
         if code is not None:
             blocks.append(
                 section(

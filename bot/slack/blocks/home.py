@@ -15,6 +15,7 @@ from bot.alerts.model import (
     PendingDetails,
     SpikeDetails,
 )
+from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.alerts import wib, wib_day
@@ -40,7 +41,7 @@ class HomeSnapshot:
     now: datetime
     incidents: list[Incident] = field(default_factory=list)
     pending_by_age: list[tuple[str, int]] = field(default_factory=list)  # (band, count)
-    failures_24h: dict[str, int] = field(default_factory=dict)  # rc -> count
+    failures_24h: dict[str, int] = field(default_factory=dict)  # code key -> count
     balance: int | None = None
     balance_at: datetime | None = None
     low_balance_threshold: int | None = None
@@ -135,7 +136,8 @@ def _failures(snapshot: HomeSnapshot, registry: Registry) -> str:
     peak = ranked[0][1]
     lines = [f"*Failures by code, last 24 h* ({sum(n for _, n in ranked)})"]
     for rc, count in ranked[:MAX_CODES]:
-        code = registry.rc(rc)
+        line, number = split_code_key(rc)  # `postpaid 06` is postpaid's row
+        code = registry.rc(number, line=line)
         name = code.description if code else "unknown code"
         lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  `{rc}` {name}")
     if len(ranked) > MAX_CODES:

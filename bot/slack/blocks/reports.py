@@ -10,8 +10,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.i18n import N_, _
 from bot.masking import mask_customer_id
-from bot.outcomes import Outcome
+from bot.outcomes import Line, Outcome, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
 from bot.slack.blocks.charts import sparkline
@@ -33,6 +34,8 @@ from bot.slack.blocks.text import (
 from bot.store.reports import PendingCursor, PendingPage, WindowStats
 from bot.store.transactions import PendingTransaction
 
+# Which line a row or a failure code is on: the same rc means something else on the other.
+LINE_NAMES = {Line.PREPAID: N_("prepaid"), Line.POSTPAID: N_("postpaid")}
 PENDING_NEXT_ACTION = "pending_next_page"
 PENDING_PREVIOUS_ACTION = "pending_previous_page"
 MAX_STATS_CODES = 8
@@ -127,13 +130,14 @@ def _pending_line(item: PendingTransaction, now: datetime) -> Mrkdwn:
         _escaped(item.product_code, MAX_SHOWN_PRODUCT) if item.product_code else "product unknown"
     )
     return md(
-        "{} *{}* · {} · {} · {} · {}",
+        "{} *{}* · {} · {} · {} · {} ({})",
         PENDING_ICONS.get(item.outcome, ""),
         duration(now - item.started_at),
         _code(item.ref_id, MAX_SHOWN_REF_ID),
         product,
         _code(mask_customer_id(item.customer_id)),
         rc,
+        _(LINE_NAMES[item.line]),
     )
 
 
@@ -203,12 +207,13 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
 
 
 def _failure_lines(
-    rc: str | None, count: int, failures: int, buckets: Sequence[int], registry: Registry
+    key: str | None, count: int, failures: int, buckets: Sequence[int], registry: Registry
 ) -> Mrkdwn:
-    code = registry.rc(rc) if rc else None
+    line, rc = split_code_key(key) if key else (Line.PREPAID, None)
+    code = registry.rc(rc, line=line) if rc else None
     if code is not None:
         stops = f" {STOPS_SALES}" if code.stops_sales else ""
-        title = md("*{}*{}", code.title, stops)
+        title = md("*{}* ({}){}", code.title, _(LINE_NAMES[line]), stops)
         remedy = md("_{}_: {}", code.action.label, short_advice(code.advice))
     elif rc:
         title = md("*{}* · not in IAK's published table", _code(rc))

@@ -131,10 +131,10 @@ def test_stats_show_totals_top_codes_share_sparkline_and_remedy(registry: Regist
     assert "*1,272* transactions in the last 24 h" in text
     assert ":white_check_mark: Success\\n*1,204* (95 %)" in text
     assert "*Top failure codes* · 53 failures in the last 24 h" in text
-    assert "*17 · INSUFFICIENT DEPOSIT* :rotating_light: — *52* (98 %" in text
+    assert "*17 · INSUFFICIENT DEPOSIT* (prepaid) :rotating_light: — *52* (98 %" in text
     assert "`▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▁▂▄█▄`" in text
     assert "_Top up the deposit_: Sales priced above the deposit left fail" in text
-    assert "*07 · FAILED* — *1* (1.9 % of failures)" in text
+    assert "*07 · FAILED* (prepaid) — *1* (1.9 % of failures)" in text
     assert "_Retry now_" in text
     assert "24 buckets of 1 h" in text
     assert text.index("17 · INSUFFICIENT") < text.index("07 · FAILED")
