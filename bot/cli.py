@@ -18,9 +18,11 @@ if TYPE_CHECKING:
     from sqlalchemy import Engine
 
     from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
+    from bot.outcomes import Outcome
     from bot.price_lists import PriceListView
     from bot.registry import Line, Registry
     from bot.slack.blocks.text import Message
+    from bot.store.states import Reported
     from bot.store.transactions import History
 
 EXIT_CONFIG = 2
@@ -273,7 +275,7 @@ def _status(args: argparse.Namespace) -> int:
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
     registry = Registry.load()
     if args.postpaid:
-        return _postpaid_status(settings, registry, args.ref_id)
+        return _postpaid_status(settings, registry, args.ref_id, _has_store(settings))
     check, history = asyncio.run(
         _check_status(settings, registry, args.ref_id, _has_store(settings))
     )
@@ -282,50 +284,61 @@ def _status(args: argparse.Namespace) -> int:
     return 1 if check.outcome is Outcome.UNKNOWN else 0
 
 
-def _postpaid_status(settings: Settings, registry: Registry, ref_id: str) -> int:
-    """Check a postpaid bill; nothing is stored (the store holds prepaid top-ups only)."""
+def _postpaid_status(settings: Settings, registry: Registry, ref_id: str, has_store: bool) -> int:
+    """Check a postpaid bill at IAK's postpaid API; record it when the database is there."""
     from bot.iak.models import PostpaidOutcome
     from bot.slack.blocks.status import postpaid_status_card
 
-    check = asyncio.run(_check_postpaid_status(settings, registry, ref_id))
+    check = asyncio.run(_check_postpaid_status(settings, registry, ref_id, has_store))
     _print(postpaid_status_card(check, registry, recheck=False))
     return 1 if check.outcome is PostpaidOutcome.UNKNOWN else 0
 
 
 async def _check_postpaid_status(
-    settings: Settings, registry: Registry, ref_id: str
+    settings: Settings, registry: Registry, ref_id: str, has_store: bool
 ) -> PostpaidCheck:
     from bot.iak.client import IakClient
+    from bot.outcomes import Line
 
     async with IakClient.from_settings(settings, registry) as iak:
-        return await iak.check_postpaid_status(ref_id)
+        check = await iak.check_postpaid_status(ref_id)
+    if has_store:
+        await _remember(settings, ref_id, check.bill, check.outcome.stored, Line.POSTPAID)
+    return check
 
 
 async def _check_status(
     settings: Settings, registry: Registry, ref_id: str, has_store: bool
 ) -> tuple[StatusCheck, History | None]:
     """Check at IAK; record it and read the history when the database is there (else None)."""
-    from bot.clock import SystemClock
     from bot.iak.client import IakClient
-    from bot.store.database import Database
+    from bot.outcomes import Line
 
     async with IakClient.from_settings(settings, registry) as iak:
         check = await iak.check_status(ref_id)
     if not has_store:
         return check, None
+    history = await _remember(settings, ref_id, check.transaction, check.outcome, Line.PREPAID)
+    return check, history
+
+
+async def _remember(
+    settings: Settings, ref_id: str, data: Reported | None, outcome: Outcome, line: Line
+) -> History | None:
+    """Record what a check saw and read the ref_id's history; None without a migrated store."""
+    from bot.clock import SystemClock
+    from bot.store.database import Database
+
     database = Database(settings.database_url)
     try:
         database.require_migrated()
     except ConfigError:
         database.close()
-        return check, None  # no store yet: the card simply has no history
+        return None  # no store yet: the card simply has no history
     try:
-        history = await database.remember_check(
-            ref_id, check.transaction, check.outcome, SystemClock().now()
-        )
+        return await database.remember_check(ref_id, data, outcome, SystemClock().now(), line=line)
     finally:
         await asyncio.to_thread(database.close)
-    return check, history
 
 
 def _balance(_: argparse.Namespace) -> int:

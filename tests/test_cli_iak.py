@@ -7,6 +7,7 @@ import os
 from pathlib import Path
 
 import pytest
+from sqlalchemy import create_engine, text
 
 from bot.cli import main
 from tests.conftest import IAK_API_KEY, IAK_USERNAME
@@ -85,6 +86,25 @@ def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> N
     assert fake_iak.calls_for("bill001") == []  # the prepaid API was not asked
     # nothing stored: no database file appeared for a postpaid check
     assert not (tmp_path / "iak_bot.db").exists()
+
+
+def test_status_postpaid_records_the_bill_where_the_bot_keeps_transactions(
+    tmp_path: Path, fake_iak: FakeIak
+) -> None:
+    """With the bot's database there, a terminal check is kept like one from Slack: the
+    bill shows in `iak-bot pending` on the postpaid line."""
+    fake_iak.add_bill(bill("bill-term", "pending"))
+    env = iak_env(fake_iak.url, DATABASE_URL=f"sqlite:///{tmp_path}/iak_bot.db")
+    assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+    checked = iak_bot("status", "--postpaid", "bill-term", cwd=tmp_path, env=env)
+    assert checked.returncode == 0, checked.stderr
+    engine = create_engine(env["DATABASE_URL"])
+    with engine.connect() as connection:
+        row = connection.execute(
+            text("SELECT line, outcome FROM transactions WHERE ref_id = 'bill-term'")
+        ).one()
+    engine.dispose()
+    assert tuple(row) == ("postpaid", "pending")
 
 
 def test_status_postpaid_exit_codes(tmp_path: Path, fake_iak: FakeIak) -> None:

@@ -8,11 +8,10 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from bot.iak.models import TransactionData
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.store.db import create_db_engine, require_migrated
 from bot.store.reports import Reports
-from bot.store.states import Observation
+from bot.store.states import Observation, Reported
 from bot.store.transactions import History, TransactionStore
 from bot.store.writer import Writer
 
@@ -41,12 +40,20 @@ class Database:
         return await asyncio.to_thread(query, *args, **kwargs)
 
     async def remember_check(
-        self, ref_id: str, data: TransactionData | None, outcome: Outcome, at: datetime
+        self,
+        ref_id: str,
+        data: Reported | None,
+        outcome: Outcome,
+        at: datetime,
+        *,
+        line: Line = Line.PREPAID,
     ) -> History | None:
-        """Record what a status check saw and return the ref_id's history (None: store down)."""
+        """Record what a status check saw (on the line of the API that answered) and return
+        the ref_id's history (None: store down)."""
         try:
             if data is not None:
-                await self.writer.enqueue(Observation(Source.STATUS_CHECK, data, outcome, at))
+                observation = Observation(Source.STATUS_CHECK, data, outcome, at, line=line)
+                await self.writer.enqueue(observation)
             return await self.read(self.transactions.history, ref_id)
         except Exception:
             # The card is still worth showing without its history.

@@ -12,6 +12,7 @@ from slack_bolt.async_app import AsyncRespond
 
 from bot.config import ConfigError, Settings
 from bot.iak.client import IakClient
+from bot.outcomes import Line
 from bot.services import Services
 from bot.slack.blocks.status import (
     balance_card,
@@ -58,8 +59,11 @@ class LiveChecks:
     async def deliver_postpaid_status(
         self, iak: IakClient, ref_id: str, respond: AsyncRespond, *, replace_original: bool
     ) -> None:
-        """Check a postpaid bill at IAK and post its card (nothing is stored: see PostpaidCheck)."""
+        """Check a postpaid bill at IAK, record what it found, and post its card."""
         check = await iak.check_postpaid_status(ref_id)
+        await self.services.database.remember_check(
+            ref_id, check.bill, check.outcome.stored, self.services.clock.now(), line=Line.POSTPAID
+        )
         message = postpaid_status_card(check, self.services.registry)
         await post_later(
             respond,

@@ -16,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from bot.outcomes import Line, Outcome
 from bot.registry import Registry
 from tests.conftest import (
     IAK_API_KEY,
@@ -237,6 +238,24 @@ def test_recheck_of_a_postpaid_card_asks_the_postpaid_api_again(postpaid_bot: Po
     assert "Paid" in visible_text(replaced)
     assert len(fake_iak.calls_for(postpaid("bill777"))) == 2
     assert fake_iak.calls_for("bill777") == []
+
+
+def test_what_a_postpaid_check_learns_is_kept_as_a_postpaid_bill(
+    postpaid_bot: PostpaidBot,
+) -> None:
+    """A person's check is a check-status like the monitor's: the bill it found is stored on
+    the postpaid line, so `/iak pending` and the monitor know of it from then on."""
+    running, fake_iak = postpaid_bot.running, postpaid_bot.iak
+    fake_iak.add_bill(bill("bill-kept", "pending"))
+    running.slack.command("status pp bill-kept", response_key="kept")
+    running.fake_slack.wait_for_response("kept")
+    database = running.bot.services.database
+    state = database.transactions.get("bill-kept")
+    assert state is not None
+    assert state.line is Line.POSTPAID
+    assert state.outcome is Outcome.PENDING
+    pending = visible_text(answer(running.slack.command("pending")))
+    assert "bill-kept" in pending and "(postpaid)" in pending
 
 
 def test_a_bad_or_missing_ref_id_gets_the_usage_and_iak_is_not_called(
