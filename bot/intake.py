@@ -124,6 +124,8 @@ class Stored:
     ref_id: str
     outcome: Outcome
     duplicate: bool
+    # the rc of what was received (normalised, "06"), for the metrics
+    rc: str | None = None
 
 
 class Intake:
@@ -198,6 +200,7 @@ class Intake:
             ref_id=parsed.ref_id,
             outcome=state.outcome if state else observation.outcome,
             duplicate=recorded.duplicate,
+            rc=parsed.rc,
         )
 
     def _check_source(self, peer: str | None, forwarded_for: str | None) -> None:
