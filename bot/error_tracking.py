@@ -39,9 +39,10 @@ def start_error_tracking(settings: Settings) -> bool:
         # the auto-enabled ones would add breadcrumbs of every HTTP call, Slack's
         # response_url (a credential of its own) among them.
         auto_enabling_integrations=False,
-        send_default_pii=False,
-        # Locals hold request bodies, settings and keys: never sent.
+        # Locals and request bodies hold settings, keys, signs, Slack's response_url and
+        # customer numbers that no pattern can all recognise: never sent.
         include_local_variables=False,
+        max_request_body_size="never",
         before_send=lambda event, _hint: cast("Event", clean(event)),
         before_breadcrumb=lambda crumb, _hint: cast("dict[str, Any]", clean(crumb)),
     )
