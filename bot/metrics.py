@@ -21,8 +21,9 @@ import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest, values
 from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
@@ -98,6 +99,9 @@ class Metrics:
             buckets=TICK_BUCKETS,
             registry=self.registry,
         )
+        # Labelled children by label values: prometheus_client's own lookup (validation, a
+        # lock) costs several times the increment, and every callback pays it.
+        self._intake_children: dict[tuple[str, str, str, str], Any] = {}
         self.monitor_tick_failures = Counter(
             "iak_bot_monitor_tick_failures",
             "Monitor ticks that failed (logged; the next tick tries again).",
@@ -112,9 +116,11 @@ class Metrics:
         self, route: str, status: int, outcome: Outcome | None, rc: str | None
     ) -> None:
         """One callback or forwarded answer, answered with `status`."""
-        self.intake.labels(
-            route, outcome.value if outcome else NONE, self._rc_label(rc), str(status)
-        ).inc()
+        key = (route, outcome.value if outcome else NONE, self._rc_label(rc), str(status))
+        child = self._intake_children.get(key)
+        if child is None:
+            child = self._intake_children[key] = self.intake.labels(*key)
+        child.inc()
 
     def iak_call(self, endpoint: str, seconds: float, failure: str | None) -> None:
         """One call to IAK, finished after `seconds`; `failure` names why it got no usable
@@ -248,8 +254,10 @@ class MetricsPage:
         self.database = database
         self.incidents = incidents
         self.clock = clock
-        # Read when the page is built, as prometheus_client read it when it was imported.
-        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) or None
+        # prometheus_client chose its mode when it was imported (serve sets the directory
+        # before that): the page reads the workers' files only if the counts went there.
+        in_files = values.ValueClass is not values.MutexValue
+        self.multiprocess_dir = os.environ.get(MULTIPROC_ENV) if in_files else None
         self._store: tuple[float, StoreGauges | None] | None = None
         self._reading: asyncio.Task[StoreGauges | None] | None = None
 

@@ -234,6 +234,8 @@ class IntakeHandlers:
     def __init__(self, intake: Intake, metrics: Metrics | None = None) -> None:
         self.intake = intake
         self.metrics = metrics
+        self._count_callback = self._counter("callback")
+        self._count_ingest = self._counter("ingest")
 
     async def callback(self, scope: Scope, receive: Receive, send: Send) -> None:
         """IAK's callback: see add_intake_routes for the documented contract."""
@@ -243,9 +245,7 @@ class IntakeHandlers:
         def store(body: bytes, forwarded_for: str | None) -> Awaitable[Stored]:
             return self.intake.callback(body, peer=peer, forwarded_for=forwarded_for)
 
-        await _answer_intake(
-            scope, receive, send, b"x-forwarded-for", store, self._counter("callback")
-        )
+        await _answer_intake(scope, receive, send, b"x-forwarded-for", store, self._count_callback)
 
     async def ingest(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The merchant backend's forwarded answer: see add_intake_routes."""
@@ -253,7 +253,7 @@ class IntakeHandlers:
         def store(body: bytes, authorization: str | None) -> Awaitable[Stored]:
             return self.intake.ingest(body, authorization=authorization)
 
-        await _answer_intake(scope, receive, send, b"authorization", store, self._counter("ingest"))
+        await _answer_intake(scope, receive, send, b"authorization", store, self._count_ingest)
 
     def _counter(self, route: str) -> Callable[[int, Stored | None], None] | None:
         metrics = self.metrics

@@ -4,14 +4,18 @@ the right bearer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import httpx
+import pytest
+from sqlalchemy.engine import make_url
 
 from tests.conftest import RunningBot
+from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.support.alerts import Shop, wait_until
 from tests.support.intake import INGEST_TOKEN, callback_body, topup_answer
 from tests.support.metrics import METRICS_TOKEN, Scrape, scrape
@@ -157,3 +161,46 @@ def test_database_gauges_follow_incidents_and_the_outbox(
     fake_slack.set_down(None)
     wait_until(lambda: scrape(bot.url).value("iak_bot_outbox_backlog") == 0, clock=clock)
     assert scrape(bot.url).value("iak_bot_outbox_oldest_age_seconds") == 0
+
+
+@pytest.fixture
+def stallable_postgres() -> Iterator[tuple[str, TcpProxy]]:
+    """A Postgres schema reached through a proxy that the test can stall."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with postgres_schema() as url:
+        parsed = make_url(url)
+        proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
+        try:
+            yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
+        finally:
+            proxy.close()
+
+
+def test_a_stalled_database_still_gets_a_scrape_answered(
+    start_bot: Callable[..., RunningBot], stallable_postgres: tuple[str, TcpProxy]
+) -> None:
+    url, proxy = stallable_postgres
+    bot = start_bot(metrics_token=METRICS_TOKEN, database_url=url)
+    assert scrape(bot.url).value("iak_bot_store_up") == 1
+    proxy.stall()
+    try:
+        answer = httpx.post(bot.url + "/iak/callback", json=callback_body("stalled"), timeout=30)
+        assert answer.status_code == 503
+        wait_until(lambda: scrape(bot.url).value("iak_bot_store_up") == 0, timeout=15)
+        seen = scrape(bot.url)
+        # what the process counted is still there, the refusal included
+        assert (
+            seen.value(
+                "iak_bot_intake_requests_total",
+                route="callback",
+                outcome="none",
+                rc="none",
+                status="503",
+            )
+            == 1
+        )
+        assert not seen.has("iak_bot_outbox_backlog")  # no stale figure shown as current
+    finally:
+        proxy.resume()
+    wait_until(lambda: scrape(bot.url).value("iak_bot_store_up") == 1, timeout=15)
