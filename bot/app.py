@@ -22,10 +22,12 @@ from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.error_tracking import start_error_tracking
 from bot.health import health_report, setting_warnings
 from bot.iak.client import CallLimits, IakClient
 from bot.intake import Intake
 from bot.logs import setup_logging
+from bot.metrics import Metrics, MetricsPage
 from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
@@ -107,7 +109,11 @@ def build_slack_app(
 
 
 def build_iak_client(
-    settings: Settings, registry: Registry, *, limits: CallLimits | None = None
+    settings: Settings,
+    registry: Registry,
+    *,
+    limits: CallLimits | None = None,
+    metrics: Metrics | None = None,
 ) -> IakClient | None:
     """The process's one IAK client, or None while the IAK credentials are unset.
 
@@ -115,7 +121,8 @@ def build_iak_client(
     """
     if not (settings.iak_username and settings.iak_api_key):
         return None
-    return IakClient.from_settings(settings, registry, limits=limits)
+    observe = metrics.iak_call if metrics is not None else None
+    return IakClient.from_settings(settings, registry, limits=limits, observe=observe)
 
 
 def build_services(
@@ -129,7 +136,8 @@ def build_services(
     registry = registry or Registry.load()
     database = Database(settings.database_url)
     clock = clock or SystemClock()
-    iak = build_iak_client(settings, registry, limits=iak_limits)
+    metrics = Metrics(registry)
+    iak = build_iak_client(settings, registry, limits=iak_limits, metrics=metrics)
     price_lists = (
         PriceLists(iak, PriceListRepository(database.engine), clock) if iak is not None else None
     )
@@ -142,6 +150,7 @@ def build_services(
         incidents=IncidentRepository(database.engine),
         iak=iak,
         price_lists=price_lists,
+        metrics=metrics,
     )
 
 
@@ -173,12 +182,18 @@ def build_bot(
         finally:
             await bot.stop()
 
+    metrics_page = MetricsPage(
+        services.metrics, services.database, services.incidents, services.clock
+    )
     web = create_web(
         slack,
         intake,
         services.database,
         health=partial(health_report, services, alerting),
         lifespan=lifespan,
+        metrics=services.metrics,
+        metrics_page=metrics_page if settings.metrics_token else None,
+        metrics_token=settings.metrics_token,
     )
     bot = Bot(services=services, slack=slack, web=web, alerting=alerting)
     return bot
@@ -210,4 +225,5 @@ def create_web_app() -> ASGIApp:
     """Uvicorn factory for `iak-bot serve` (each worker process builds its own bot)."""
     settings = load_settings()
     setup_logging(settings)
+    start_error_tracking(settings)
     return build_bot(settings).web

@@ -5,7 +5,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
+import shutil
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
@@ -99,8 +101,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(_: argparse.Namespace) -> int:
-    import uvicorn
-
     from bot.logs import setup_logging
 
     settings = load_settings()
@@ -112,6 +112,33 @@ def _serve(_: argparse.Namespace) -> int:
     else:
         _require_database(settings)
     setup_logging(settings)
+    metrics_dir, ours = _metrics_dir()
+    try:
+        _run_uvicorn(settings)
+    finally:
+        if ours:
+            shutil.rmtree(metrics_dir, ignore_errors=True)
+    return 0
+
+
+def _metrics_dir() -> tuple[str, bool]:
+    """Where the worker processes keep their metrics, so that whichever one answers
+    GET /metrics adds up every worker's (prometheus_client's multiprocess mode): the
+    operator's PROMETHEUS_MULTIPROC_DIR (created if missing), else a fresh directory of our
+    own, removed when serve ends. Set before any process imports prometheus_client, which
+    chooses its mode on import. Returns the directory and whether it is ours."""
+    given = os.environ.get("PROMETHEUS_MULTIPROC_DIR", "").strip()
+    if given:
+        os.makedirs(given, exist_ok=True)
+        return given, False
+    made = tempfile.mkdtemp(prefix="iak-bot-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = made
+    return made, True
+
+
+def _run_uvicorn(settings: Settings) -> None:
+    import uvicorn
+
     uvicorn.run(
         "bot.app:create_web_app",
         factory=True,
@@ -125,15 +152,16 @@ def _serve(_: argparse.Namespace) -> int:
         proxy_headers=False,
         timeout_graceful_shutdown=3,
     )
-    return 0
 
 
 def _socket(_: argparse.Namespace) -> int:
+    from bot.error_tracking import start_error_tracking
     from bot.logs import setup_logging
 
     settings = load_settings()
     settings.require("slack_bot_token", "slack_app_token", why="for Socket Mode (iak-bot socket)")
     setup_logging(settings)
+    start_error_tracking(settings)
     asyncio.run(_run_socket(settings))
     return 0
 
@@ -155,6 +183,7 @@ async def _run_socket(settings: Settings) -> None:
 
 def _monitor(_: argparse.Namespace) -> int:
     from bot.app import run_monitor
+    from bot.error_tracking import start_error_tracking
     from bot.logs import setup_logging
 
     settings = load_settings()
@@ -163,6 +192,7 @@ def _monitor(_: argparse.Namespace) -> int:
     )
     _require_database(settings)
     setup_logging(settings)
+    start_error_tracking(settings)
     asyncio.run(run_monitor(settings))
     return 0
 

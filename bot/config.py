@@ -84,6 +84,10 @@ class Settings(BaseSettings):
     allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
+    # bearer token for GET /metrics (unset: no such route); Sentry's DSN for unhandled errors
+    metrics_token: str | None = None
+    sentry_dsn: str | None = None
+
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
 
@@ -133,6 +137,8 @@ class Settings(BaseSettings):
         "iak_base_url",
         "iak_postpaid_base_url",
         "ingest_token",
+        "metrics_token",
+        "sentry_dsn",
         mode="before",
     )
     @classmethod
@@ -180,6 +186,13 @@ class Settings(BaseSettings):
     @classmethod
     def _postpaid_base_url_shape(cls, value: str | None) -> str | None:
         return _base_url(value, example=IAK_POSTPAID_BASE_URLS["production"])
+
+    @field_validator("sentry_dsn")
+    @classmethod
+    def _sentry_dsn_shape(cls, value: str | None) -> str | None:
+        if value is not None and not (value.startswith(("http://", "https://")) and "@" in value):
+            raise ValueError("must be a Sentry DSN such as https://key@o1.ingest.sentry.io/1")
+        return value
 
     @field_validator("database_url")
     @classmethod
@@ -231,6 +244,7 @@ SETTING_HELP: dict[str, str] = {
     "iak_username": "your IAK username (the registered phone number)",
     "iak_api_key": "your IAK API key (development or production, matching IAK_ENV)",
     "ingest_token": "a long random bearer token for POST /transactions",
+    "metrics_token": "a long random bearer token for GET /metrics",
 }
 
 
@@ -262,4 +276,4 @@ def load_settings(**overrides: object) -> Settings:
 
 
 def _is_secret(name: str) -> bool:
-    return any(word in name for word in ("TOKEN", "SECRET", "KEY", "DATABASE_URL"))
+    return any(word in name for word in ("TOKEN", "SECRET", "KEY", "DATABASE_URL", "DSN"))

@@ -150,6 +150,8 @@ class Stored:
     ref_id: str
     outcome: Outcome
     duplicate: bool
+    # the rc of what was received (normalised, "06"), for the metrics
+    rc: str | None = None
 
 
 class Intake:
@@ -250,6 +252,7 @@ class Intake:
             ref_id=observation.ref_id,
             outcome=state.outcome if state else observation.outcome,
             duplicate=recorded.duplicate,
+            rc=observation.data.rc,
         )
 
     def _check_source(self, peer: str | None, forwarded_for: str | None) -> None:

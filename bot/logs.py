@@ -61,6 +61,7 @@ def secrets_of(settings: Settings) -> dict[str, str]:
         "SLACK_APP_TOKEN": settings.slack_app_token or "",
         "IAK_API_KEY": settings.iak_api_key or "",
         "INGEST_TOKEN": settings.ingest_token or "",
+        "METRICS_TOKEN": settings.metrics_token or "",
     }
     password = urlsplit(settings.database_url).password
     if password:

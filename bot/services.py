@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.client import IakClient
+from bot.metrics import Metrics
 from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
@@ -28,3 +29,5 @@ class Services:
     iak: IakClient | None = None
     # IAK's price lists, cached in the database; None without IAK credentials, as `iak`.
     price_lists: PriceLists | None = None
+    # this process's counters and histograms, shown by GET /metrics
+    metrics: Metrics = field(default_factory=Metrics)

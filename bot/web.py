@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import itertools
 import json
 import logging
@@ -21,6 +22,7 @@ from slack_bolt.request.async_request import AsyncBoltRequest
 
 from bot.intake import MAX_BODY, CallbackBody, IngestBody, Intake, IntakeError, Stored
 from bot.logs import request_id
+from bot.metrics import CONTENT_TYPE, Metrics, MetricsPage
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -229,8 +231,11 @@ async def _send_json(send: Send, answer: _Answer) -> None:
 class IntakeHandlers:
     """`POST /iak/callback` and `POST /transactions` as plain ASGI handlers."""
 
-    def __init__(self, intake: Intake) -> None:
+    def __init__(self, intake: Intake, metrics: Metrics | None = None) -> None:
         self.intake = intake
+        self.metrics = metrics
+        self._count_callback = self._counter("callback")
+        self._count_ingest = self._counter("ingest")
 
     async def callback(self, scope: Scope, receive: Receive, send: Send) -> None:
         """IAK's callback: see add_intake_routes for the documented contract."""
@@ -240,7 +245,7 @@ class IntakeHandlers:
         def store(body: bytes, forwarded_for: str | None) -> Awaitable[Stored]:
             return self.intake.callback(body, peer=peer, forwarded_for=forwarded_for)
 
-        await _answer_intake(scope, receive, send, b"x-forwarded-for", store)
+        await _answer_intake(scope, receive, send, b"x-forwarded-for", store, self._count_callback)
 
     async def ingest(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The merchant backend's forwarded answer: see add_intake_routes."""
@@ -248,7 +253,20 @@ class IntakeHandlers:
         def store(body: bytes, authorization: str | None) -> Awaitable[Stored]:
             return self.intake.ingest(body, authorization=authorization)
 
-        await _answer_intake(scope, receive, send, b"authorization", store)
+        await _answer_intake(scope, receive, send, b"authorization", store, self._count_ingest)
+
+    def _counter(self, route: str) -> Callable[[int, Stored | None], None] | None:
+        metrics = self.metrics
+        if metrics is None:
+            return None
+
+        def count(status: int, stored: Stored | None) -> None:
+            if stored is None:
+                metrics.intake_answered(route, status, None, None)
+            else:
+                metrics.intake_answered(route, status, stored.outcome, stored.rc)
+
+        return count
 
 
 async def _answer_intake(
@@ -257,17 +275,27 @@ async def _answer_intake(
     send: Send,
     header: bytes,
     store: Callable[[bytes, str | None], Awaitable[Stored]],
+    count: Callable[[int, Stored | None], None] | None,
 ) -> None:
     """Read the body (up to 64 KiB), store it with the one header the route needs, answer."""
     headers = _headers(scope, b"content-length", header)
     body = await _receive_body(receive, headers[b"content-length"], MAX_BODY)
+    stored: Stored | None = None
     if body is None:
         answer = _error(IntakeError(413, "body over 64 KiB"))
     else:
         try:
-            answer = _stored(await store(body, headers[header]))
+            stored = await store(body, headers[header])
+            answer = _stored(stored)
         except IntakeError as exc:
             answer = _error(exc)
+        except Exception:
+            # uvicorn answers 500 and logs it; the metrics count it as that answer
+            if count is not None:
+                count(500, None)
+            raise
+    if count is not None:
+        count(answer[0], stored)
     await _send_json(send, answer)
 
 
@@ -454,6 +482,34 @@ def add_health_route(app: FastAPI, database: Database, details: HealthDetails | 
         return JSONResponse(body, status_code=status)
 
 
+def add_metrics_route(app: FastAPI, page: MetricsPage, token: str) -> None:
+    """`GET /metrics` for Prometheus, behind `Authorization: Bearer $METRICS_TOKEN`."""
+    expected = token.encode()
+
+    @app.get(
+        "/metrics",
+        summary="Prometheus metrics",
+        description="Prometheus text format. Needs `Authorization: Bearer $METRICS_TOKEN`; "
+        "without METRICS_TOKEN set, this route answers 404.",
+        tags=["health"],
+        response_class=Response,
+        responses={
+            200: {"content": {CONTENT_TYPE: {}}, "description": "The metrics."},
+            401: {"model": ErrorAnswer, "description": "Missing or wrong bearer token."},
+        },
+    )
+    async def metrics(request: Request) -> Response:
+        scheme, _, given = request.headers.get("authorization", "").partition(" ")
+        # compare_digest: how long a wrong token takes to refuse tells nothing of the right one
+        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
+            return JSONResponse(
+                ErrorAnswer(error="missing or wrong bearer token").model_dump(),
+                status_code=401,
+                headers={"www-authenticate": "Bearer"},
+            )
+        return Response(await page.render(), media_type=CONTENT_TYPE)
+
+
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
 
 
@@ -464,13 +520,16 @@ def create_web(
     *,
     health: HealthDetails | None = None,
     lifespan: Lifespan | None = None,
+    metrics: Metrics | None = None,
+    metrics_page: MetricsPage | None = None,
+    metrics_token: str | None = None,
 ) -> ASGIApp:
     """The ASGI app `serve` runs: every request gets its id and log line, the intake routes
     take their short way (IntakeFastPath), and FastAPI serves everything else, the OpenAPI
     page included. The fast path sits outside FastAPI altogether: its outer middleware
     (error page, telemetry hooks, body limits) took about a tenth of the callback route's
     main-thread time; an error in an intake handler is still a 500, from uvicorn."""
-    handlers = IntakeHandlers(intake)
+    handlers = IntakeHandlers(intake, metrics)
     app = FastAPI(
         title="iak-bot",
         summary="Slack chat-ops bot for IAK prepaid top-ups.",
@@ -480,4 +539,7 @@ def create_web(
     add_slack_routes(app, bolt)
     add_intake_routes(app, handlers)
     add_health_route(app, database, health)
+    # Without a token the route does not exist (404): metrics are never open to anyone.
+    if metrics_page is not None and metrics_token:
+        add_metrics_route(app, metrics_page, metrics_token)
     return RequestLog(IntakeFastPath(app, handlers))

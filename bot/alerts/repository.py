@@ -170,6 +170,19 @@ class IncidentRepository:
             ).all()
         return [incident_from_row(row) for row in rows]
 
+    def open_counts(self) -> dict[IncidentKind, int]:
+        """How many incidents of each kind are open (every kind named, zeros included)."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(incidents.c.kind, func.count())
+                .where(incidents.c.status == IncidentStatus.OPEN.value)
+                .group_by(incidents.c.kind)
+            ).all()
+        counts = dict.fromkeys(IncidentKind, 0)
+        for kind, count in rows:
+            counts[IncidentKind(kind)] = int(count)
+        return counts
+
     def open_incident(
         self, connection: Connection, kind: IncidentKind, key: str
     ) -> Incident | None:

@@ -54,6 +54,11 @@ POSTPAID_PRICE_LIST = "pricelist-pasca"
 READABLE_HTTP_STATUSES = frozenset({200, 400})
 USER_AGENT = "iak-bot/0.1.0"
 
+# Told of every call when it ends: which call (check_status, check_balance, price_list,
+# postpaid_check_status, postpaid_price_list), the seconds it took with its retries, and why
+# it got no usable answer (an ErrorKind's value), or None when it did.
+CallObserver = Callable[[str, float, str | None], None]
+
 
 @dataclass(frozen=True)
 class CallLimits:
@@ -248,6 +253,7 @@ class IakClient:
         limits: CallLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         jitter: Callable[[], float] | None = None,
+        observe: CallObserver | None = None,
     ) -> None:
         self.endpoint = endpoint
         # Its answers carry `response_code`, from IAK's postpaid table, whatever the caller said.
@@ -256,6 +262,7 @@ class IakClient:
         self._username = username
         self._api_key = api_key
         self._registry = registry
+        self._observe = observe
         # Its own generator: the process-wide one belongs to whoever else seeds or uses it.
         self._jitter = jitter or random.Random().random  # noqa: S311 - backoff, not crypto
         self._in_flight = asyncio.Semaphore(self.limits.max_in_flight)
@@ -278,6 +285,7 @@ class IakClient:
         *,
         limits: CallLimits | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
+        observe: CallObserver | None = None,
     ) -> IakClient:
         """The client for IAK_ENV / IAK_BASE_URL / IAK_POSTPAID_BASE_URL; ConfigError names
         missing credentials."""
@@ -293,6 +301,7 @@ class IakClient:
             registry=registry,
             limits=limits,
             transport=transport,
+            observe=observe,
         )
 
     async def __aenter__(self) -> IakClient:
@@ -317,7 +326,9 @@ class IakClient:
             "ref_id": ref_id,
             "sign": sign(self._username, self._api_key, ref_id),
         }
-        answer = await self._call(self.endpoint, CHECK_STATUS_PATH, payload, label=ref_id)
+        answer = await self._call(
+            self.endpoint, CHECK_STATUS_PATH, payload, label=ref_id, name="check_status"
+        )
         if answer.failure is not None or answer.data is None:
             return StatusCheck(ref_id, answer, Outcome.UNKNOWN)
         if answer.rc in CHECK_REFUSED_RCS:
@@ -338,7 +349,9 @@ class IakClient:
             "username": self._username,
             "sign": sign(self._username, self._api_key, BALANCE_SUFFIX),
         }
-        answer = await self._call(self.endpoint, CHECK_BALANCE_PATH, payload, label="balance")
+        answer = await self._call(
+            self.endpoint, CHECK_BALANCE_PATH, payload, label="balance", name="check_balance"
+        )
         if answer.failure is not None or answer.data is None:
             return BalanceCheck(answer)
         balance = _rupiah(answer.data.get("balance"))
@@ -356,7 +369,11 @@ class IakClient:
             "sign": sign(self._username, self._api_key, POSTPAID_CHECK_STATUS_SUFFIX),
         }
         answer = await self._call(
-            self.postpaid_endpoint, POSTPAID_PATH, payload, label=f"postpaid {ref_id}"
+            self.postpaid_endpoint,
+            POSTPAID_PATH,
+            payload,
+            label=f"postpaid {ref_id}",
+            name="postpaid_check_status",
         )
         if answer.failure is not None or answer.data is None:
             return PostpaidCheck(ref_id, answer, PostpaidOutcome.UNKNOWN)
@@ -377,10 +394,12 @@ class IakClient:
         }
         if line is Line.POSTPAID:
             payload = {"commands": POSTPAID_PRICE_LIST, **payload}
-            endpoint, path = self.postpaid_endpoint, POSTPAID_PATH
+            endpoint, path, name = self.postpaid_endpoint, POSTPAID_PATH, "postpaid_price_list"
         else:
-            endpoint, path = self.endpoint, PRICE_LIST_PATH
-        answer = await self._call(endpoint, path, payload, label=f"{line.value} price list")
+            endpoint, path, name = self.endpoint, PRICE_LIST_PATH, "price_list"
+        answer = await self._call(
+            endpoint, path, payload, label=f"{line.value} price list", name=name
+        )
         if answer.failure is not None or answer.data is None:
             return PriceListFetch(line, answer)
         products = parse_price_list(line, answer.data)
@@ -409,7 +428,7 @@ class IakClient:
             return None
 
     async def _call(
-        self, endpoint: IakEndpoint, path: str, payload: dict[str, str], *, label: str
+        self, endpoint: IakEndpoint, path: str, payload: dict[str, str], *, label: str, name: str
     ) -> Answer:
         """POST with retries on connection errors and 5xx, all within the deadline."""
         limits = self.limits
@@ -426,14 +445,14 @@ class IakClient:
                 async with self._in_flight:
                     # A slot that comes free too late for IAK to answer is not worth a request.
                     if time.monotonic() - started > limits.deadline * (1 - MIN_DEADLINE_LEFT):
-                        return self._finish(endpoint, path, label, started, attempts, busy)
+                        return self._finish(endpoint, name, path, label, started, attempts, busy)
                     while True:
                         attempts += 1
                         try:
                             http_status, data = await self._attempt(endpoint, path, payload)
                         except _Unusable as unusable:
                             return self._finish(
-                                endpoint, path, label, started, attempts, unusable.failure
+                                endpoint, name, path, label, started, attempts, unusable.failure
                             )
                         except _Retryable as retryable:
                             last = retryable.failure
@@ -451,7 +470,15 @@ class IakClient:
                             await asyncio.sleep(delay)
                         else:
                             return self._finish(
-                                endpoint, path, label, started, attempts, None, http_status, data
+                                endpoint,
+                                name,
+                                path,
+                                label,
+                                started,
+                                attempts,
+                                None,
+                                http_status,
+                                data,
                             )
         except TimeoutError:
             if attempts == 0:
@@ -462,7 +489,7 @@ class IakClient:
                     ErrorKind.TIMEOUT, f"no answer within {limits.deadline:g} s{before}"
                 )
         assert last is not None
-        return self._finish(endpoint, path, label, started, attempts, last)
+        return self._finish(endpoint, name, path, label, started, attempts, last)
 
     async def _attempt(
         self, endpoint: IakEndpoint, path: str, payload: dict[str, str]
@@ -510,6 +537,7 @@ class IakClient:
     def _finish(
         self,
         endpoint: IakEndpoint,
+        name: str,
         path: str,
         label: str,
         started: float,
@@ -522,6 +550,8 @@ class IakClient:
         if failure is not None:
             http_status = failure.http_status
         answer = Answer(endpoint, attempts, elapsed, http_status, data, failure)
+        if self._observe is not None:
+            self._observe(name, elapsed, failure.kind.value if failure else None)
         # Log what ops need to follow a check, never the payload (it carries the sign).
         if failure is None:
             log.info(

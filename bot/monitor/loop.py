@@ -12,6 +12,7 @@ import asyncio
 import logging
 import os
 import secrets
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -22,6 +23,7 @@ from bot.alerts.model import IncidentChange, IncidentKind
 from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.iak.client import IakClient
+from bot.metrics import Metrics
 from bot.monitor import queries
 from bot.monitor.decisions import (
     MonitorConfig,
@@ -79,6 +81,7 @@ class Monitor:
         channel: str,
         iak: IakClient | None,
         holder: str | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -88,6 +91,7 @@ class Monitor:
         self.channel = channel
         self.iak = iak
         self.holder = holder or holder_name()
+        self.metrics = metrics
         self.is_leader = False
         # when the lease this process holds runs out, as of its last committed renewal
         self.lease_expires_at: datetime | None = None
@@ -120,6 +124,8 @@ class Monitor:
                 await self.tick()
             except Exception:
                 log.exception("monitor tick failed")
+                if self.metrics is not None:
+                    self.metrics.monitor_tick_failed()
                 self.is_leader = False
                 self.lease_expires_at = None
             await self._pause(self.config.interval)
@@ -159,7 +165,11 @@ class Monitor:
     async def tick(self) -> TickReport:
         """One decision round, then start re-checks if the last batch is done."""
         now = self.clock.now()
+        # What it costs in real time, whatever the injected clock says: a measurement.
+        started = time.perf_counter()
         report = await asyncio.to_thread(self._decide_and_write, now)
+        if self.metrics is not None:
+            self.metrics.monitor_tick(time.perf_counter() - started, leader=report.leader)
         self.is_leader = report.leader
         self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:

@@ -187,6 +187,19 @@ class Reports:
         total = max(int(total), int(start) + len(rows))
         return PendingPage(transactions=tuple(rows), total=total, start=int(start))
 
+    def not_final_counts(self) -> dict[Outcome, int]:
+        """How many transactions are pending and unknown now, whenever they happened."""
+        with self.engine.connect() as connection:
+            rows = connection.execute(
+                select(transactions.c.outcome, func.count())
+                .where(_is_pending())
+                .group_by(transactions.c.outcome)
+            ).all()
+        counts = dict.fromkeys(NOT_FINAL, 0)
+        for outcome, count in rows:
+            counts[Outcome(outcome)] = int(count)
+        return counts
+
     def outcome_counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
         """How many transactions that happened in [since, until) are in each outcome now."""
         started = transactions.c.started_at

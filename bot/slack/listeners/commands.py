@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
@@ -136,8 +137,25 @@ class IakCommand:
 
     async def handle(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
         """Bolt listener for `/iak`."""
+        started = time.perf_counter()
         text = " ".join(str(command.get("text", "")).split())
         name, _, args = text.partition(" ")
+        try:
+            await self._dispatch(ack, respond, command, name, args)
+        finally:
+            # Anything else a person typed counts as `help`: they got the usage, and the
+            # label's values stay the subcommands'.
+            label = name.lower() if name.lower() in self.handlers else "help"
+            self.services.metrics.slash_command(label, time.perf_counter() - started)
+
+    async def _dispatch(
+        self,
+        ack: AsyncAck,
+        respond: AsyncRespond,
+        command: dict[str, Any],
+        name: str,
+        args: str,
+    ) -> None:
         handler = self.handlers.get(name.lower())
         if handler is None:
             note = f"I don't know “{truncate(name, 40)}”. " if name else None

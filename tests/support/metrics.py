@@ -1,0 +1,49 @@
+"""Reading GET /metrics as Prometheus does: with prometheus_client's own parser."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import httpx
+from prometheus_client.parser import text_string_to_metric_families
+
+METRICS_TOKEN = "metrics-token-5b1e0c7d9a"
+
+
+@dataclass(frozen=True)
+class Scrape:
+    """Every sample of one scrape: (sample name, labels) → value."""
+
+    samples: dict[tuple[str, frozenset[tuple[str, str]]], float]
+
+    @classmethod
+    def parse(cls, text: str) -> Scrape:
+        samples = {}
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                samples[(sample.name, frozenset(sample.labels.items()))] = sample.value
+        return cls(samples)
+
+    def value(self, name: str, **labels: str) -> float:
+        """The sample with exactly these labels (a histogram's `le` included), 0 when absent."""
+        return self.samples.get((name, frozenset(labels.items())), 0.0)
+
+    def total(self, name: str, **labels: str) -> float:
+        """The sum of every sample of `name` whose labels include these."""
+        wanted = set(labels.items())
+        return sum(
+            value
+            for (sample, sample_labels), value in self.samples.items()
+            if sample == name and wanted <= sample_labels
+        )
+
+    def has(self, name: str) -> bool:
+        return any(sample == name for sample, _ in self.samples)
+
+
+def scrape(url: str, token: str = METRICS_TOKEN) -> Scrape:
+    """GET /metrics with the bearer token; fails the test unless it answers 200."""
+    answer = httpx.get(url + "/metrics", headers={"Authorization": f"Bearer {token}"}, timeout=10)
+    assert answer.status_code == 200, answer.text
+    assert answer.headers["content-type"].startswith("text/plain"), answer.headers
+    return Scrape.parse(answer.text)
