@@ -49,9 +49,10 @@ def digest_title(details: DigestDetails) -> str:
     return _("Daily digest · {day}").format(day=day_label(details))
 
 
-def digest_message(details: DigestDetails, registry: Registry) -> Message:
+def digest_message(details: DigestDetails, registry: Registry, *, chart: bool = True) -> Message:
     """The digest of one WIB day: outcomes against the week, failure codes and what to do,
-    the worst products, what is still pending, the deposit, and the incidents."""
+    the worst products, what is still pending, the deposit, and the incidents; `chart`
+    when its chart follows in the thread."""
     label = day_label(details)
     blocks: list[Block] = [header(digest_title(details))]
     blocks.extend(_outcome_blocks(details))
@@ -64,14 +65,13 @@ def digest_message(details: DigestDetails, registry: Registry) -> Message:
     blocks.append(section(_deposit_text(details)))
     blocks.append(section(_incidents_text(details)))
     gathered = details.gathered_at.astimezone(WIB).strftime("%d %b %H:%M WIB").lstrip("0")
-    blocks.append(
-        context(
-            _(
-                "The day in WIB. Each transaction counts when it happened; outcomes, pending "
-                "and the balance are as of {moment}. The chart is in the thread."
-            ).format(moment=gathered)
-        )
-    )
+    note = _(
+        "The day in WIB. Each transaction counts when it happened; outcomes, pending and "
+        "the balance are as of {moment}."
+    ).format(moment=gathered)
+    if chart:
+        note += " " + _("The chart is in the thread.")
+    blocks.append(context(note))
     return message(_summary(details, label), blocks)
 
 
