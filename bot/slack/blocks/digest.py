@@ -114,7 +114,9 @@ def _outcome_blocks(details: DigestDetails) -> list[Block]:
         f"{icon} {_(name)}\n*{details.outcomes.get(outcome.value, 0):,}*"
         for outcome, icon, name in _OUTCOMES
     ]
-    hours = _("Per hour, 00 to 24 WIB: transactions `{transactions}` failures `{failures}`").format(
+    hours = _(
+        "*Per hour*, 00 to 24 WIB\n`{transactions}` transactions\n`{failures}` failures"
+    ).format(
         transactions=sparkline(details.hourly_transactions),
         failures=sparkline(details.hourly_failures),
     )
