@@ -443,7 +443,7 @@ def _store(settings: Settings) -> Engine:
     return engine
 
 
-def _pending(_: argparse.Namespace) -> int:
+def _pending(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.slack.blocks.reports import pending_card
     from bot.store.reports import Reports
@@ -491,6 +491,7 @@ def _digest(args: argparse.Namespace) -> int:
 
     from bot.alerts.repository import IncidentRepository
     from bot.clock import WIB, SystemClock
+    from bot.i18n import _
     from bot.monitor.queries import digest_details
     from bot.registry import Registry
     from bot.slack.blocks.digest import digest_message
@@ -504,7 +505,10 @@ def _digest(args: argparse.Namespace) -> int:
     today = now.astimezone(WIB).date()
     day = args.date or today - timedelta(days=1)
     if day > today:
-        print(f"{day} has not begun yet in WIB (today is {today}).", file=sys.stderr)
+        print(
+            _("{day} has not begun yet in WIB (today is {today}).").format(day=day, today=today),
+            file=sys.stderr,
+        )
         return EXIT_CONFIG
     engine = _store(settings)
     try:
@@ -525,6 +529,7 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
     from slack_sdk.errors import SlackApiError
     from slack_sdk.web.async_client import AsyncWebClient
 
+    from bot.i18n import _
     from bot.slack.blocks.digest import chart_title, digest_message
     from bot.slack.chart import hourly_chart
     from bot.slack.uploads import upload_into_thread
@@ -538,12 +543,18 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
             channel=settings.ops_channel or "", text=message["text"], blocks=message["blocks"]
         )
     except SlackApiError as exc:
-        print(f"Slack refused the digest: {exc.response.get('error')}", file=sys.stderr)
+        error = exc.response.get("error")
+        print(_("Slack refused the digest: {error}").format(error=error), file=sys.stderr)
         return 1
     except Exception as exc:  # network: refused, reset, timeout
-        print(f"Could not reach Slack ({exc.__class__.__name__}: {exc})", file=sys.stderr)
+        reason = f"{exc.__class__.__name__}: {exc}"
+        print(_("Could not reach Slack ({reason})").format(reason=reason), file=sys.stderr)
         return 1
-    print(f"Posted the digest for {details.day} to {posted['channel']}.")
+    print(
+        _("Posted the digest for {day} to {channel}.").format(
+            day=details.day, channel=posted["channel"]
+        )
+    )
     title = chart_title(details)
     try:
         picture = await asyncio.to_thread(hourly_chart, details, title)
@@ -556,10 +567,14 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
             content=picture,
         )
     except Exception as exc:
-        reason = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        print(f"The chart did not go up ({reason}); the digest is posted without it.")
+        why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        print(
+            _("The chart did not go up ({reason}); the digest is posted without it.").format(
+                reason=why
+            )
+        )
         return 0
-    print("Its chart is in the thread.")
+    print(_("Its chart is in the thread."))
     return 0
 
 

@@ -63,8 +63,6 @@ def test_two_web_processes_and_a_monitor(shared_postgres: str, tmp_path: Path) -
             IAK_API_KEY=API_KEY,
             OPS_CHANNEL="C0ALERTS",
             MONITOR_INTERVAL_SECONDS=str(INTERVAL),
-            # every alert here is counted: no daily digest among them
-            DIGEST_TIME="",
         )
         ports = [free_port(), free_port()]
         commands = [

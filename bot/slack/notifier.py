@@ -40,6 +40,7 @@ from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.registry import Registry
 from bot.slack.blocks.alerts import alert_message
+from bot.slack.blocks.digest import chart_title
 from bot.slack.blocks.text import Message
 from bot.slack.chart import hourly_chart
 from bot.slack.uploads import UploadRefused, upload_into_thread
@@ -233,7 +234,7 @@ class Notifier:
     ) -> bool:
         """Deliver one rendered row; False when it stays queued (held back)."""
         if isinstance(item.intent, ThreadReply) and isinstance(item.intent.reply, DigestChart):
-            return await self._send_chart(item, incident, message, channel, report)
+            return await self._send_chart(item, incident, channel, report)
         try:
             response = await self._call(item, incident, message)
         except SlackApiError as exc:
@@ -261,7 +262,6 @@ class Notifier:
         self,
         item: OutboxItem,
         incident: Incident,
-        message: Message,
         channel: ChannelState,
         report: DeliveryReport,
     ) -> bool:
@@ -270,7 +270,7 @@ class Notifier:
         after a few tries, never held against the alerts behind it."""
         details = incident.details
         assert isinstance(details, DigestDetails)
-        title = str(message["text"])
+        title = chart_title(details)
         try:
             picture = await asyncio.to_thread(hourly_chart, details, title)
         except Exception as exc:
