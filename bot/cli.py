@@ -15,10 +15,11 @@ from urllib.parse import urlparse
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
 
 if TYPE_CHECKING:
-    from datetime import datetime
+    from datetime import date, datetime
 
     from sqlalchemy import Engine
 
+    from bot.alerts.model import DigestDetails
     from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
     from bot.outcomes import Outcome
     from bot.price_lists import PriceListView
@@ -89,6 +90,24 @@ def _parser() -> argparse.ArgumentParser:
         help="a product code (xld25000) or words (telkomsel 25); pp first for postpaid only",
     )
     product.set_defaults(run=_product)
+
+    pending = sub.add_parser("pending", help="the pending transactions, oldest first")
+    pending.set_defaults(run=_pending)
+
+    stats = sub.add_parser("stats", help="outcomes and top failure codes over a window")
+    stats.add_argument(
+        "window", nargs="?", default="24h", choices=["1h", "24h", "7d"], help="default 24h"
+    )
+    stats.set_defaults(run=_stats)
+
+    digest = sub.add_parser("digest", help="the daily digest: print it, or post it")
+    digest.add_argument(
+        "--date", type=_day, help="the WIB day, YYYY-MM-DD (default: yesterday in WIB)"
+    )
+    digest.add_argument(
+        "--post", action="store_true", help="post it with its chart to OPS_CHANNEL instead"
+    )
+    digest.set_defaults(run=_digest)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for a host")
     where = manifest.add_mutually_exclusive_group(required=True)
@@ -446,6 +465,160 @@ def _print(message: Message) -> None:
     from bot.slack.blocks.terminal import render
 
     sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
+
+
+def _store(settings: Settings) -> Engine:
+    """The migrated database, read directly (no writer process: these commands only
+    read); a missing or unmigrated one stops the command with a message."""
+    from bot.store.db import create_db_engine, display_url, require_migrated
+
+    if not _has_store(settings):
+        raise ConfigError(
+            f"No database at {display_url(settings.database_url)}: check DATABASE_URL, "
+            "or run iak-bot migrate and let the bot record transactions first."
+        )
+    engine = create_db_engine(settings.database_url)
+    try:
+        require_migrated(engine)
+    except ConfigError:
+        engine.dispose()
+        raise
+    return engine
+
+
+def _pending(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.slack.blocks.reports import pending_card
+    from bot.store.reports import Reports
+
+    engine = _store(load_settings())
+    try:
+        page = Reports(engine).pending_page()
+    finally:
+        engine.dispose()
+    _print(pending_card(page, now=SystemClock().now()))
+    return 0
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from bot.clock import SystemClock
+    from bot.registry import Registry
+    from bot.slack.blocks.reports import stats_card
+    from bot.slack.listeners.reports import STATS_WINDOWS
+    from bot.store.reports import Reports, TimeBuckets
+
+    window = STATS_WINDOWS[args.window]
+    engine = _store(load_settings())
+    try:
+        buckets = TimeBuckets.ending(SystemClock().now(), window.span, window.buckets)
+        stats = Reports(engine).window_stats(buckets)
+    finally:
+        engine.dispose()
+    _print(stats_card(stats, Registry.load(), label=window.label))
+    return 0
+
+
+def _day(value: str) -> date:
+    from datetime import date
+
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"{value!r} is not a day as YYYY-MM-DD, e.g. 2026-12-03"
+        ) from None
+
+
+def _digest(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.alerts.repository import IncidentRepository
+    from bot.clock import WIB, SystemClock
+    from bot.i18n import _
+    from bot.monitor.queries import digest_details
+    from bot.registry import Registry
+    from bot.slack.blocks.digest import digest_message
+
+    settings = load_settings()
+    if args.post:
+        settings.require(
+            "slack_bot_token", "ops_channel", why="to post the digest (iak-bot digest --post)"
+        )
+    now = SystemClock().now()
+    today = now.astimezone(WIB).date()
+    day = args.date or today - timedelta(days=1)
+    if day > today:
+        print(
+            _("{day} has not begun yet in WIB (today is {today}).").format(day=day, today=today),
+            file=sys.stderr,
+        )
+        return EXIT_CONFIG
+    engine = _store(settings)
+    try:
+        with engine.connect() as connection:
+            details = digest_details(connection, IncidentRepository(engine), day, now)
+    finally:
+        engine.dispose()
+    registry = Registry.load()
+    if not args.post:
+        _print(digest_message(details, registry, chart=False))
+        return 0
+    return asyncio.run(_post_digest(settings, details, registry))
+
+
+async def _post_digest(settings: Settings, details: DigestDetails, registry: Registry) -> int:
+    """Post the digest to OPS_CHANNEL and its chart into its thread (as the monitor does,
+    but now and regardless of whether that day's digest went out already)."""
+    from slack_sdk.errors import SlackApiError
+    from slack_sdk.web.async_client import AsyncWebClient
+
+    from bot.i18n import _
+    from bot.slack.blocks.digest import chart_title, digest_message
+    from bot.slack.chart import hourly_chart
+    from bot.slack.uploads import upload_into_thread
+
+    message = digest_message(details, registry)
+    client = AsyncWebClient(
+        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
+    )
+    try:
+        posted = await client.chat_postMessage(
+            channel=settings.ops_channel or "", text=message["text"], blocks=message["blocks"]
+        )
+    except SlackApiError as exc:
+        error = exc.response.get("error")
+        print(_("Slack refused the digest: {error}").format(error=error), file=sys.stderr)
+        return 1
+    except Exception as exc:  # network: refused, reset, timeout
+        reason = f"{exc.__class__.__name__}: {exc}"
+        print(_("Could not reach Slack ({reason})").format(reason=reason), file=sys.stderr)
+        return 1
+    print(
+        _("Posted the digest for {day} to {channel}.").format(
+            day=details.day, channel=posted["channel"]
+        )
+    )
+    title = chart_title(details)
+    try:
+        picture = await asyncio.to_thread(hourly_chart, details, title)
+        await upload_into_thread(
+            client,
+            channel=str(posted["channel"]),
+            thread_ts=str(posted["ts"]),
+            filename=f"digest-{details.day.isoformat()}.png",
+            title=title,
+            content=picture,
+        )
+    except Exception as exc:
+        why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
+        print(
+            _("The chart did not go up ({reason}); the digest is posted without it.").format(
+                reason=why
+            )
+        )
+        return 0
+    print(_("Its chart is in the thread."))
+    return 0
 
 
 def _manifest(args: argparse.Namespace) -> int:

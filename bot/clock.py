@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Protocol
 
 
@@ -29,3 +29,13 @@ class SystemClock:
     async def sleep(self, seconds: float) -> None:
         """Wait `seconds` of real time."""
         await asyncio.sleep(max(seconds, 0))
+
+
+# Ops in Indonesia live in Western Indonesia Time, which has no daylight saving.
+WIB = timezone(timedelta(hours=7), "WIB")
+
+
+def wib_day(day: date) -> tuple[datetime, datetime]:
+    """The WIB calendar day as the UTC moments [start, end) it spans."""
+    start = datetime.combine(day, time(), WIB).astimezone(UTC)
+    return start, start + timedelta(days=1)

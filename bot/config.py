@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import ipaddress
+import re
+from datetime import time
 from typing import Annotated, Literal
 
 from pydantic import Field, ValidationError, field_validator
@@ -17,6 +19,9 @@ IAK_POSTPAID_BASE_URLS = {
     "development": "https://testpostpaid.mobilepulsa.net",
     "production": "https://mobilepulsa.net",
 }
+
+
+_CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
 
 
 class ConfigError(Exception):
@@ -74,6 +79,8 @@ class Settings(BaseSettings):
     spike_factor: float = Field(default=3, gt=0)
     low_balance_threshold: int | None = Field(default=None, ge=0)
     mask_customer_id: bool = True
+    # WIB time of the daily digest in OPS_CHANNEL; None (empty) turns it off
+    digest_time: time | None = time(8, 0)
 
     callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Proxies whose X-Forwarded-For is believed (uvicorn's convention; "*": any, behind a
@@ -154,6 +161,19 @@ class Settings(BaseSettings):
         if isinstance(value, str) and not value.strip():
             return None
         return value
+
+    @field_validator("digest_time", mode="before")
+    @classmethod
+    def _digest_time(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        value = value.strip()
+        if not value:
+            return None
+        found = _CLOCK_TIME.fullmatch(value)
+        if found is None:
+            raise ValueError("must be a WIB time as HH:MM (e.g. 08:00), or empty to turn it off")
+        return time(int(found[1]), int(found[2]))
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -9,7 +9,7 @@ dataclass of what it says, so a renderer never guesses at a dictionary's keys.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
@@ -24,6 +24,10 @@ class IncidentKind(StrEnum):
     DEPOSIT = "deposit"  # the IAK deposit below LOW_BALANCE_THRESHOLD
     # one transaction that two answers give different final outcomes (success, failed)
     CONFLICT = "conflict"
+    # Not trouble: the daily digest, keyed by its WIB day. It is a post in the ops channel
+    # with a thread like an incident's, so it goes out through the same outbox; it is
+    # recorded already resolved, so it is never listed or counted as an open incident.
+    DIGEST = "digest"
 
 
 class IncidentStatus(StrEnum):
@@ -130,13 +134,90 @@ class ConflictDetails:
     iak: Claim | None = None  # IAK's own check, once it gave an outcome
 
 
-IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails
+@dataclass(frozen=True)
+class CodeCount:
+    """Failures of one rc (None: IAK gave no rc)."""
+
+    rc: str | None
+    count: int
+
+
+@dataclass(frozen=True)
+class ProductFailures:
+    """One product's transactions and failures over a day."""
+
+    product_code: str
+    transactions: int
+    failures: int
+
+    @property
+    def rate(self) -> float:
+        """The share of its transactions that failed."""
+        return self.failures / self.transactions if self.transactions else 0.0
+
+
+@dataclass(frozen=True)
+class DigestDetails:
+    """How one WIB day went: the figures of the daily digest, gathered once when it is due
+    (pending counts and the balance are as of then)."""
+
+    day: date
+    gathered_at: datetime
+    # current outcome (Outcome's value) of every transaction that happened that day
+    outcomes: dict[str, int]
+    # successes among final transactions over the 7 days before; None without any
+    week_success_rate: float | None
+    failure_codes: tuple[CodeCount, ...]  # most failures first
+    other_failures: int  # failures of codes not listed
+    worst_products: tuple[ProductFailures, ...]  # highest failure rate first
+    min_product_volume: int  # fewer transactions than this never make the list
+    pending_from_day: int  # that day's transactions still not final
+    pending_now: int  # every transaction not final
+    oldest_pending_at: datetime | None
+    spent: int  # IDR: the prices of that day's successful sales
+    balance: int | None  # the deposit IAK last reported, and when
+    balance_at: datetime | None
+    incidents_opened: int
+    incidents_resolved: int
+    acknowledged: int  # of the incidents opened that day
+    median_ack_seconds: float | None
+    # per WIB hour, 00-01 first: transactions that happened, and those that failed
+    hourly_transactions: tuple[int, ...]
+    hourly_failures: tuple[int, ...]
+
+    @property
+    def transactions(self) -> int:
+        """Transactions that happened that day."""
+        return sum(self.outcomes.values())
+
+    @property
+    def success_rate(self) -> float | None:
+        """Successes among that day's final transactions; None without any."""
+        success = self.outcomes.get(Outcome.SUCCESS.value, 0)
+        final = success + self.outcomes.get(Outcome.FAILED.value, 0)
+        return success / final if final else None
+
+    @property
+    def failures(self) -> int:
+        """That day's failed transactions."""
+        return self.outcomes.get(Outcome.FAILED.value, 0)
+
+    @property
+    def days_left(self) -> float | None:
+        """How many days the balance lasts at that day's spending; None if unknown."""
+        if self.balance is None or self.spent <= 0:
+            return None
+        return self.balance / self.spent
+
+
+IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails | DigestDetails
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.PENDING: PendingDetails,
     IncidentKind.SPIKE: SpikeDetails,
     IncidentKind.DEPOSIT: DepositDetails,
     IncidentKind.CONFLICT: ConflictDetails,
+    IncidentKind.DIGEST: DigestDetails,
 }
 
 
@@ -184,6 +265,7 @@ class ReplyKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RECHECKED = "rechecked"
     CONFLICT_SETTLED = "conflict_settled"
+    DIGEST_CHART = "digest_chart"
 
 
 @dataclass(frozen=True)
@@ -295,6 +377,13 @@ class ConflictSettled:
     before: Outcome
 
 
+@dataclass(frozen=True)
+class DigestChart:
+    """The digest's chart (drawn from its figures when sent), uploaded into its thread."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.DIGEST_CHART
+
+
 Reply = (
     PendingJoined
     | PendingOutcomes
@@ -304,6 +393,7 @@ Reply = (
     | Acknowledged
     | Rechecked
     | ConflictSettled
+    | DigestChart
 )
 
 REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
@@ -317,6 +407,7 @@ REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
         Acknowledged,
         Rechecked,
         ConflictSettled,
+        DigestChart,
     )
 }
 

@@ -13,18 +13,21 @@ import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 from sqlalchemy import Connection, Engine, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.sql.elements import ColumnElement
 
 from bot.alerts.model import (
     DETAILS_OF_KIND,
     REPLY_OF_KIND,
     Acknowledged,
+    DigestChart,
+    DigestDetails,
     Incident,
     IncidentChange,
     IncidentDetails,
@@ -67,6 +70,16 @@ class LeaderInfo:
 
 
 @dataclass(frozen=True)
+class IncidentDay:
+    """Incidents over one day: how many opened and resolved, and the seconds each of those
+    opened that was acknowledged waited for it, shortest first."""
+
+    opened: int
+    resolved: int
+    ack_seconds: tuple[float, ...]
+
+
+@dataclass(frozen=True)
 class OutboxHealth:
     """What /healthz says of the outbox: what waits, and what failed for good."""
 
@@ -75,6 +88,19 @@ class OutboxHealth:
     failed: int
     last_failed_at: datetime | None
     last_error: str | None
+
+
+def open_incident_exists(kind: IncidentKind, key: ColumnElement[str]) -> ColumnElement[bool]:
+    """A condition for other tables' statements: an incident of `kind` about `key` is open."""
+    return (
+        select(incidents.c.id)
+        .where(
+            incidents.c.kind == kind.value,
+            incidents.c.key == key,
+            incidents.c.status == IncidentStatus.OPEN.value,
+        )
+        .exists()
+    )
 
 
 class IncidentRepository:
@@ -349,6 +375,72 @@ class IncidentRepository:
                 return
             reply = ThreadReply(Rechecked(user_id, asked=asked, answered=answered))
             _write_intents(connection, incident_id, incident.channel or "", [reply], now)
+
+    # --- the daily digest ----------------------------------------------------------------
+
+    def has_digest(self, connection: Connection, day: date) -> bool:
+        """Whether the digest of that WIB day has been recorded (posted or on its way)."""
+        return (
+            connection.execute(
+                select(incidents.c.id).where(
+                    incidents.c.kind == IncidentKind.DIGEST.value,
+                    incidents.c.key == day.isoformat(),
+                )
+            ).first()
+            is not None
+        )
+
+    def record_digest(
+        self, connection: Connection, details: DigestDetails, now: datetime, channel: str
+    ) -> int | None:
+        """Queue the digest of its day: the message, then its chart in the thread. Returns
+        its id, or None when that day's digest exists already (another process's)."""
+        try:
+            with connection.begin_nested():
+                digest_id = int(
+                    connection.execute(
+                        insert(incidents)
+                        .values(
+                            kind=IncidentKind.DIGEST.value,
+                            key=details.day.isoformat(),
+                            status=IncidentStatus.RESOLVED.value,
+                            opened_at=now,
+                            updated_at=now,
+                            resolved_at=now,
+                            channel=channel,
+                            details=encode_details(details),
+                            parent_state=ParentState.QUEUED.value,
+                        )
+                        .returning(incidents.c.id)
+                    ).scalar_one()
+                )
+        except IntegrityError:
+            return None
+        _write_intents(
+            connection, digest_id, channel, [PostParent(), ThreadReply(DigestChart())], now
+        )
+        return digest_id
+
+    def incident_day(self, connection: Connection, since: datetime, until: datetime) -> IncidentDay:
+        """Incidents opened and resolved in [since, until), and how soon those opened then
+        were acknowledged (the digest itself is no incident)."""
+        real = incidents.c.kind != IncidentKind.DIGEST.value
+        opened = connection.execute(
+            select(incidents.c.opened_at, incidents.c.acknowledged_at).where(
+                real, incidents.c.opened_at >= since, incidents.c.opened_at < until
+            )
+        ).all()
+        resolved = connection.execute(
+            select(func.count()).where(
+                real, incidents.c.resolved_at >= since, incidents.c.resolved_at < until
+            )
+        ).scalar_one()
+        waits = sorted(
+            (row.acknowledged_at - row.opened_at).total_seconds()
+            for row in opened
+            if row.acknowledged_at is not None
+        )
+        return IncidentDay(opened=len(opened), resolved=int(resolved), ack_seconds=tuple(waits))
 
     # --- the outbox --------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ say what changes and which Slack operations follow, and the tick writes both at 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 from bot.alerts.model import (
@@ -34,6 +34,7 @@ from bot.alerts.model import (
     ThreadReply,
     UpdateParent,
 )
+from bot.clock import WIB
 from bot.config import Settings
 from bot.outcomes import Line, Outcome, Source, code_key
 from bot.store.transactions import PendingTransaction
@@ -67,6 +68,8 @@ class MonitorConfig:
     spike_min_failures: int
     spike_factor: float
     low_balance_threshold: int | None
+    # WIB time of the daily digest; None: no digest
+    digest_time: time | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -78,6 +81,7 @@ class MonitorConfig:
             spike_min_failures=settings.spike_min_failures,
             spike_factor=settings.spike_factor,
             low_balance_threshold=settings.low_balance_threshold,
+            digest_time=settings.digest_time,
         )
 
     @property
@@ -486,3 +490,20 @@ def _resolution(incident: Incident, details: IncidentDetails, said: Resolved) ->
     parent edited to show it."""
     intents = (ThreadReply(said, broadcast=True), UpdateParent())
     return IncidentChange(incident.kind, incident.key, incident.id, details, intents, True)
+
+
+# --- The daily digest ----------------------------------------------------------------------
+
+
+def digest_due(now: datetime, at: time | None) -> date | None:
+    """The WIB day whose digest is due: yesterday, once today's DIGEST_TIME has come.
+
+    It stays due for the rest of the day, so a digest no process was up to post at that
+    minute goes out when one comes back; the day after, it is too late to be news.
+    """
+    if at is None:
+        return None
+    local = now.astimezone(WIB)
+    if local.time() < at:
+        return None
+    return local.date() - timedelta(days=1)

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bot.alerts.model import IncidentChange, IncidentKind
 from bot.alerts.repository import IncidentRepository
@@ -32,6 +32,7 @@ from bot.monitor.decisions import (
     decide_deposit,
     decide_pending,
     decide_spike,
+    digest_due,
     next_check,
     opening_threshold,
 )
@@ -247,7 +248,21 @@ class Monitor:
                 repository.apply_change(connection, change, now, self.channel)
                 self._note(report, change)
             report.queued += repository.release_held_parents(connection, now)
+            report.queued += self._record_digest(connection, now)
             return report
+
+    def _record_digest(self, connection: Connection, now: datetime) -> int:
+        """Queue the digest of the day it is due for, unless it is queued already: the
+        digest row is unique per day, so neither a second process nor a restart can post
+        it twice. Returns how many outbox rows it queued."""
+        day = digest_due(now, self.config.digest_time)
+        if day is None or self.incidents.has_digest(connection, day):
+            return 0
+        details = queries.digest_details(connection, self.incidents, day, now)
+        if self.incidents.record_digest(connection, details, now, self.channel) is None:
+            return 0
+        log.info("daily digest for %s queued", day.isoformat())
+        return 2
 
     def _stops_sales(self, key: str) -> bool:
         line, rc = split_code_key(key)

@@ -5,12 +5,23 @@ Incidents, their outbox and the lease are the repository's (bot.alerts.repositor
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
+from statistics import median
 from typing import Any, NamedTuple
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from bot.alerts.model import Claim, Incident, SpikeDetails
+from bot.alerts.model import (
+    Claim,
+    CodeCount,
+    DigestDetails,
+    Incident,
+    IncidentKind,
+    ProductFailures,
+    SpikeDetails,
+)
+from bot.alerts.repository import IncidentRepository, open_incident_exists
+from bot.clock import wib_day
 from bot.monitor.decisions import (
     STOP_CHECKING_AFTER,
     ConflictSnapshot,
@@ -22,6 +33,7 @@ from bot.monitor.decisions import (
     spend_per_hour,
 )
 from bot.outcomes import NOT_FINAL, Line, Outcome, Source, split_code_key
+from bot.store import reports
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
 from bot.store.schema import transaction_events, transactions
 from bot.store.transactions import PendingTransaction
@@ -217,7 +229,10 @@ def due_rechecks(
         .limit(limit)
     ).all()
     # Conflicting outcomes: asked at once, then as re-checks back off, counted from when
-    # the contradiction came (a check from its pending days does not count).
+    # the contradiction came (a check from its pending days does not count). Only once its
+    # incident is open: IAK's answer settles the conflict, and one settled before a tick
+    # saw it would never reach the channel.
+    told = open_incident_exists(IncidentKind.CONFLICT, t.ref_id)
     conflicted = connection.execute(
         select(
             t.ref_id,
@@ -228,6 +243,7 @@ def due_rechecks(
         )
         .where(
             t.conflict_at.is_not(None),
+            told,
             or_(
                 t.next_check_at.is_(None),
                 t.next_check_at <= now,
@@ -314,3 +330,67 @@ def waiting_members(connection: Connection, incident_id: int, limit: int) -> lis
         .limit(limit)
     ).all()
     return [_recheck(row) for row in rows]
+
+
+# --- The daily digest ----------------------------------------------------------------------
+
+DIGEST_CODES = 8
+DIGEST_PRODUCTS = 5
+# A product's failure rate means something only over this many of its transactions.
+DIGEST_MIN_PRODUCT_VOLUME = 10
+_WEEK = 7
+
+
+def digest_details(
+    connection: Connection, incidents: IncidentRepository, day: date, now: datetime
+) -> DigestDetails:
+    """The figures of one WIB day's digest, as the store holds them at `now`."""
+    start, end = wib_day(day)
+    outcomes = reports.outcome_counts(connection, start, end)
+    week = reports.outcome_counts(connection, start - timedelta(days=_WEEK), start)
+    week_final = week[Outcome.SUCCESS] + week[Outcome.FAILED]
+    codes = sorted(
+        (
+            CodeCount(rc, count)
+            for rc, count in reports.failure_codes(connection, start, end).items()
+        ),
+        key=lambda code: (-code.count, code.rc or ""),
+    )
+    products = sorted(
+        (
+            ProductFailures(volume.product_code, volume.transactions, volume.failures)
+            for volume in reports.product_volumes(
+                connection, start, end, min_transactions=DIGEST_MIN_PRODUCT_VOLUME
+            )
+        ),
+        key=lambda product: (-product.rate, -product.failures, product.product_code),
+    )
+    from_day, _oldest = reports.pending_count(connection, start, end)
+    pending_now, oldest = reports.pending_count(connection)
+    balance = reports.latest_balance(connection)
+    incident_day = incidents.incident_day(connection, start, end)
+    hourly, hourly_failed = reports.activity_by_bucket(
+        connection, reports.TimeBuckets(start, end, 24)
+    )
+    return DigestDetails(
+        day=day,
+        gathered_at=now,
+        outcomes={outcome.value: count for outcome, count in outcomes.items()},
+        week_success_rate=week[Outcome.SUCCESS] / week_final if week_final else None,
+        failure_codes=tuple(codes[:DIGEST_CODES]),
+        other_failures=sum(code.count for code in codes[DIGEST_CODES:]),
+        worst_products=tuple(products[:DIGEST_PRODUCTS]),
+        min_product_volume=DIGEST_MIN_PRODUCT_VOLUME,
+        pending_from_day=from_day,
+        pending_now=pending_now,
+        oldest_pending_at=oldest,
+        spent=reports.sales_total(connection, start, end),
+        balance=balance[0] if balance else None,
+        balance_at=balance[1] if balance else None,
+        incidents_opened=incident_day.opened,
+        incidents_resolved=incident_day.resolved,
+        acknowledged=len(incident_day.ack_seconds),
+        median_ack_seconds=median(incident_day.ack_seconds) if incident_day.ack_seconds else None,
+        hourly_transactions=tuple(hourly),
+        hourly_failures=tuple(hourly_failed),
+    )

@@ -50,7 +50,7 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
             "bot_user": {"display_name": "iak-bot", "always_online": True},
             "slash_commands": [command],
         },
-        "oauth_config": {"scopes": {"bot": ["commands", "chat:write"]}},
+        "oauth_config": {"scopes": {"bot": ["commands", "chat:write", "files:write"]}},
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

@@ -27,12 +27,23 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.model import Incident, OutboxItem, PostParent, ThreadReply, UpdateParent
+from bot.alerts.model import (
+    DigestChart,
+    DigestDetails,
+    Incident,
+    OutboxItem,
+    PostParent,
+    ThreadReply,
+    UpdateParent,
+)
 from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.registry import Registry
 from bot.slack.blocks.alerts import alert_message
+from bot.slack.blocks.digest import chart_title
 from bot.slack.blocks.text import Message
+from bot.slack.chart import hourly_chart
+from bot.slack.uploads import UploadRefused, upload_into_thread
 
 log = logging.getLogger(__name__)
 
@@ -59,6 +70,8 @@ RETRYABLE_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
 MAX_BACKOFF = timedelta(seconds=60)
+# A digest's chart is a nice-to-have: after this many failed tries it is given up.
+CHART_ATTEMPTS = 3
 # How often the loop looks at the outbox when nothing wakes it (real time).
 POLL_SECONDS = 1.0
 
@@ -220,6 +233,8 @@ class Notifier:
         report: DeliveryReport,
     ) -> bool:
         """Deliver one rendered row; False when it stays queued (held back)."""
+        if isinstance(item.intent, ThreadReply) and isinstance(item.intent.reply, DigestChart):
+            return await self._send_chart(item, incident, channel, report)
         try:
             response = await self._call(item, incident, message)
         except SlackApiError as exc:
@@ -239,6 +254,48 @@ class Notifier:
             self.clock.now(),
             channel=str(response.get("channel") or item.channel),
             ts=str(response.get("ts") or ""),
+        )
+        report.sent += 1
+        return True
+
+    async def _send_chart(
+        self,
+        item: OutboxItem,
+        incident: Incident,
+        channel: ChannelState,
+        report: DeliveryReport,
+    ) -> bool:
+        """Draw the digest's chart and upload it into the digest's thread; False when it
+        stays queued. The digest is already posted: a chart that cannot go up is given up
+        after a few tries, never held against the alerts behind it."""
+        details = incident.details
+        assert isinstance(details, DigestDetails)
+        title = chart_title(details)
+        try:
+            picture = await asyncio.to_thread(hourly_chart, details, title)
+        except Exception as exc:
+            log.exception("could not draw the digest's chart")
+            await self._fail(item, f"chart not drawn: {exc.__class__.__name__}", report)
+            return True
+        try:
+            await upload_into_thread(
+                self.client,
+                channel=incident.channel or item.channel,
+                thread_ts=incident.parent_ts,
+                filename=f"digest-{details.day.isoformat()}.png",
+                title=title,
+                content=picture,
+            )
+        except Exception as exc:
+            status, error, headers = _failure_of(exc)
+            if error in PERMANENT_ERRORS or item.attempts + 1 >= CHART_ATTEMPTS:
+                await self._fail(item, f"chart not uploaded: {error or status}", report)
+                return True
+            return await self._failed(item, channel, status, error, headers, report)
+        finally:
+            channel.hold_until(self.clock.now() + self.pace)
+        await asyncio.to_thread(
+            self.incidents.sent, item, self.clock.now(), channel=item.channel, ts=""
         )
         report.sent += 1
         return True
@@ -334,6 +391,16 @@ class Notifier:
 
     async def _supersede(self, item: OutboxItem) -> None:
         await asyncio.to_thread(self.incidents.superseded, item.id, self.clock.now())
+
+
+def _failure_of(exc: Exception) -> tuple[int | None, str, Any]:
+    """A failed call's HTTP status, error and headers, as `Notifier._failed` takes them."""
+    if isinstance(exc, SlackApiError):
+        answer = exc.response
+        return answer.status_code, str(answer.get("error") or ""), answer.headers
+    if isinstance(exc, UploadRefused):
+        return exc.status, f"HTTP {exc.status}", {}
+    return None, f"{exc.__class__.__name__}: {exc}", {}
 
 
 def _later_edits(items: list[OutboxItem]) -> set[int]:

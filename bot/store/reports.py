@@ -21,7 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.iak.models import valid_ref_id
 from bot.outcomes import NOT_FINAL, Line, Outcome, code_key
-from bot.store.schema import transaction_events, transactions
+from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 DEFAULT_PAGE_SIZE = 15
@@ -405,3 +405,130 @@ def _pending_rows(
         for row in connection.execute(query.limit(size))
     ]
     return rows[::-1] if backwards else rows
+
+
+# --- The figures of a whole day (the daily digest) ----------------------------------------
+
+
+@dataclass(frozen=True)
+class ProductVolume:
+    """One product's transactions and failures in a window."""
+
+    product_code: str
+    transactions: int
+    failures: int
+
+
+def outcome_counts(connection: Connection, since: datetime, until: datetime) -> dict[Outcome, int]:
+    """How many transactions that happened in [since, until) are in each outcome now."""
+    started = transactions.c.started_at
+    rows = connection.execute(
+        select(transactions.c.outcome, func.count())
+        .where(
+            transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
+            started >= since,
+            started < until,
+        )
+        .group_by(transactions.c.outcome)
+    ).all()
+    counts = dict.fromkeys(Outcome, 0)
+    for outcome, count in rows:
+        counts[Outcome(outcome)] = int(count)
+    return counts
+
+
+def failure_codes(
+    connection: Connection, since: datetime, until: datetime
+) -> dict[str | None, int]:
+    """Failed transactions that happened in [since, until) per code key (`07`, `postpaid
+    07`; None: IAK gave no code)."""
+    started = transactions.c.started_at
+    rc, line = transactions.c.rc, transactions.c.line
+    rows = connection.execute(
+        select(rc, line, func.count())
+        .where(transactions.c.outcome == Outcome.FAILED.value, started >= since, started < until)
+        .group_by(rc, line)
+    ).all()
+    counts: dict[str | None, int] = {}
+    for code, line_value, count in rows:
+        key = code_key(Line(line_value), str(code)) if code else None
+        counts[key] = counts.get(key, 0) + int(count)
+    return counts
+
+
+def activity_by_bucket(connection: Connection, window: TimeBuckets) -> tuple[list[int], list[int]]:
+    """Transactions that happened in each bucket of `window`, and how many of them failed."""
+    started = transactions.c.started_at
+    edges = window.edges()
+    bucket = case(
+        *((started < edge, index) for index, edge in enumerate(edges[1:-1])),
+        else_=window.count - 1,
+    )
+    failed = case((transactions.c.outcome == Outcome.FAILED.value, 1), else_=0)
+    # Grouped in an outer query, as in `failures_by_bucket`, for Postgres's sake.
+    inner = (
+        select(bucket.label("bucket"), failed.label("failed"))
+        .where(
+            transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
+            started >= window.start,
+            started < window.end,
+        )
+        .subquery()
+    )
+    rows = connection.execute(
+        select(inner.c.bucket, func.count(), func.sum(inner.c.failed)).group_by(inner.c.bucket)
+    ).all()
+    totals, failures = [0] * window.count, [0] * window.count
+    for index, count, failed_count in rows:
+        totals[int(index)] += int(count)
+        failures[int(index)] += int(failed_count or 0)
+    return totals, failures
+
+
+def product_volumes(
+    connection: Connection, since: datetime, until: datetime, *, min_transactions: int
+) -> list[ProductVolume]:
+    """Products with at least `min_transactions` in [since, until) and at least one failure,
+    with their counts."""
+    started = transactions.c.started_at
+    failed = func.sum(case((transactions.c.outcome == Outcome.FAILED.value, 1), else_=0))
+    rows = connection.execute(
+        select(transactions.c.product_code, func.count(), failed)
+        .where(
+            transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
+            started >= since,
+            started < until,
+            transactions.c.product_code.is_not(None),
+        )
+        .group_by(transactions.c.product_code)
+        .having(func.count() >= min_transactions, failed > 0)
+    ).all()
+    return [ProductVolume(str(code), int(count), int(fails)) for code, count, fails in rows]
+
+
+def pending_count(
+    connection: Connection, since: datetime | None = None, until: datetime | None = None
+) -> tuple[int, datetime | None]:
+    """How many transactions (that happened in [since, until), if given) are not final
+    yet, and when the oldest of them happened."""
+    started = transactions.c.started_at
+    conditions: list[ColumnElement[bool]] = [_is_pending()]
+    if since is not None:
+        conditions.append(started >= since)
+    if until is not None:
+        conditions.append(started < until)
+    count, oldest = connection.execute(
+        select(func.count(), func.min(started, type_=UTCDateTime())).where(*conditions)
+    ).one()
+    return int(count), oldest
+
+
+def sales_total(connection: Connection, since: datetime, until: datetime) -> int:
+    """IDR: the prices of the successful transactions that happened in [since, until)."""
+    started = transactions.c.started_at
+    total = connection.execute(
+        select(func.coalesce(func.sum(transactions.c.price), 0)).where(
+            transactions.c.outcome == Outcome.SUCCESS.value, started >= since, started < until
+        )
+    ).scalar_one()
+    return int(total)

@@ -96,6 +96,14 @@ incidents = Table(
         sqlite_where=text("status = 'open'"),
         postgresql_where=text("status = 'open'"),
     ),
+    # one daily digest per WIB day (key), whichever process records it
+    Index(
+        "uq_incidents_digest_day",
+        "key",
+        unique=True,
+        sqlite_where=text("kind = 'digest'"),
+        postgresql_where=text("kind = 'digest'"),
+    ),
 )
 
 # "Mute this rc": future incidents of a kind and key open muted until `until`.

@@ -18,6 +18,8 @@ from urllib.parse import parse_qsl
 from tests.fakes.loopback import Answer, LoopbackServer
 
 RESPONSE_URL_METHOD = "response_url"
+# Where a file's bytes go: the upload_url files.getUploadURLExternal hands out.
+UPLOAD_METHOD = "upload_url"
 
 
 @dataclass(frozen=True)
@@ -54,6 +56,7 @@ class FakeSlack(LoopbackServer):
         self._scripts: dict[str, deque[Reply]] = {}
         self._down: str | None = None
         self._ts = 0
+        self._files = 0
 
     @property
     def api_url(self) -> str:
@@ -133,7 +136,7 @@ class FakeSlack(LoopbackServer):
             queue = self._scripts.get(method)
             if queue:
                 return queue.popleft()
-            if method == RESPONSE_URL_METHOD:
+            if method in (RESPONSE_URL_METHOD, UPLOAD_METHOD):
                 return Reply(200, None)
             return Reply(200, self._default(method, args))
 
@@ -146,16 +149,37 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "channel": args.get("channel"), "ts": ts, "message": args}
         if method == "chat.update":
             return {"ok": True, "channel": args.get("channel"), "ts": args.get("ts")}
+        if method == "files.getUploadURLExternal":
+            self._files += 1
+            file_id = f"F{self._files:08d}"
+            return {"ok": True, "upload_url": self.upload_url(file_id), "file_id": file_id}
+        if method == "files.completeUploadExternal":
+            return {"ok": True, "files": args.get("files", [])}
         return {"ok": True}
 
+    def upload_url(self, file_id: str) -> str:
+        """The upload URL handed out for `file_id`."""
+        return f"{self.base_url}/upload/{file_id}"
+
+    def uploads(self) -> list[Call]:
+        """Every upload of a file's bytes (`args["content"]`), whatever was answered."""
+        return self.calls_to(UPLOAD_METHOD)
+
     def answer(self, path: str, raw: bytes, headers: dict[str, str], client_port: int) -> Answer:
-        if path.startswith("/response/"):
+        if path.startswith("/upload/"):
+            method = UPLOAD_METHOD
+        elif path.startswith("/response/"):
             method = RESPONSE_URL_METHOD
         elif path.startswith("/api/"):
             method = path[len("/api/") :].split("?")[0]
         else:
             return Answer(404, b"Not Found", "text/plain")
-        args = _parse(raw.decode("utf-8"), headers.get("Content-Type", ""))
+        if method == UPLOAD_METHOD:
+            args: dict[str, Any] = {"file_id": path.rsplit("/", 1)[-1], "content": raw}
+        else:
+            args = _parse(raw.decode("utf-8"), headers.get("Content-Type", ""))
+            # slack_sdk sends some methods' arguments in the query string
+            args.update(_parse(path.partition("?")[2], ""))
         with self._lock:
             if self._down == "reset":
                 return Answer(drop=True)
@@ -177,7 +201,7 @@ def _parse(raw: str, content_type: str) -> dict[str, Any]:
         parsed = json.loads(raw or "{}")
         return parsed if isinstance(parsed, dict) else {"_": parsed}
     args: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
-    for key in ("blocks", "attachments", "view", "metadata"):
+    for key in ("blocks", "attachments", "view", "metadata", "files"):
         if isinstance(args.get(key), str):
             with contextlib.suppress(ValueError):
                 args[key] = json.loads(args[key])

@@ -5,9 +5,20 @@ own, one per ref_id."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
-from bot.outcomes import Outcome
-from tests.conftest import RunningBot
+from sqlalchemy import select
+
+from bot.alerts.model import IncidentKind
+from bot.alerts.repository import IncidentRepository
+from bot.iak.client import IakClient, IakEndpoint
+from bot.monitor.decisions import MonitorConfig
+from bot.monitor.loop import Monitor
+from bot.outcomes import Outcome, Source
+from bot.registry import Registry
+from bot.store.database import Database
+from bot.store.schema import incidents
+from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
@@ -19,6 +30,7 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
+from tests.transactions import record_all, seen
 
 
 def stored(bot: RunningBot, ref_id: str) -> Outcome | None:
@@ -95,3 +107,72 @@ def test_while_iak_cannot_say_the_conflict_stays_open_and_is_asked_again(
     wait_until(lambda: stored(bot, "cf-3") is Outcome.FAILED, clock=clock, timeout=10)
     wait_until(lambda: bool(replies(fake_slack, ts)), clock=clock, timeout=15)
     assert "now stored as failed (it was success)" in text_of(replies(fake_slack, ts)[0])
+
+
+async def test_a_conflict_is_told_even_when_iak_settles_it_before_the_next_tick(
+    database_url: str, registry: Registry, fake_iak: FakeIak
+) -> None:
+    """A re-check batch starts right after each tick. A contradiction that lands between a
+    tick and that batch must still reach the channel: IAK is asked about a conflict only
+    once its incident is open, so its answer settles a conflict the channel knows of."""
+    database = Database(database_url)
+    repository = IncidentRepository(database.engine)
+    clock = FakeClock(datetime(2026, 12, 1, 3, 0, tzinfo=UTC))
+    fake_iak.always("cf-race", IakReply(200, transaction("cf-race", "success")))
+    iak = IakClient(
+        username=IAK_USERNAME,
+        api_key=IAK_API_KEY,
+        endpoint=IakEndpoint("development", fake_iak.url),
+        postpaid_endpoint=IakEndpoint("development", fake_iak.url),
+        registry=registry,
+    )
+    monitor = Monitor(
+        database=database,
+        incidents=repository,
+        registry=registry,
+        clock=clock,
+        config=MonitorConfig(
+            interval=timedelta(seconds=30),
+            age_out=timedelta(minutes=15),
+            spike_window=timedelta(minutes=5),
+            spike_min_failures=10,
+            spike_factor=3,
+            low_balance_threshold=None,
+        ),
+        channel="C0OPS",
+        iak=iak,
+    )
+
+    def conflict() -> str | None:
+        """The status of the conflict incident about cf-race, if one was ever opened."""
+        with database.engine.connect() as connection:
+            return connection.execute(
+                select(incidents.c.status).where(
+                    incidents.c.kind == IncidentKind.CONFLICT.value, incidents.c.key == "cf-race"
+                )
+            ).scalar_one_or_none()
+
+    try:
+        monitor._decide_and_write(clock.now())  # a tick: nothing to say yet
+        now = clock.now()
+        record_all(database.transactions, [seen(registry, "cf-race", now, "failed", rc="07")])
+        record_all(
+            database.transactions,
+            [seen(registry, "cf-race", now, "success", source=Source.CALLBACK)],
+        )
+        await monitor.recheck()  # the batch that follows that tick
+        monitor._decide_and_write(clock.advance(seconds=30))
+        assert conflict() == "open", "the channel was never told of the contradiction"
+        await monitor.recheck()  # now IAK is asked, and settles it
+        assert len(fake_iak.calls_for("cf-race")) == 1
+        monitor._decide_and_write(clock.advance(seconds=30))
+        assert conflict() == "resolved"
+        assert stored_in(database, "cf-race") is Outcome.SUCCESS
+    finally:
+        await iak.aclose()
+        database.close()
+
+
+def stored_in(database: Database, ref_id: str) -> Outcome | None:
+    state = database.transactions.get(ref_id)
+    return state.outcome if state else None

@@ -16,6 +16,8 @@ from bot.alerts.model import (
     ConflictSettled,
     DepositDetails,
     DepositUpdate,
+    DigestChart,
+    DigestDetails,
     Incident,
     IncidentKind,
     Intent,
@@ -36,6 +38,7 @@ from bot.outcomes import Outcome, Source, code_key, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
+from bot.slack.blocks.digest import chart_note, digest_message
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
 from bot.slack.blocks.text import (
@@ -115,6 +118,8 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _deposit_parent(incident, details, registry)
         case ConflictDetails():
             message = _conflict_parent(incident, details, mask=mask)
+        case DigestDetails():
+            return digest_message(details, registry)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -314,6 +319,9 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                     f"{said} (it was {_OUTCOME_WORDS[reply.before]})."
                 )
             return message(text, [section(f":white_check_mark: {text}")])
+        case DigestChart():
+            assert isinstance(incident.details, DigestDetails)
+            return chart_note(incident.details)
 
 
 _OUTCOME_WORDS = {

@@ -10,6 +10,7 @@ from typing import Any
 from bot.alerts.model import (
     ConflictDetails,
     DepositDetails,
+    DigestDetails,
     Incident,
     IncidentKind,
     PendingDetails,
@@ -20,6 +21,7 @@ from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.alerts import wib, wib_day
 from bot.slack.blocks.charts import bar
+from bot.slack.blocks.digest import digest_title
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
 from bot.slack.blocks.text import Block, context, divider, header, rupiah, section
@@ -116,6 +118,8 @@ def _title(incident: Incident, registry: Registry) -> str:
             return f"IAK deposit low: {rupiah(details.balance)}"
         case ConflictDetails():
             return f"Conflicting outcomes for {details.ref_id}"
+        case DigestDetails():  # never open, so never listed; here for completeness
+            return digest_title(details)
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
