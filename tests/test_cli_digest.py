@@ -129,7 +129,7 @@ def test_pending_and_stats_print_what_slack_shows(
     assert stats.returncode == 0, stats.stderr
     assert "IAK transactions, last 1 h" in stats.stdout
     assert "4 transactions in the last 1 h" in stats.stdout  # late-1 is older
-    assert "14 · INCORRECT DESTINATION NUMBER — 2 (100 % of failures)" in stats.stdout
+    assert "14 · INCORRECT DESTINATION NUMBER (prepaid) — 2 (100 % of failures)" in stats.stdout
     week = iak_bot("stats", "7d", cwd=tmp_path, env=env)
     assert "5 transactions in the last 7 d" in week.stdout
     wrong = iak_bot("stats", "2h", cwd=tmp_path, env=env)

@@ -202,23 +202,8 @@ class Reports:
 
     def outcome_counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
         """How many transactions that happened in [since, until) are in each outcome now."""
-        started = transactions.c.started_at
         with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(transactions.c.outcome, func.count())
-                # Naming every outcome lets both databases walk the (outcome, started_at)
-                # index one outcome at a time instead of scanning it whole.
-                .where(
-                    transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
-                    started >= since,
-                    started < until,
-                )
-                .group_by(transactions.c.outcome)
-            ).all()
-        counts = dict.fromkeys(Outcome, 0)
-        for outcome, count in rows:
-            counts[Outcome(outcome)] = int(count)
-        return counts
+            return outcome_counts(connection, since, until)
 
     def failures_by_bucket(
         self, window: TimeBuckets, rcs: Sequence[str] | None = None
@@ -424,6 +409,8 @@ def outcome_counts(connection: Connection, since: datetime, until: datetime) -> 
     started = transactions.c.started_at
     rows = connection.execute(
         select(transactions.c.outcome, func.count())
+        # Naming every outcome lets both databases walk the (outcome, started_at) index one
+        # outcome at a time instead of scanning it whole.
         .where(
             transactions.c.outcome.in_([outcome.value for outcome in Outcome]),
             started >= since,
