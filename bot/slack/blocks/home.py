@@ -128,7 +128,7 @@ def _title(incident: Incident, registry: Registry) -> str:
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
-    total = sum(count for _, count in snapshot.pending_by_age)
+    total = sum(count for __, count in snapshot.pending_by_age)
     if total == 0:
         return "*{}*\n{}".format(_("Pending transactions"), _("None."))
     peak = max(count for __, count in snapshot.pending_by_age)

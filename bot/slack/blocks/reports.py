@@ -215,7 +215,7 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             )
         rest = top[MAX_STATS_CODES:]
         if rest:
-            others = sum(count for _, count in rest)
+            others = sum(count for __, count in rest)
             blocks.append(
                 context(
                     md(

@@ -115,7 +115,7 @@ class RecheckTarget:
     @classmethod
     def parse(cls, value: str) -> RecheckTarget:
         """The target a button's value names (see `value`)."""
-        first, _, rest = value.partition(" ")
+        first, __, rest = value.partition(" ")
         line = line_named(first) if rest else None
         return cls(rest, line) if line is not None else cls(value)
 

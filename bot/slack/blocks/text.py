@@ -8,11 +8,13 @@ objects (`plain`, headers, buttons) are shown literally by Slack and are never e
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NotRequired, Required, TypedDict
 
 from babel.numbers import format_decimal
 
 from bot.i18n import _, babel_locale
+from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import ELLIPSIS, Mrkdwn, as_mrkdwn, cut
 
 Block = dict[str, Any]
@@ -69,6 +71,11 @@ def failure_note(error_id: str) -> Message:
         "It has been logged; please try again in a moment."
     ).format(error_id=error_id)
     return message(text, [section(text)])
+
+
+def recheck_cooldown(wait: timedelta) -> str:
+    """A Recheck pressed again too soon: how long until it works."""
+    return _("You rechecked a moment ago: try again in {duration}.").format(duration=duration(wait))
 
 
 def note(text: str) -> Message:
