@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.i18n import current, language
 from bot.iak.models import valid_ref_id
 from bot.registry import Line
 from bot.services import Services
@@ -57,7 +58,10 @@ class CardActions:
         code = registry.get(Click.of(body).value)
         if code is None:
             return
-        message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
+        # A card shared in the channel is for the whole team: in BOT_LANGUAGE, like alerts.
+        chosen = self.services.settings.bot_language if response_type == "in_channel" else current()
+        with language(chosen):
+            message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
         post_soon(
             self.services.background,
             respond,
