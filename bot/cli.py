@@ -188,7 +188,7 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
     os.close(write)
     with os.fdopen(read, "rb") as answer:
         message = answer.read().decode()
-    _, status = os.waitpid(pid, 0)
+    __, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise ConfigError(message or "the database check failed; see the log")
 
