@@ -145,7 +145,7 @@ def incident_buttons(incident: Incident, now: datetime) -> Block:
         elements.append(button(_("Recheck now"), RECHECK_NOW_ACTION, key))
     options = [
         _option(
-            _("Mute for {duration}").format(duration=duration(timedelta(minutes=minutes))),
+            _("Mute for {duration}").format(duration=_("{hours} h").format(hours=minutes // 60)),
             f"{key}:{minutes}",
         )
         for minutes in MUTE_CHOICES

@@ -134,7 +134,7 @@ def _pending(snapshot: HomeSnapshot) -> str:
     peak = max(count for __, count in snapshot.pending_by_age)
     lines = ["*{}* ({})".format(_("Pending transactions"), number(total))]
     for band, count in snapshot.pending_by_age:
-        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  {band}")
+        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  {_(band)}")
     return "\n".join(lines)
 
 
