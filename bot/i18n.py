@@ -48,6 +48,12 @@ def language(code: Language) -> Iterator[Language]:
         _current.reset(token)
 
 
+def use_language(code: Language) -> None:
+    """Write in `code` for the rest of the current task: a Slack request's own task (each
+    HTTP request and each Socket Mode message runs in one), and the tasks it starts."""
+    _current.set(code)
+
+
 def language_of_locale(slack_locale: str | None) -> Language | None:
     """Our language for a Slack locale (`id-ID` → id, `en-US`/`en-GB` → en); None for any
     other, which leaves the choice to BOT_LANGUAGE."""

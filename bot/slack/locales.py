@@ -21,7 +21,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock
-from bot.i18n import Language, language, language_of_locale
+from bot.i18n import Language, language_of_locale, use_language
 
 log = logging.getLogger(__name__)
 
@@ -97,11 +97,14 @@ class PersonLanguages:
         self, context: AsyncBoltContext, next_: Callable[[], Awaitable[Any]]
     ) -> Any:
         """Bolt middleware: everything a request's listener writes (and the work it leaves
-        for after the ack, which inherits the context) is in the asker's language."""
+        for after the ack, which inherits the context) is in the asker's language.
+
+        Bolt runs the listener after the middleware chain has returned, not inside `next_`,
+        so the language is set for the rest of the request's task rather than around it."""
         user_id = context.user_id
         client = context.client
         chosen = self.fallback
         if user_id and client is not None:
             chosen = await self.language_of(user_id, client)
-        with language(chosen):
-            return await next_()
+        use_language(chosen)
+        return await next_()

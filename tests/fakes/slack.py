@@ -175,6 +175,9 @@ class FakeSlack(LoopbackServer):
         else:
             return Answer(404, b"Not Found", "text/plain")
         args = _parse(raw.decode("utf-8"), headers.get("Content-Type", ""))
+        query = path.partition("?")[2]
+        if query:  # a GET's arguments
+            args = {**dict(parse_qsl(query, keep_blank_values=True)), **args}
         with self._lock:
             if self._down == "reset":
                 return Answer(drop=True)
