@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import logging
 import time
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -203,7 +204,8 @@ def test_refused_buttons_answer_the_clicker_alone_and_touch_nothing(
         len(guarded.iak.calls),
         len(slack_calls_but_locale(running.fake_slack)) + 1,
     )  # + the refusal
-    key = f"click-{action_id}"
+    # One response_url per case: the module's bot keeps what earlier cases were sent.
+    key = f"click-{action_id}-{zlib.crc32(value.encode())}"
     clicked = running.slack.action(
         action_id, value, user_id=OUTSIDER, channel_id=OPS_CHANNEL, response_key=key
     )
