@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.slack.blocks.cards import SHARE_ACTION
-from tests.conftest import RunningBot
+from tests.conftest import BOT_TOKEN, RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack, Reply
@@ -53,6 +53,7 @@ def test_each_person_reads_the_answer_in_their_slack_language(
     asked = fake_slack.calls_to("users.info")
     assert {call.args["user"] for call in asked} == {ANI, BEN}
     assert all(call.args["include_locale"] in ("1", "true", "True") for call in asked)
+    assert all(call.headers["Authorization"] == f"Bearer {BOT_TOKEN}" for call in asked)
 
 
 def test_a_locale_the_bot_does_not_speak_gets_bot_language(
