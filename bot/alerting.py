@@ -103,6 +103,7 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         may_send=lambda now: monitor.holds_lease(now, margin),
         mask_customer_id=settings.mask_customer_id,
         pace_seconds=slack_pace_seconds,
+        language=settings.bot_language,
     )
     monitor.on_lead = notifier.wake
     return Alerting(monitor, notifier)

@@ -32,6 +32,7 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack.locales import PersonLanguages
 from bot.store.database import Database
 from bot.store.price_lists import PriceListRepository
 from bot.web import ASGIApp, create_web
@@ -104,6 +105,8 @@ def build_slack_app(
         # the ack itself and shutdown can wait for what is still running.
         process_before_response=True,
     )
+    # Before any listener: each answer is written in the asker's language.
+    app.use(PersonLanguages(settings.bot_language, services.clock, services.background).middleware)
     listeners.register(app, services, alerting)
     return app
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.i18n import _, language
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -37,7 +38,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
     command: Callable[[argparse.Namespace], int] = args.run
     try:
-        return command(args)
+        # The terminal is the team's, like the ops channel: it speaks BOT_LANGUAGE.
+        with language(load_settings().bot_language):
+            return command(args)
     except ConfigError as exc:
         print(f"iak-bot {args.command}: {exc}", file=sys.stderr)
         return EXIT_CONFIG
@@ -119,7 +122,7 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _serve(_: argparse.Namespace) -> int:
+def _serve(args: argparse.Namespace) -> int:
     from bot.logs import setup_logging
 
     settings = load_settings()
@@ -173,7 +176,7 @@ def _run_uvicorn(settings: Settings) -> None:
     )
 
 
-def _socket(_: argparse.Namespace) -> int:
+def _socket(args: argparse.Namespace) -> int:
     from bot.error_tracking import start_error_tracking
     from bot.logs import setup_logging
 
@@ -200,7 +203,7 @@ async def _run_socket(settings: Settings) -> None:
         await bot.stop()
 
 
-def _monitor(_: argparse.Namespace) -> int:
+def _monitor(args: argparse.Namespace) -> int:
     from bot.app import run_monitor
     from bot.error_tracking import start_error_tracking
     from bot.logs import setup_logging
@@ -236,7 +239,7 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
     os.close(write)
     with os.fdopen(read, "rb") as answer:
         message = answer.read().decode()
-    _, status = os.waitpid(pid, 0)
+    __, status = os.waitpid(pid, 0)
     if os.waitstatus_to_exitcode(status) != 0:
         raise ConfigError(message or "the database check failed; see the log")
 
@@ -252,7 +255,7 @@ def _require_database(settings: Settings) -> None:
         engine.dispose()
 
 
-def _migrate(_: argparse.Namespace) -> int:
+def _migrate(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
     from bot.store.db import create_db_engine, display_url, migrate
@@ -264,15 +267,24 @@ def _migrate(_: argparse.Namespace) -> int:
         before, after = migrate(engine)
     except OperationalError as exc:
         raise ConfigError(
-            f"Cannot reach the database at {where}: {str(exc.orig).strip().splitlines()[0]}\n"
-            "Check DATABASE_URL."
+            _("Cannot reach the database at {where}: {error}").format(
+                where=where, error=str(exc.orig).strip().splitlines()[0]
+            )
+            + "\n"
+            + _("Check DATABASE_URL.")
         ) from None
     finally:
         engine.dispose()
     if before == after:
-        print(f"Database {where} is up to date (schema {after}).")
+        print(
+            _("Database {where} is up to date (schema {schema}).").format(where=where, schema=after)
+        )
     else:
-        print(f"Database {where} migrated from schema {before or 'none'} to {after}.")
+        print(
+            _("Database {where} migrated from schema {before} to {after}.").format(
+                where=where, before=before or _("none"), after=after
+            )
+        )
     return 0
 
 
@@ -290,7 +302,10 @@ def _code(args: argparse.Namespace) -> int:
             message = search_results(result)
         case Empty(line=line):
             example = "pp 11" if line is Line.POSTPAID else "17"
-            print(f"Give a code or words, e.g. iak-bot code {example}", file=sys.stderr)
+            print(
+                _("Give a code or words, e.g. iak-bot code {example}").format(example=example),
+                file=sys.stderr,
+            )
             return EXIT_CONFIG
         case _:
             message = unknown_code(result)
@@ -315,8 +330,10 @@ def _status(args: argparse.Namespace) -> int:
 
     if not valid_ref_id(args.ref_id):
         print(
-            "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status order001"
-            " (iak-bot status --postpaid bill001 for a postpaid bill)",
+            _(
+                "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status "
+                "order001 (iak-bot status --postpaid bill001 for a postpaid bill)"
+            ),
             file=sys.stderr,
         )
         return EXIT_CONFIG
@@ -390,7 +407,7 @@ async def _remember(
         await asyncio.to_thread(database.close)
 
 
-def _balance(_: argparse.Namespace) -> int:
+def _balance(args: argparse.Namespace) -> int:
     from bot.registry import Registry
     from bot.slack.blocks.status import balance_card
 
@@ -417,7 +434,7 @@ def _product(args: argparse.Namespace) -> int:
 
     lines, query = product_query(" ".join(args.query))
     if not query:
-        print("Give a product code or words, e.g. iak-bot product xld25000", file=sys.stderr)
+        print(_("Give a product code or words, e.g. iak-bot product xld25000"), file=sys.stderr)
         return EXIT_CONFIG
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot product)")
@@ -630,8 +647,10 @@ def _manifest(args: argparse.Namespace) -> int:
     url = urlparse(args.url)
     if url.scheme != "https" or not url.netloc:
         raise ConfigError(
-            f"--url must be the bot's public https:// base URL (got {args.url!r}); Slack only "
-            "sends requests to https."
+            _(
+                "--url must be the bot's public https:// base URL (got {url}); Slack only "
+                "sends requests to https."
+            ).format(url=repr(args.url))
         )
     sys.stdout.write(manifest_yaml(f"https://{url.netloc}{url.path.rstrip('/')}"))
     return 0

@@ -97,6 +97,9 @@ class Settings(BaseSettings):
 
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"] = "INFO"
     log_format: Literal["text", "json"] = "text"
+    # Channel messages (alerts) are written in it; ephemeral answers follow the asker's
+    # Slack locale when it is one of these, else fall back to it.
+    bot_language: Literal["en", "id"] = "en"
 
     @field_validator(
         "callback_allowed_ips",
@@ -129,7 +132,7 @@ class Settings(BaseSettings):
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
 
-    @field_validator("log_format", "iak_env", mode="before")
+    @field_validator("log_format", "iak_env", "bot_language", mode="before")
     @classmethod
     def _lower(cls, value: object) -> object:
         return value.strip().lower() if isinstance(value, str) else value

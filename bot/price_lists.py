@@ -18,6 +18,7 @@ from datetime import datetime, timedelta
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.clock import Clock
+from bot.i18n import N_, _
 from bot.iak.client import ErrorKind, IakClient, IakEndpoint, PriceListFetch
 from bot.iak.products import Product
 from bot.registry import Line, line_named
@@ -29,11 +30,11 @@ FRESH_FOR = timedelta(minutes=10)
 RETRY_FAILED_AFTER = timedelta(minutes=1)
 # The words ops read for each way a fetch can fail.
 _FAILURE_WORDS = {
-    ErrorKind.TIMEOUT: "IAK did not answer in time",
-    ErrorKind.UNREACHABLE: "could not reach IAK",
-    ErrorKind.HTTP_STATUS: "IAK answered with an error",
-    ErrorKind.UNPARSEABLE: "IAK's answer could not be read",
-    ErrorKind.BUSY: "the bot had too many requests waiting on IAK",
+    ErrorKind.TIMEOUT: N_("IAK did not answer in time"),
+    ErrorKind.UNREACHABLE: N_("could not reach IAK"),
+    ErrorKind.HTTP_STATUS: N_("IAK answered with an error"),
+    ErrorKind.UNPARSEABLE: N_("IAK's answer could not be read"),
+    ErrorKind.BUSY: N_("the bot had too many requests waiting on IAK"),
 }
 _WRONG_SIGN = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 # Both lists, in the order answers search and show them.
@@ -182,7 +183,7 @@ def product_query(text: str) -> tuple[tuple[Line, ...], str]:
     """Which lists a query asks, and its words: `xld25000` (both lists), `pp bpjs` or
     `postpaid bpjs` (postpaid only), `prepaid xl` (prepaid only)."""
     text = " ".join(text.split())
-    first, _, rest = text.partition(" ")
+    first, __, rest = text.partition(" ")
     line = line_named(first)
     if line is None:
         return LINES, text
@@ -195,16 +196,19 @@ def products_of(views: Sequence[PriceListView]) -> tuple[Product, ...]:
 
 
 def describe_failure(fetched: PriceListFetch) -> str:
-    """Why IAK gave no list, in a line for ops (no key, no sign)."""
+    """Why IAK gave no list, in a line for ops (no key, no sign), in the language of whoever
+    asked for the list."""
     failure = fetched.failure
     if failure is not None:
-        return f"{_FAILURE_WORDS[failure.kind]} ({failure.detail})"
+        return f"{_(_FAILURE_WORDS[failure.kind])} ({failure.detail})"
     rc = fetched.rc
     word = "response_code" if fetched.line is Line.POSTPAID else "rc"
     message = fetched.answer.message
     said = f"{word} {rc}" + (f": {message}" if message else "")
     if rc == _WRONG_SIGN[fetched.line]:
-        return f"IAK rejected the bot's credentials ({said}): check IAK_USERNAME and IAK_API_KEY"
+        return _(
+            "IAK rejected the bot's credentials ({said}): check IAK_USERNAME and IAK_API_KEY"
+        ).format(said=said)
     if rc == "102":
-        return f"IAK refuses the bot's IP address ({said}): whitelist it at IAK"
-    return f"IAK refused the request ({said})"
+        return _("IAK refuses the bot's IP address ({said}): whitelist it at IAK").format(said=said)
+    return _("IAK refused the request ({said})").format(said=said)

@@ -29,7 +29,9 @@ def test_manifest_respects_slacks_limits_and_needs() -> None:
     assert len(command["command"]) <= 32
     for entry in USAGE:
         assert " ".join(entry.usage.split()[1:]) in command["usage_hint"]
-    assert {"commands", "chat:write"} <= set(manifest["oauth_config"]["scopes"]["bot"])
+    assert {"commands", "chat:write", "users:read"} <= set(
+        manifest["oauth_config"]["scopes"]["bot"]
+    )
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
     assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]

@@ -15,6 +15,7 @@ from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
+from bot.i18n import _
 from bot.iak.models import _rupiah
 from bot.registry import Line
 
@@ -121,7 +122,7 @@ def product_key(line: Line, code: str) -> str:
 
 def parse_product_key(value: str) -> tuple[Line, str] | None:
     """The line and code a `product_key` names; None for anything else."""
-    line_name, _, code = value.partition(" ")
+    line_name, __, code = value.partition(" ")
     try:
         line = Line(line_name)
     except ValueError:
@@ -220,7 +221,8 @@ def find_product(products: Sequence[Product], query: str) -> ProductLookup:
     scored.sort(key=lambda row: row[:5])
     complete = [row[5] for row in scored if -row[0] == len(terms)]
     if len(complete) == 1:
-        return ProductFound(complete[0], note=f"The only product matching “{query}”:")
+        only = _("The only product matching “{query}”:").format(query=query)
+        return ProductFound(complete[0], note=only)
     if complete:
         return ProductMatches(query, tuple(complete))
     # Several words: what matches most of them helps. One word that matches nothing is

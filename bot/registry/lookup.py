@@ -12,6 +12,7 @@ from pathlib import Path
 
 import yaml
 
+from bot.i18n import _
 from bot.registry.models import Line, RegistryFile, ResponseCode, Status, Table
 
 _STOPWORDS = frozenset(
@@ -249,14 +250,18 @@ class Registry:
             if postpaid is not None:
                 return Found(
                     postpaid,
-                    note=f"{numeric} is not a prepaid response code; IAK's postpaid table has it:",
+                    note=_(
+                        "{code} is not a prepaid response code; IAK's postpaid table has it:"
+                    ).format(code=numeric),
                 )
             if _is_http_status(int(numeric)):
                 near = ", ".join(entry.code for entry in self.closest(numeric))
                 return Found(
                     self._by_key["OTHER"],
-                    note=f"{numeric} is not an IAK response code. As an HTTP status from IAK it "
-                    f"falls under “any other status” (below). Response codes close to it: {near}.",
+                    note=_(
+                        "{code} is not an IAK response code. As an HTTP status from IAK it falls "
+                        "under “any other status” (below). Response codes close to it: {near}."
+                    ).format(code=numeric, near=near),
                 )
             return Unknown(query, self.closest(numeric), line)
 
@@ -306,7 +311,8 @@ class Registry:
         if not found:
             return Unknown(query, (), line)
         if len(found) == 1:
-            return self._found(found[0], note=f"The only code matching “{corrected or query}”:")
+            only = _("The only code matching “{query}”:").format(query=corrected or query)
+            return self._found(found[0], note=only)
         return Matches(query, found, corrected=corrected)
 
     def _correct(self, term: str) -> str:

@@ -6,6 +6,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from bot.i18n import N_, _
+
 # Which API a code belongs to lives beside the outcomes, so the store can use it too.
 from bot.outcomes import Line as Line
 
@@ -60,20 +62,20 @@ class Action(StrEnum):
 
     @property
     def label(self) -> str:
-        """Human wording of the action for cards."""
-        return _ACTION_LABELS[self]
+        """Human wording of the action for cards, in the current language."""
+        return _(_ACTION_LABELS[self])
 
 
 _ACTION_LABELS = {
-    Action.NONE: "Nothing to do",
-    Action.WAIT: "Wait",
-    Action.RETRY_NOW: "Retry now",
-    Action.RETRY_LATER: "Retry later",
-    Action.FIX_INPUT: "Fix the input",
-    Action.TOP_UP_DEPOSIT: "Top up the deposit",
-    Action.FIX_CONFIGURATION: "Fix our configuration",
-    Action.CONTACT_IAK: "Contact IAK",
-    Action.TELL_CUSTOMER: "Tell the customer",
+    Action.NONE: N_("Nothing to do"),
+    Action.WAIT: N_("Wait"),
+    Action.RETRY_NOW: N_("Retry now"),
+    Action.RETRY_LATER: N_("Retry later"),
+    Action.FIX_INPUT: N_("Fix the input"),
+    Action.TOP_UP_DEPOSIT: N_("Top up the deposit"),
+    Action.FIX_CONFIGURATION: N_("Fix our configuration"),
+    Action.CONTACT_IAK: N_("Contact IAK"),
+    Action.TELL_CUSTOMER: N_("Tell the customer"),
 }
 
 
@@ -86,8 +88,11 @@ class Owner(StrEnum):
 
     @property
     def label(self) -> str:
-        """Human wording of the owner for cards."""
-        return {Owner.US: "us", Owner.CUSTOMER: "the customer", Owner.IAK: "IAK"}[self]
+        """Human wording of the owner for cards, in the current language."""
+        return _(_OWNER_LABELS[self])
+
+
+_OWNER_LABELS = {Owner.US: N_("us"), Owner.CUSTOMER: N_("the customer"), Owner.IAK: N_("IAK")}
 
 
 class Link(BaseModel):
@@ -146,6 +151,12 @@ class ResponseCode(BaseModel):
         return f"{Line.POSTPAID.value} {self.code}" if self.table is Table.POSTPAID else self.code
 
     @property
+    def translated_advice(self) -> str:
+        """Our advice in the current language (its catalog is extracted from the registry file
+        by `bot.registry.extract`); `advice` is the English it is written in."""
+        return _(self.advice)
+
+    @property
     def label(self) -> str:
         """The code as IAK's table spells it ("17", "400 - Bad Request", "OTHER")."""
         return f"{self.code} - {self.http_reason}" if self.http_reason else self.code
@@ -155,7 +166,7 @@ class ResponseCode(BaseModel):
         """Short heading: "17 · INSUFFICIENT DEPOSIT", "Postpaid 11 · DUPLICATE REF ID"."""
         if self.table is Table.HTTP:
             if self.code == "OTHER":
-                return "HTTP OTHER · any status but 200 and 400"
+                return _("HTTP OTHER · any status but 200 and 400")
             return f"HTTP {self.code} · {self.http_reason}"
         if self.table is Table.POSTPAID:
             return f"Postpaid {self.code} · {self.description}"

@@ -50,7 +50,11 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
             "bot_user": {"display_name": "iak-bot", "always_online": True},
             "slash_commands": [command],
         },
-        "oauth_config": {"scopes": {"bot": ["commands", "chat:write", "files:write"]}},
+        # files:write: the digest's chart; users:read: users.info tells each person's Slack
+        # locale, the language of their answers.
+        "oauth_config": {
+            "scopes": {"bot": ["commands", "chat:write", "files:write", "users:read"]}
+        },
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,

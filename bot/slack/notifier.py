@@ -38,6 +38,7 @@ from bot.alerts.model import (
 )
 from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
+from bot.i18n import DEFAULT_LANGUAGE, Language, language
 from bot.registry import Registry
 from bot.slack.blocks.alerts import alert_message
 from bot.slack.blocks.digest import chart_title
@@ -125,6 +126,7 @@ class Notifier:
         may_send: Callable[[datetime], bool],
         mask_customer_id: bool = True,
         pace_seconds: float = 1.0,
+        language: Language = DEFAULT_LANGUAGE,
     ) -> None:
         self.incidents = incidents
         self.client = client
@@ -133,6 +135,8 @@ class Notifier:
         # whether this process may post now (it holds the monitor's lease, with a margin)
         self.may_send = may_send
         self.mask = mask_customer_id
+        # BOT_LANGUAGE: the ops channel reads alerts in one language, whoever caused them.
+        self.language = language
         self.pace = timedelta(seconds=pace_seconds)
         self.channels: dict[str, ChannelState] = {}
         self._wake = asyncio.Event()
@@ -204,7 +208,10 @@ class Notifier:
                 if incident is None:
                     await self._supersede(item)
                     continue
-                message = alert_message(item.intent, incident, now, self.registry, mask=self.mask)
+                with language(self.language):
+                    message = alert_message(
+                        item.intent, incident, now, self.registry, mask=self.mask
+                    )
             except Exception as exc:
                 log.exception("could not render outbox row %s", item.id)
                 await self._fail(item, f"could not render: {exc.__class__.__name__}", report)

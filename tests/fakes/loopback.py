@@ -62,7 +62,8 @@ class LoopbackServer:
         return f"http://{host!s}:{port}"
 
     def answer(self, path: str, raw: bytes, headers: dict[str, str], client_port: int) -> Answer:
-        """The fake's reply to one POST (called on the server's thread)."""
+        """The fake's reply to one POST or GET (called on the server's thread); a GET's
+        arguments are in the path's query string."""
         raise NotImplementedError
 
     def _changed(self) -> None:
@@ -103,6 +104,9 @@ class LoopbackServer:
                 finally:
                     with fake._lock:
                         fake.in_flight -= 1
+
+            # Some Web API methods (users.info) are GETs in slack_sdk.
+            do_GET = do_POST
 
             def _serve(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)

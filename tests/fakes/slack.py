@@ -57,6 +57,8 @@ class FakeSlack(LoopbackServer):
         self._down: str | None = None
         self._ts = 0
         self._files = 0
+        # Each person's Slack locale, as users.info reports it (en-US unless set).
+        self.locales: dict[str, str] = {}
 
     @property
     def api_url(self) -> str:
@@ -81,6 +83,11 @@ class FakeSlack(LoopbackServer):
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `ok: false` and `error`."""
         self.script(method, *[Reply(200, {"ok": False, "error": error})] * times)
+
+    def set_locale(self, user_id: str, locale: str) -> None:
+        """What users.info answers as this person's locale (`id-ID`, `en-US`, `ja-JP`)."""
+        with self._lock:
+            self.locales[user_id] = locale
 
     def set_down(self, mode: str | None = "503") -> None:
         """Make every call fail: "503" answers 503, "reset" drops the connection; None heals."""
@@ -155,6 +162,8 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "upload_url": self.upload_url(file_id), "file_id": file_id}
         if method == "files.completeUploadExternal":
             return {"ok": True, "files": args.get("files", [])}
+        if method == "users.info":
+            return self._user(args)
         return {"ok": True}
 
     def upload_url(self, file_id: str) -> str:
@@ -164,6 +173,16 @@ class FakeSlack(LoopbackServer):
     def uploads(self) -> list[Call]:
         """Every upload of a file's bytes (`args["content"]`), whatever was answered."""
         return self.calls_to(UPLOAD_METHOD)
+
+    def _user(self, args: dict[str, Any]) -> dict[str, Any]:
+        user_id = str(args.get("user", ""))
+        if not user_id:
+            return {"ok": False, "error": "user_not_found"}
+        user: dict[str, Any] = {"id": user_id, "name": user_id.lower(), "tz": "Asia/Jakarta"}
+        # Like Slack, the locale only when asked for it.
+        if str(args.get("include_locale", "")).lower() in ("1", "true"):
+            user["locale"] = self.locales.get(user_id, "en-US")
+        return {"ok": True, "user": user}
 
     def answer(self, path: str, raw: bytes, headers: dict[str, str], client_port: int) -> Answer:
         if path.startswith("/upload/"):

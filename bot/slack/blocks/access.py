@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from bot.i18n import N_, _
 from bot.slack.blocks.text import Message, context, message, section
 
-REFUSED_TEXT = (
+REFUSED_TEXT = N_(
     "Sorry, I only show transaction details to the ops team, in its channels. "
     "`/iak code <code>` and `/iak codes` work for everyone, anywhere; if you need access, "
     "ask whoever runs this bot."
@@ -13,10 +14,11 @@ REFUSED_TEXT = (
 
 def access_refused() -> Message:
     """A polite no that names nothing: not who is allowed, where, nor what was asked for."""
+    refused = _(REFUSED_TEXT)
     return message(
-        REFUSED_TEXT,
+        refused,
         [
-            section(f":lock: {REFUSED_TEXT}"),
-            context("Transaction details are customer data, so this bot limits who sees them."),
+            section(f":lock: {refused}"),
+            context(_("Transaction details are customer data, so this bot limits who sees them.")),
         ],
     )

@@ -10,6 +10,8 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Any
 
+from babel.dates import format_datetime
+
 from bot.alerts.model import (
     Acknowledged,
     ConflictDetails,
@@ -33,6 +35,7 @@ from bot.alerts.model import (
     SpikeUpdate,
     ThreadReply,
 )
+from bot.i18n import N_, _, babel_locale, ngettext
 from bot.masking import mask_customer_id
 from bot.outcomes import Outcome, Source, code_key, split_code_key
 from bot.registry import Registry
@@ -49,6 +52,7 @@ from bot.slack.blocks.text import (
     context,
     header,
     message,
+    number,
     plain,
     rupiah,
     section,
@@ -64,8 +68,9 @@ def wib(moment: datetime) -> str:
 
 
 def wib_day(moment: datetime) -> str:
-    """`28 Nov 14:05 WIB`."""
-    return moment.astimezone(WIB).strftime("%d %b %H:%M WIB").lstrip("0")
+    """`28 Nov 14:05 WIB` (`28 Agu 14:05 WIB` in Indonesian): the month in the language."""
+    day = format_datetime(moment.astimezone(WIB), "d MMM HH:mm", locale=babel_locale())
+    return f"{day} WIB"
 
 
 def _for(seconds: float) -> str:
@@ -80,21 +85,29 @@ def _customer(value: str | None, mask: bool) -> str:
 
 
 def _status_context(incident: Incident, now: datetime) -> Block:
-    parts = [md("Opened {}", wib_day(incident.opened_at))]
+    parts = [md(_("Opened {when}"), when=wib_day(incident.opened_at))]
     if not incident.is_open and incident.resolved_at is not None:
-        parts.append(md("resolved {}", wib_day(incident.resolved_at)))
+        parts.append(md(_("resolved {when}"), when=wib_day(incident.resolved_at)))
     if incident.acknowledged_by:
-        parts.append(md(":eyes: Acknowledged by {}", mention(incident.acknowledged_by)))
+        parts.append(
+            md(":eyes: " + _("Acknowledged by {person}"), person=mention(incident.acknowledged_by))
+        )
     if incident.muted(now) and incident.muted_until is not None:
-        by = md(" by {}", mention(incident.muted_by)) if incident.muted_by else ""
-        parts.append(md(":no_bell: muted until {}{}", wib(incident.muted_until), by))
+        until = wib(incident.muted_until)
+        if incident.muted_by:
+            muted = md(
+                _("muted until {time} by {person}"), time=until, person=mention(incident.muted_by)
+            )
+        else:
+            muted = md(_("muted until {time}"), time=until)
+        parts.append(md(":no_bell: {}", muted))
     return context(join(parts, " · "))
 
 
 ACK_ACTION = "incident_ack"
 MUTE_ACTION = "incident_mute"
 RECHECK_NOW_ACTION = "incident_recheck"
-MUTE_CHOICES = ((60, "1 h"), (240, "4 h"), (1440, "24 h"))
+MUTE_CHOICES = (60, 240, 1440)
 
 
 def alert_message(
@@ -132,21 +145,30 @@ def incident_buttons(incident: Incident, now: datetime) -> Block:
     key = str(incident.id)
     elements: list[Block] = []
     if not incident.acknowledged_by:
-        elements.append(button("Acknowledge", ACK_ACTION, key, style="primary"))
+        elements.append(button(_("Acknowledge"), ACK_ACTION, key, style="primary"))
     if incident.kind is IncidentKind.PENDING:
-        elements.append(button("Recheck now", RECHECK_NOW_ACTION, key))
-    options = [_option(f"Mute for {label}", f"{key}:{minutes}") for minutes, label in MUTE_CHOICES]
+        elements.append(button(_("Recheck now"), RECHECK_NOW_ACTION, key))
+    options = [
+        _option(
+            _("Mute for {duration}").format(duration=_("{hours} h").format(hours=minutes // 60)),
+            f"{key}:{minutes}",
+        )
+        for minutes in MUTE_CHOICES
+    ]
     if incident.kind is IncidentKind.SPIKE:
         options.append(
-            _option(f"Mute rc {incident.key} for 24 h, new incidents too", f"{key}:1440:all")
+            _option(
+                _("Mute rc {rc} for 24 h, new incidents too").format(rc=incident.key),
+                f"{key}:1440:all",
+            )
         )
     if incident.muted(now):
-        options.insert(0, _option("Unmute", f"{key}:0"))
+        options.insert(0, _option(_("Unmute"), f"{key}:0"))
     elements.append(
         {
             "type": "static_select",
             "action_id": MUTE_ACTION,
-            "placeholder": plain("Muted" if incident.muted(now) else "Mute…"),
+            "placeholder": plain(_("Muted") if incident.muted(now) else _("Mute…")),
             "options": options,
         }
     )
@@ -167,30 +189,56 @@ def _member_line(member: Member, mask: bool) -> Mrkdwn:
 
 
 def _pending_parent(incident: Incident, d: PendingDetails, now: datetime, *, mask: bool) -> Message:
-    settled = f"{d.succeeded} succeeded · {d.failed} failed"
+    settled = _("{succeeded} succeeded · {failed} failed").format(
+        succeeded=d.succeeded, failed=d.failed
+    )
     if d.gave_up:
-        settled += f" · {d.gave_up} no longer checked (24 h)"
+        settled += " · " + _("{count} no longer checked (24 h)").format(count=d.gave_up)
     if incident.is_open:
-        title = f":hourglass_flowing_sand: {d.waiting} top-up(s) pending too long"
-        text = f"{d.waiting} top-ups have been pending too long ({d.total} in this incident)."
+        title = ":hourglass_flowing_sand: " + ngettext(
+            "{count} top-up pending too long", "{count} top-ups pending too long", d.waiting
+        ).format(count=d.waiting)
+        text = ngettext(
+            "{count} top-up has been pending too long ({total} in this incident).",
+            "{count} top-ups have been pending too long ({total} in this incident).",
+            d.waiting,
+        ).format(count=d.waiting, total=d.total)
     else:
-        title = f":white_check_mark: Resolved: {d.total} long-pending top-up(s) settled"
-        text = f"Resolved: all {d.total} long-pending top-ups settled ({settled})."
+        title = ":white_check_mark: " + ngettext(
+            "Resolved: {total} long-pending top-up settled",
+            "Resolved: {total} long-pending top-ups settled",
+            d.total,
+        ).format(total=d.total)
+        text = _("Resolved: all {total} long-pending top-ups settled ({settled}).").format(
+            total=d.total, settled=settled
+        )
     blocks: list[Block] = [header(title)]
-    blocks.append(section(f"*{d.waiting}* still pending of *{d.total}* · {settled}"))
+    blocks.append(
+        section(
+            _("*{waiting}* still pending of *{total}* · {settled}").format(
+                waiting=d.waiting, total=d.total, settled=settled
+            )
+        )
+    )
     if incident.is_open and d.members:
         lines = [
-            md("{} · pending {}", _member_line(member, mask), duration(now - member.started_at))
+            md(
+                _("{transaction} · pending {duration}"),
+                transaction=_member_line(member, mask),
+                duration=duration(now - member.started_at),
+            )
             for member in d.members
         ]
         more = d.waiting - len(lines)
         if more > 0:
-            lines.append(md("_+{} more_", more))
+            lines.append(md("_{}_", _("+{count} more").format(count=more)))
         blocks.append(section(join(lines)))
         blocks.append(
             context(
-                "Do not refund or resend these yet: IAK may still complete them. "
-                "Outcomes follow in this thread; `/iak status <ref_id>` checks one now."
+                _(
+                    "Do not refund or resend these yet: IAK may still complete them. "
+                    "Outcomes follow in this thread; `/iak status <ref_id>` checks one now."
+                )
             )
         )
     return message(text, blocks)
@@ -206,29 +254,50 @@ def _spike_parent(
     window = _for(d.window_seconds)
     if incident.is_open:
         if d.stops_sales:
-            title = f"{STOPS_SALES} {name}: sales are failing"
+            title = f"{STOPS_SALES} " + _("{name}: sales are failing").format(name=name)
         else:
-            title = f":chart_with_upwards_trend: {name}: {d.count} failures in {window}"
-        text = f"{name}: {d.count} failures in the last {window} ({d.total} since it started)."
+            title = ":chart_with_upwards_trend: " + _(
+                "{name}: {count} failures in {window}"
+            ).format(name=name, count=number(d.count), window=window)
+        text = _(
+            "{name}: {count} failures in the last {window} ({total} since it started)."
+        ).format(name=name, count=number(d.count), window=window, total=number(d.total))
     else:
         lasted = duration((incident.resolved_at or now) - incident.opened_at)
-        title = f":white_check_mark: Resolved: {name}"
-        text = f"Resolved: {name}, lasted {lasted}, {d.total} failures in total."
+        title = ":white_check_mark: " + _("Resolved: {name}").format(name=name)
+        text = _("Resolved: {name}, lasted {lasted}, {total} failures in total.").format(
+            name=name, lasted=lasted, total=number(d.total)
+        )
     blocks: list[Block] = [header(truncate(title, 150))]
     factor = d.count / d.expected if d.expected else 0
     lines = [
-        f"*{d.count}* failures in the last {window} · usual ≈ {d.expected:g} per {window}"
+        _("*{count}* failures in the last {window} · usual ≈ {expected} per {window}").format(
+            count=number(d.count), window=window, expected=number(round(d.expected, 2))
+        )
         + (f" (*{factor:.0f}×*)" if factor >= 2 else ""),
-        f"*{d.total}* since {wib(incident.opened_at)} · peak {d.peak} per {window}",
+        _("*{total}* since {time} · peak {peak} per {window}").format(
+            total=number(d.total), time=wib(incident.opened_at), peak=number(d.peak), window=window
+        ),
     ]
     if not incident.is_open:
         lasted = duration((incident.resolved_at or now) - incident.opened_at)
-        lines.insert(0, f"Lasted *{lasted}*, *{d.total}* failures in total.")
+        lines.insert(
+            0,
+            _("Lasted *{lasted}*, *{total}* failures in total.").format(
+                lasted=lasted, total=number(d.total)
+            ),
+        )
     if d.products:
         shown = list(d.products.items())[:5]
-        lines.append("Products: " + ", ".join(f"{p} ({n})" for p, n in shown))
+        lines.append(
+            _("Products: {products}").format(
+                products=", ".join(f"{p} ({number(n)})" for p, n in shown)
+            )
+        )
     if d.sparkline:
-        lines.append(f"Last hour: `{sparkline(d.sparkline)}` (per 5 min)")
+        lines.append(
+            _("Last hour: {sparkline} (per 5 min)").format(sparkline=f"`{sparkline(d.sparkline)}`")
+        )
     blocks.append(section(join(lines)))
     if code is not None and incident.is_open:
         blocks.extend(remediation_blocks(code))
@@ -237,23 +306,34 @@ def _spike_parent(
 
 def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -> Message:
     if incident.is_open:
-        title = f":moneybag: IAK deposit low: {rupiah(d.balance)}"
-        text = f"IAK deposit low: {rupiah(d.balance)}, below {rupiah(d.threshold)}."
+        title = ":moneybag: " + _("IAK deposit low: {balance}").format(balance=rupiah(d.balance))
+        text = _("IAK deposit low: {balance}, below {threshold}.").format(
+            balance=rupiah(d.balance), threshold=rupiah(d.threshold)
+        )
     else:
-        title = f":white_check_mark: Resolved: IAK deposit back to {rupiah(d.balance)}"
-        text = f"Resolved: IAK deposit back to {rupiah(d.balance)}."
+        title = ":white_check_mark: " + _("Resolved: IAK deposit back to {balance}").format(
+            balance=rupiah(d.balance)
+        )
+        text = _("Resolved: IAK deposit back to {balance}.").format(balance=rupiah(d.balance))
     lines = [
-        f"Balance *{rupiah(d.balance)}* · threshold {rupiah(d.threshold)} · "
-        f"lowest {rupiah(d.lowest)}"
+        _("Balance *{balance}* · threshold {threshold} · lowest {lowest}").format(
+            balance=rupiah(d.balance), threshold=rupiah(d.threshold), lowest=rupiah(d.lowest)
+        )
     ]
     if d.spend_per_hour:
         left = d.hours_left
-        lasts = f", about *{_for(left * 3600)}* left at that rate" if left is not None else ""
-        lines.append(
-            f"Spending {rupiah(round(d.spend_per_hour))} per hour over the last hour{lasts}."
-        )
+        spend = rupiah(round(d.spend_per_hour))
+        if left is not None:
+            lines.append(
+                _(
+                    "Spending {spend} per hour over the last hour, about *{left}* left at "
+                    "that rate."
+                ).format(spend=spend, left=_for(left * 3600))
+            )
+        else:
+            lines.append(_("Spending {spend} per hour over the last hour.").format(spend=spend))
     else:
-        lines.append("Not enough sales in the last hour to estimate the spend rate.")
+        lines.append(_("Not enough sales in the last hour to estimate the spend rate."))
     blocks: list[Block] = [header(title), section(join(lines))]
     deposit = registry.rc("17")
     if incident.is_open and deposit is not None:
@@ -261,9 +341,11 @@ def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -
         blocks.append(
             section(
                 md(
-                    "When it runs out every sale fails with rc 17 (INSUFFICIENT DEPOSIT). "
-                    "Top it up: {}",
-                    links,
+                    _(
+                        "When it runs out every sale fails with rc 17 (INSUFFICIENT DEPOSIT). "
+                        "Top it up: {links}"
+                    ),
+                    links=links,
                 )
             )
         )
@@ -276,48 +358,67 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
         case PendingJoined():
             lines = [_member_line(member, mask) for member in reply.members]
             if reply.more:
-                lines.append(md("_+{} more_", reply.more))
+                lines.append(md("_{}_", _("+{count} more").format(count=reply.more)))
             count = len(reply.members) + reply.more
-            text = f"{count} more top-up(s) pending too long; {reply.waiting} waiting now."
+            text = ngettext(
+                "{count} more top-up pending too long; {waiting} waiting now.",
+                "{count} more top-ups pending too long; {waiting} waiting now.",
+                count,
+            ).format(count=count, waiting=reply.waiting)
             body = md(":hourglass_flowing_sand: {}\n{}", text, join(lines))
             return message(text, [section(body)])
         case PendingOutcomes():
             return _outcomes(reply, registry, mask=mask)
         case SpikeUpdate():
-            text = (
-                f"{reply.total} failures since this started (was {reply.previous_total}); "
-                f"{reply.count} in the last window, usual ≈ {reply.expected:g}."
+            text = _(
+                "{total} failures since this started (was {previous}); "
+                "{count} in the last window, usual ≈ {expected}."
+            ).format(
+                total=number(reply.total),
+                previous=number(reply.previous_total),
+                count=number(reply.count),
+                expected=number(round(reply.expected, 2)),
             )
             return message(text, [section(f":chart_with_upwards_trend: {text}")])
         case DepositUpdate():
             left = reply.hours_left
-            lasts = f", about {_for(left * 3600)} left" if left is not None else ""
-            text = f"Deposit now {rupiah(reply.balance)} (was {rupiah(reply.previous)}){lasts}."
+            now_was = {"balance": rupiah(reply.balance), "previous": rupiah(reply.previous)}
+            if left is not None:
+                text = _("Deposit now {balance} (was {previous}), about {left} left.").format(
+                    left=_for(left * 3600), **now_was
+                )
+            else:
+                text = _("Deposit now {balance} (was {previous}).").format(**now_was)
             return message(text, [section(f":moneybag: {text}")])
         case Resolved():
             return _resolved(incident, reply)
         case Acknowledged():
-            told = md("Acknowledged by {}.", mention(reply.user_id))
+            told = md(_("Acknowledged by {person}."), person=mention(reply.user_id))
             return message(told, [section(md(":eyes: {}", told))])
         case Rechecked():
             told = md(
-                "Rechecked {} waiting transaction(s) at IAK on request of {}; IAK answered {}. "
-                "Settled ones follow in this thread.",
-                reply.asked,
-                mention(reply.user_id),
-                reply.answered,
+                ngettext(
+                    "Rechecked {asked} waiting transaction at IAK on request of {person}; IAK "
+                    "answered {answered}. Settled ones follow in this thread.",
+                    "Rechecked {asked} waiting transactions at IAK on request of {person}; IAK "
+                    "answered {answered}. Settled ones follow in this thread.",
+                    reply.asked,
+                ),
+                asked=reply.asked,
+                person=mention(reply.user_id),
+                answered=reply.answered,
             )
             return message(told, [section(told)])
         case ConflictSettled():
-            said = _OUTCOME_WORDS[reply.said]
+            said = _(_OUTCOME_WORDS[reply.said])
             rc = f" (rc {reply.rc})" if reply.rc else ""
             if reply.said == reply.before:
-                text = f"IAK's own check confirms {said}{rc}."
+                text = _("IAK's own check confirms {outcome}{rc}.").format(outcome=said, rc=rc)
             else:
-                text = (
-                    f"IAK's own check says {said}{rc}: the transaction is now stored as "
-                    f"{said} (it was {_OUTCOME_WORDS[reply.before]})."
-                )
+                text = _(
+                    "IAK's own check says {outcome}{rc}: the transaction is now stored as "
+                    "{outcome} (it was {before})."
+                ).format(outcome=said, rc=rc, before=_(_OUTCOME_WORDS[reply.before]))
             return message(text, [section(f":white_check_mark: {text}")])
         case DigestChart():
             assert isinstance(incident.details, DigestDetails)
@@ -325,62 +426,76 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
 
 
 _OUTCOME_WORDS = {
-    Outcome.SUCCESS: "success",
-    Outcome.FAILED: "failed",
-    Outcome.PENDING: "pending",
-    Outcome.UNKNOWN: "unknown",
+    Outcome.SUCCESS: N_("success"),
+    Outcome.FAILED: N_("failed"),
+    Outcome.PENDING: N_("pending"),
+    Outcome.UNKNOWN: N_("unknown"),
 }
 _SOURCE_WORDS = {
-    Source.CALLBACK: "IAK's callback",
-    Source.INGEST: "the backend",
-    Source.STATUS_CHECK: "IAK's status check",
+    Source.CALLBACK: N_("IAK's callback"),
+    Source.INGEST: N_("the backend"),
+    Source.STATUS_CHECK: N_("IAK's status check"),
 }
 
 
 def _conflict_parent(incident: Incident, d: ConflictDetails, *, mask: bool) -> Message:
     if incident.is_open:
-        title = f":warning: Conflicting outcomes for {d.ref_id}"
-        text = (
-            f"Conflicting outcomes for {d.ref_id}: answers disagree on whether it succeeded; "
+        title = ":warning: " + _("Conflicting outcomes for {ref_id}").format(ref_id=d.ref_id)
+        text = _(
+            "Conflicting outcomes for {ref_id}: answers disagree on whether it succeeded; "
             "asking IAK."
-        )
+        ).format(ref_id=d.ref_id)
     else:
-        said = _OUTCOME_WORDS[d.iak.outcome] if d.iak else _OUTCOME_WORDS[d.stored]
-        title = f":white_check_mark: Settled: {d.ref_id} is {said}"
-        text = f"Settled: IAK's own check says {d.ref_id} is {said}."
+        said = _(_OUTCOME_WORDS[d.iak.outcome] if d.iak else _OUTCOME_WORDS[d.stored])
+        title = ":white_check_mark: " + _("Settled: {ref_id} is {outcome}").format(
+            ref_id=d.ref_id, outcome=said
+        )
+        text = _("Settled: IAK's own check says {ref_id} is {outcome}.").format(
+            ref_id=d.ref_id, outcome=said
+        )
     lines = [md("`{}` · {} · {}", d.ref_id, d.product_code or "?", _customer(d.customer_id, mask))]
     for claim in d.claims:
         rc = f" (rc {claim.rc})" if claim.rc else ""
         lines.append(
             md(
-                "• {}: {} said {}{}",
-                wib_day(claim.at),
-                _SOURCE_WORDS[claim.source],
-                _OUTCOME_WORDS[claim.outcome],
-                rc,
+                "• " + _("{when}: {source} said {outcome}{rc}"),
+                when=wib_day(claim.at),
+                source=_(_SOURCE_WORDS[claim.source]),
+                outcome=_(_OUTCOME_WORDS[claim.outcome]),
+                rc=rc,
             )
         )
     if d.iak is None:
         lines.append(
-            md("Stored: *{}* (the first final answer). Asking IAK…", _OUTCOME_WORDS[d.stored])
+            md(
+                _("Stored: *{outcome}* (the first final answer). Asking IAK…"),
+                outcome=_(_OUTCOME_WORDS[d.stored]),
+            )
         )
     else:
-        lines.append(md("IAK now says *{}*: stored as that.", _OUTCOME_WORDS[d.iak.outcome]))
+        lines.append(
+            md(
+                _("IAK now says *{outcome}*: stored as that."),
+                outcome=_(_OUTCOME_WORDS[d.iak.outcome]),
+            )
+        )
     blocks: list[Block] = [header(truncate(title, 150)), section(join(lines))]
     if incident.is_open:
         blocks.append(
             context(
-                "Do not refund or resend this yet. A callback's sign proves the ref_id, not the "
-                "outcome: IAK's own check decides, and it follows in this thread."
+                _(
+                    "Do not refund or resend this yet. A callback's sign proves the ref_id, not "
+                    "the outcome: IAK's own check decides, and it follows in this thread."
+                )
             )
         )
     return message(text, blocks)
 
 
 _SETTLED_WORDS = {
-    Settlement.SUCCESS: ":white_check_mark: succeeded",
-    Settlement.FAILED: ":x: failed",
-    Settlement.GAVE_UP: ":zzz: still pending after 24 h: no longer checked",
+    Settlement.SUCCESS: (":white_check_mark:", N_("succeeded")),
+    Settlement.FAILED: (":x:", N_("failed")),
+    Settlement.GAVE_UP: (":zzz:", N_("still pending after 24 h: no longer checked")),
 }
 
 
@@ -397,14 +512,14 @@ def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Mess
                 item.ref_id,
                 item.product_code or "?",
                 _customer(item.customer_id, mask),
-                _SETTLED_WORDS[item.outcome],
+                _settled(item.outcome),
                 suffix,
             )
         )
         if failed and key:
             failed_rcs[key] = failed_rcs.get(key, 0) + 1
     if reply.more:
-        lines.append(md("_+{} more_", reply.more))
+        lines.append(md("_{}_", _("+{count} more").format(count=reply.more)))
     blocks: list[Block] = [section(join(lines))]
     for rc, count in list(failed_rcs.items())[:5]:
         line, number = split_code_key(rc)
@@ -413,22 +528,33 @@ def _outcomes(reply: PendingOutcomes, registry: Registry, *, mask: bool) -> Mess
             blocks.append(
                 section(
                     f"*{rc} {code.description}* ({count}): *{code.action.label}* "
-                    f"({code.owner.label}). {code.advice}"
+                    f"({code.owner.label}). {code.translated_advice}"
                 )
             )
     done = len(reply.items) + reply.more
-    return message(f"{done} long-pending top-up(s) settled.", blocks)
+    settled = ngettext(
+        "{count} long-pending top-up settled.", "{count} long-pending top-ups settled.", done
+    )
+    return message(settled.format(count=done), blocks)
+
+
+def _settled(outcome: Settlement) -> str:
+    emoji, words = _SETTLED_WORDS[outcome]
+    return f"{emoji} {_(words)}"
 
 
 def _resolved(incident: Incident, reply: Resolved) -> Message:
     lasted = _for(reply.duration_seconds)
     if incident.kind is IncidentKind.PENDING:
-        text = f"Resolved after {lasted}: all {reply.total} long-pending top-ups settled."
-    elif incident.kind is IncidentKind.SPIKE:
-        text = (
-            f"Resolved after {lasted}: rc {incident.key} is back to normal; "
-            f"{reply.total} failures in total."
+        text = _("Resolved after {lasted}: all {total} long-pending top-ups settled.").format(
+            lasted=lasted, total=number(reply.total)
         )
+    elif incident.kind is IncidentKind.SPIKE:
+        text = _(
+            "Resolved after {lasted}: rc {rc} is back to normal; {total} failures in total."
+        ).format(lasted=lasted, rc=incident.key, total=number(reply.total))
     else:
-        text = f"Resolved after {lasted}: the deposit is back to {rupiah(reply.balance)}."
+        text = _("Resolved after {lasted}: the deposit is back to {balance}.").format(
+            lasted=lasted, balance=rupiah(reply.balance)
+        )
     return message(text, [section(f":white_check_mark: {text}")])

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from bot.i18n import N_, _
 from bot.registry import (
     Line,
     Matches,
@@ -38,10 +39,17 @@ STATUS_EMOJI = {
 }
 STOPS_SALES = ":rotating_light:"
 TABLE_NAMES = {
-    Table.HTTP: "HTTP",
-    Table.PREPAID: "Prepaid",
-    Table.GAME: "Game inquiry",
-    Table.POSTPAID: "Postpaid",
+    Table.HTTP: N_("HTTP"),
+    Table.PREPAID: N_("Prepaid"),
+    Table.GAME: N_("Game inquiry"),
+    Table.POSTPAID: N_("Postpaid"),
+}
+# IAK's status column, in the reader's words (the English is IAK's own).
+STATUS_WORDS = {
+    Status.SUCCESS: N_("Success"),
+    Status.FAILED: N_("Failed"),
+    Status.PENDING: N_("Pending"),
+    Status.SUCCESS_OR_FAILED: N_("Success/Failed"),
 }
 # Codes that mean "this product": their cards point at the product's price-list entry.
 PRODUCT_CODES = frozenset({"20", "106"})
@@ -53,7 +61,8 @@ MAX_SEARCH_BUTTONS = 5
 
 @dataclass(frozen=True)
 class CommandHelp:
-    """One line of `/iak help`: how to call a subcommand and what it does."""
+    """One line of `/iak help`: how to call a subcommand and what it does (marked with `N_`,
+    translated where shown)."""
 
     usage: str
     does: str
@@ -61,13 +70,18 @@ class CommandHelp:
 
 def status_badge(status: Status) -> str:
     """`:x: *Failed*`: the status with its emoji."""
-    return f"{STATUS_EMOJI[status]} *{status.value}*"
+    return f"{STATUS_EMOJI[status]} *{status_word(status)}*"
+
+
+def status_word(status: Status) -> str:
+    """`Failed` (`Gagal`): IAK's status column in the current language."""
+    return _(STATUS_WORDS[status])
 
 
 def code_line(code: ResponseCode, *, tagged: bool = False) -> Mrkdwn:
     """One line per code for lists: code, description, what to do; `tagged` names the table."""
     stops = f" {STOPS_SALES}" if code.stops_sales else ""
-    table = f"{TABLE_NAMES[code.table]} " if tagged else ""
+    table = f"{_(TABLE_NAMES[code.table])} " if tagged else ""
     return md("{}`{}` {}{} — _{}_", table, code.code, code.description, stops, code.action.label)
 
 
@@ -76,18 +90,19 @@ def provenance_note(code: ResponseCode) -> str | None:
     if code.source is Provenance.SEED:
         return None
     if code.table is Table.POSTPAID:
-        return (
+        return _(
             "From IAK's postpaid response-code table (reference documentation); postpaid "
             "answers carry it as `response_code`."
         )
-    return "From IAK's reference documentation (added after the published table)."
+    return _("From IAK's reference documentation (added after the published table).")
 
 
 def homonym_note(homonym: ResponseCode) -> str:
     """`06` here is not `06` there: what the other line's code with this number means."""
-    return (
-        f"In IAK's {TABLE_NAMES[homonym.table].lower()} table, {homonym.code} means something "
-        f"else: {homonym.description}"
+    return _("In IAK's {table} table, {code} means something else: {description}").format(
+        table=_(TABLE_NAMES[homonym.table]).lower(),
+        code=homonym.code,
+        description=homonym.description,
     )
 
 
@@ -95,13 +110,14 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
     """The body of a remediation card: status, what to do, IAK's own solution (no header)."""
     badges = [status_badge(code.status)]
     if code.stops_sales:
-        badges.append(f"{STOPS_SALES} *Stops all sales*")
-    badges.append(f"Who acts: *{code.owner.label}*")
+        badges.append(STOPS_SALES + " *" + _("Stops all sales") + "*")
+    badges.append(_("Who acts: *{owner}*").format(owner=code.owner.label))
     blocks: list[Block] = [context("   ".join(badges))]
     if code.table is Table.HTTP:
         blocks.append(section(code.description))
-    blocks.append(section(f"*What to do: {code.action.label}* ({code.owner.label})\n{code.advice}"))
-    blocks.append(section(md("*IAK's solution*\n>{}", code.solution)))
+    what_to_do = _("What to do: {action}").format(action=code.action.label)
+    blocks.append(section(f"*{what_to_do}* ({code.owner.label})\n{code.translated_advice}"))
+    blocks.append(section(md("*{}*\n>{}", _("IAK's solution"), code.solution)))
     provenance = provenance_note(code)
     if provenance:
         blocks.append(context(provenance))
@@ -130,19 +146,36 @@ def remediation_card(
     if code.code in PRODUCT_CODES and code.table is not Table.HTTP:
         pp = "pp " if code.table is Table.POSTPAID else ""
         blocks.append(
-            context(f"See how IAK lists the product now: `/iak product {pp}<product code>`.")
+            context(
+                _("See how IAK lists the product now: {command}.").format(
+                    command="`/iak product " + pp + "<" + _("product code") + ">`"
+                )
+            )
         )
     elements = [
         link_button(link.title, link.url, f"link_{index}") for index, link in enumerate(code.links)
     ]
     if shareable and shared_by is None:
         # The key names the row in both tables ("17", "postpaid 11"): the click finds it again.
-        elements.append(button("Share in channel", SHARE_ACTION, code.key))
+        elements.append(button(_("Share in channel"), SHARE_ACTION, code.key))
     if elements:
         blocks.append(actions(*elements, block_id=f"card_{_slug(code)}"))
     if shared_by is not None and is_user_id(shared_by):
-        blocks.append(context(md("Shared by {} · `/iak code {}`", mention(shared_by), code.key)))
-    text = f"{code.title} ({code.status.value}). What to do: {code.action.label}. {code.advice}"
+        blocks.append(
+            context(
+                md(
+                    _("Shared by {person}") + " · `/iak code {}`",
+                    code.key,
+                    person=mention(shared_by),
+                )
+            )
+        )
+    text = _("{title} ({status}). What to do: {action}. {advice}").format(
+        title=code.title,
+        status=status_word(code.status),
+        action=code.action.label,
+        advice=code.translated_advice,
+    )
     if homonym is not None:
         text = f"{text} ({homonym_note(homonym)}.)"
     if note:
@@ -159,7 +192,7 @@ def codes_list(registry: Registry, line: Line = Line.PREPAID) -> Message:
     """One line's codes, grouped by status: the answer to `/iak codes [postpaid]`."""
     postpaid = line is Line.POSTPAID
     blocks: list[Block] = [
-        header("IAK postpaid response codes" if postpaid else "IAK response codes")
+        header(_("IAK postpaid response codes") if postpaid else _("IAK response codes"))
     ]
     order = (Status.FAILED, Status.PENDING, Status.SUCCESS)
     groups = registry.by_status(line)
@@ -167,24 +200,27 @@ def codes_list(registry: Registry, line: Line = Line.PREPAID) -> Message:
         codes = groups.get(status, [])
         if not codes:
             continue
-        title = f"{STATUS_EMOJI[status]} *{status.value}* ({len(codes)})"
+        title = f"{status_badge(status)} ({len(codes)})"
         blocks.extend(_line_sections(title, [code_line(code) for code in codes]))
     if postpaid:
-        hint = (
+        hint = _(
             "`/iak code pp <code>` for the full card · `/iak codes` for the prepaid codes · "
-            f"{STOPS_SALES} stops all sales"
-        )
+            "{emoji} stops all sales"
+        ).format(emoji=STOPS_SALES)
     else:
         http_lines = [md("`{}` {}", code.code, code.description) for code in registry.http_rows()]
-        blocks.extend(_line_sections("*HTTP status of IAK's answer*", http_lines))
-        hint = (
+        blocks.extend(_line_sections("*" + _("HTTP status of IAK's answer") + "*", http_lines))
+        hint = _(
             "`/iak code <code>` for the full card · `/iak code <words>` to search · "
-            f"`/iak codes postpaid` for the postpaid codes · {STOPS_SALES} stops all sales"
-        )
+            "`/iak codes postpaid` for the postpaid codes · {emoji} stops all sales"
+        ).format(emoji=STOPS_SALES)
     blocks.append(context(hint))
     total = sum(len(codes) for codes in groups.values())
-    kind = "IAK postpaid response codes" if postpaid else "IAK response codes"
-    return message(f"{total} {kind}, grouped by status.", blocks)
+    if postpaid:
+        text = _("{count} IAK postpaid response codes, grouped by status.")
+    else:
+        text = _("{count} IAK response codes, grouped by status.")
+    return message(text.format(count=total), blocks)
 
 
 def _line_sections(title: str, lines: Sequence[str]) -> list[Block]:
@@ -206,17 +242,26 @@ def _line_sections(title: str, lines: Sequence[str]) -> list[Block]:
 def search_results(result: Matches) -> Message:
     """Codes matching the words of `/iak code <words>`, best first, each with its table."""
     shown = result.codes[:MAX_SEARCH_LINES]
-    blocks: list[Block] = [header(truncate(f"Codes matching “{result.query}”", 150))]
+    blocks: list[Block] = [
+        header(truncate(_("Codes matching “{query}”").format(query=result.query), 150))
+    ]
     if result.corrected:
         blocks.append(
-            plain_section(f"Nothing matched “{result.query}”; showing “{result.corrected}”.")
+            plain_section(
+                _("Nothing matched “{query}”; showing “{corrected}”.").format(
+                    query=result.query, corrected=result.corrected
+                )
+            )
         )
     lines: list[str] = [
         md("{} {}", STATUS_EMOJI[code.status], code_line(code, tagged=True)) for code in shown
     ]
     if len(result.codes) > len(shown):
-        lines.append(f"_+{len(result.codes) - len(shown)} more: add words to narrow it down_")
-    blocks.extend(_line_sections("Best match first:", lines))
+        more = _("+{count} more: add words to narrow it down").format(
+            count=len(result.codes) - len(shown)
+        )
+        lines.append(f"_{more}_")
+    blocks.extend(_line_sections(_("Best match first:"), lines))
     blocks.append(
         actions(
             *(
@@ -227,9 +272,11 @@ def search_results(result: Matches) -> Message:
         )
     )
     best = shown[0]
-    text = (
-        f"{len(result.codes)} codes match. Best: {best.title} ({best.status.value}), "
-        f"{best.action.label}."
+    text = _("{count} codes match. Best: {title} ({status}), {action}.").format(
+        count=len(result.codes),
+        title=best.title,
+        status=status_word(best.status),
+        action=best.action.label,
     )
     return message(text, blocks)
 
@@ -237,21 +284,34 @@ def search_results(result: Matches) -> Message:
 def unknown_code(result: Unknown) -> Message:
     """Nothing matched: say so plainly and offer the closest known codes."""
     query = truncate(result.query, 100)
-    line = f" {result.line.value}" if result.line else ""
     if result.suggestions:
-        lead = f"“{query}” is not a known IAK{line} code."
+        if result.line is Line.POSTPAID:
+            lead = _("“{query}” is not a known IAK postpaid code.")
+        elif result.line is Line.PREPAID:
+            lead = _("“{query}” is not a known IAK prepaid code.")
+        else:
+            lead = _("“{query}” is not a known IAK code.")
+    elif result.line is Line.POSTPAID:
+        lead = _("Nothing in IAK's postpaid response codes matches “{query}”.")
+    elif result.line is Line.PREPAID:
+        lead = _("Nothing in IAK's prepaid response codes matches “{query}”.")
     else:
-        lead = f"Nothing in IAK's{line} response codes matches “{query}”."
+        lead = _("Nothing in IAK's response codes matches “{query}”.")
+    lead = lead.format(query=query)
     blocks: list[Block] = [plain_section(lead)]
     text = lead
     if result.suggestions:
         lines = join(code_line(code, tagged=True) for code in result.suggestions)
-        blocks.append(section(md("*Closest known codes*\n{}", lines)))
-        text += " Closest: " + ", ".join(code.key for code in result.suggestions) + "."
+        blocks.append(section(md("*{}*\n{}", _("Closest known codes"), lines)))
+        text += " " + _("Closest: {codes}.").format(
+            codes=", ".join(code.key for code in result.suggestions)
+        )
     blocks.append(
         context(
-            "`/iak codes` lists every code (`/iak codes postpaid` the postpaid ones) · "
-            "`/iak code <words>` searches their descriptions"
+            _(
+                "`/iak codes` lists every code (`/iak codes postpaid` the postpaid ones) · "
+                "`/iak code <words>` searches their descriptions"
+            )
         )
     )
     return message(text, blocks)
@@ -259,12 +319,12 @@ def unknown_code(result: Unknown) -> Message:
 
 def help_message(commands: Sequence[CommandHelp], *, note: str | None = None) -> Message:
     """Usage of `/iak`: every subcommand with an example."""
-    blocks: list[Block] = [header("/iak: IAK response codes and transactions")]
+    blocks: list[Block] = [header(_("/iak: IAK response codes and transactions"))]
     if note:
         blocks.append(plain_section(note))
-    lines = [f"`{entry.usage}`  {entry.does}" for entry in commands]
-    blocks.extend(_line_sections("*Commands*", lines))
-    text = "Usage: " + "; ".join(entry.usage for entry in commands)
+    lines = [f"`{entry.usage}`  {_(entry.does)}" for entry in commands]
+    blocks.extend(_line_sections("*" + _("Commands") + "*", lines))
+    text = _("Usage: {commands}").format(commands="; ".join(entry.usage for entry in commands))
     if note:
         text = f"{note} {text}"
     return message(text, blocks)

@@ -157,7 +157,7 @@ def _code_line(code: CodeCount, registry: Registry) -> Mrkdwn:
             stops,
             count,
             known.action.label,
-            short_advice(known.advice),
+            short_advice(known.translated_advice),
         )
     if code.rc:
         return md(

@@ -16,6 +16,7 @@ from bot.alerts.model import (
     PendingDetails,
     SpikeDetails,
 )
+from bot.i18n import _, ngettext
 from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
@@ -24,7 +25,7 @@ from bot.slack.blocks.charts import bar
 from bot.slack.blocks.digest import digest_title
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
-from bot.slack.blocks.text import Block, context, divider, header, rupiah, section
+from bot.slack.blocks.text import Block, context, divider, header, number, rupiah, section
 
 MAX_INCIDENTS = 15
 MAX_CODES = 10
@@ -58,8 +59,8 @@ def permalink(channel: str, ts: str) -> str:
 def home_view(snapshot: HomeSnapshot, registry: Registry) -> dict[str, Any]:
     """The Home tab view for someone allowed to see transaction data."""
     blocks: list[Block] = [
-        header("IAK bot: the state of top-ups"),
-        context(f"As of {wib_day(snapshot.now)} · reopen the tab to refresh"),
+        header(_("IAK bot: the state of top-ups")),
+        context(_("As of {when} · reopen the tab to refresh").format(when=wib_day(snapshot.now))),
         divider(),
         section(_incidents(snapshot, registry)),
         divider(),
@@ -78,7 +79,7 @@ def home_refused() -> dict[str, Any]:
         "type": "home",
         "blocks": [
             header("IAK bot"),
-            section(f":lock: {REFUSED_TEXT}"),
+            section(":lock: " + _(REFUSED_TEXT)),
         ],
     }
 
@@ -86,22 +87,27 @@ def home_refused() -> dict[str, Any]:
 def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
     open_ = snapshot.incidents
     if not open_:
-        return "*Open incidents*\n:white_check_mark: None. All quiet."
-    lines = [md("*Open incidents* ({})", len(open_))]
+        return "*{}*\n:white_check_mark: {}".format(_("Open incidents"), _("None. All quiet."))
+    lines = [md("*{}* ({})", _("Open incidents"), len(open_))]
     for incident in open_[:MAX_INCIDENTS]:
         title: str = _title(incident, registry)
         if incident.channel and incident.parent_ts:
             title = link(permalink(incident.channel, incident.parent_ts), title)
         extra: list[Mrkdwn] = []
         if incident.acknowledged_by:
-            extra.append(md("acknowledged by {}", mention(incident.acknowledged_by)))
+            extra.append(
+                md(_("acknowledged by {person}"), person=mention(incident.acknowledged_by))
+            )
         if incident.muted(snapshot.now) and incident.muted_until:
-            extra.append(md("muted until {}", wib(incident.muted_until)))
+            extra.append(md(_("muted until {time}"), time=wib(incident.muted_until)))
         age = duration(snapshot.now - incident.opened_at)
-        line = md("{} {} · open {}", KIND_EMOJI[incident.kind], title, age)
+        line = md(
+            "{} " + _("{title} · open {age}"), KIND_EMOJI[incident.kind], title=title, age=age
+        )
         lines.append(md("{} · {}", line, join(extra, ", ")) if extra else line)
     if len(open_) > MAX_INCIDENTS:
-        lines.append(md("_+{} more in the ops channel_", len(open_) - MAX_INCIDENTS))
+        more = _("+{count} more in the ops channel").format(count=len(open_) - MAX_INCIDENTS)
+        lines.append(md("_{}_", more))
     return join(lines)
 
 
@@ -109,53 +115,64 @@ def _title(incident: Incident, registry: Registry) -> str:
     details = incident.details
     match details:
         case PendingDetails():
-            return f"{details.waiting} top-up(s) pending too long"
+            return ngettext(
+                "{count} top-up pending too long",
+                "{count} top-ups pending too long",
+                details.waiting,
+            ).format(count=details.waiting)
         case SpikeDetails():
             code = registry.rc(incident.key)
             name = f"{incident.key} {code.description}" if code else f"rc {incident.key}"
-            return f"{name}: {details.total} failures"
+            return _("{name}: {count} failures").format(name=name, count=number(details.total))
         case DepositDetails():
-            return f"IAK deposit low: {rupiah(details.balance)}"
+            return _("IAK deposit low: {balance}").format(balance=rupiah(details.balance))
         case ConflictDetails():
-            return f"Conflicting outcomes for {details.ref_id}"
+            return _("Conflicting outcomes for {ref_id}").format(ref_id=details.ref_id)
         case DigestDetails():  # never open, so never listed; here for completeness
             return digest_title(details)
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
-    total = sum(count for _, count in snapshot.pending_by_age)
+    total = sum(count for __, count in snapshot.pending_by_age)
     if total == 0:
-        return "*Pending transactions*\nNone."
-    peak = max(count for _, count in snapshot.pending_by_age)
-    lines = [f"*Pending transactions* ({total})"]
+        return "*{}*\n{}".format(_("Pending transactions"), _("None."))
+    peak = max(count for __, count in snapshot.pending_by_age)
+    lines = ["*{}* ({})".format(_("Pending transactions"), number(total))]
     for band, count in snapshot.pending_by_age:
-        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  {band}")
+        lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  {_(band)}")
     return "\n".join(lines)
 
 
 def _failures(snapshot: HomeSnapshot, registry: Registry) -> str:
     ranked = sorted(snapshot.failures_24h.items(), key=lambda item: -item[1])
     if not ranked:
-        return "*Failures by code, last 24 h*\nNone."
+        return "*{}*\n{}".format(_("Failures by code, last 24 h"), _("None."))
     peak = ranked[0][1]
-    lines = [f"*Failures by code, last 24 h* ({sum(n for _, n in ranked)})"]
+    lines = [
+        "*{}* ({})".format(_("Failures by code, last 24 h"), number(sum(n for __, n in ranked)))
+    ]
     for rc, count in ranked[:MAX_CODES]:
-        line, number = split_code_key(rc)  # `postpaid 06` is postpaid's row
-        code = registry.rc(number, line=line)
-        name = code.description if code else "unknown code"
+        line, code_rc = split_code_key(rc)  # `postpaid 06` is postpaid's row
+        code = registry.rc(code_rc, line=line)
+        name = code.description if code else _("unknown code")
         lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  `{rc}` {name}")
     if len(ranked) > MAX_CODES:
-        lines.append(f"_+{len(ranked) - MAX_CODES} more codes_ · `/iak stats 24h` for all")
+        more = _("+{count} more codes").format(count=len(ranked) - MAX_CODES)
+        lines.append("_{}_ · {}".format(more, _("`/iak stats 24h` for all")))
     return "\n".join(lines)
 
 
 def _deposit(snapshot: HomeSnapshot) -> str:
     if snapshot.balance is None or snapshot.balance_at is None:
-        return "*IAK deposit*\nNo balance reported yet (`/iak balance` asks IAK)."
+        return "*{}*\n{}".format(
+            _("IAK deposit"), _("No balance reported yet (`/iak balance` asks IAK).")
+        )
     low = snapshot.low_balance_threshold
-    warning = " :warning: below the threshold" if low is not None and snapshot.balance < low else ""
+    below = low is not None and snapshot.balance < low
+    warning = " :warning: " + _("below the threshold") if below else ""
     ago = duration(snapshot.now - snapshot.balance_at)
-    return f"*IAK deposit*\n{rupiah(snapshot.balance)}{warning} · reported {ago} ago"
+    reported = _("reported {ago} ago").format(ago=ago)
+    return "*{}*\n{}{} · {}".format(_("IAK deposit"), rupiah(snapshot.balance), warning, reported)
 
 
 def _monitor(snapshot: HomeSnapshot) -> str:
@@ -164,14 +181,24 @@ def _monitor(snapshot: HomeSnapshot) -> str:
     errors = snapshot.health.get("slack_errors") or {}
     parts = []
     if not monitor.get("enabled"):
-        parts.append(":white_circle: monitor off in this process")
+        parts.append(":white_circle: " + _("monitor off in this process"))
     leader = monitor.get("leader")
-    parts.append(f"leader `{leader}`" if leader else ":red_circle: no monitor leader")
+    if leader:
+        parts.append(_("leader {leader}").format(leader=f"`{leader}`"))
+    else:
+        parts.append(":red_circle: " + _("no monitor leader"))
     age = monitor.get("last_tick_age_seconds")
     if age is not None:
-        parts.append(f"last tick {age:.0f} s ago")
+        parts.append(_("last tick {seconds} s ago").format(seconds=f"{age:.0f}"))
     backlog = outbox.get("backlog", 0)
-    parts.append(f"{backlog} alert(s) waiting to be sent")
+    parts.append(
+        ngettext(
+            "{count} alert waiting to be sent", "{count} alerts waiting to be sent", backlog
+        ).format(count=backlog)
+    )
     for channel, error in errors.items():
-        parts.append(f":red_circle: alerts to {channel} stopped: `{error}`")
-    return "Monitor: " + " · ".join(parts)
+        parts.append(
+            ":red_circle: "
+            + _("alerts to {channel} stopped: {error}").format(channel=channel, error=f"`{error}`")
+        )
+    return _("Monitor: {parts}").format(parts=" · ".join(parts))

@@ -45,9 +45,9 @@ def as_mrkdwn(text: str) -> Mrkdwn:
     return text if isinstance(text, Mrkdwn) else Mrkdwn(escape(text))
 
 
-def md(template: str, *values: object) -> Mrkdwn:
-    """The template's `{}` filled with `values`, each escaped unless it is `Mrkdwn` already
-    (numbers go in as numbers, so `{:,}` works).
+def md(template: str, *values: object, **named: object) -> Mrkdwn:
+    """The template's `{}` (or `{name}`, for a translated template) filled with `values`,
+    each escaped unless it is `Mrkdwn` already (numbers go in as numbers, so `{:,}` works).
 
     The template is the bot's own formatting (`*bold*`, `_italic_`, `` `code` ``, emoji, a
     `>` quote at the start of a line). A `<`, `>` or `&` anywhere else in it is escaped as
@@ -56,7 +56,12 @@ def md(template: str, *values: object) -> Mrkdwn:
     are format fields.
     """
     safe = _QUOTE.sub(">", escape(template))
-    return Mrkdwn(safe.format(*(_value(value) for value in values)))
+    return Mrkdwn(
+        safe.format(
+            *(_value(value) for value in values),
+            **{name: _value(value) for name, value in named.items()},
+        )
+    )
 
 
 def _value(value: object) -> object:

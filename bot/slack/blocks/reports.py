@@ -10,7 +10,9 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
-from bot.i18n import N_, _
+from babel.numbers import format_decimal
+
+from bot.i18n import N_, _, babel_locale, ngettext
 from bot.masking import mask_customer_id
 from bot.outcomes import Line, Outcome, split_code_key
 from bot.registry import Registry
@@ -28,6 +30,7 @@ from bot.slack.blocks.text import (
     fields,
     header,
     message,
+    number,
     section,
     truncate,
 )
@@ -51,20 +54,27 @@ PENDING_ICONS = {
     Outcome.UNKNOWN: ":grey_question:",
 }
 OUTCOME_LINES = (
-    (Outcome.SUCCESS, ":white_check_mark: Success"),
-    (Outcome.FAILED, ":x: Failed"),
-    (Outcome.PENDING, ":hourglass_flowing_sand: Pending"),
-    (Outcome.UNKNOWN, ":grey_question: Unknown"),
+    (Outcome.SUCCESS, ":white_check_mark:", N_("Success")),
+    (Outcome.FAILED, ":x:", N_("Failed")),
+    (Outcome.PENDING, ":hourglass_flowing_sand:", N_("Pending")),
+    (Outcome.UNKNOWN, ":grey_question:", N_("Unknown")),
 )
+# The outcomes as counted in the text fallback: "3 success, 1 failed".
+OUTCOME_COUNTED = {
+    Outcome.SUCCESS: N_("success"),
+    Outcome.FAILED: N_("failed"),
+    Outcome.PENDING: N_("pending"),
+    Outcome.UNKNOWN: N_("unknown"),
+}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
-_PENDING_FOOTNOTE = (
+_PENDING_FOOTNOTE = N_(
     ":hourglass_flowing_sand: IAK is still processing · :grey_question: IAK gave no usable "
     "answer: treat as pending · `/iak status <ref_id>` asks IAK now"
 )
 
 
 # How every report places a transaction in time (the monitor does the same).
-_WHEN_FOOTNOTE = (
+_WHEN_FOOTNOTE = N_(
     "Each transaction counts when it happened: the backend's created_at when it sent one, "
     "else when the bot first heard of it."
 )
@@ -72,62 +82,74 @@ _WHEN_FOOTNOTE = (
 
 def reading_message(what: str) -> Message:
     """The ack when the store is slow to answer: the list follows via response_url."""
-    text = f"Reading {what}… the answer follows in a moment."
+    text = _("Reading {what}… the answer follows in a moment.").format(what=_(what))
     return message(text, [section(text)])
 
 
 def store_unavailable(what: str) -> Message:
     """The database did not answer: say so, and what still works."""
-    text = (
-        f"The bot's database did not answer, so I cannot show {what} right now. Try again in "
+    text = _(
+        "The bot's database did not answer, so I cannot show {what} right now. Try again in "
         "a minute; `/iak status <ref_id>` still asks IAK directly."
-    )
+    ).format(what=_(what))
     return message(text, [section(f":warning: {text}")])
 
 
 def pending_card(page: PendingPage, *, now: datetime) -> Message:
     """One page of pending transactions, oldest first, with ages and page buttons."""
-    blocks: list[Block] = [header("Pending transactions")]
+    blocks: list[Block] = [header(_("Pending transactions"))]
     shown = page.transactions
     if not shown:
-        text = "Nothing pending: every transaction the bot has seen has succeeded or failed."
+        text = _("Nothing pending: every transaction the bot has seen has succeeded or failed.")
         blocks.append(section(f":white_check_mark: {text}"))
-        blocks.append(context(_PENDING_FOOTNOTE))
+        blocks.append(context(_(_PENDING_FOOTNOTE)))
         return message(text, blocks)
 
     first, last = page.start + 1, page.start + len(shown)
-    where = f"showing {first:,}–{last:,}" if page.has_previous or page.has_next else "all shown"
+    if page.has_previous or page.has_next:
+        where = _("showing {first}–{last}").format(first=number(first), last=number(last))
+    else:
+        where = _("all shown")
     blocks.append(
         section(
-            f"*{page.total:,} pending*, oldest first ({where}). Ages count from when each "
-            "happened: the backend's created_at when it sent one, else when the bot first "
-            "heard of it."
+            _(
+                "*{count} pending*, oldest first ({where}). Ages count from when each "
+                "happened: the backend's created_at when it sent one, else when the bot first "
+                "heard of it."
+            ).format(count=number(page.total), where=where)
         )
     )
     blocks.extend(_line_sections([_pending_line(item, now) for item in shown]))
     buttons: list[Block] = []
     if page.has_previous:
         cursor = PendingCursor.at(shown[0]).encode()
-        buttons.append(button("Previous page", PENDING_PREVIOUS_ACTION, cursor))
+        buttons.append(button(_("Previous page"), PENDING_PREVIOUS_ACTION, cursor))
     if page.has_next:
         cursor = PendingCursor.at(shown[-1]).encode()
-        buttons.append(button("Next page", PENDING_NEXT_ACTION, cursor))
+        buttons.append(button(_("Next page"), PENDING_NEXT_ACTION, cursor))
     if buttons:
         blocks.append(actions(*buttons, block_id="pending_pages"))
-    blocks.append(context(_PENDING_FOOTNOTE))
+    blocks.append(context(_(_PENDING_FOOTNOTE)))
     oldest = shown[0]
-    plural = "s" if page.total != 1 else ""
-    text = (
-        f"{page.total:,} pending transaction{plural} ({where}), oldest first. "
-        f"{oldest.ref_id} has waited {duration(now - oldest.started_at)}."
+    text = ngettext(
+        "{count} pending transaction ({where}), oldest first. {ref_id} has waited {waited}.",
+        "{count} pending transactions ({where}), oldest first. {ref_id} has waited {waited}.",
+        page.total,
+    ).format(
+        count=number(page.total),
+        where=where,
+        ref_id=oldest.ref_id,
+        waited=duration(now - oldest.started_at),
     )
     return message(text, blocks)
 
 
 def _pending_line(item: PendingTransaction, now: datetime) -> Mrkdwn:
-    rc = md("rc {}", _code(item.rc)) if item.rc else "no rc"
+    rc = md("rc {}", _code(item.rc)) if item.rc else _("no rc")
     product = (
-        _escaped(item.product_code, MAX_SHOWN_PRODUCT) if item.product_code else "product unknown"
+        _escaped(item.product_code, MAX_SHOWN_PRODUCT)
+        if item.product_code
+        else _("product unknown")
     )
     return md(
         "{} *{}* · {} · {} · {} · {} ({})",
@@ -143,37 +165,51 @@ def _pending_line(item: PendingTransaction, now: datetime) -> Mrkdwn:
 
 def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message:
     """Outcomes in a window, the top failure codes with a sparkline each and what to do."""
-    blocks: list[Block] = [header(f"IAK transactions, last {label}")]
+    label = _window_words(label)
+    blocks: list[Block] = [header(_("IAK transactions, last {window}").format(window=label))]
     total = stats.transactions
     if total:
         blocks.append(
             section(
-                f"*{total:,}* transaction{'s' if total != 1 else ''} in the last "
-                f"{label}, by outcome now:"
+                ngettext(
+                    "*{count}* transaction in the last {window}, by outcome now:",
+                    "*{count}* transactions in the last {window}, by outcome now:",
+                    total,
+                ).format(count=number(total), window=label)
             )
         )
         blocks.append(
             fields(
                 *(
-                    f"{name}\n*{stats.outcomes.get(outcome, 0):,}* "
+                    f"{emoji} {_(name)}\n*{number(stats.outcomes.get(outcome, 0))}* "
                     f"({_percent(stats.outcomes.get(outcome, 0), total)})"
-                    for outcome, name in OUTCOME_LINES
+                    for outcome, emoji, name in OUTCOME_LINES
                 )
             )
         )
     else:
-        blocks.append(section(f"No transactions in the last {label}."))
+        blocks.append(section(_("No transactions in the last {window}.").format(window=label)))
 
     blocks.append(divider())
     failures = stats.failure_count
     top = stats.top_failures()
     if not failures:
-        blocks.append(section(f":white_check_mark: No failures in the last {label}."))
+        blocks.append(
+            section(
+                ":white_check_mark: " + _("No failures in the last {window}.").format(window=label)
+            )
+        )
     else:
         blocks.append(
             section(
-                f"*Top failure codes* · {failures:,} failure{'s' if failures != 1 else ''} "
-                f"in the last {label}"
+                "*"
+                + _("Top failure codes")
+                + "* · "
+                + ngettext(
+                    "{count} failure in the last {window}",
+                    "{count} failures in the last {window}",
+                    failures,
+                ).format(count=number(failures), window=label)
             )
         )
         for rc, count in top[:MAX_STATS_CODES]:
@@ -182,27 +218,31 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             )
         rest = top[MAX_STATS_CODES:]
         if rest:
-            others = sum(count for _, count in rest)
+            others = sum(count for __, count in rest)
             blocks.append(
                 context(
                     md(
-                        "+{} other code{}: {} failure{} · {}",
-                        len(rest),
-                        "s" if len(rest) != 1 else "",
-                        f"{others:,}",
-                        "s" if others != 1 else "",
-                        join((_code(rc) if rc else "no rc" for rc, _ in rest[:20]), ", "),
+                        "{}: {} · {}",
+                        ngettext("+{count} other code", "+{count} other codes", len(rest)).format(
+                            count=len(rest)
+                        ),
+                        ngettext("{count} failure", "{count} failures", others).format(
+                            count=number(others)
+                        ),
+                        join((_code(rc) if rc else _("no rc") for rc, __ in rest[:20]), ", "),
                     )
                 )
             )
         window = stats.window
         blocks.append(
             context(
-                f"Sparklines: {window.count} buckets of {duration(window.width)}, oldest on the "
-                "left, each scaled to its own busiest bucket · `/iak code <rc>` for the full card"
+                _(
+                    "Sparklines: {count} buckets of {width}, oldest on the left, each scaled to "
+                    "its own busiest bucket · `/iak code <rc>` for the full card"
+                ).format(count=window.count, width=duration(window.width))
             )
         )
-    blocks.append(context(_WHEN_FOOTNOTE))
+    blocks.append(context(_(_WHEN_FOOTNOTE)))
     return message(_stats_text(stats, top, label), blocks)
 
 
@@ -214,19 +254,23 @@ def _failure_lines(
     if code is not None:
         stops = f" {STOPS_SALES}" if code.stops_sales else ""
         title = md("*{}* ({}){}", code.title, _(LINE_NAMES[line]), stops)
-        remedy = md("_{}_: {}", code.action.label, short_advice(code.advice))
+        remedy = md("_{}_: {}", code.action.label, short_advice(code.translated_advice))
     elif rc:
-        title = md("*{}* · not in IAK's published table", _code(rc))
+        title = md("*{}* · {}", _code(rc), _("not in IAK's published table"))
         remedy = md(
-            "_Contact IAK_: ask what rc {} means; treat these as failed meanwhile.", _code(rc)
+            "_{}_: {}",
+            _("Contact IAK"),
+            md(_("ask what rc {rc} means; treat these as failed meanwhile."), rc=_code(rc)),
         )
     else:
-        title = md("*No rc* · IAK said failed without a response code")
-        remedy = md("_Check one_: `/iak status <ref_id>` shows what IAK says about it now.")
-    share = _percent(count, failures)
-    return md(
-        "{} — *{:,}* ({} of failures)\n`{}`\n{}", title, count, share, sparkline(buckets), remedy
-    )
+        title = md("*{}* · {}", _("No rc"), _("IAK said failed without a response code"))
+        remedy = md(
+            "_{}_: {}",
+            _("Check one"),
+            _("`/iak status <ref_id>` shows what IAK says about it now."),
+        )
+    share = _("{share} of failures").format(share=_percent(count, failures))
+    return md("{} — *{}* ({})\n`{}`\n{}", title, number(count), share, sparkline(buckets), remedy)
 
 
 def short_advice(advice: str, limit: int = MAX_ADVICE) -> str:
@@ -236,22 +280,41 @@ def short_advice(advice: str, limit: int = MAX_ADVICE) -> str:
 
 def _stats_text(stats: WindowStats, top: list[tuple[str | None, int]], label: str) -> str:
     counts = ", ".join(
-        f"{stats.outcomes.get(outcome, 0):,} {outcome.value}" for outcome, _ in OUTCOME_LINES
+        f"{number(stats.outcomes.get(outcome, 0))} {_(OUTCOME_COUNTED[outcome])}"
+        for outcome, __, ___ in OUTCOME_LINES
     )
-    text = f"Last {label}: {stats.transactions:,} transactions ({counts})."
+    text = _("Last {window}: {count} transactions ({counts}).").format(
+        window=_window_words(label), count=number(stats.transactions), counts=counts
+    )
     if top:
         rc, count = top[0]
-        text += f" Top failure: {'rc ' + rc if rc else 'no rc'} ({count:,})."
+        text += " " + _("Top failure: {code} ({count}).").format(
+            code="rc " + rc if rc else _("no rc"), count=number(count)
+        )
     return text
+
+
+def _window_words(label: str) -> str:
+    """A window's label (`1h`, `24h`, `7d`) as the reader says it (`24 h`, `24 jam`)."""
+    amount, unit = label[:-1], label[-1:]
+    if amount.isdigit() and unit == "h":
+        # TRANSLATORS: a report's window, as in "the last 24h".
+        return _("{hours}h").format(hours=amount)
+    if amount.isdigit() and unit == "d":
+        # TRANSLATORS: a report's window, as in "the last 7d".
+        return _("{days}d").format(days=amount)
+    return label
 
 
 def _percent(part: int, whole: int) -> str:
     if whole <= 0:
-        return "0 %"
+        return _("{share} %").format(share=0)
     share = part / whole * 100
     if part and share < 0.1:
-        return "< 0.1 %"
-    return f"{share:.0f} %" if share >= 10 or share == 0 else f"{share:.1f} %"
+        return "< " + _("{share} %").format(share=number(0.1))
+    pattern = "0" if share >= 10 or share == 0 else "0.0"
+    shown = format_decimal(round(share, 0 if pattern == "0" else 1), pattern, locale=babel_locale())
+    return _("{share} %").format(share=shown)
 
 
 def _code(text: str, limit: int = 100) -> Mrkdwn:

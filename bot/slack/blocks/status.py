@@ -11,6 +11,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
 
+from babel.numbers import format_decimal
+
+from bot.i18n import N_, _, babel_locale, ngettext
 from bot.iak.client import (
     Answer,
     BalanceCheck,
@@ -58,36 +61,37 @@ SAME_MOMENT = timedelta(minutes=1)
 # The code IAK answers a wrong sign with, per line.
 WRONG_SIGN_CODES = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 
+# (emoji, words): the words are translated where shown.
 OUTCOME_BADGES = {
-    Outcome.SUCCESS: ":white_check_mark: *Success*",
-    Outcome.FAILED: ":x: *Failed*",
-    Outcome.PENDING: ":hourglass_flowing_sand: *Pending*",
-    Outcome.UNKNOWN: ":grey_question: *Unknown: treat as pending*",
+    Outcome.SUCCESS: (":white_check_mark:", N_("Success")),
+    Outcome.FAILED: (":x:", N_("Failed")),
+    Outcome.PENDING: (":hourglass_flowing_sand:", N_("Pending")),
+    Outcome.UNKNOWN: (":grey_question:", N_("Unknown: treat as pending")),
 }
 OUTCOME_WORDS = {
-    Outcome.SUCCESS: "Success",
-    Outcome.FAILED: "Failed",
-    Outcome.PENDING: "Pending",
-    Outcome.UNKNOWN: "Unknown (treat as pending)",
+    Outcome.SUCCESS: N_("Success"),
+    Outcome.FAILED: N_("Failed"),
+    Outcome.PENDING: N_("Pending"),
+    Outcome.UNKNOWN: N_("Unknown (treat as pending)"),
 }
 SOURCE_WORDS = {
-    Source.CALLBACK: "IAK callback",
-    Source.INGEST: "merchant backend",
-    Source.STATUS_CHECK: "status check",
+    Source.CALLBACK: N_("IAK callback"),
+    Source.INGEST: N_("merchant backend"),
+    Source.STATUS_CHECK: N_("status check"),
 }
 POSTPAID_OUTCOME_BADGES = {
-    PostpaidOutcome.SUCCESS: ":white_check_mark: *Paid*",
-    PostpaidOutcome.FAILED: ":x: *Payment failed*",
-    PostpaidOutcome.PENDING: ":hourglass_flowing_sand: *In process*",
-    PostpaidOutcome.NOT_PAID: ":white_circle: *Not paid: IAK never received the payment*",
-    PostpaidOutcome.UNKNOWN: ":grey_question: *Unknown: treat as pending*",
+    PostpaidOutcome.SUCCESS: (":white_check_mark:", N_("Paid")),
+    PostpaidOutcome.FAILED: (":x:", N_("Payment failed")),
+    PostpaidOutcome.PENDING: (":hourglass_flowing_sand:", N_("In process")),
+    PostpaidOutcome.NOT_PAID: (":white_circle:", N_("Not paid: IAK never received the payment")),
+    PostpaidOutcome.UNKNOWN: (":grey_question:", N_("Unknown: treat as pending")),
 }
 POSTPAID_OUTCOME_WORDS = {
-    PostpaidOutcome.SUCCESS: "Paid",
-    PostpaidOutcome.FAILED: "Payment failed",
-    PostpaidOutcome.PENDING: "In process",
-    PostpaidOutcome.NOT_PAID: "Not paid (IAK never received the payment)",
-    PostpaidOutcome.UNKNOWN: "Unknown (treat as pending)",
+    PostpaidOutcome.SUCCESS: N_("Paid"),
+    PostpaidOutcome.FAILED: N_("Payment failed"),
+    PostpaidOutcome.PENDING: N_("In process"),
+    PostpaidOutcome.NOT_PAID: N_("Not paid (IAK never received the payment)"),
+    PostpaidOutcome.UNKNOWN: N_("Unknown (treat as pending)"),
 }
 IAK_IP_SETTINGS = "https://developer.iak.id/prod-setting"
 # Phone numbers (08…, 62…) and PLN meter numbers are 10-13 digits; tr_ids and amounts in
@@ -111,27 +115,39 @@ class RecheckTarget:
     @classmethod
     def parse(cls, value: str) -> RecheckTarget:
         """The target a button's value names (see `value`)."""
-        first, _, rest = value.partition(" ")
+        first, __, rest = value.partition(" ")
         line = line_named(first) if rest else None
         return cls(rest, line) if line is not None else cls(value)
 
 
+def _badge(badge: tuple[str, str]) -> str:
+    emoji, words = badge
+    return f"{emoji} *{_(words)}*"
+
+
 def checking_message(ref_id: str, endpoint: IakEndpoint) -> Message:
     """The ack of `/iak status` (and `status pp`): the card follows when IAK answers."""
-    what = f"postpaid bill {ref_id}" if endpoint.line is Line.POSTPAID else ref_id
-    text = f"Checking {what} at IAK ({endpoint.environment})… the card follows in a moment."
+    if endpoint.line is Line.POSTPAID:
+        text = _(
+            "Checking postpaid bill {ref_id} at IAK ({environment})… the card follows in a moment."
+        )
+    else:
+        text = _("Checking {ref_id} at IAK ({environment})… the card follows in a moment.")
+    text = text.format(ref_id=ref_id, environment=endpoint.environment)
     return message(text, [plain_section(text)])
 
 
 def checking_balance_message(endpoint: IakEndpoint) -> Message:
     """The ack of `/iak balance`."""
-    text = f"Asking IAK ({endpoint.environment}) for the deposit balance…"
+    text = _("Asking IAK ({environment}) for the deposit balance…").format(
+        environment=endpoint.environment
+    )
     return message(text, [plain_section(text)])
 
 
 def iak_not_configured(problem: str) -> Message:
     """`/iak status` or `/iak balance` on a bot without IAK credentials: which settings to set."""
-    lead = "The bot cannot ask IAK yet: its IAK credentials are not set."
+    lead = _("The bot cannot ask IAK yet: its IAK credentials are not set.")
     return message(f"{lead} {problem}", [section(f":warning: *{lead}*"), plain_section(problem)])
 
 
@@ -150,8 +166,12 @@ def status_card(
     transaction = check.transaction
     customer_id = transaction.customer_id if transaction else None
     blocks: list[Block] = [
-        header(f"Transaction {check.ref_id}"),
-        context(f"{OUTCOME_BADGES[check.outcome]}   at IAK {check.answer.endpoint.environment}"),
+        header(_("Transaction {ref_id}").format(ref_id=check.ref_id)),
+        context(
+            _badge(OUTCOME_BADGES[check.outcome])
+            + "   "
+            + _("at IAK {environment}").format(environment=check.answer.endpoint.environment)
+        ),
     ]
     problem = _problem(
         check.answer,
@@ -191,10 +211,13 @@ def postpaid_status_card(
     bill = check.bill
     customer_id = bill.customer_id if bill else None
     blocks: list[Block] = [
-        header(f"Postpaid bill {check.ref_id}"),
+        header(_("Postpaid bill {ref_id}").format(ref_id=check.ref_id)),
         context(
-            f"{POSTPAID_OUTCOME_BADGES[check.outcome]}   at IAK {check.answer.endpoint.environment}"
-            " (postpaid)"
+            _badge(POSTPAID_OUTCOME_BADGES[check.outcome])
+            + "   "
+            + _("at IAK {environment} (postpaid)").format(
+                environment=check.answer.endpoint.environment
+            )
         ),
     ]
     problem = _problem(
@@ -223,16 +246,23 @@ def postpaid_status_card(
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
     blocks.append(context(_asked(check.answer)))
-    parts = [f"Postpaid bill {check.ref_id}: {POSTPAID_OUTCOME_WORDS[check.outcome]}."]
+    parts = [
+        _("Postpaid bill {ref_id}: {outcome}.").format(
+            ref_id=check.ref_id, outcome=_(POSTPAID_OUTCOME_WORDS[check.outcome])
+        )
+    ]
     if not describes:
         parts.append(_headline(check.answer) + ".")
     elif bill is not None:
         parts.append(
-            f"{bill.product_code or 'Product unknown'}, customer {mask_customer_id(customer_id)}, "
-            f"{rupiah(bill.price)}."
+            _("{product}, customer {customer}, {price}.").format(
+                product=bill.product_code or _("Product unknown"),
+                customer=mask_customer_id(customer_id),
+                price=rupiah(bill.price),
+            )
         )
     if code is not None:
-        parts.append(f"What to do: {code.action.label}.")
+        parts.append(_("What to do: {action}.").format(action=code.action.label))
     return message(" ".join(parts), blocks)
 
 
@@ -241,7 +271,9 @@ def balance_card(
 ) -> Message:
     """IAK's deposit balance; below `low_threshold` (LOW_BALANCE_THRESHOLD) it says so first."""
     endpoint = check.answer.endpoint
-    blocks: list[Block] = [header(f"IAK deposit balance ({endpoint.environment})")]
+    blocks: list[Block] = [
+        header(_("IAK deposit balance ({environment})").format(environment=endpoint.environment))
+    ]
     balance = check.balance
     low = balance is not None and low_threshold is not None and balance < low_threshold
     deposit = registry.rc("17")
@@ -249,12 +281,20 @@ def balance_card(
         if low:
             blocks.append(
                 section(
-                    f"{STOPS_SALES} *Low deposit: {rupiah(balance)} is below the threshold of "
-                    f"{rupiah(low_threshold)}*\nTop up the IAK deposit now: once it runs out, "
-                    "every sale fails with rc 17 (INSUFFICIENT DEPOSIT)."
+                    f"{STOPS_SALES} "
+                    + _(
+                        "*Low deposit: {balance} is below the threshold of {threshold}*\n"
+                        "Top up the IAK deposit now: once it runs out, every sale fails with "
+                        "rc 17 (INSUFFICIENT DEPOSIT)."
+                    ).format(balance=rupiah(balance), threshold=rupiah(low_threshold))
                 )
             )
-        blocks.append(section(f":moneybag: *{rupiah(balance)}* left in the IAK deposit"))
+        blocks.append(
+            section(
+                ":moneybag: "
+                + _("*{balance}* left in the IAK deposit").format(balance=rupiah(balance))
+            )
+        )
         if low and deposit is not None and deposit.links:
             blocks.append(
                 actions(
@@ -266,7 +306,11 @@ def balance_card(
                 )
             )
         elif low_threshold is not None:
-            blocks.append(context(f"Low-balance threshold: {rupiah(low_threshold)}"))
+            blocks.append(
+                context(
+                    _("Low-balance threshold: {threshold}").format(threshold=rupiah(low_threshold))
+                )
+            )
     problem = _problem(check.answer, registry, unknown_outcome=None, customer_id=None)
     code = None
     if problem:
@@ -282,24 +326,28 @@ def balance_card(
                 blocks.append(actions(*links, block_id="balance_links"))
     blocks.append(context(_asked(check.answer)))
     if balance is None:
-        text = f"IAK deposit balance ({endpoint.environment}): unknown. {_headline(check.answer)}."
+        text = _("IAK deposit balance ({environment}): unknown. {problem}.").format(
+            environment=endpoint.environment, problem=_headline(check.answer)
+        )
     elif low:
-        text = (
-            f"LOW DEPOSIT: {rupiah(balance)} is below {rupiah(low_threshold)}. "
-            "Top up the IAK deposit now."
+        text = _("LOW DEPOSIT: {balance} is below {threshold}. Top up the IAK deposit now.").format(
+            balance=rupiah(balance), threshold=rupiah(low_threshold)
         )
     else:
-        text = f"IAK deposit balance ({endpoint.environment}): {rupiah(balance)}."
+        text = _("IAK deposit balance ({environment}): {balance}.").format(
+            environment=endpoint.environment, balance=rupiah(balance)
+        )
     return message(text, blocks)
 
 
 def _remediation_section(code: ResponseCode) -> list[Block]:
-    table = (
-        "postpaid response-code table" if code.table is Table.POSTPAID else "response-code table"
-    )
+    if code.table is Table.POSTPAID:
+        title = _("From IAK's postpaid response-code table: {title}")
+    else:
+        title = _("From IAK's response-code table: {title}")
     return [
         divider(),
-        section(f"*From IAK's {table}: {code.title}*"),
+        section("*" + title.format(title=code.title) + "*"),
         *remediation_blocks(code),
     ]
 
@@ -309,11 +357,11 @@ def _status_buttons(
 ) -> list[Block]:
     """Recheck, "Check the product" when the code is about the product, and the code's links."""
     # No target: a terminal, with nothing to press but links.
-    elements = [button("Recheck", RECHECK_ACTION, target.value)] if target is not None else []
+    elements = [button(_("Recheck"), RECHECK_ACTION, target.value)] if target is not None else []
     if target is not None and code is not None and code.code in PRODUCT_CODES and product_code:
         line = code.table.line
         elements.append(
-            button("Check the product", CHECK_PRODUCT_ACTION, product_key(line, product_code))
+            button(_("Check the product"), CHECK_PRODUCT_ACTION, product_key(line, product_code))
         )
     if code is not None:
         elements += [
@@ -338,15 +386,15 @@ def _describes_bill(check: PostpaidCheck) -> bool:
 def _bill_fields(bill: PostpaidBill) -> list[Mrkdwn]:
     customer_id = bill.customer_id
     values = [
-        ("Product", bill.product_code or "—"),
-        ("Customer", mask_customer_id(customer_id)),
-        ("Bill name", mask_name(bill.bill_name)),
-        ("Period", bill.period or "—"),
-        ("Nominal", rupiah(bill.nominal)),
-        ("Admin fee", rupiah(bill.admin)),
-        ("Price", rupiah(bill.price)),
-        ("IAK tr_id", bill.tr_id or "—"),
-        ("Biller's noref", bill.noref or "—"),
+        (_("Product"), bill.product_code or "—"),
+        (_("Customer"), mask_customer_id(customer_id)),
+        (_("Bill name"), mask_name(bill.bill_name)),
+        (_("Period"), bill.period or "—"),
+        (_("Nominal"), rupiah(bill.nominal)),
+        (_("Admin fee"), rupiah(bill.admin)),
+        (_("Price"), rupiah(bill.price)),
+        (_("IAK tr_id"), bill.tr_id or "—"),
+        (_("Biller's noref"), bill.noref or "—"),
     ]
     said = " · ".join(
         part
@@ -357,7 +405,7 @@ def _bill_fields(bill: PostpaidBill) -> list[Mrkdwn]:
         if part
     )
     if said:
-        values.append(("IAK says", truncate(said, 200)))
+        values.append((_("IAK says"), truncate(said, 200)))
     return [_field(label, value) for label, value in values]
 
 
@@ -370,12 +418,14 @@ def _bill_money(bill: PostpaidBill) -> str | None:
     """What the payment took from the deposit, and when IAK says it happened."""
     parts = []
     if bill.selling_price is not None:
-        parts.append(f"Taken from the deposit: {rupiah(bill.selling_price)}")
+        parts.append(
+            _("Taken from the deposit: {amount}").format(amount=rupiah(bill.selling_price))
+        )
     if bill.balance is not None:
-        parts.append(f"deposit after: {rupiah(bill.balance)}")
+        parts.append(_("deposit after: {balance}").format(balance=rupiah(bill.balance)))
     when = _iak_time(bill.datetime)
     if when:
-        parts.append(f"IAK's time: {when}")
+        parts.append(_("IAK's time: {when}").format(when=when))
     return " · ".join(parts) or None
 
 
@@ -399,14 +449,14 @@ def _describes_transaction(check: StatusCheck) -> bool:
 def _fields(transaction: TransactionData, outcome: Outcome) -> list[Mrkdwn]:
     customer_id = transaction.customer_id
     values = [
-        ("Product", transaction.product_code or "—"),
-        ("Customer", mask_customer_id(customer_id)),
-        ("Price", rupiah(transaction.price)),
-        ("Deposit after", rupiah(transaction.balance)),
-        ("IAK tr_id", transaction.tr_id or "—"),
+        (_("Product"), transaction.product_code or "—"),
+        (_("Customer"), mask_customer_id(customer_id)),
+        (_("Price"), rupiah(transaction.price)),
+        (_("Deposit after"), rupiah(transaction.balance)),
+        (_("IAK tr_id"), transaction.tr_id or "—"),
     ]
     if outcome is Outcome.SUCCESS and transaction.sn:
-        values.append(("Serial number", _scrub(mask_serial(transaction.sn), customer_id)))
+        values.append((_("Serial number"), _scrub(mask_serial(transaction.sn), customer_id)))
     said = " · ".join(
         part
         for part in (
@@ -416,7 +466,7 @@ def _fields(transaction: TransactionData, outcome: Outcome) -> list[Mrkdwn]:
         if part
     )
     if said:
-        values.append(("IAK says", truncate(said, 200)))
+        values.append((_("IAK says"), truncate(said, 200)))
     return [_field(label, value) for label, value in values]
 
 
@@ -461,57 +511,76 @@ def _problem(
     postpaid = answer.line is Line.POSTPAID
     where = f"IAK {endpoint.environment} ({endpoint.base_url})"
     status_check = unknown_outcome is not None
-    thing = "bill payment" if postpaid else "transaction"
-    unknown = (
-        f" The {thing}'s outcome is unknown: treat it as pending (do not refund or "
-        f"{'pay it again' if postpaid else 'resend it'} yet) and recheck in a minute."
-        if status_check
-        else ""
-    )
+    unknown = ""
+    if status_check:
+        unknown = " " + (
+            _(
+                "The bill payment's outcome is unknown: treat it as pending (do not refund or "
+                "pay it again yet) and recheck in a minute."
+            )
+            if postpaid
+            else _(
+                "The transaction's outcome is unknown: treat it as pending (do not refund or "
+                "resend it yet) and recheck in a minute."
+            )
+        )
     failure = answer.failure
     if failure is not None and failure.kind is ErrorKind.BUSY:
         return f":warning: *{_headline(answer)}*\n{failure.detail}.{unknown}"
     if failure is not None:
-        tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
-        return (
-            f":warning: *{_headline(answer)}*\nAsked {where}: {failure.detail} ({tries}).{unknown}"
+        asked = _("Asked {where}: {detail} ({tries}).").format(
+            where=where, detail=failure.detail, tries=_attempts(answer.attempts)
         )
+        return f":warning: *{_headline(answer)}*\n{asked}{unknown}"
     rc = answer.rc
     code_word = "response_code" if postpaid else "rc"
     if rc == "06" and status_check:
-        other = (
-            "A prepaid top-up is checked with `/iak status <ref_id>` (`iak-bot status`)."
-            if postpaid
-            else "A postpaid bill is checked with `/iak status pp <ref_id>` "
-            "(`iak-bot status --postpaid`)."
-        )
-        return (
-            f":mag: *Not found at IAK {endpoint.environment}*\nIAK has no "
-            f"{'postpaid bill payment' if postpaid else 'transaction'} with this "
-            f"ref_id at {endpoint.base_url} (`IAK_ENV={endpoint.environment}`). A "
-            "sandbox ref_id checked against production, or a production one against the "
+        if postpaid:
+            other = _("A prepaid top-up is checked with `/iak status <ref_id>` (`iak-bot status`).")
+            lead = _("IAK has no postpaid bill payment with this ref_id at {base_url} ({setting}).")
+        else:
+            other = _(
+                "A postpaid bill is checked with `/iak status pp <ref_id>` "
+                "(`iak-bot status --postpaid`)."
+            )
+            lead = _("IAK has no transaction with this ref_id at {base_url} ({setting}).")
+        title = _("Not found at IAK {environment}").format(environment=endpoint.environment)
+        lead = lead.format(base_url=endpoint.base_url, setting=f"`IAK_ENV={endpoint.environment}`")
+        mistake = _(
+            "A sandbox ref_id checked against production, or a production one against the "
             "sandbox, is a classic mistake: check which environment the backend sent it to, "
-            f"and the ref_id for typos. {other}"
+            "and the ref_id for typos."
         )
+        return f":mag: *{title}*\n{lead} {mistake} {other}"
     if rc == WRONG_SIGN_CODES[answer.line]:
-        return (
-            f"{STOPS_SALES} *IAK rejected the bot's own credentials* ({code_word} {rc}, wrong "
-            f"sign)\nThis is about the bot's settings{f', not the {thing}' if unknown else ''}. "
-            "Check `IAK_USERNAME` (the "
-            "account's registered phone number) and `IAK_API_KEY`: the key must belong to the "
-            f"environment in `IAK_ENV` (now `{endpoint.environment}`, "
-            f"{endpoint.base_url}); the development key does not work in production, "
-            f"nor the reverse.{unknown}"
-        )
+        title = _("IAK rejected the bot's own credentials")
+        wrong = _("{code_word} {rc}, wrong sign").format(code_word=code_word, rc=rc)
+        if not unknown:
+            about = _("This is about the bot's settings.")
+        elif postpaid:
+            about = _("This is about the bot's settings, not the bill payment.")
+        else:
+            about = _("This is about the bot's settings, not the transaction.")
+        check = _(
+            "Check `IAK_USERNAME` (the account's registered phone number) and `IAK_API_KEY`: "
+            "the key must belong to the environment in `IAK_ENV` (now `{environment}`, "
+            "{base_url}); the development key does not work in production, nor the reverse."
+        ).format(environment=endpoint.environment, base_url=endpoint.base_url)
+        return f"{STOPS_SALES} *{title}* ({wrong})\n{about} {check}{unknown}"
     if rc == "102":
         return md(
-            "{} *IAK refuses the bot's outbound IP address* ({} 102)\n"
-            "Add the bot's outbound IP on {}. On Heroku-style platforms a dyno's outbound IP "
-            "changes on every restart: route the bot through a static-IP add-on and whitelist "
-            "the add-on's addresses instead.{}",
+            "{} *{}* ({} 102)\n{}{}",
             STOPS_SALES,
+            _("IAK refuses the bot's outbound IP address"),
             code_word,
-            link(IAK_IP_SETTINGS, "IAK's IP settings page"),
+            md(
+                _(
+                    "Add the bot's outbound IP on {page}. On Heroku-style platforms a dyno's "
+                    "outbound IP changes on every restart: route the bot through a static-IP "
+                    "add-on and whitelist the add-on's addresses instead."
+                ),
+                page=link(IAK_IP_SETTINGS, _("IAK's IP settings page")),
+            ),
             unknown,
         )
     code = registry.rc(rc, line=answer.line) if rc else None
@@ -519,20 +588,27 @@ def _problem(
     refused = rc in refused_rcs if status_check else rc not in (None, "00")
     if rc is not None and refused:
         meaning = f": {code.description}" if code else ""
-        return f":warning: *IAK refused the check* ({code_word} {rc}{meaning}).{unknown}"
+        title = _("IAK refused the check")
+        return f":warning: *{title}* ({code_word} {rc}{meaning}).{unknown}"
     if rc is not None and code is None and unknown_outcome:
-        table = "postpaid table" if postpaid else "published table"
-        return (
-            f":grey_question: *IAK answered {code_word} {rc}, which is not in IAK's "
-            f"{table}*\nTreat the {thing} as pending and ask IAK what it means."
-        )
+        if postpaid:
+            title = _("IAK answered {code_word} {rc}, which is not in IAK's postpaid table")
+            advice = _("Treat the bill payment as pending and ask IAK what it means.")
+        else:
+            title = _("IAK answered {code_word} {rc}, which is not in IAK's published table")
+            advice = _("Treat the transaction as pending and ask IAK what it means.")
+        title = title.format(code_word=code_word, rc=rc)
+        return f":grey_question: *{title}*\n{advice}"
     if rc is None and answer.http_status == 400:
-        details = answer.error_details or answer.message or "no details given"
-        return (
-            ":warning: *IAK refused the request* (HTTP 400)\n"
-            f"IAK says: {truncate(_scrub(details, customer_id), 300)}{unknown}"
-        )
+        details = answer.error_details or answer.message or _("no details given")
+        title = _("IAK refused the request")
+        says = _("IAK says: {details}").format(details=truncate(_scrub(details, customer_id), 300))
+        return f":warning: *{title}* (HTTP 400)\n{says}{unknown}"
     return None
+
+
+def _attempts(attempts: int) -> str:
+    return ngettext("{count} attempt", "{count} attempts", attempts).format(count=attempts)
 
 
 def _headline(answer: Answer) -> str:
@@ -542,29 +618,36 @@ def _headline(answer: Answer) -> str:
         rc = answer.rc
         word = "response_code" if answer.line is Line.POSTPAID else "rc"
         wrong_sign = WRONG_SIGN_CODES[answer.line]
-        return {
-            "06": f"Not found at IAK {answer.endpoint.environment}",
-            wrong_sign: f"IAK rejected the bot's credentials ({word} {wrong_sign}): check "
-            "IAK_USERNAME, IAK_API_KEY",
-            "102": f"IAK refuses the bot's IP address ({word} 102)",
-        }.get(
-            rc or "",
-            f"IAK answered {word} {rc}" if rc else f"IAK answered HTTP {answer.http_status}",
-        )
+        if rc == "06":
+            return _("Not found at IAK {environment}").format(
+                environment=answer.endpoint.environment
+            )
+        if rc == wrong_sign:
+            return _(
+                "IAK rejected the bot's credentials ({code_word} {rc}): check "
+                "IAK_USERNAME, IAK_API_KEY"
+            ).format(code_word=word, rc=wrong_sign)
+        if rc == "102":
+            return _("IAK refuses the bot's IP address ({code_word} 102)").format(code_word=word)
+        if rc:
+            return _("IAK answered {code_word} {rc}").format(code_word=word, rc=rc)
+        return _("IAK answered HTTP {status}").format(status=answer.http_status)
     return {
-        ErrorKind.TIMEOUT: "IAK did not answer in time",
-        ErrorKind.UNREACHABLE: "Could not reach IAK",
-        ErrorKind.HTTP_STATUS: f"IAK answered HTTP {failure.http_status}",
-        ErrorKind.UNPARSEABLE: "IAK's answer could not be read",
-        ErrorKind.BUSY: "Too many checks at IAK at once: try again in a minute",
-    }[failure.kind]
+        ErrorKind.TIMEOUT: lambda: _("IAK did not answer in time"),
+        ErrorKind.UNREACHABLE: lambda: _("Could not reach IAK"),
+        ErrorKind.HTTP_STATUS: lambda: _("IAK answered HTTP {status}").format(
+            status=failure.http_status
+        ),
+        ErrorKind.UNPARSEABLE: lambda: _("IAK's answer could not be read"),
+        ErrorKind.BUSY: lambda: _("Too many checks at IAK at once: try again in a minute"),
+    }[failure.kind]()
 
 
 def _history_block(history: History) -> Block:
     """First seen (and, when the backend said, when it happened), then each change of
     outcome or rc, newest last."""
     if not history.events:
-        return context("The bot has no record of this ref_id (no callback or backend report).")
+        return context(_("The bot has no record of this ref_id (no callback or backend report)."))
     ordered = sorted(history.events, key=lambda seen: _utc(seen.at))
     changes = [ordered[0]] + [
         seen
@@ -575,19 +658,33 @@ def _history_block(history: History) -> Block:
     lines: list[Mrkdwn] = []
     created = history.created_at
     if created is not None and abs(_utc(first.at) - _utc(created)) >= SAME_MOMENT:
-        lines.append(md("*Created* {} (the backend's time)", _when(created)))
-    lines.append(md("*First seen by the bot* {} ({})", _when(first.at), SOURCE_WORDS[first.source]))
+        lines.append(md(_("*Created* {when} (the backend's time)"), when=_when(created)))
+    lines.append(
+        md(
+            _("*First seen by the bot* {when} ({source})"),
+            when=_when(first.at),
+            source=_(SOURCE_WORDS[first.source]),
+        )
+    )
     shown = changes[-MAX_HISTORY_LINES:]
     if len(shown) < len(changes):
-        lines.append(md("_{} earlier change(s) not shown_", len(changes) - len(shown)))
+        earlier = len(changes) - len(shown)
+        lines.append(
+            md(
+                "_{}_",
+                ngettext(
+                    "{count} earlier change not shown", "{count} earlier changes not shown", earlier
+                ).format(count=earlier),
+            )
+        )
     for seen in shown:
         rc = f" (rc {seen.rc})" if seen.rc else ""
         lines.append(
             md(
                 "• {} {}: {}{}",
                 _when(seen.at),
-                SOURCE_WORDS[seen.source],
-                OUTCOME_WORDS[seen.outcome],
+                _(SOURCE_WORDS[seen.source]),
+                _(OUTCOME_WORDS[seen.outcome]),
                 rc,
             )
         )
@@ -596,26 +693,30 @@ def _history_block(history: History) -> Block:
 
 def _asked(answer: Answer) -> str:
     endpoint = answer.endpoint
-    tries = f"{answer.attempts} attempt{'s' if answer.attempts != 1 else ''}"
-    return (
-        f"Asked IAK {endpoint.environment} at {endpoint.base_url} · {tries} in "
-        f"{answer.elapsed:.1f} s"
+    return _("Asked IAK {environment} at {base_url} · {tries} in {seconds} s").format(
+        environment=endpoint.environment,
+        base_url=endpoint.base_url,
+        tries=_attempts(answer.attempts),
+        seconds=format_decimal(round(answer.elapsed, 1), "0.0", locale=babel_locale()),
     )
 
 
 def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str | None) -> str:
     """The plain-text fallback: notifications and screen readers get the gist."""
-    parts = [f"{check.ref_id}: {OUTCOME_WORDS[check.outcome]}."]
+    parts = [f"{check.ref_id}: {_(OUTCOME_WORDS[check.outcome])}."]
     transaction = check.transaction
     if not _describes_transaction(check):
         parts.append(_headline(check.answer) + ".")
     elif transaction is not None:
         parts.append(
-            f"{transaction.product_code or 'Product unknown'}, customer "
-            f"{mask_customer_id(customer_id)}, {rupiah(transaction.price)}."
+            _("{product}, customer {customer}, {price}.").format(
+                product=transaction.product_code or _("Product unknown"),
+                customer=mask_customer_id(customer_id),
+                price=rupiah(transaction.price),
+            )
         )
     if code is not None:
-        parts.append(f"What to do: {code.action.label}.")
+        parts.append(_("What to do: {action}.").format(action=code.action.label))
     return " ".join(parts)
 
 

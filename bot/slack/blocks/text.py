@@ -8,8 +8,13 @@ objects (`plain`, headers, buttons) are shown literally by Slack and are never e
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any, NotRequired, Required, TypedDict
 
+from babel.numbers import format_decimal
+
+from bot.i18n import _, babel_locale
+from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import ELLIPSIS, Mrkdwn, as_mrkdwn, cut
 
 Block = dict[str, Any]
@@ -41,20 +46,36 @@ def truncate(text: str, limit: int) -> str:
 
 
 def rupiah(amount: int | None) -> str:
-    """`25000` → `Rp25.000`, with Indonesian thousands dots; `—` when unknown."""
+    """`25000` → `Rp25.000`; `—` when unknown.
+
+    Rupiah are written the Indonesian way in every language (as on every price list and
+    receipt the ops team reads), with Babel's Indonesian grouping."""
     if amount is None:
         return "—"
     sign = "-" if amount < 0 else ""
-    return f"{sign}Rp{abs(amount):,}".replace(",", ".")
+    return f"{sign}Rp{format_decimal(abs(amount), locale='id')}"
+
+
+def number(count: float | None) -> str:
+    """A count with the current language's grouping: `12,345` in English, `12.345` in
+    Indonesian; `—` when unknown."""
+    if count is None:
+        return "—"
+    return format_decimal(count, locale=babel_locale())
 
 
 def failure_note(error_id: str) -> Message:
     """Something broke on our side: the id to quote, and that trying again is fine."""
-    text = (
-        f":warning: Sorry, that failed on our side (error id {error_id}). "
+    text = ":warning: " + _(
+        "Sorry, that failed on our side (error id {error_id}). "
         "It has been logged; please try again in a moment."
-    )
+    ).format(error_id=error_id)
     return message(text, [section(text)])
+
+
+def recheck_cooldown(wait: timedelta) -> str:
+    """A Recheck pressed again too soon: how long until it works."""
+    return _("You rechecked a moment ago: try again in {duration}.").format(duration=duration(wait))
 
 
 def note(text: str) -> Message:

@@ -8,16 +8,16 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.i18n import current, language
 from bot.iak.models import valid_ref_id
 from bot.registry import Line
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
-from bot.slack.blocks.durations import duration
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
-from bot.slack.blocks.text import note
+from bot.slack.blocks.text import note, recheck_cooldown
 from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_soon
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
@@ -58,7 +58,10 @@ class CardActions:
         code = registry.get(Click.of(body).value)
         if code is None:
             return
-        message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
+        # A card shared in the channel is for the whole team: in BOT_LANGUAGE, like alerts.
+        chosen = self.services.settings.bot_language if response_type == "in_channel" else current()
+        with language(chosen):
+            message = remediation_card(code, homonym=registry.homonym(code), shared_by=shared_by)
         post_soon(
             self.services.background,
             respond,
@@ -92,7 +95,7 @@ class StatusActions:
             return
         wait = self.cooldown.wait_left(click.user_id)
         if wait is not None:
-            message = note(f"You rechecked a moment ago: try again in {duration(wait)}.")
+            message = note(recheck_cooldown(wait))
             post_soon(self.services.background, respond, message, what="recheck cooldown")
             return
         iak = self.services.iak

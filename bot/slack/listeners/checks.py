@@ -11,6 +11,7 @@ import logging
 from slack_bolt.async_app import AsyncRespond
 
 from bot.config import ConfigError, Settings
+from bot.i18n import _
 from bot.iak.client import IakClient
 from bot.outcomes import Line
 from bot.services import Services
@@ -34,7 +35,7 @@ def not_configured_message(settings: Settings) -> Message:
         )
     except ConfigError as exc:
         return iak_not_configured(str(exc))
-    return iak_not_configured("Set IAK_USERNAME and IAK_API_KEY, then restart the bot.")
+    return iak_not_configured(_("Set IAK_USERNAME and IAK_API_KEY, then restart the bot."))
 
 
 class LiveChecks:

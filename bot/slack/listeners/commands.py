@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.i18n import N_, _, current
 from bot.iak.models import valid_ref_id
 from bot.price_lists import product_query
 from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
@@ -63,45 +64,53 @@ Handler = Callable[[Invocation], Awaitable[None]]
 
 STATUS_HELP = CommandHelp(
     "/iak status order001",
-    "what happened to a top-up, live from IAK, and what to do (give its ref_id)",
+    N_("what happened to a top-up, live from IAK, and what to do (give its ref_id)"),
 )
 POSTPAID_STATUS_HELP = CommandHelp(
     "/iak status pp bill001",
-    "the same for a postpaid bill payment, from IAK's postpaid API (also "
-    "`status postpaid bill001`)",
+    N_(
+        "the same for a postpaid bill payment, from IAK's postpaid API (also "
+        "`status postpaid bill001`)"
+    ),
 )
 PRODUCT_HELP = CommandHelp(
     "/iak product xld25000",
-    "a product of IAK's price lists: price, nominal, operator, active or not (or words: "
-    "`product telkomsel 25`; `product pp bpjs` for postpaid)",
+    N_(
+        "a product of IAK's price lists: price, nominal, operator, active or not (or words: "
+        "`product telkomsel 25`; `product pp bpjs` for postpaid)"
+    ),
 )
 STATS_HELP = CommandHelp(
     "/iak stats 24h",
-    "outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`",
+    N_("outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`"),
 )
 # Every subcommand, in the order `/iak help`, the manifest's usage hint and the README show them.
 USAGE: tuple[CommandHelp, ...] = (
     CommandHelp(
         "/iak code 17",
-        "what a response code means and what to do (also `code 6`, `code http 503`, "
-        "`code deposit`)",
+        N_(
+            "what a response code means and what to do (also `code 6`, `code http 503`, "
+            "`code deposit`)"
+        ),
     ),
     CommandHelp(
         "/iak code pp 11",
-        "the same from IAK's postpaid (bill payment) table, where a number can mean something "
-        "else (also `code postpaid 11`)",
+        N_(
+            "the same from IAK's postpaid (bill payment) table, where a number can mean "
+            "something else (also `code postpaid 11`)"
+        ),
     ),
     CommandHelp(
         "/iak codes",
-        "every response code, grouped by status (`codes postpaid` for the postpaid table)",
+        N_("every response code, grouped by status (`codes postpaid` for the postpaid table)"),
     ),
     STATUS_HELP,
     POSTPAID_STATUS_HELP,
-    CommandHelp("/iak pending", "transactions still pending, oldest first, with their ages"),
+    CommandHelp("/iak pending", N_("transactions still pending, oldest first, with their ages")),
     STATS_HELP,
-    CommandHelp("/iak balance", "the IAK deposit balance, live"),
+    CommandHelp("/iak balance", N_("the IAK deposit balance, live")),
     PRODUCT_HELP,
-    CommandHelp("/iak help", "this list"),
+    CommandHelp("/iak help", N_("this list")),
 )
 
 
@@ -119,7 +128,7 @@ class IakCommand:
         self.reports = TransactionReports(services)
         self.products = ProductAnswers(services)
         self.guard = AccessGuard.from_services(services)
-        self._answers: dict[str, Message] = {}
+        self._answers: dict[tuple[str, str], Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
             "codes": self.codes,
@@ -139,7 +148,7 @@ class IakCommand:
         """Bolt listener for `/iak`."""
         started = time.perf_counter()
         text = " ".join(str(command.get("text", "")).split())
-        name, _, args = text.partition(" ")
+        name, __, args = text.partition(" ")
         try:
             await self._dispatch(ack, respond, command, name, args)
         finally:
@@ -158,7 +167,7 @@ class IakCommand:
     ) -> None:
         handler = self.handlers.get(name.lower())
         if handler is None:
-            note = f"I don't know “{truncate(name, 40)}”. " if name else None
+            note = _("I don't know “{name}”.").format(name=truncate(name, 40)) if name else None
             await ack_ephemeral(ack, help_message(self.usage(), note=note))
             return
         call = Invocation(
@@ -182,13 +191,14 @@ class IakCommand:
         await ack_ephemeral(call.ack, self._code_answer(call.args))
 
     def _code_answer(self, query: str) -> Message:
-        # The registry never changes while the process runs, so the answer to a query never
-        # does either: the common ones are built once.
-        cached = self._answers.get(query)
+        # The registry never changes while the process runs, so the answer to a query in a
+        # language never does either: the common ones are built once.
+        key = (current(), query)
+        cached = self._answers.get(key)
         if cached is None:
             cached = self._build_code_answer(query)
             if len(self._answers) < MAX_CACHED_ANSWERS:
-                self._answers[query] = cached
+                self._answers[key] = cached
         return cached
 
     def _build_code_answer(self, query: str) -> Message:
@@ -196,10 +206,12 @@ class IakCommand:
         match result:
             case Empty(line=Line.POSTPAID):
                 message = help_message(
-                    self.usage(), note="Which postpaid code? For example /iak code pp 11."
+                    self.usage(), note=_("Which postpaid code? For example /iak code pp 11.")
                 )
             case Empty():
-                message = help_message(self.usage(), note="Which code? For example /iak code 17.")
+                message = help_message(
+                    self.usage(), note=_("Which code? For example /iak code 17.")
+                )
             case Found(code=code, note=note, homonym=homonym):
                 message = remediation_card(code, note=note, homonym=homonym)
             case Matches():
@@ -212,8 +224,8 @@ class IakCommand:
         """`/iak codes [postpaid]`: one line's whole table (prepaid unless `postpaid` or `pp`)."""
         line = line_named(call.args) if call.args else Line.PREPAID
         if line is None:
-            note = (
-                f"“{truncate(call.args, 40)}” is not one of IAK's tables: use prepaid or postpaid."
+            note = _("“{name}” is not one of IAK's tables: use prepaid or postpaid.").format(
+                name=truncate(call.args, 40)
             )
             await ack_ephemeral(call.ack, help_message(self.usage(), note=note))
             return
@@ -224,14 +236,13 @@ class IakCommand:
         line, ref_id = _status_args(call.args)
         if not valid_ref_id(ref_id):
             if ref_id:
-                note = (
-                    f"“{truncate(ref_id, 40)}” is not a ref_id: it is 1-100 printable "
-                    "characters without spaces."
-                )
+                note = _(
+                    "“{ref_id}” is not a ref_id: it is 1-100 printable characters without spaces."
+                ).format(ref_id=truncate(ref_id, 40))
             elif line is Line.POSTPAID:
-                note = "Which postpaid bill? Give its ref_id."
+                note = _("Which postpaid bill? Give its ref_id.")
             else:
-                note = "Which transaction? Give its ref_id."
+                note = _("Which transaction? Give its ref_id.")
             await ack_ephemeral(
                 call.ack, help_message([STATUS_HELP, POSTPAID_STATUS_HELP], note=note)
             )
@@ -277,7 +288,7 @@ class IakCommand:
         """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""
         lines, query = product_query(call.args)
         if not query:
-            note = "Which product? Give its code or words, for example /iak product xld25000."
+            note = _("Which product? Give its code or words, for example /iak product xld25000.")
             await ack_ephemeral(call.ack, help_message([PRODUCT_HELP], note=note))
             return
         price_lists = self.services.price_lists
@@ -298,7 +309,9 @@ class IakCommand:
         """`/iak stats [1h|24h|7d]`: outcomes and top failure codes in that window."""
         window = parse_stats_window(call.args)
         if window is None:
-            note = f"“{truncate(call.args, 40)}” is not a window: use 1h, 24h or 7d."
+            note = _("“{window}” is not a window: use 1h, 24h or 7d.").format(
+                window=truncate(call.args, 40)
+            )
             await ack_ephemeral(call.ack, help_message([STATS_HELP], note=note))
             return
         await self._answer_from_store(
@@ -321,7 +334,7 @@ class IakCommand:
         user an operation_timeout, so the ack never waits past ANSWER_IN_ACK_WITHIN.
         """
         task = self.services.background.spawn(answer, name=f"read-{name}")
-        done, _ = await asyncio.wait({task}, timeout=ANSWER_IN_ACK_WITHIN)
+        done, __ = await asyncio.wait({task}, timeout=ANSWER_IN_ACK_WITHIN)
         if task in done:
             await ack_ephemeral(call.ack, task.result())
             return
@@ -347,7 +360,7 @@ class IakCommand:
 def _status_args(args: str) -> tuple[Line, str]:
     """`order001` (prepaid), `pp bill001` / `postpaid bill001` / `prepaid order001`; a line's
     name alone asks which ref_id. Whatever else is given is the ref_id, to be refused."""
-    first, _, rest = args.partition(" ")
+    first, __, rest = args.partition(" ")
     line = line_named(first)
     if line is None:
         return Line.PREPAID, args

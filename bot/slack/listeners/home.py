@@ -10,6 +10,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.health import health_report
+from bot.i18n import N_
 from bot.services import Services
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
@@ -19,12 +20,14 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+# The labels are translated where the dashboard shows them.
 AGE_BANDS = (
-    ("under 15 min", timedelta(minutes=15)),
-    ("15 min to 1 h", timedelta(hours=1)),
-    ("1 to 6 h", timedelta(hours=6)),
-    ("6 to 24 h", timedelta(hours=24)),
+    (N_("under 15 min"), timedelta(minutes=15)),
+    (N_("15 min to 1 h"), timedelta(hours=1)),
+    (N_("1 to 6 h"), timedelta(hours=6)),
+    (N_("6 to 24 h"), timedelta(hours=24)),
 )
+OLDEST_BAND = N_("over 24 h")
 
 
 class HomeTab:
@@ -59,9 +62,9 @@ class HomeTab:
         services = self.services
         reports = services.database.reports
         now = services.clock.now()
-        bands = reports.pending_by_age(now, [edge for _, edge in AGE_BANDS])
+        bands = reports.pending_by_age(now, [edge for __, edge in AGE_BANDS])
         balance = reports.latest_balance()
-        labels = [label for label, _ in AGE_BANDS] + ["over 24 h"]
+        labels = [label for label, __ in AGE_BANDS] + [OLDEST_BAND]
         return HomeSnapshot(
             now=now,
             incidents=services.incidents.open_incidents(),

@@ -16,12 +16,12 @@ from typing import TYPE_CHECKING, Any
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.alerts.model import Incident, IncidentKind
+from bot.i18n import _, ngettext
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
-from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import md, mention
-from bot.slack.blocks.text import note
+from bot.slack.blocks.text import note, recheck_cooldown
 from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_later
 
@@ -61,7 +61,7 @@ class IncidentActions:
         answer_later(self.services.background, respond, work, what=what, replace_original=False)
 
     async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        incident_id, _ = _value(body)
+        incident_id, __ = _value(body)
         user = _user(body)
         now = self.services.clock.now()
         before = await asyncio.to_thread(
@@ -72,17 +72,21 @@ class IncidentActions:
         assert before is not None
         if before.acknowledged_by:
             await _tell(
-                respond, md("{} already acknowledged this.", mention(before.acknowledged_by))
+                respond,
+                md(
+                    _("{person} already acknowledged this."), person=mention(before.acknowledged_by)
+                ),
             )
             return
         self._wake()
         await _tell(
-            respond, "Acknowledged. Updates keep coming in the thread, without pinging the channel."
+            respond,
+            _("Acknowledged. Updates keep coming in the thread, without pinging the channel."),
         )
 
     async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, choice = _value(body)
-        minutes, _, scope = choice.partition(":")
+        minutes, __, scope = choice.partition(":")
         now = self.services.clock.now()
         until = (
             now + timedelta(minutes=int(minutes)) if minutes.isdigit() and int(minutes) else None
@@ -100,39 +104,48 @@ class IncidentActions:
         assert before is not None
         self._wake()
         if until is None:
-            await _tell(respond, "Unmuted: new messages about this incident will be posted again.")
+            await _tell(
+                respond, _("Unmuted: new messages about this incident will be posted again.")
+            )
         elif scope == "all":
             await _tell(
                 respond,
-                f"Muted until {wib(until)}, with any new incident of rc {before.key} until then.",
+                _("Muted until {time}, with any new incident of rc {rc} until then.").format(
+                    time=wib(until), rc=before.key
+                ),
             )
         else:
-            await _tell(respond, f"Muted until {wib(until)}.")
+            await _tell(respond, _("Muted until {time}.").format(time=wib(until)))
 
     async def _recheck(self, body: dict[str, Any], respond: AsyncRespond) -> None:
-        incident_id, _ = _value(body)
+        incident_id, __ = _value(body)
         incident = await asyncio.to_thread(self.services.incidents.get, incident_id)
         if await self._closed(incident, respond):
             return
         assert incident is not None
         if incident.kind is not IncidentKind.PENDING or self.alerting is None:
-            await _tell(respond, "There is nothing to recheck for this incident.")
+            await _tell(respond, _("There is nothing to recheck for this incident."))
             return
         if self.services.iak is None:
             await _tell(
-                respond, "IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK."
+                respond, _("IAK_USERNAME and IAK_API_KEY are not set, so the bot cannot ask IAK.")
             )
             return
         wait = self.cooldown.wait_left(_user(body))
         if wait is not None:
-            await _tell(respond, f"You rechecked a moment ago: try again in {duration(wait)}.")
+            await _tell(respond, recheck_cooldown(wait))
             return
         monitor = self.alerting.monitor
         waiting = await monitor.waiting_in(incident_id, RECHECK_NOW_LIMIT)
         if not waiting:
-            await _tell(respond, "No transaction of this incident is still waiting.")
+            await _tell(respond, _("No transaction of this incident is still waiting."))
             return
-        await _tell(respond, f"Asking IAK about {len(waiting)} transaction(s) now…")
+        asking = ngettext(
+            "Asking IAK about {count} transaction now…",
+            "Asking IAK about {count} transactions now…",
+            len(waiting),
+        )
+        await _tell(respond, asking.format(count=len(waiting)))
         answered = await monitor.recheck_now(waiting)
         # The next tick tells each settled outcome in the thread; this says the check ran.
         await asyncio.to_thread(
@@ -147,11 +160,16 @@ class IncidentActions:
 
     async def _closed(self, incident: Incident | None, respond: AsyncRespond) -> bool:
         if incident is None:
-            await _tell(respond, "This incident no longer exists.")
+            await _tell(respond, _("This incident no longer exists."))
             return True
         if not incident.is_open:
-            when = wib_day(incident.resolved_at) if incident.resolved_at else "earlier"
-            await _tell(respond, f"This incident already resolved ({when}); nothing to do.")
+            if incident.resolved_at:
+                resolved = _("This incident already resolved ({when}); nothing to do.").format(
+                    when=wib_day(incident.resolved_at)
+                )
+            else:
+                resolved = _("This incident already resolved; nothing to do.")
+            await _tell(respond, resolved)
             return True
         return False
 
@@ -162,7 +180,7 @@ class IncidentActions:
 
 def _value(body: dict[str, Any]) -> tuple[int, str]:
     """(incident id, the rest) from a button's value or a menu's chosen option."""
-    head, _, rest = Click.of(body).value.partition(":")
+    head, __, rest = Click.of(body).value.partition(":")
     return (int(head) if head.isdigit() else -1), rest
 
 

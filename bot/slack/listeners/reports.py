@@ -14,6 +14,7 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from sqlalchemy.exc import SQLAlchemyError
 
+from bot.i18n import N_
 from bot.services import Services
 from bot.slack.blocks.reports import (
     PENDING_PREVIOUS_ACTION,
@@ -27,8 +28,8 @@ from bot.store.reports import PendingCursor, Reports, TimeBuckets
 
 log = logging.getLogger(__name__)
 
-PENDING_WHAT = "the pending transactions"
-STATS_WHAT = "the transaction stats"
+PENDING_WHAT = N_("the pending transactions")
+STATS_WHAT = N_("the transaction stats")
 
 
 @dataclass(frozen=True)
