@@ -24,6 +24,8 @@ class IncidentKind(StrEnum):
     DEPOSIT = "deposit"  # the IAK deposit below LOW_BALANCE_THRESHOLD
     # one transaction that two answers give different final outcomes (success, failed)
     CONFLICT = "conflict"
+    # one serial number (voucher, PLN token) delivered by more than one successful top-up
+    SERIAL = "serial"
 
 
 class IncidentStatus(StrEnum):
@@ -128,13 +130,26 @@ class ConflictDetails:
     iak: Claim | None = None  # IAK's own check, once it gave an outcome
 
 
-IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails
+@dataclass(frozen=True)
+class SerialDetails:
+    """Successful top-ups (different ref_ids) that delivered the same serial number."""
+
+    serial: str  # as compared (bot.store.states.serial_key); shown only masked
+    total: int  # transactions with it
+    members: tuple[Member, ...]  # the first few of them, oldest first
+    # when the latest of them succeeded: the incident resolves a quiet day after it, once
+    # someone has acknowledged it
+    latest_at: datetime
+
+
+IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails | SerialDetails
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.PENDING: PendingDetails,
     IncidentKind.SPIKE: SpikeDetails,
     IncidentKind.DEPOSIT: DepositDetails,
     IncidentKind.CONFLICT: ConflictDetails,
+    IncidentKind.SERIAL: SerialDetails,
 }
 
 
@@ -182,6 +197,7 @@ class ReplyKind(StrEnum):
     ACKNOWLEDGED = "acknowledged"
     RECHECKED = "rechecked"
     CONFLICT_SETTLED = "conflict_settled"
+    SERIAL_AGAIN = "serial_again"
 
 
 @dataclass(frozen=True)
@@ -291,6 +307,15 @@ class ConflictSettled:
     before: Outcome
 
 
+@dataclass(frozen=True)
+class SerialAgain:
+    """More top-ups delivered a serial number that was already delivered twice."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.SERIAL_AGAIN
+    members: tuple[Member, ...]
+    total: int  # transactions with it now
+
+
 Reply = (
     PendingJoined
     | PendingOutcomes
@@ -300,6 +325,7 @@ Reply = (
     | Acknowledged
     | Rechecked
     | ConflictSettled
+    | SerialAgain
 )
 
 REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
@@ -313,6 +339,7 @@ REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
         Acknowledged,
         Rechecked,
         ConflictSettled,
+        SerialAgain,
     )
 }
 

@@ -6,6 +6,7 @@ say what changes and which Slack operations follow, and the tick writes both at 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from itertools import pairwise
@@ -27,6 +28,8 @@ from bot.alerts.model import (
     PendingOutcomes,
     PostParent,
     Resolved,
+    SerialAgain,
+    SerialDetails,
     Settled,
     Settlement,
     SpikeDetails,
@@ -36,6 +39,7 @@ from bot.alerts.model import (
 )
 from bot.config import Settings
 from bot.outcomes import Outcome, Source
+from bot.store.schema import INCIDENT_KEY
 from bot.store.transactions import PendingTransaction
 
 # A quiet rc is assumed to fail at least this often per window, so one failure after a
@@ -467,6 +471,78 @@ def decide_conflict(snapshot: ConflictSnapshot, now: datetime) -> IncidentChange
     if details == before:
         return None
     return IncidentChange(incident.kind, incident.key, incident.id, details, (UpdateParent(),))
+
+
+# --- The same serial number twice ----------------------------------------------------------
+
+# A serial incident resolves once acknowledged and this long after its latest delivery; the
+# monitor never looks further back than this for new deliveries, so a resolved one does not
+# open again unless the serial number is delivered once more.
+SERIAL_QUIET = timedelta(hours=24)
+# New deliveries are looked for since the previous tick, less this margin (a callback's
+# write may commit after the tick that followed it).
+SERIAL_MARGIN = timedelta(minutes=5)
+
+
+def serial_incident_key(serial: str) -> str:
+    """An incident's key for a serial number: itself, or a digest when it is too long."""
+    if len(serial) <= INCIDENT_KEY:
+        return serial
+    return "sha256:" + hashlib.sha256(serial.encode()).hexdigest()
+
+
+def serials_since(last_tick_at: datetime | None, now: datetime) -> datetime:
+    """Since when a tick looks for deliveries of a serial number already delivered: the
+    previous tick (less a margin), and never more than a quiet period back."""
+    furthest = now - SERIAL_QUIET
+    if last_tick_at is None:
+        return furthest
+    return max(last_tick_at - SERIAL_MARGIN, furthest)
+
+
+@dataclass(frozen=True)
+class SerialSnapshot:
+    """The successes that delivered one serial number, and its open incident if any."""
+
+    serial: str
+    total: int
+    members: tuple[Member, ...]  # the first LISTED, oldest first
+    latest_at: datetime  # when the latest of them succeeded
+    incident: Incident | None
+
+
+def decide_serial(snapshot: SerialSnapshot, now: datetime) -> IncidentChange | None:
+    """One incident per serial number delivered more than once; a further delivery is told
+    in its thread; it resolves a quiet day after the latest, once acknowledged."""
+    incident = snapshot.incident
+    details = SerialDetails(
+        serial=snapshot.serial,
+        total=snapshot.total,
+        members=snapshot.members,
+        latest_at=snapshot.latest_at,
+    )
+    key = serial_incident_key(snapshot.serial)
+    if incident is None:
+        if snapshot.total < 2:
+            return None
+        return IncidentChange(IncidentKind.SERIAL, key, None, details, (PostParent(),))
+    before = incident.details
+    assert isinstance(before, SerialDetails)
+    quiet = now - max(snapshot.latest_at, before.latest_at) >= SERIAL_QUIET
+    # Over when IAK's own check turned all but one into failures, or once someone has
+    # taken it on and a day went by without another delivery.
+    if snapshot.total < 2 or (quiet and incident.acknowledged_by is not None):
+        resolved = Resolved(_lasted(incident, now), total=snapshot.total)
+        return _resolution(incident, details, resolved)
+    if details == before:
+        return None
+    intents: list[Intent] = []
+    if snapshot.total > before.total:
+        told = {member.ref_id for member in before.members}
+        again = tuple(member for member in snapshot.members if member.ref_id not in told)
+        intents.append(ThreadReply(SerialAgain(again, snapshot.total)))
+    intents.append(UpdateParent())
+    return IncidentChange(IncidentKind.SERIAL, key, incident.id, details, tuple(intents))
 
 
 def _lasted(incident: Incident, now: datetime) -> float:

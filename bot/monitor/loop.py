@@ -29,9 +29,11 @@ from bot.monitor.decisions import (
     decide_conflict,
     decide_deposit,
     decide_pending,
+    decide_serial,
     decide_spike,
     next_check,
     opening_threshold,
+    serials_since,
 )
 from bot.outcomes import Source
 from bot.registry import Registry
@@ -211,6 +213,13 @@ class Monitor:
                 conflict = decide_conflict(disagreement, now)
                 if conflict is not None:
                     changes.append(conflict)
+
+            open_serials = repository.open_incidents_of(connection, IncidentKind.SERIAL)
+            since = serials_since(self.last_tick_at, now)
+            for delivered in queries.serial_snapshots(connection, since, open_serials):
+                serial = decide_serial(delivered, now)
+                if serial is not None:
+                    changes.append(serial)
 
             deposit = repository.open_incident(
                 connection, IncidentKind.DEPOSIT, IncidentKind.DEPOSIT.value

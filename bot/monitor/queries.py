@@ -10,20 +10,22 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from bot.alerts.model import Claim, Incident, SpikeDetails
+from bot.alerts.model import Claim, Incident, Member, SerialDetails, SpikeDetails
 from bot.monitor.decisions import (
+    LISTED,
     STOP_CHECKING_AFTER,
     ConflictSnapshot,
     DepositReading,
     MonitorConfig,
     PendingSnapshot,
     RcActivity,
+    SerialSnapshot,
     sparkline_counts,
     spend_per_hour,
 )
 from bot.outcomes import NOT_FINAL, Outcome, Source
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
-from bot.store.schema import transaction_events, transactions
+from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 _NOT_FINAL = [outcome.value for outcome in NOT_FINAL]
@@ -32,6 +34,8 @@ MAX_JOIN_PER_TICK = 5000
 # final answers listed for one conflicting transaction
 MAX_CLAIMS = 10
 MAX_TOLD_PER_TICK = 5000
+# serial numbers newly found delivered twice, per tick (the rest wait for the next ticks)
+MAX_SERIALS_PER_TICK = 50
 _CHUNK = 500
 t = transactions.c
 
@@ -288,3 +292,64 @@ def waiting_members(
         .limit(limit)
     ).all()
     return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
+
+
+def repeated_serials(connection: Connection, since: datetime, limit: int) -> list[str]:
+    """Serial numbers that a success since `since` delivered and another success (another
+    ref_id) delivered too. Both sides stay on the partial serial indexes: the recent
+    successes by time, then each one's serial looked up."""
+    other = transactions.alias("other")
+    rows = connection.execute(
+        select(t.serial)
+        .where(
+            t.serial.is_not(None),
+            t.final_at >= since,
+            select(other.c.ref_id)
+            .where(other.c.serial == t.serial, other.c.ref_id != t.ref_id)
+            .exists(),
+        )
+        .distinct()
+        .limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def serial_snapshots(
+    connection: Connection, since: datetime, open_incidents: dict[str, Incident]
+) -> list[SerialSnapshot]:
+    """Every serial number delivered more than once lately, and every one with an open
+    incident: the successes that delivered it (the first few, oldest first) and how many."""
+    by_serial: dict[str, Incident | None] = {}
+    for open_incident in open_incidents.values():
+        assert isinstance(open_incident.details, SerialDetails)
+        by_serial[open_incident.details.serial] = open_incident
+    for serial in repeated_serials(connection, since, MAX_SERIALS_PER_TICK):
+        by_serial.setdefault(serial, None)
+    snapshots = []
+    for serial, incident in by_serial.items():
+        same = t.serial == serial
+        total, latest = connection.execute(
+            select(func.count(), func.max(t.final_at, type_=UTCDateTime())).where(same)
+        ).one()
+        rows = connection.execute(
+            select(t.ref_id, t.product_code, t.customer_id, t.started_at)
+            .where(same)
+            .order_by(t.started_at, t.ref_id)
+            .limit(LISTED)
+        ).all()
+        if latest is None and incident is not None:
+            assert isinstance(incident.details, SerialDetails)
+            latest = incident.details.latest_at
+        snapshots.append(
+            SerialSnapshot(
+                serial=serial,
+                total=int(total),
+                members=tuple(
+                    Member(row.ref_id, row.product_code, row.customer_id, row.started_at)
+                    for row in rows
+                ),
+                latest_at=latest,
+                incident=incident,
+            )
+        )
+    return snapshots

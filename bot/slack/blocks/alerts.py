@@ -26,12 +26,15 @@ from bot.alerts.model import (
     Rechecked,
     Reply,
     Resolved,
+    SerialAgain,
+    SerialDetails,
     Settlement,
     SpikeDetails,
     SpikeUpdate,
     ThreadReply,
 )
-from bot.masking import mask_customer_id
+from bot.i18n import _
+from bot.masking import mask_customer_id, mask_serial
 from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
@@ -115,6 +118,8 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _deposit_parent(incident, details, registry)
         case ConflictDetails():
             message = _conflict_parent(incident, details, mask=mask)
+        case SerialDetails():
+            message = _serial_parent(incident, details, mask=mask)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -302,6 +307,8 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                 reply.answered,
             )
             return message(told, [section(told)])
+        case SerialAgain():
+            return _serial_again(reply, mask=mask)
         case ConflictSettled():
             said = _OUTCOME_WORDS[reply.said]
             rc = f" (rc {reply.rc})" if reply.rc else ""
@@ -418,6 +425,70 @@ def _resolved(incident: Incident, reply: Resolved) -> Message:
             f"Resolved after {lasted}: rc {incident.key} is back to normal; "
             f"{reply.total} failures in total."
         )
+    elif incident.kind is IncidentKind.SERIAL:
+        text = _serial_resolved(reply, lasted)
     else:
         text = f"Resolved after {lasted}: the deposit is back to {rupiah(reply.balance)}."
     return message(text, [section(f":white_check_mark: {text}")])
+
+
+def _delivery_line(member: Member, mask: bool) -> Mrkdwn:
+    return md("{} · {}", _member_line(member, mask), wib_day(member.started_at))
+
+
+def _serial_parent(incident: Incident, d: SerialDetails, *, mask: bool) -> Message:
+    # Always masked, as on the status card: a voucher code or PLN token is worth money to
+    # whoever reads it, whatever MASK_CUSTOMER_ID says of customer numbers.
+    serial = mask_serial(d.serial)
+    if incident.is_open:
+        title = _(":rotating_light: Serial number {serial} delivered {count} times").format(
+            serial=serial, count=d.total
+        )
+        text = _(
+            "The same serial number {serial} was delivered by {count} successful top-ups "
+            "with different ref_ids: one voucher or token sold twice, or a supplier error."
+        ).format(serial=serial, count=d.total)
+    else:
+        title = _(":white_check_mark: Resolved: serial number {serial}").format(serial=serial)
+        text = _("Resolved: serial number {serial}, delivered by {count} top-ups.").format(
+            serial=serial, count=d.total
+        )
+    lines = [_delivery_line(member, mask) for member in d.members]
+    more = d.total - len(d.members)
+    if more > 0:
+        lines.append(md("_{}_", _("+{count} more").format(count=more)))
+    blocks: list[Block] = [header(truncate(title, 150)), section(text), section(join(lines))]
+    if incident.is_open:
+        blocks.append(
+            context(
+                _(
+                    "Money is lost or a customer was cheated: check each with "
+                    "`/iak status <ref_id>` and send IAK these ref_ids before refunding or "
+                    "selling this product again."
+                )
+            )
+        )
+    return message(text, blocks)
+
+
+def _serial_again(reply: SerialAgain, *, mask: bool) -> Message:
+    text = _("Delivered again: {count} successful top-ups now have this serial number.").format(
+        count=reply.total
+    )
+    lines = [_delivery_line(member, mask) for member in reply.members]
+    blocks: list[Block] = [section(f":rotating_light: {text}")]
+    if lines:
+        blocks.append(section(join(lines)))
+    return message(text, blocks)
+
+
+def _serial_resolved(reply: Resolved, lasted: str) -> str:
+    if reply.total is not None and reply.total < 2:
+        return _(
+            "Resolved after {lasted}: IAK's own checks leave one successful top-up with "
+            "this serial number."
+        ).format(lasted=lasted)
+    return _(
+        "Resolved after {lasted}: acknowledged, and no further top-up delivered this serial "
+        "number for a day."
+    ).format(lasted=lasted)

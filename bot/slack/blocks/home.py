@@ -13,8 +13,11 @@ from bot.alerts.model import (
     Incident,
     IncidentKind,
     PendingDetails,
+    SerialDetails,
     SpikeDetails,
 )
+from bot.i18n import _
+from bot.masking import mask_serial
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.alerts import wib, wib_day
@@ -30,6 +33,7 @@ KIND_EMOJI = {
     IncidentKind.SPIKE: ":rotating_light:",
     IncidentKind.DEPOSIT: ":moneybag:",
     IncidentKind.CONFLICT: ":warning:",
+    IncidentKind.SERIAL: ":rotating_light:",
 }
 
 
@@ -115,13 +119,17 @@ def _title(incident: Incident, registry: Registry) -> str:
             return f"IAK deposit low: {rupiah(details.balance)}"
         case ConflictDetails():
             return f"Conflicting outcomes for {details.ref_id}"
+        case SerialDetails():
+            return _("Serial number {serial} delivered {count} times").format(
+                serial=mask_serial(details.serial), count=details.total
+            )
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
-    total = sum(count for _, count in snapshot.pending_by_age)
+    total = sum(count for _band, count in snapshot.pending_by_age)
     if total == 0:
         return "*Pending transactions*\nNone."
-    peak = max(count for _, count in snapshot.pending_by_age)
+    peak = max(count for _band, count in snapshot.pending_by_age)
     lines = [f"*Pending transactions* ({total})"]
     for band, count in snapshot.pending_by_age:
         lines.append(f"`{bar(count, peak, width=16):<16}` {count:>6}  {band}")
@@ -133,7 +141,7 @@ def _failures(snapshot: HomeSnapshot, registry: Registry) -> str:
     if not ranked:
         return "*Failures by code, last 24 h*\nNone."
     peak = ranked[0][1]
-    lines = [f"*Failures by code, last 24 h* ({sum(n for _, n in ranked)})"]
+    lines = [f"*Failures by code, last 24 h* ({sum(n for _rc, n in ranked)})"]
     for rc, count in ranked[:MAX_CODES]:
         code = registry.rc(rc)
         name = code.description if code else "unknown code"
