@@ -26,6 +26,8 @@ class IncidentKind(StrEnum):
     CONFLICT = "conflict"
     # one serial number (voucher, PLN token) delivered by more than one successful top-up
     SERIAL = "serial"
+    # one product failing as out of service or unknown (rc 106, 20) far above its usual rate
+    PRODUCT = "product"
 
 
 class IncidentStatus(StrEnum):
@@ -142,7 +144,37 @@ class SerialDetails:
     latest_at: datetime
 
 
-IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails | SerialDetails
+@dataclass(frozen=True)
+class Alternative:
+    """An active product of the same operator and nominal, from IAK's price list."""
+
+    code: str
+    price: int | None
+
+
+@dataclass(frozen=True)
+class ProductOutageDetails:
+    """One product failing as out of service or unknown: its failures, counted and decided
+    as a spike is, and what the price list offers instead."""
+
+    product_code: str
+    spike: SpikeDetails  # its failures with those codes; `rc` the most frequent one
+    rcs: dict[str, int] = field(default_factory=dict)  # failures per rc, window
+    operator: str | None = None  # the product's operator and nominal, from the price list
+    nominal: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    # when the price list offered them was fetched; None: no price list cached yet
+    price_list_at: datetime | None = None
+
+
+IncidentDetails = (
+    PendingDetails
+    | SpikeDetails
+    | DepositDetails
+    | ConflictDetails
+    | SerialDetails
+    | ProductOutageDetails
+)
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.PENDING: PendingDetails,
@@ -150,6 +182,7 @@ DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.DEPOSIT: DepositDetails,
     IncidentKind.CONFLICT: ConflictDetails,
     IncidentKind.SERIAL: SerialDetails,
+    IncidentKind.PRODUCT: ProductOutageDetails,
 }
 
 

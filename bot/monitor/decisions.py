@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from itertools import pairwise
 
 from bot.alerts.model import (
+    Alternative,
     Claim,
     ConflictDetails,
     ConflictSettled,
@@ -27,6 +28,7 @@ from bot.alerts.model import (
     PendingJoined,
     PendingOutcomes,
     PostParent,
+    ProductOutageDetails,
     Resolved,
     SerialAgain,
     SerialDetails,
@@ -38,6 +40,7 @@ from bot.alerts.model import (
     UpdateParent,
 )
 from bot.config import Settings
+from bot.iak.products import Product
 from bot.outcomes import Outcome, Source
 from bot.store.schema import INCIDENT_KEY
 from bot.store.transactions import PendingTransaction
@@ -471,6 +474,130 @@ def decide_conflict(snapshot: ConflictSnapshot, now: datetime) -> IncidentChange
     if details == before:
         return None
     return IncidentChange(incident.kind, incident.key, incident.id, details, (UpdateParent(),))
+
+
+# --- One product out of service -----------------------------------------------------------
+
+# Codes that say one product cannot be sold (out of service, code unknown), not that sales
+# are failing: their spikes are told per product, with what else can be sold instead.
+PRODUCT_LEVEL_RCS = frozenset({"106", "20"})
+MAX_ALTERNATIVES = 5
+
+
+@dataclass(frozen=True)
+class ProductActivity:
+    """One product's recent failures with a product-level code."""
+
+    product_code: str
+    rcs: dict[str, int]  # failures per rc, window
+    # all of them counted as one rc's would be (its `rc`: the most frequent code)
+    failures: RcActivity
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the cached price list says of a product: its operator and nominal, and the
+    other active products of both. `fetched_at` None: no price list is cached."""
+
+    operator: str | None = None
+    nominal: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    fetched_at: datetime | None = None
+
+
+def offer_for(
+    code: str, products: tuple[Product, ...] | None, fetched_at: datetime | None
+) -> Offer:
+    """The active products of the same operator and nominal as `code`, cheapest first."""
+    if products is None or fetched_at is None:
+        return Offer()
+    wanted = code.lower()
+    failing = next((p for p in products if p.code.lower() == wanted), None)
+    if failing is None or failing.name is None or failing.nominal is None:
+        return Offer(fetched_at=fetched_at)
+    same = sorted(
+        (
+            p
+            for p in products
+            if p.active is True
+            and p.code.lower() != wanted
+            and (p.name or "").lower() == failing.name.lower()
+            and (p.nominal or "").lower() == failing.nominal.lower()
+        ),
+        key=lambda p: (p.price is None, p.price or 0, p.code),
+    )
+    alternatives = tuple(Alternative(p.code, p.price) for p in same[:MAX_ALTERNATIVES])
+    return Offer(failing.name, failing.nominal, alternatives, fetched_at)
+
+
+def decide_product_outage(
+    activity: ProductActivity,
+    incident: Incident | None,
+    now: datetime,
+    config: MonitorConfig,
+    offer: Offer,
+) -> IncidentChange | None:
+    """Open, update or resolve the incident of one product, as a spike of its failures is
+    (thresholds, thread updates, resolution); its parent names the alternatives."""
+    before = incident.details if incident is not None else None
+    assert before is None or isinstance(before, ProductOutageDetails)
+    inner = replace(incident, details=before.spike) if incident and before else None
+    change = decide_spike(activity.failures, inner, now, config, stops_sales=False)
+    key = activity.product_code
+    if change is None:
+        if incident is None or before is None:
+            return None
+        offered = _offered(before, offer)
+        if offered == before:
+            return None
+        return IncidentChange(IncidentKind.PRODUCT, key, incident.id, offered, (UpdateParent(),))
+    assert isinstance(change.details, SpikeDetails)
+    details = _offered(
+        ProductOutageDetails(
+            product_code=key,
+            spike=replace(change.details, products={}),
+            rcs=activity.rcs or (before.rcs if before else {}),
+        ),
+        offer,
+        before,
+    )
+    intents = change.intents
+    moved = before is not None and _offer_of(details) != _offer_of(before)
+    if moved and not any(isinstance(intent, UpdateParent) for intent in intents):
+        intents = (*intents, UpdateParent())
+    return replace(change, kind=IncidentKind.PRODUCT, key=key, details=details, intents=intents)
+
+
+def _offer_of(details: ProductOutageDetails) -> tuple[object, ...]:
+    return (details.operator, details.nominal, details.alternatives, details.price_list_at)
+
+
+def _offered(
+    details: ProductOutageDetails, offer: Offer, before: ProductOutageDetails | None = None
+) -> ProductOutageDetails:
+    """The details with the price list's offer, once there is one; an unchanged offer keeps
+    the time of the list it came from, so a routine refresh edits nothing."""
+    kept = before or details
+    if offer.fetched_at is None:
+        return replace(
+            details,
+            operator=kept.operator,
+            nominal=kept.nominal,
+            alternatives=kept.alternatives,
+            price_list_at=kept.price_list_at,
+        )
+    same = (kept.operator, kept.nominal, kept.alternatives) == (
+        offer.operator,
+        offer.nominal,
+        offer.alternatives,
+    )
+    return replace(
+        details,
+        operator=offer.operator,
+        nominal=offer.nominal,
+        alternatives=offer.alternatives,
+        price_list_at=kept.price_list_at if same and kept.price_list_at else offer.fetched_at,
+    )
 
 
 # --- The same serial number twice ----------------------------------------------------------

@@ -10,7 +10,14 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from bot.alerts.model import Claim, Incident, Member, SerialDetails, SpikeDetails
+from bot.alerts.model import (
+    Claim,
+    Incident,
+    Member,
+    ProductOutageDetails,
+    SerialDetails,
+    SpikeDetails,
+)
 from bot.monitor.decisions import (
     LISTED,
     STOP_CHECKING_AFTER,
@@ -18,6 +25,7 @@ from bot.monitor.decisions import (
     DepositReading,
     MonitorConfig,
     PendingSnapshot,
+    ProductActivity,
     RcActivity,
     SerialSnapshot,
     sparkline_counts,
@@ -36,6 +44,8 @@ MAX_CLAIMS = 10
 MAX_TOLD_PER_TICK = 5000
 # serial numbers newly found delivered twice, per tick (the rest wait for the next ticks)
 MAX_SERIALS_PER_TICK = 50
+# successes looked at for a repeated serial number per tick: a day's worth of a busy shop
+MAX_RECENT_SERIALS = 200_000
 _CHUNK = 500
 t = transactions.c
 
@@ -161,8 +171,84 @@ def rc_activity(
 
 def _started(spike: Incident) -> datetime:
     """Where a spike's count begins: the window whose failures opened it."""
-    assert isinstance(spike.details, SpikeDetails)
-    return spike.opened_at - timedelta(seconds=spike.details.window_seconds)
+    details = spike.details
+    if isinstance(details, ProductOutageDetails):
+        details = details.spike
+    assert isinstance(details, SpikeDetails)
+    return spike.opened_at - timedelta(seconds=details.window_seconds)
+
+
+def product_activity(
+    connection: Connection,
+    now: datetime,
+    config: MonitorConfig,
+    rcs: frozenset[str],
+    open_outages: dict[str, Incident],
+    needs_detail: Callable[[str, int, int], bool],
+) -> list[ProductActivity]:
+    """Each product failing now with one of `rcs` (or with an open incident): its window
+    count per rc and its baseline, as `rc_activity` reads them for one rc."""
+    window_start = now - config.spike_window
+    coded = and_(t.outcome == Outcome.FAILED.value, t.rc.in_(sorted(rcs)))
+    window: dict[str, dict[str, int]] = {}
+    for code, rc, count in connection.execute(
+        select(t.product_code, t.rc, func.count())
+        .where(coded, t.started_at >= window_start, t.started_at <= now + timedelta(seconds=1))
+        .group_by(t.product_code, t.rc)
+    ).all():
+        window.setdefault(str(code or "?"), {})[str(rc)] = int(count)
+    baseline = {
+        str(code or "?"): int(count)
+        for code, count in connection.execute(
+            select(t.product_code, func.count())
+            .where(
+                coded,
+                t.started_at >= window_start - timedelta(hours=24),
+                t.started_at < window_start,
+            )
+            .group_by(t.product_code)
+        ).all()
+    }
+    activities = []
+    for code in sorted(set(window) | set(open_outages)):
+        per_rc = window.get(code, {})
+        count, base = sum(per_rc.values()), baseline.get(code, 0)
+        incident = open_outages.get(code)
+        if incident is None and not needs_detail(code, count, base):
+            continue
+        product = t.product_code.is_(None) if code == "?" else t.product_code == code
+        failed = and_(coded, product)
+        hour = connection.execute(
+            select(t.started_at).where(failed, t.started_at >= now - timedelta(hours=1))
+        ).scalars()
+        total = None
+        if incident is not None:
+            total = int(
+                connection.execute(
+                    select(func.count()).where(failed, t.started_at >= _started(incident))
+                ).scalar_one()
+            )
+        rc = max(per_rc, key=lambda r: (per_rc[r], r)) if per_rc else _rc_of(incident, rcs)
+        activities.append(
+            ProductActivity(
+                product_code=code,
+                rcs=per_rc,
+                failures=RcActivity(
+                    rc=rc,
+                    window_count=count,
+                    baseline_count=base,
+                    sparkline=sparkline_counts(list(hour), now),
+                    total_since_open=total,
+                ),
+            )
+        )
+    return activities
+
+
+def _rc_of(incident: Incident | None, rcs: frozenset[str]) -> str:
+    if incident is not None and isinstance(incident.details, ProductOutageDetails):
+        return incident.details.spike.rc
+    return min(rcs)
 
 
 def deposit_reading(connection: Connection, now: datetime) -> DepositReading | None:
@@ -298,15 +384,21 @@ def repeated_serials(connection: Connection, since: datetime, limit: int) -> lis
     """Serial numbers that a success since `since` delivered and another success (another
     ref_id) delivered too. Both sides stay on the partial serial indexes: the recent
     successes by time, then each one's serial looked up."""
+    # Ordered by time so that SQLite walks the recent successes, not every serial number.
+    recent = (
+        select(t.ref_id, t.serial)
+        .where(t.serial.is_not(None), t.final_at >= since)
+        .order_by(t.final_at)
+        .limit(MAX_RECENT_SERIALS)
+        .subquery()
+    )
     other = transactions.alias("other")
     rows = connection.execute(
-        select(t.serial)
+        select(recent.c.serial)
         .where(
-            t.serial.is_not(None),
-            t.final_at >= since,
             select(other.c.ref_id)
-            .where(other.c.serial == t.serial, other.c.ref_id != t.ref_id)
-            .exists(),
+            .where(other.c.serial == recent.c.serial, other.c.ref_id != recent.c.ref_id)
+            .exists()
         )
         .distinct()
         .limit(limit)

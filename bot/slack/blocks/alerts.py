@@ -23,6 +23,7 @@ from bot.alerts.model import (
     PendingDetails,
     PendingJoined,
     PendingOutcomes,
+    ProductOutageDetails,
     Rechecked,
     Reply,
     Resolved,
@@ -120,6 +121,8 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _conflict_parent(incident, details, mask=mask)
         case SerialDetails():
             message = _serial_parent(incident, details, mask=mask)
+        case ProductOutageDetails():
+            message = _product_parent(incident, details, now, registry)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -140,6 +143,9 @@ def incident_buttons(incident: Incident, now: datetime) -> Block:
         options.append(
             _option(f"Mute rc {incident.key} for 24 h, new incidents too", f"{key}:1440:all")
         )
+    if incident.kind is IncidentKind.PRODUCT:
+        label = _("Mute {product} for 24 h, new incidents too").format(product=incident.key)
+        options.append(_option(label, f"{key}:1440:all"))
     if incident.muted(now):
         options.insert(0, _option("Unmute", f"{key}:0"))
     elements.append(
@@ -427,9 +433,87 @@ def _resolved(incident: Incident, reply: Resolved) -> Message:
         )
     elif incident.kind is IncidentKind.SERIAL:
         text = _serial_resolved(reply, lasted)
+    elif incident.kind is IncidentKind.PRODUCT:
+        text = _(
+            "Resolved after {lasted}: {product} is selling again; {total} failures in total."
+        ).format(lasted=lasted, product=incident.key, total=reply.total)
     else:
         text = f"Resolved after {lasted}: the deposit is back to {rupiah(reply.balance)}."
     return message(text, [section(f":white_check_mark: {text}")])
+
+
+def _product_parent(
+    incident: Incident, d: ProductOutageDetails, now: datetime, registry: Registry
+) -> Message:
+    spike = d.spike
+    product = d.product_code
+    window = _for(spike.window_seconds)
+    codes = " · ".join(_code_name(rc, registry) for rc in (d.rcs or {spike.rc: spike.count}))
+    if incident.is_open:
+        title = _(":no_entry: {product} cannot be sold: {count} failures in {window}").format(
+            product=product, count=spike.count, window=window
+        )
+        text = _(
+            "{product} cannot be sold: {count} failures in the last {window} "
+            "({total} since it started)."
+        ).format(product=product, count=spike.count, window=window, total=spike.total)
+    else:
+        lasted = duration((incident.resolved_at or now) - incident.opened_at)
+        title = _(":white_check_mark: Resolved: {product} is selling again").format(product=product)
+        text = _("Resolved: {product}, lasted {lasted}, {total} failures in total.").format(
+            product=product, lasted=lasted, total=spike.total
+        )
+    lines = [
+        codes,
+        _("{count} failures in the last {window} · usual ≈ {expected} per {window}").format(
+            count=spike.count, window=window, expected=f"{spike.expected:g}"
+        ),
+        _("{total} since {time} · peak {peak} per {window}").format(
+            total=spike.total, time=wib(incident.opened_at), peak=spike.peak, window=window
+        ),
+    ]
+    if spike.sparkline:
+        lines.append(_("Last hour: {chart} (per 5 min)").format(chart=sparkline(spike.sparkline)))
+    blocks: list[Block] = [header(truncate(title, 150)), section(text), section("\n".join(lines))]
+    if incident.is_open:
+        blocks.append(section(_alternatives(d)))
+        code = registry.rc(spike.rc)
+        if code is not None:
+            blocks.extend(remediation_blocks(code))
+    return message(text, blocks)
+
+
+def _code_name(rc: str, registry: Registry) -> str:
+    code = registry.rc(rc)
+    return f"{rc} {code.description}" if code else f"rc {rc}"
+
+
+def _alternatives(d: ProductOutageDetails) -> str:
+    """What the price list offers instead, or why it offers nothing."""
+    if d.price_list_at is None:
+        return _(
+            "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
+            "will show here. `/iak product <operator>` lists them now."
+        )
+    fetched = wib_day(d.price_list_at)
+    if d.operator is None or d.nominal is None:
+        return _(
+            "{product} is not in IAK's price list (fetched {fetched}): no alternative to offer."
+        ).format(product=d.product_code, fetched=fetched)
+    if not d.alternatives:
+        return _(
+            "No other active {operator} {nominal} product in IAK's price list (fetched {fetched})."
+        ).format(operator=d.operator, nominal=d.nominal, fetched=fetched)
+    offered = ", ".join(
+        f"{alternative.code} ({rupiah(alternative.price)})"
+        if alternative.price is not None
+        else alternative.code
+        for alternative in d.alternatives
+    )
+    return _(
+        "Sell instead (active {operator} {nominal} in IAK's price list, fetched {fetched}): "
+        "{offered}"
+    ).format(operator=d.operator, nominal=d.nominal, fetched=fetched, offered=offered)
 
 
 def _delivery_line(member: Member, mask: bool) -> Mrkdwn:

@@ -13,6 +13,7 @@ from bot.alerts.model import (
     Incident,
     IncidentKind,
     PendingDetails,
+    ProductOutageDetails,
     SerialDetails,
     SpikeDetails,
 )
@@ -34,6 +35,7 @@ KIND_EMOJI = {
     IncidentKind.DEPOSIT: ":moneybag:",
     IncidentKind.CONFLICT: ":warning:",
     IncidentKind.SERIAL: ":rotating_light:",
+    IncidentKind.PRODUCT: ":no_entry:",
 }
 
 
@@ -122,6 +124,10 @@ def _title(incident: Incident, registry: Registry) -> str:
         case SerialDetails():
             return _("Serial number {serial} delivered {count} times").format(
                 serial=mask_serial(details.serial), count=details.total
+            )
+        case ProductOutageDetails():
+            return _("{product} cannot be sold: {total} failures").format(
+                product=details.product_code, total=details.spike.total
             )
 
 
