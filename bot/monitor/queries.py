@@ -32,7 +32,12 @@ from bot.monitor.decisions import (
     spend_per_hour,
 )
 from bot.outcomes import NOT_FINAL, Outcome, Source
-from bot.store.reports import balance_readings, failures_by_rc, latest_balance
+from bot.store.reports import (
+    balance_readings,
+    expected_failures,
+    failures_by_rc,
+    latest_balance,
+)
 from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
@@ -134,6 +139,13 @@ def rc_activity(
     window_start = now - config.spike_window
     window = failures_by_rc(connection, window_start, now + timedelta(seconds=1))
     baseline = failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
+    # Failures a known window expects (IAK's scheduled cut-off) open no spike, and do not
+    # raise the baseline that later failures are judged against either.
+    for expected in expected_failures(
+        connection, window_start - timedelta(hours=24), now + timedelta(seconds=1)
+    ):
+        counts = window if expected.started_at >= window_start else baseline
+        counts[expected.rc] = counts.get(expected.rc, 0) - 1
     activities = []
     for rc in sorted(set(window) | set(open_spikes)):
         count, base = window.get(rc, 0), baseline.get(rc, 0)

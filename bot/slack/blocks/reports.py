@@ -10,6 +10,7 @@ import re
 from collections.abc import Sequence
 from datetime import datetime
 
+from bot.i18n import _
 from bot.masking import mask_customer_id
 from bot.outcomes import Outcome
 from bot.registry import Registry
@@ -178,7 +179,7 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
             )
         rest = top[MAX_STATS_CODES:]
         if rest:
-            others = sum(count for _, count in rest)
+            others = sum(count for _rc, count in rest)
             blocks.append(
                 context(
                     md(
@@ -187,7 +188,7 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
                         "s" if len(rest) != 1 else "",
                         f"{others:,}",
                         "s" if others != 1 else "",
-                        join((_code(rc) if rc else "no rc" for rc, _ in rest[:20]), ", "),
+                        join((_code(rc) if rc else "no rc" for rc, _count in rest[:20]), ", "),
                     )
                 )
             )
@@ -198,8 +199,17 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
                 "left, each scaled to its own busiest bucket · `/iak code <rc>` for the full card"
             )
         )
+    for window_name, count in stats.expected.items():
+        blocks.append(context(_expected_note(window_name, count)))
     blocks.append(context(_WHEN_FOOTNOTE))
     return message(_stats_text(stats, top, label), blocks)
+
+
+def _expected_note(window_name: str, count: int) -> str:
+    """Failures a known window expects, counted apart from the codes above."""
+    return _(
+        "+{count} failed {window}: IAK's scheduled window, expected and not counted above."
+    ).format(count=f"{count:,}", window=_(window_name))
 
 
 def _failure_lines(
@@ -231,7 +241,7 @@ def short_advice(advice: str, limit: int = MAX_ADVICE) -> str:
 
 def _stats_text(stats: WindowStats, top: list[tuple[str | None, int]], label: str) -> str:
     counts = ", ".join(
-        f"{stats.outcomes.get(outcome, 0):,} {outcome.value}" for outcome, _ in OUTCOME_LINES
+        f"{stats.outcomes.get(outcome, 0):,} {outcome.value}" for outcome, _name in OUTCOME_LINES
     )
     text = f"Last {label}: {stats.transactions:,} transactions ({counts})."
     if top:
