@@ -606,8 +606,8 @@ def _offered(
 # monitor never looks further back than this for new deliveries, so a resolved one does not
 # open again unless the serial number is delivered once more.
 SERIAL_QUIET = timedelta(hours=24)
-# New deliveries are looked for since the previous tick, less this margin (a callback's
-# write may commit after the tick that followed it).
+# Each tick looks again at the deliveries of this last while: a callback's write may commit
+# after the tick that followed it.
 SERIAL_MARGIN = timedelta(minutes=5)
 
 
@@ -618,13 +618,20 @@ def serial_incident_key(serial: str) -> str:
     return "sha256:" + hashlib.sha256(serial.encode()).hexdigest()
 
 
-def serials_since(last_tick_at: datetime | None, now: datetime) -> datetime:
-    """Since when a tick looks for deliveries of a serial number already delivered: the
-    previous tick (less a margin), and never more than a quiet period back."""
+def serials_since(checked_until: datetime | None, now: datetime) -> datetime:
+    """Since when a tick looks for deliveries of a serial number already delivered: where
+    the previous tick stopped, never more than a quiet period back (a monitor that has just
+    started catches up on that period a bounded chunk per tick)."""
     furthest = now - SERIAL_QUIET
-    if last_tick_at is None:
+    if checked_until is None:
         return furthest
-    return max(last_tick_at - SERIAL_MARGIN, furthest)
+    return max(checked_until, furthest)
+
+
+def serials_checked_until(scan_end: datetime | None, now: datetime) -> datetime:
+    """Where the next tick starts: where this tick's chunk ended, or, once it reached the
+    present, a margin before now."""
+    return scan_end if scan_end is not None else now - SERIAL_MARGIN
 
 
 @dataclass(frozen=True)

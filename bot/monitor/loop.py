@@ -36,6 +36,7 @@ from bot.monitor.decisions import (
     next_check,
     offer_for,
     opening_threshold,
+    serials_checked_until,
     serials_since,
 )
 from bot.outcomes import Source
@@ -64,6 +65,8 @@ class TickReport:
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     queued: int = 0
+    # where the next tick's look for serial numbers delivered twice starts
+    serials_checked_until: datetime | None = None
 
 
 def holder_name() -> str:
@@ -108,6 +111,9 @@ class Monitor:
         # a tick found a product outage and no price list cached: fetch one beside the ticks
         self._price_list_wanted = False
         self._price_list_fetch: asyncio.Task[None] | None = None
+        # where the last tick's look for serial numbers delivered twice ended (None: look
+        # back as far as that look ever goes)
+        self._serials_checked_until: datetime | None = None
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -179,6 +185,7 @@ class Monitor:
         self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:
             self.last_tick_at = now
+            self._serials_checked_until = report.serials_checked_until
             if self.on_lead is not None:
                 self.on_lead()
             if self.iak is not None and (self._rechecks is None or self._rechecks.done()):
@@ -238,8 +245,10 @@ class Monitor:
             changes += self._product_outages(connection, now)
 
             open_serials = repository.open_incidents_of(connection, IncidentKind.SERIAL)
-            since = serials_since(self.last_tick_at, now)
-            for delivered in queries.serial_snapshots(connection, since, open_serials):
+            since = serials_since(self._serials_checked_until, now)
+            until = queries.serial_scan_end(connection, since, queries.SERIAL_SCAN_PER_TICK)
+            report.serials_checked_until = serials_checked_until(until, now)
+            for delivered in queries.serial_snapshots(connection, since, until, open_serials):
                 serial = decide_serial(delivered, now)
                 if serial is not None:
                     changes.append(serial)

@@ -49,8 +49,9 @@ MAX_CLAIMS = 10
 MAX_TOLD_PER_TICK = 5000
 # serial numbers newly found delivered twice, per tick (the rest wait for the next ticks)
 MAX_SERIALS_PER_TICK = 50
-# successes looked at for a repeated serial number per tick: a day's worth of a busy shop
-MAX_RECENT_SERIALS = 200_000
+# successes looked at for a repeated serial number per tick (catching up after a start
+# takes a few ticks more, never a long one)
+SERIAL_SCAN_PER_TICK = 2000
 _CHUNK = 500
 t = transactions.c
 
@@ -392,16 +393,33 @@ def waiting_members(
     return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
 
 
-def repeated_serials(connection: Connection, since: datetime, limit: int) -> list[str]:
-    """Serial numbers that a success since `since` delivered and another success (another
-    ref_id) delivered too. Both sides stay on the partial serial indexes: the recent
-    successes by time, then each one's serial looked up."""
+def serial_scan_end(connection: Connection, since: datetime, limit: int) -> datetime | None:
+    """When the `limit`-th success with a serial number since `since` succeeded: where one
+    tick's look ends; None when fewer succeeded (the look reaches the present)."""
+    return connection.execute(
+        select(t.final_at)
+        .where(t.serial.is_not(None), t.final_at >= since)
+        .order_by(t.final_at)
+        .offset(limit - 1)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def repeated_serials(
+    connection: Connection, since: datetime, until: datetime | None, limit: int
+) -> list[str]:
+    """Serial numbers that a success in [since, until] delivered and another success
+    (another ref_id) delivered too. Both sides stay on the partial serial indexes: the
+    recent successes by time, then each one's serial looked up."""
+    recent_conditions = [t.serial.is_not(None), t.final_at >= since]
+    if until is not None:
+        recent_conditions.append(t.final_at <= until)
     # Ordered by time so that SQLite walks the recent successes, not every serial number.
     recent = (
         select(t.ref_id, t.serial)
-        .where(t.serial.is_not(None), t.final_at >= since)
+        .where(*recent_conditions)
         .order_by(t.final_at)
-        .limit(MAX_RECENT_SERIALS)
+        .limit(SERIAL_SCAN_PER_TICK * 2)
         .subquery()
     )
     other = transactions.alias("other")
@@ -419,15 +437,19 @@ def repeated_serials(connection: Connection, since: datetime, limit: int) -> lis
 
 
 def serial_snapshots(
-    connection: Connection, since: datetime, open_incidents: dict[str, Incident]
+    connection: Connection,
+    since: datetime,
+    until: datetime | None,
+    open_incidents: dict[str, Incident],
 ) -> list[SerialSnapshot]:
-    """Every serial number delivered more than once lately, and every one with an open
-    incident: the successes that delivered it (the first few, oldest first) and how many."""
+    """Every serial number delivered more than once by a success in [since, until], and
+    every one with an open incident: the successes that delivered it (the first few, oldest
+    first) and how many."""
     by_serial: dict[str, Incident | None] = {}
     for open_incident in open_incidents.values():
         assert isinstance(open_incident.details, SerialDetails)
         by_serial[open_incident.details.serial] = open_incident
-    for serial in repeated_serials(connection, since, MAX_SERIALS_PER_TICK):
+    for serial in repeated_serials(connection, since, until, MAX_SERIALS_PER_TICK):
         by_serial.setdefault(serial, None)
     snapshots = []
     for serial, incident in by_serial.items():

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 
+from bot.alerts.model import Incident, IncidentStatus, Member
+from bot.monitor.decisions import SerialSnapshot, decide_serial
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import FakeSlack
@@ -80,3 +83,48 @@ def test_voucher_serials_compare_whole_and_each_serial_is_its_own_incident(
     data = next(text for text in shown if "`x1`" in text)
     assert "`x2`" in data and "1234••••9012" in data
     assert all("`v1`" not in text for text in shown)
+
+
+# --- When a serial-number incident is over (the decision alone, on a fake day) ---------------
+
+OPENED = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
+
+
+def _snapshot(total: int, incident: Incident | None, latest: datetime = OPENED) -> SerialSnapshot:
+    members = tuple(
+        Member(f"r{n}", "pln20000", "14123456789", OPENED - timedelta(minutes=n))
+        for n in range(total)
+    )
+    return SerialSnapshot(TOKEN, total, members, latest, incident)
+
+
+def _open(acknowledged_by: str | None = None) -> Incident:
+    change = decide_serial(_snapshot(2, None), OPENED)
+    assert change is not None and change.incident_id is None
+    return Incident(
+        id=1,
+        kind=change.kind,
+        key=change.key,
+        status=IncidentStatus.OPEN,
+        opened_at=OPENED,
+        updated_at=OPENED,
+        resolved_at=None,
+        channel="C0ALERTS",
+        parent_ts="1.1",
+        details=change.details,
+        acknowledged_by=acknowledged_by,
+    )
+
+
+def test_it_stays_open_until_someone_took_it_on_and_a_quiet_day_passed() -> None:
+    later = OPENED + timedelta(hours=25)
+    assert decide_serial(_snapshot(2, _open()), later) is None  # nobody acknowledged it
+    resolved = decide_serial(_snapshot(2, _open(acknowledged_by="U0OPS")), later)
+    assert resolved is not None and resolved.resolve
+    quiet_not_yet = OPENED + timedelta(hours=23)
+    assert decide_serial(_snapshot(2, _open(acknowledged_by="U0OPS")), quiet_not_yet) is None
+
+
+def test_it_resolves_when_iak_leaves_one_success_with_the_serial() -> None:
+    change = decide_serial(_snapshot(1, _open()), OPENED + timedelta(minutes=5))
+    assert change is not None and change.resolve
