@@ -1,10 +1,14 @@
 """The monitor's questions with 1,000,000 transactions stored (10,000 of them pending):
 "which pending transactions are older than T", "how many failures per rc since T" and
-"which are due a re-check", on SQLite and Postgres. Goal (issue 4): each under 50 ms.
+"which are due a re-check", "which serial numbers were delivered twice", on SQLite and
+Postgres. Goal (issue 4): each under 50 ms.
 
 A transaction's time is when it happened (`started_at`: the backend's created_at when it
 sent one, else when the bot first heard of it; issue 16): a third of the rows here carry a
 created_at up to an hour before the bot saw them, as an import of history would.
+
+Every success carries its own serial number, but one in 20,000 repeats an earlier one (the
+same voucher or token delivered twice).
 """
 
 from __future__ import annotations
@@ -23,7 +27,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import record
 from bot.monitor import queries
-from bot.monitor.decisions import MonitorConfig
+from bot.monitor.decisions import MonitorConfig, serials_checked_until, serials_since
 from bot.store.db import create_db_engine, migrate
 from bot.store.reports import failures_by_rc
 from bot.store.schema import transactions
@@ -54,6 +58,9 @@ def rows(total: int, pending: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             final = seen + timedelta(seconds=rng.random() * 60)
         else:
             outcome, rc, final = "success", "00", seen + timedelta(seconds=rng.random() * 30)
+        serial = None
+        if outcome == "success":
+            serial = f"{(n - 7 if n % 20_000 == 0 else n):012d}"
         yield {
             "ref_id": f"bench-{n:07d}",
             "outcome": outcome,
@@ -64,7 +71,7 @@ def rows(total: int, pending: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             "price": 25000,
             "balance": None,
             "tr_id": str(n),
-            "sn": None,
+            "sn": serial,
             "message": None,
             "source": "callback",
             "created_at": created,
@@ -72,6 +79,7 @@ def rows(total: int, pending: int, seed: int = 7) -> Iterator[dict[str, Any]]:
             "first_seen_at": seen,
             "changed_at": final or seen,
             "final_at": final,
+            "serial": serial,
         }
 
 
@@ -91,6 +99,12 @@ def load(engine: Engine, total: int, pending: int) -> float:
         if connection.dialect.name == "postgresql":
             connection.exec_driver_sql("ANALYZE transactions")
     return time.perf_counter() - started
+
+
+def serial_tick(connection: Connection, since: datetime) -> object:
+    """One tick's look for serial numbers delivered twice, as the monitor makes it."""
+    until = queries.serial_scan_end(connection, since, queries.SERIAL_SCAN_PER_TICK)
+    return queries.serial_snapshots(connection, since, until, {})
 
 
 def timed(query: Callable[[], Any], runs: int = 20) -> tuple[float, float]:
@@ -134,6 +148,14 @@ def measure(url: str, total: int, pending: int) -> list[str]:
         ),
         "due a re-check at IAK: 50 most overdue": on_connection(
             lambda c: queries.due_rechecks(c, NOW, CONFIG, 50)
+        ),
+        "serials delivered twice, since the last tick": on_connection(
+            lambda c: serial_tick(
+                c, serials_since(serials_checked_until(None, NOW - CONFIG.interval), NOW)
+            )
+        ),
+        "serials delivered twice, first tick (24 h back, one chunk)": on_connection(
+            lambda c: serial_tick(c, serials_since(None, NOW))
         ),
     }
     lines = [f"  loaded {total:,} rows in {seconds:.0f} s"]

@@ -83,6 +83,7 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         channel=settings.ops_channel,
         iak=services.iak,
         metrics=services.metrics,
+        price_lists=services.price_lists,
     )
     # A row goes out only while this process keeps the lease for a third of it more, and a
     # Slack call never outlasts that margin: no other process can take over and post the

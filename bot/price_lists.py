@@ -91,6 +91,11 @@ class PriceLists:
         """The lists as the database holds them now (read in a worker thread)."""
         return await asyncio.to_thread(lambda: [self._cached(line) for line in lines])
 
+    def cached_now(self, line: Line) -> PriceListView:
+        """The list as the database holds it now, for a caller already in a worker thread
+        (the monitor's tick): never asks IAK."""
+        return self._cached(line)
+
     def due(self, view: PriceListView, now: datetime) -> bool:
         """Whether IAK should be asked for this list before answering from it."""
         if view.fetched_at is not None and now - view.fetched_at < self.fresh_for:

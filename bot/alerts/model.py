@@ -28,6 +28,10 @@ class IncidentKind(StrEnum):
     # with a thread like an incident's, so it goes out through the same outbox; it is
     # recorded already resolved, so it is never listed or counted as an open incident.
     DIGEST = "digest"
+    # one serial number (voucher, PLN token) delivered by more than one successful top-up
+    SERIAL = "serial"
+    # one product failing as out of service or unknown (rc 106, 20) far above its usual rate
+    PRODUCT = "product"
 
 
 class IncidentStatus(StrEnum):
@@ -210,7 +214,50 @@ class DigestDetails:
         return self.balance / self.spent
 
 
-IncidentDetails = PendingDetails | SpikeDetails | DepositDetails | ConflictDetails | DigestDetails
+@dataclass(frozen=True)
+class SerialDetails:
+    """Successful top-ups (different ref_ids) that delivered the same serial number."""
+
+    serial: str  # as compared (bot.store.states.serial_key); shown only masked
+    total: int  # transactions with it
+    members: tuple[Member, ...]  # the first few of them, oldest first
+    # when the latest of them succeeded: the incident resolves a quiet day after it, once
+    # someone has acknowledged it
+    latest_at: datetime
+
+
+@dataclass(frozen=True)
+class Alternative:
+    """An active product of the same operator and nominal, from IAK's price list."""
+
+    code: str
+    price: int | None
+
+
+@dataclass(frozen=True)
+class ProductOutageDetails:
+    """One product failing as out of service or unknown: its failures, counted and decided
+    as a spike is, and what the price list offers instead."""
+
+    product_code: str
+    spike: SpikeDetails  # its failures with those codes; `rc` the most frequent one
+    rcs: dict[str, int] = field(default_factory=dict)  # failures per rc, window
+    operator: str | None = None  # the product's operator and nominal, from the price list
+    nominal: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    # when the price list offered them was fetched; None: no price list cached yet
+    price_list_at: datetime | None = None
+
+
+IncidentDetails = (
+    PendingDetails
+    | SpikeDetails
+    | DepositDetails
+    | ConflictDetails
+    | DigestDetails
+    | SerialDetails
+    | ProductOutageDetails
+)
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.PENDING: PendingDetails,
@@ -218,6 +265,8 @@ DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.DEPOSIT: DepositDetails,
     IncidentKind.CONFLICT: ConflictDetails,
     IncidentKind.DIGEST: DigestDetails,
+    IncidentKind.SERIAL: SerialDetails,
+    IncidentKind.PRODUCT: ProductOutageDetails,
 }
 
 
@@ -266,6 +315,7 @@ class ReplyKind(StrEnum):
     RECHECKED = "rechecked"
     CONFLICT_SETTLED = "conflict_settled"
     DIGEST_CHART = "digest_chart"
+    SERIAL_AGAIN = "serial_again"
 
 
 @dataclass(frozen=True)
@@ -384,6 +434,15 @@ class DigestChart:
     kind: ClassVar[ReplyKind] = ReplyKind.DIGEST_CHART
 
 
+@dataclass(frozen=True)
+class SerialAgain:
+    """More top-ups delivered a serial number that was already delivered twice."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.SERIAL_AGAIN
+    members: tuple[Member, ...]
+    total: int  # transactions with it now
+
+
 Reply = (
     PendingJoined
     | PendingOutcomes
@@ -394,6 +453,7 @@ Reply = (
     | Rechecked
     | ConflictSettled
     | DigestChart
+    | SerialAgain
 )
 
 REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
@@ -408,6 +468,7 @@ REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
         Rechecked,
         ConflictSettled,
         DigestChart,
+        SerialAgain,
     )
 }
 

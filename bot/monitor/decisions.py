@@ -6,11 +6,13 @@ say what changes and which Slack operations follow, and the tick writes both at 
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from itertools import pairwise
 
 from bot.alerts.model import (
+    Alternative,
     Claim,
     ConflictDetails,
     ConflictSettled,
@@ -26,7 +28,10 @@ from bot.alerts.model import (
     PendingJoined,
     PendingOutcomes,
     PostParent,
+    ProductOutageDetails,
     Resolved,
+    SerialAgain,
+    SerialDetails,
     Settled,
     Settlement,
     SpikeDetails,
@@ -36,7 +41,9 @@ from bot.alerts.model import (
 )
 from bot.clock import WIB
 from bot.config import Settings
+from bot.iak.products import Product
 from bot.outcomes import Line, Outcome, Source, code_key
+from bot.store.schema import INCIDENT_KEY
 from bot.store.transactions import PendingTransaction
 
 # A quiet rc is assumed to fail at least this often per window, so one failure after a
@@ -479,6 +486,209 @@ def decide_conflict(snapshot: ConflictSnapshot, now: datetime) -> IncidentChange
     if details == before:
         return None
     return IncidentChange(incident.kind, incident.key, incident.id, details, (UpdateParent(),))
+
+
+# --- One product out of service -----------------------------------------------------------
+
+# Codes that say one product cannot be sold (out of service, code unknown), not that sales
+# are failing: their spikes are told per product, with what else can be sold instead.
+PRODUCT_LEVEL_RCS = frozenset({"106", "20"})
+MAX_ALTERNATIVES = 5
+
+
+@dataclass(frozen=True)
+class ProductActivity:
+    """One product's recent failures with a product-level code."""
+
+    product_code: str
+    rcs: dict[str, int]  # failures per rc, window
+    # all of them counted as one rc's would be (its `rc`: the most frequent code)
+    failures: RcActivity
+
+
+@dataclass(frozen=True)
+class Offer:
+    """What the cached price list says of a product: its operator and nominal, and the
+    other active products of both. `fetched_at` None: no price list is cached."""
+
+    operator: str | None = None
+    nominal: str | None = None
+    alternatives: tuple[Alternative, ...] = ()
+    fetched_at: datetime | None = None
+
+
+def offer_for(
+    code: str, products: tuple[Product, ...] | None, fetched_at: datetime | None
+) -> Offer:
+    """The active products of the same operator and nominal as `code`, cheapest first."""
+    if products is None or fetched_at is None:
+        return Offer()
+    wanted = code.lower()
+    failing = next((p for p in products if p.code.lower() == wanted), None)
+    if failing is None or failing.name is None or failing.nominal is None:
+        return Offer(fetched_at=fetched_at)
+    same = sorted(
+        (
+            p
+            for p in products
+            if p.active is True
+            and p.code.lower() != wanted
+            and (p.name or "").lower() == failing.name.lower()
+            and (p.nominal or "").lower() == failing.nominal.lower()
+        ),
+        key=lambda p: (p.price is None, p.price or 0, p.code),
+    )
+    alternatives = tuple(Alternative(p.code, p.price) for p in same[:MAX_ALTERNATIVES])
+    return Offer(failing.name, failing.nominal, alternatives, fetched_at)
+
+
+def decide_product_outage(
+    activity: ProductActivity,
+    incident: Incident | None,
+    now: datetime,
+    config: MonitorConfig,
+    offer: Offer,
+) -> IncidentChange | None:
+    """Open, update or resolve the incident of one product, as a spike of its failures is
+    (thresholds, thread updates, resolution); its parent names the alternatives."""
+    before = incident.details if incident is not None else None
+    assert before is None or isinstance(before, ProductOutageDetails)
+    inner = replace(incident, details=before.spike) if incident and before else None
+    change = decide_spike(activity.failures, inner, now, config, stops_sales=False)
+    key = activity.product_code
+    if change is None:
+        if incident is None or before is None:
+            return None
+        offered = _offered(before, offer)
+        if offered == before:
+            return None
+        return IncidentChange(IncidentKind.PRODUCT, key, incident.id, offered, (UpdateParent(),))
+    assert isinstance(change.details, SpikeDetails)
+    details = _offered(
+        ProductOutageDetails(
+            product_code=key,
+            spike=replace(change.details, products={}),
+            rcs=activity.rcs or (before.rcs if before else {}),
+        ),
+        offer,
+        before,
+    )
+    intents = change.intents
+    moved = before is not None and _offer_of(details) != _offer_of(before)
+    if moved and not any(isinstance(intent, UpdateParent) for intent in intents):
+        intents = (*intents, UpdateParent())
+    return replace(change, kind=IncidentKind.PRODUCT, key=key, details=details, intents=intents)
+
+
+def _offer_of(details: ProductOutageDetails) -> tuple[object, ...]:
+    return (details.operator, details.nominal, details.alternatives, details.price_list_at)
+
+
+def _offered(
+    details: ProductOutageDetails, offer: Offer, before: ProductOutageDetails | None = None
+) -> ProductOutageDetails:
+    """The details with the price list's offer, once there is one; an unchanged offer keeps
+    the time of the list it came from, so a routine refresh edits nothing."""
+    kept = before or details
+    if offer.fetched_at is None:
+        return replace(
+            details,
+            operator=kept.operator,
+            nominal=kept.nominal,
+            alternatives=kept.alternatives,
+            price_list_at=kept.price_list_at,
+        )
+    same = (kept.operator, kept.nominal, kept.alternatives) == (
+        offer.operator,
+        offer.nominal,
+        offer.alternatives,
+    )
+    return replace(
+        details,
+        operator=offer.operator,
+        nominal=offer.nominal,
+        alternatives=offer.alternatives,
+        price_list_at=kept.price_list_at if same and kept.price_list_at else offer.fetched_at,
+    )
+
+
+# --- The same serial number twice ----------------------------------------------------------
+
+# A serial incident resolves once acknowledged and this long after its latest delivery; the
+# monitor never looks further back than this for new deliveries, so a resolved one does not
+# open again unless the serial number is delivered once more.
+SERIAL_QUIET = timedelta(hours=24)
+# Each tick looks again at the deliveries of this last while: a callback's write may commit
+# after the tick that followed it.
+SERIAL_MARGIN = timedelta(minutes=5)
+
+
+def serial_incident_key(serial: str) -> str:
+    """An incident's key for a serial number: itself, or a digest when it is too long."""
+    if len(serial) <= INCIDENT_KEY:
+        return serial
+    return "sha256:" + hashlib.sha256(serial.encode()).hexdigest()
+
+
+def serials_since(checked_until: datetime | None, now: datetime) -> datetime:
+    """Since when a tick looks for deliveries of a serial number already delivered: where
+    the previous tick stopped, never more than a quiet period back (a monitor that has just
+    started catches up on that period a bounded chunk per tick)."""
+    furthest = now - SERIAL_QUIET
+    if checked_until is None:
+        return furthest
+    return max(checked_until, furthest)
+
+
+def serials_checked_until(scan_end: datetime | None, now: datetime) -> datetime:
+    """Where the next tick starts: where this tick's chunk ended, or, once it reached the
+    present, a margin before now."""
+    return scan_end if scan_end is not None else now - SERIAL_MARGIN
+
+
+@dataclass(frozen=True)
+class SerialSnapshot:
+    """The successes that delivered one serial number, and its open incident if any."""
+
+    serial: str
+    total: int
+    members: tuple[Member, ...]  # the first LISTED, oldest first
+    latest_at: datetime  # when the latest of them succeeded
+    incident: Incident | None
+
+
+def decide_serial(snapshot: SerialSnapshot, now: datetime) -> IncidentChange | None:
+    """One incident per serial number delivered more than once; a further delivery is told
+    in its thread; it resolves a quiet day after the latest, once acknowledged."""
+    incident = snapshot.incident
+    details = SerialDetails(
+        serial=snapshot.serial,
+        total=snapshot.total,
+        members=snapshot.members,
+        latest_at=snapshot.latest_at,
+    )
+    key = serial_incident_key(snapshot.serial)
+    if incident is None:
+        if snapshot.total < 2:
+            return None
+        return IncidentChange(IncidentKind.SERIAL, key, None, details, (PostParent(),))
+    before = incident.details
+    assert isinstance(before, SerialDetails)
+    quiet = now - max(snapshot.latest_at, before.latest_at) >= SERIAL_QUIET
+    # Over when IAK's own check turned all but one into failures, or once someone has
+    # taken it on and a day went by without another delivery.
+    if snapshot.total < 2 or (quiet and incident.acknowledged_by is not None):
+        resolved = Resolved(_lasted(incident, now), total=snapshot.total)
+        return _resolution(incident, details, resolved)
+    if details == before:
+        return None
+    intents: list[Intent] = []
+    if snapshot.total > before.total:
+        told = {member.ref_id for member in before.members}
+        again = tuple(member for member in snapshot.members if member.ref_id not in told)
+        intents.append(ThreadReply(SerialAgain(again, snapshot.total)))
+    intents.append(UpdateParent())
+    return IncidentChange(IncidentKind.SERIAL, key, incident.id, details, tuple(intents))
 
 
 def _lasted(incident: Incident, now: datetime) -> float:

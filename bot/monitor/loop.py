@@ -26,18 +26,25 @@ from bot.iak.client import IakClient
 from bot.metrics import Metrics
 from bot.monitor import queries
 from bot.monitor.decisions import (
+    PRODUCT_LEVEL_RCS,
     MonitorConfig,
     RcActivity,
     decide_conflict,
     decide_deposit,
     decide_pending,
+    decide_product_outage,
+    decide_serial,
     decide_spike,
     digest_due,
     next_check,
+    offer_for,
     opening_threshold,
+    serials_checked_until,
+    serials_since,
 )
 from bot.monitor.queries import Recheck
 from bot.outcomes import Line, Source, split_code_key
+from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.states import Observation
@@ -49,6 +56,9 @@ RECHECKS_IN_FLIGHT = 3
 RECHECK_BUDGET_PER_TICK = 60
 # Another process takes over once the holder has missed this many ticks.
 LEASE_TICKS = 3
+# A price list fetched for a product outage's alternatives, beside the ticks, never waits
+# longer than this.
+PRICE_LIST_DEADLINE = 30.0
 
 
 @dataclass
@@ -59,6 +69,8 @@ class TickReport:
     opened: list[str] = field(default_factory=list)
     resolved: list[str] = field(default_factory=list)
     queued: int = 0
+    # where the next tick's look for serial numbers delivered twice starts
+    serials_checked_until: datetime | None = None
 
 
 def holder_name() -> str:
@@ -83,6 +95,7 @@ class Monitor:
         iak: IakClient | None,
         holder: str | None = None,
         metrics: Metrics | None = None,
+        price_lists: PriceLists | None = None,
     ) -> None:
         self.database = database
         self.incidents = incidents
@@ -99,6 +112,14 @@ class Monitor:
         self.last_tick_at: datetime | None = None
         # told after every tick that holds the lease (the notifier then delivers at once)
         self.on_lead: Callable[[], None] | None = None
+        # where a product outage finds its alternatives (None: it names none)
+        self.price_lists = price_lists
+        # a tick found a product outage and no price list cached: fetch one beside the ticks
+        self._price_list_wanted = False
+        self._price_list_fetch: asyncio.Task[None] | None = None
+        # where the last tick's look for serial numbers delivered twice ended (None: look
+        # back as far as that look ever goes)
+        self._serials_checked_until: datetime | None = None
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
 
@@ -147,9 +168,10 @@ class Monitor:
     async def stop_ticking(self) -> None:
         """Stop deciding and re-checking; the lease is kept until `release`."""
         self._stopping.set()
-        if self._rechecks is not None and not self._rechecks.done():
-            self._rechecks.cancel()
-            await asyncio.gather(self._rechecks, return_exceptions=True)
+        for task in (self._rechecks, self._price_list_fetch):
+            if task is not None and not task.done():
+                task.cancel()
+                await asyncio.gather(task, return_exceptions=True)
 
     async def release(self) -> None:
         """Hand the lease over, so another process takes over at its next tick."""
@@ -175,10 +197,12 @@ class Monitor:
         self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:
             self.last_tick_at = now
+            self._serials_checked_until = report.serials_checked_until
             if self.on_lead is not None:
                 self.on_lead()
             if self.iak is not None and (self._rechecks is None or self._rechecks.done()):
                 self._rechecks = asyncio.create_task(self.recheck(), name="monitor-rechecks")
+            self._fetch_price_list_if_wanted()
         for name in report.opened:
             log.info("incident opened: %s", name)
         for name in report.resolved:
@@ -208,7 +232,13 @@ class Monitor:
                 activity = RcActivity(rc, count, baseline, line=line)
                 return count >= opening_threshold(activity, self.config, self._stops_sales(key))
 
-            for activity in queries.rc_activity(connection, now, self.config, spikes, may_open):
+            def may_open_spike(rc: str, count: int, baseline: int) -> bool:
+                # product-level codes are told per product (below)
+                return rc not in PRODUCT_LEVEL_RCS and may_open(rc, count, baseline)
+
+            for activity in queries.rc_activity(
+                connection, now, self.config, spikes, may_open_spike
+            ):
                 change = decide_spike(
                     activity,
                     spikes.get(activity.key),
@@ -224,6 +254,17 @@ class Monitor:
                 conflict = decide_conflict(disagreement, now)
                 if conflict is not None:
                     changes.append(conflict)
+
+            changes += self._product_outages(connection, now)
+
+            open_serials = repository.open_incidents_of(connection, IncidentKind.SERIAL)
+            since = serials_since(self._serials_checked_until, now)
+            until = queries.serial_scan_end(connection, since, queries.SERIAL_SCAN_PER_TICK)
+            report.serials_checked_until = serials_checked_until(until, now)
+            for delivered in queries.serial_snapshots(connection, since, until, open_serials):
+                serial = decide_serial(delivered, now)
+                if serial is not None:
+                    changes.append(serial)
 
             deposit = repository.open_incident(
                 connection, IncidentKind.DEPOSIT, IncidentKind.DEPOSIT.value
@@ -263,6 +304,54 @@ class Monitor:
             return 0
         log.info("daily digest for %s queued", day.isoformat())
         return 2
+
+    def _product_outages(self, connection: Connection, now: datetime) -> list[IncidentChange]:
+        """Products failing as out of service or unknown: one incident each, offering what
+        the cached price list has instead (never fetched inside the tick)."""
+        outages = self.incidents.open_incidents_of(connection, IncidentKind.PRODUCT)
+
+        def may_open(code: str, count: int, baseline: int) -> bool:
+            activity = RcActivity(code, count, baseline)
+            return count >= opening_threshold(activity, self.config, stops_sales=False)
+
+        activities = queries.product_activity(
+            connection, now, self.config, PRODUCT_LEVEL_RCS, outages, may_open
+        )
+        if not activities:
+            return []
+        products, fetched_at = None, None
+        if self.price_lists is not None:
+            view = self.price_lists.cached_now(Line.PREPAID)
+            products, fetched_at = view.products, view.fetched_at
+            self._price_list_wanted = products is None
+        changes = []
+        for activity in activities:
+            code = activity.product_code
+            offer = offer_for(code, products, fetched_at)
+            change = decide_product_outage(activity, outages.get(code), now, self.config, offer)
+            if change is not None:
+                changes.append(change)
+        return changes
+
+    def _fetch_price_list_if_wanted(self) -> None:
+        """Fetch the prepaid price list beside the ticks, with a deadline, when an outage
+        found none cached; the next tick offers its alternatives."""
+        price_lists = self.price_lists
+        if price_lists is None or not self._price_list_wanted:
+            return
+        if self._price_list_fetch is not None and not self._price_list_fetch.done():
+            return
+        self._price_list_wanted = False
+
+        async def fetch() -> None:
+            try:
+                await asyncio.wait_for(price_lists.current([Line.PREPAID]), PRICE_LIST_DEADLINE)
+            except Exception:
+                log.warning(
+                    "could not fetch the price list for an outage's alternatives", exc_info=True
+                )
+
+        self._price_list_fetch = asyncio.create_task(fetch(), name="monitor-price-list")
 
     def _stops_sales(self, key: str) -> bool:
         line, rc = split_code_key(key)

@@ -17,25 +17,36 @@ from bot.alerts.model import (
     DigestDetails,
     Incident,
     IncidentKind,
+    Member,
     ProductFailures,
+    ProductOutageDetails,
+    SerialDetails,
     SpikeDetails,
 )
 from bot.alerts.repository import IncidentRepository, open_incident_exists
 from bot.clock import wib_day
 from bot.monitor.decisions import (
+    LISTED,
     STOP_CHECKING_AFTER,
     ConflictSnapshot,
     DepositReading,
     MonitorConfig,
     PendingSnapshot,
+    ProductActivity,
     RcActivity,
+    SerialSnapshot,
     sparkline_counts,
     spend_per_hour,
 )
 from bot.outcomes import NOT_FINAL, Line, Outcome, Source, split_code_key
 from bot.store import reports
-from bot.store.reports import balance_readings, failures_by_rc, latest_balance
-from bot.store.schema import transaction_events, transactions
+from bot.store.reports import (
+    balance_readings,
+    expected_failures,
+    failures_by_rc,
+    latest_balance,
+)
+from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 _NOT_FINAL = [outcome.value for outcome in NOT_FINAL]
@@ -44,6 +55,11 @@ MAX_JOIN_PER_TICK = 5000
 # final answers listed for one conflicting transaction
 MAX_CLAIMS = 10
 MAX_TOLD_PER_TICK = 5000
+# serial numbers newly found delivered twice, per tick (the rest wait for the next ticks)
+MAX_SERIALS_PER_TICK = 50
+# successes looked at for a repeated serial number per tick (catching up after a start
+# takes a few ticks more, never a long one)
+SERIAL_SCAN_PER_TICK = 2000
 _CHUNK = 500
 t = transactions.c
 
@@ -145,6 +161,13 @@ def rc_activity(
     window_start = now - config.spike_window
     window = failures_by_rc(connection, window_start, now + timedelta(seconds=1))
     baseline = failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
+    # Failures a known window expects (IAK's scheduled cut-off) open no spike, and do not
+    # raise the baseline that later failures are judged against either.
+    for expected in expected_failures(
+        connection, window_start - timedelta(hours=24), now + timedelta(seconds=1)
+    ):
+        counts = window if expected.started_at >= window_start else baseline
+        counts[expected.rc] = counts.get(expected.rc, 0) - 1
     activities = []
     for key in sorted(set(window) | set(open_spikes)):
         count, base = window.get(key, 0), baseline.get(key, 0)
@@ -184,8 +207,87 @@ def rc_activity(
 
 def _started(spike: Incident) -> datetime:
     """Where a spike's count begins: the window whose failures opened it."""
-    assert isinstance(spike.details, SpikeDetails)
-    return spike.opened_at - timedelta(seconds=spike.details.window_seconds)
+    details = spike.details
+    if isinstance(details, ProductOutageDetails):
+        details = details.spike
+    assert isinstance(details, SpikeDetails)
+    return spike.opened_at - timedelta(seconds=details.window_seconds)
+
+
+def product_activity(
+    connection: Connection,
+    now: datetime,
+    config: MonitorConfig,
+    rcs: frozenset[str],
+    open_outages: dict[str, Incident],
+    needs_detail: Callable[[str, int, int], bool],
+) -> list[ProductActivity]:
+    """Each product failing now with one of `rcs` (or with an open incident): its window
+    count per rc and its baseline, as `rc_activity` reads them for one rc."""
+    window_start = now - config.spike_window
+    # Prepaid products only: postpaid codes with these numbers mean something else.
+    coded = and_(
+        t.outcome == Outcome.FAILED.value, t.rc.in_(sorted(rcs)), t.line == Line.PREPAID.value
+    )
+    window: dict[str, dict[str, int]] = {}
+    for code, rc, count in connection.execute(
+        select(t.product_code, t.rc, func.count())
+        .where(coded, t.started_at >= window_start, t.started_at <= now + timedelta(seconds=1))
+        .group_by(t.product_code, t.rc)
+    ).all():
+        window.setdefault(str(code or "?"), {})[str(rc)] = int(count)
+    baseline = {
+        str(code or "?"): int(count)
+        for code, count in connection.execute(
+            select(t.product_code, func.count())
+            .where(
+                coded,
+                t.started_at >= window_start - timedelta(hours=24),
+                t.started_at < window_start,
+            )
+            .group_by(t.product_code)
+        ).all()
+    }
+    activities = []
+    for code in sorted(set(window) | set(open_outages)):
+        per_rc = window.get(code, {})
+        count, base = sum(per_rc.values()), baseline.get(code, 0)
+        incident = open_outages.get(code)
+        if incident is None and not needs_detail(code, count, base):
+            continue
+        product = t.product_code.is_(None) if code == "?" else t.product_code == code
+        failed = and_(coded, product)
+        hour = connection.execute(
+            select(t.started_at).where(failed, t.started_at >= now - timedelta(hours=1))
+        ).scalars()
+        total = None
+        if incident is not None:
+            total = int(
+                connection.execute(
+                    select(func.count()).where(failed, t.started_at >= _started(incident))
+                ).scalar_one()
+            )
+        rc = max(per_rc, key=lambda r: (per_rc[r], r)) if per_rc else _rc_of(incident, rcs)
+        activities.append(
+            ProductActivity(
+                product_code=code,
+                rcs=per_rc,
+                failures=RcActivity(
+                    rc=rc,
+                    window_count=count,
+                    baseline_count=base,
+                    sparkline=sparkline_counts(list(hour), now),
+                    total_since_open=total,
+                ),
+            )
+        )
+    return activities
+
+
+def _rc_of(incident: Incident | None, rcs: frozenset[str]) -> str:
+    if incident is not None and isinstance(incident.details, ProductOutageDetails):
+        return incident.details.spike.rc
+    return min(rcs)
 
 
 def deposit_reading(connection: Connection, now: datetime) -> DepositReading | None:
@@ -394,3 +496,91 @@ def digest_details(
         hourly_transactions=tuple(hourly),
         hourly_failures=tuple(hourly_failed),
     )
+
+
+def serial_scan_end(connection: Connection, since: datetime, limit: int) -> datetime | None:
+    """When the `limit`-th success with a serial number since `since` succeeded: where one
+    tick's look ends; None when fewer succeeded (the look reaches the present)."""
+    return connection.execute(
+        select(t.final_at)
+        .where(t.serial.is_not(None), t.final_at >= since)
+        .order_by(t.final_at)
+        .offset(limit - 1)
+        .limit(1)
+    ).scalar_one_or_none()
+
+
+def repeated_serials(
+    connection: Connection, since: datetime, until: datetime | None, limit: int
+) -> list[str]:
+    """Serial numbers that a success in [since, until] delivered and another success
+    (another ref_id) delivered too. Both sides stay on the partial serial indexes: the
+    recent successes by time, then each one's serial looked up."""
+    recent_conditions = [t.serial.is_not(None), t.final_at >= since]
+    if until is not None:
+        recent_conditions.append(t.final_at <= until)
+    # Ordered by time so that SQLite walks the recent successes, not every serial number.
+    recent = (
+        select(t.ref_id, t.serial)
+        .where(*recent_conditions)
+        .order_by(t.final_at)
+        .limit(SERIAL_SCAN_PER_TICK * 2)
+        .subquery()
+    )
+    other = transactions.alias("other")
+    rows = connection.execute(
+        select(recent.c.serial)
+        .where(
+            select(other.c.ref_id)
+            .where(other.c.serial == recent.c.serial, other.c.ref_id != recent.c.ref_id)
+            .exists()
+        )
+        .distinct()
+        .limit(limit)
+    ).scalars()
+    return list(rows)
+
+
+def serial_snapshots(
+    connection: Connection,
+    since: datetime,
+    until: datetime | None,
+    open_incidents: dict[str, Incident],
+) -> list[SerialSnapshot]:
+    """Every serial number delivered more than once by a success in [since, until], and
+    every one with an open incident: the successes that delivered it (the first few, oldest
+    first) and how many."""
+    by_serial: dict[str, Incident | None] = {}
+    for open_incident in open_incidents.values():
+        assert isinstance(open_incident.details, SerialDetails)
+        by_serial[open_incident.details.serial] = open_incident
+    for serial in repeated_serials(connection, since, until, MAX_SERIALS_PER_TICK):
+        by_serial.setdefault(serial, None)
+    snapshots = []
+    for serial, incident in by_serial.items():
+        same = t.serial == serial
+        total, latest = connection.execute(
+            select(func.count(), func.max(t.final_at, type_=UTCDateTime())).where(same)
+        ).one()
+        rows = connection.execute(
+            select(t.ref_id, t.product_code, t.customer_id, t.started_at)
+            .where(same)
+            .order_by(t.started_at, t.ref_id)
+            .limit(LISTED)
+        ).all()
+        if latest is None and incident is not None:
+            assert isinstance(incident.details, SerialDetails)
+            latest = incident.details.latest_at
+        snapshots.append(
+            SerialSnapshot(
+                serial=serial,
+                total=int(total),
+                members=tuple(
+                    Member(row.ref_id, row.product_code, row.customer_id, row.started_at)
+                    for row in rows
+                ),
+                latest_at=latest,
+                incident=incident,
+            )
+        )
+    return snapshots

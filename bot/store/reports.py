@@ -13,7 +13,7 @@ Synchronous, like the rest of the store: callers on the event loop run them thro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
@@ -21,6 +21,7 @@ from sqlalchemy.sql.elements import ColumnElement
 
 from bot.iak.models import valid_ref_id
 from bot.outcomes import NOT_FINAL, Line, Outcome, code_key
+from bot.registry.windows import KNOWN_WINDOWS, KnownWindow
 from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
@@ -123,8 +124,11 @@ class WindowStats:
     window: TimeBuckets
     # current outcome of every transaction first seen in the window
     outcomes: dict[Outcome, int]
-    # code key (`07`, `postpaid 07`; None when IAK gave no rc) → failures in each bucket
+    # code key (`07`, `postpaid 07`; None when IAK gave no rc) → failures in each bucket,
+    # apart from those a known window expects
     failures: dict[str | None, list[int]]
+    # failures a known window expects (IAK's scheduled cut-off), by the window's name
+    expected: dict[str, int] = field(default_factory=dict)
 
     @property
     def transactions(self) -> int:
@@ -263,11 +267,25 @@ class Reports:
             return pending_by_age(connection, now, edges)
 
     def window_stats(self, window: TimeBuckets) -> WindowStats:
-        """Outcome totals and failures per rc over time, for `/iak stats`."""
+        """Outcome totals and failures per rc over time, for `/iak stats`; failures a known
+        window expects are counted apart."""
+        failures = self.failures_by_bucket(window)
+        with self.engine.connect() as connection:
+            expected = expected_failures(connection, window.start, window.end)
+        apart: dict[str, int] = {}
+        width = window.width
+        for failure in expected:
+            buckets = failures.get(failure.rc)
+            index = min(int((failure.started_at - window.start) / width), window.count - 1)
+            if buckets is None or buckets[index] <= 0:
+                continue
+            buckets[index] -= 1
+            apart[failure.window.name] = apart.get(failure.window.name, 0) + 1
         return WindowStats(
             window=window,
             outcomes=self.outcome_counts(window.start, window.end),
-            failures=self.failures_by_bucket(window),
+            failures={rc: counts for rc, counts in failures.items() if any(counts)},
+            expected=apart,
         )
 
 
@@ -283,6 +301,44 @@ def failures_by_rc(
     rc, line = transactions.c.rc, transactions.c.line
     rows = connection.execute(select(rc, line, func.count()).where(*conditions).group_by(rc, line))
     return {code_key(Line(line), str(rc)): int(count) for rc, line, count in rows if rc}
+
+
+@dataclass(frozen=True)
+class ExpectedFailure:
+    """A failure that a known window expects."""
+
+    window: KnownWindow
+    rc: str
+    started_at: datetime
+
+
+def expected_failures(
+    connection: Connection,
+    since: datetime,
+    until: datetime,
+    windows: Sequence[KnownWindow] = KNOWN_WINDOWS,
+) -> list[ExpectedFailure]:
+    """Failures that happened in [since, until) inside a known window (IAK's scheduled
+    cut-off) with a code it expects. Only the windows' codes are read, so callers subtract
+    these from counts that stay on the covering index."""
+    rcs = sorted({rc for window in windows for rc in window.rcs})
+    t = transactions.c
+    rows = connection.execute(
+        select(t.rc, t.product_code, t.started_at).where(
+            t.outcome == Outcome.FAILED.value,
+            t.started_at >= since,
+            t.started_at < until,
+            t.rc.in_(rcs),
+        )
+    ).all()
+    found = []
+    for row in rows:
+        window = next(
+            (w for w in windows if w.covers(row.rc, row.product_code, row.started_at)), None
+        )
+        if window is not None:
+            found.append(ExpectedFailure(window, row.rc, row.started_at))
+    return found
 
 
 def latest_balance(connection: Connection) -> tuple[int, datetime] | None:

@@ -180,6 +180,9 @@ transactions = Table(
     Column("conflict_at", UTCDateTime),
     # prepaid (a top-up) or postpaid (a bill): which of IAK's tables its rc is from
     Column("line", String(8), nullable=False, server_default="prepaid"),
+    # a success's serial number as compared with others' (bot.store.states.serial_key): the
+    # same voucher or token delivered twice; NULL unless it succeeded with a real one
+    Column("serial", String(MAX_LENGTH["sn"])),
     # --- the monitor's bookkeeping (not part of the transaction's state) ---
     # when the monitor next asks IAK about it while pending; NULL before the first check
     Column("next_check_at", UTCDateTime),
@@ -204,6 +207,21 @@ transactions = Table(
         postgresql_where=text("conflict_at IS NOT NULL"),
     ),
     Index(None, "incident_id"),
+    # "the other transactions with this serial number" and "successes with a serial number
+    # since T" (partial: only successes carry one)
+    Index(
+        "ix_transactions_serial",
+        "serial",
+        sqlite_where=text("serial IS NOT NULL"),
+        postgresql_where=text("serial IS NOT NULL"),
+    ),
+    Index(
+        "ix_transactions_final_at_serial",
+        "final_at",
+        "serial",
+        sqlite_where=text("serial IS NOT NULL"),
+        postgresql_where=text("serial IS NOT NULL"),
+    ),
 )
 
 transaction_events = Table(

@@ -8,11 +8,17 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from typing import Any, Protocol
 
 from bot.outcomes import Line, Outcome, Source
+
+# Characters that only group a PLN token for reading ("0123-4567 8901…"): the same token
+# is the same whether IAK wrote it grouped or not.
+_TOKEN_GROUPING = re.compile(r"[\s.-]")
+_ALPHANUMERIC = re.compile(r"[0-9A-Za-z]")
 
 # How much a single observation can raise what we believe; see `supersedes`.
 _RANK = {Outcome.UNKNOWN: 0, Outcome.PENDING: 1, Outcome.SUCCESS: 2, Outcome.FAILED: 2}
@@ -157,6 +163,9 @@ class TransactionState:
     conflict_at: datetime | None = None
     # prepaid top-up or postpaid bill, as first heard: which table its rc is from
     line: Line = Line.PREPAID
+    # the serial number a success delivered, as compared with other transactions' (see
+    # `serial_key`); None unless it succeeded with a real serial number
+    serial: str | None = None
 
     @classmethod
     def from_row(cls, row: Any) -> TransactionState:
@@ -208,8 +217,33 @@ def supersedes(current: TransactionState, observation: Observation) -> bool:
     return new is Outcome.PENDING and observation.data.rc not in (None, current.rc)
 
 
+def serial_key(sn: str | None, product_code: str | None) -> str | None:
+    """The serial number as two deliveries of the same voucher or token would share it; None
+    for none at all or a placeholder (`-`, `0`, all zeros).
+
+    A PLN `sn` is `token/customer name/segment power`: only the token is the thing sold.
+    """
+    if not sn:
+        return None
+    key = sn
+    if product_code is not None and product_code.strip().lower().startswith("pln"):
+        key = _TOKEN_GROUPING.sub("", sn.split("/", 1)[0])
+    key = " ".join(key.split()).upper()
+    if not _ALPHANUMERIC.search(key) or not key.strip("0 -./"):
+        return None
+    return key
+
+
 def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
     """The state after an observation; None when it says nothing worth a transaction row."""
+    after = _merge(current, observation)
+    if after is None:
+        return None
+    serial = serial_key(after.sn, after.product_code) if after.outcome is Outcome.SUCCESS else None
+    return after if after.serial == serial else replace(after, serial=serial)
+
+
+def _merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
     data = observation.data
     at = observation.observed_at
     if current is None:

@@ -40,7 +40,7 @@ def test_a_day_of_history_is_the_baseline_and_a_live_spike_is_one_incident(
         if n % 25 == 0:
             shop.forward(f"old{n:04d}", created_at=created_at, status=2, rc="07")
         else:
-            shop.forward(f"old{n:04d}", created_at=created_at, status=1, rc="00", sn="SN1")
+            shop.forward(f"old{n:04d}", created_at=created_at, status=1, rc="00", sn=f"SN{n}")
 
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send, steps))

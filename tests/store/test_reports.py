@@ -231,7 +231,7 @@ def test_queries_stay_on_the_indexes(
             )
             for sql, params in sent
         ]
-    assert len(plans) == 8
+    assert len(plans) == 9  # with the failures a known window expects
     for plan in plans:
         # Every step searches an index; none reads the whole table, however big it grows.
         assert plan.startswith("SEARCH transactions USING") and "SCAN" not in plan, plan

@@ -98,18 +98,22 @@ class Shop:
         rc: str,
         balance: int | None = None,
         product: str = "xld25000",
+        sn: str | None = None,
+        customer: str = CUSTOMER,
     ) -> None:
         data = {
             "ref_id": ref_id,
             "status": status,
             "rc": rc,
             "product_code": product,
-            "customer_id": CUSTOMER,
+            "customer_id": customer,
             "price": "25000",
             "sign": iak_sign(ref_id),
         }
         if balance is not None:
             data["balance"] = str(balance)
+        if sn is not None:
+            data["sn"] = sn
         answer = self.http.post(self.url + "/iak/callback", json={"data": data})
         assert answer.status_code == 200, answer.text
 

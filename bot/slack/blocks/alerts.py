@@ -27,16 +27,19 @@ from bot.alerts.model import (
     PendingDetails,
     PendingJoined,
     PendingOutcomes,
+    ProductOutageDetails,
     Rechecked,
     Reply,
     Resolved,
+    SerialAgain,
+    SerialDetails,
     Settlement,
     SpikeDetails,
     SpikeUpdate,
     ThreadReply,
 )
 from bot.i18n import N_, _, babel_locale, ngettext
-from bot.masking import mask_customer_id
+from bot.masking import mask_customer_id, mask_serial
 from bot.outcomes import Outcome, Source, code_key, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
@@ -133,6 +136,10 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _conflict_parent(incident, details, mask=mask)
         case DigestDetails():
             return digest_message(details, registry)
+        case SerialDetails():
+            message = _serial_parent(incident, details, mask=mask)
+        case ProductOutageDetails():
+            message = _product_parent(incident, details, now, registry)
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -162,6 +169,9 @@ def incident_buttons(incident: Incident, now: datetime) -> Block:
                 f"{key}:1440:all",
             )
         )
+    if incident.kind is IncidentKind.PRODUCT:
+        label = _("Mute {product} for 24 h, new incidents too").format(product=incident.key)
+        options.append(_option(label, f"{key}:1440:all"))
     if incident.muted(now):
         options.insert(0, _option(_("Unmute"), f"{key}:0"))
     elements.append(
@@ -409,6 +419,8 @@ def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask:
                 answered=reply.answered,
             )
             return message(told, [section(told)])
+        case SerialAgain():
+            return _serial_again(reply, mask=mask)
         case ConflictSettled():
             said = _(_OUTCOME_WORDS[reply.said])
             rc = f" (rc {reply.rc})" if reply.rc else ""
@@ -553,8 +565,150 @@ def _resolved(incident: Incident, reply: Resolved) -> Message:
         text = _(
             "Resolved after {lasted}: rc {rc} is back to normal; {total} failures in total."
         ).format(lasted=lasted, rc=incident.key, total=number(reply.total))
+    elif incident.kind is IncidentKind.SERIAL:
+        text = _serial_resolved(reply, lasted)
+    elif incident.kind is IncidentKind.PRODUCT:
+        text = _(
+            "Resolved after {lasted}: {product} is selling again; {total} failures in total."
+        ).format(lasted=lasted, product=incident.key, total=number(reply.total))
     else:
         text = _("Resolved after {lasted}: the deposit is back to {balance}.").format(
             lasted=lasted, balance=rupiah(reply.balance)
         )
     return message(text, [section(f":white_check_mark: {text}")])
+
+
+def _product_parent(
+    incident: Incident, d: ProductOutageDetails, now: datetime, registry: Registry
+) -> Message:
+    spike = d.spike
+    product = d.product_code
+    window = _for(spike.window_seconds)
+    codes = " · ".join(_code_name(rc, registry) for rc in (d.rcs or {spike.rc: spike.count}))
+    if incident.is_open:
+        title = _(":no_entry: {product} cannot be sold: {count} failures in {window}").format(
+            product=product, count=spike.count, window=window
+        )
+        text = _(
+            "{product} cannot be sold: {count} failures in the last {window} "
+            "({total} since it started)."
+        ).format(product=product, count=spike.count, window=window, total=spike.total)
+    else:
+        lasted = duration((incident.resolved_at or now) - incident.opened_at)
+        title = _(":white_check_mark: Resolved: {product} is selling again").format(product=product)
+        text = _("Resolved: {product}, lasted {lasted}, {total} failures in total.").format(
+            product=product, lasted=lasted, total=spike.total
+        )
+    lines = [
+        codes,
+        _("{count} failures in the last {window} · usual ≈ {expected} per {window}").format(
+            count=spike.count, window=window, expected=f"{spike.expected:g}"
+        ),
+        _("{total} since {time} · peak {peak} per {window}").format(
+            total=spike.total, time=wib(incident.opened_at), peak=spike.peak, window=window
+        ),
+    ]
+    if spike.sparkline:
+        lines.append(_("Last hour: {chart} (per 5 min)").format(chart=sparkline(spike.sparkline)))
+    blocks: list[Block] = [header(truncate(title, 150)), section(text), section("\n".join(lines))]
+    if incident.is_open:
+        blocks.append(section(_alternatives(d)))
+        code = registry.rc(spike.rc)
+        if code is not None:
+            blocks.extend(remediation_blocks(code))
+    return message(text, blocks)
+
+
+def _code_name(rc: str, registry: Registry) -> str:
+    code = registry.rc(rc)
+    return f"{rc} {code.description}" if code else f"rc {rc}"
+
+
+def _alternatives(d: ProductOutageDetails) -> str:
+    """What the price list offers instead, or why it offers nothing."""
+    if d.price_list_at is None:
+        return _(
+            "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
+            "will show here. `/iak product <operator>` lists them now."
+        )
+    fetched = wib_day(d.price_list_at)
+    if d.operator is None or d.nominal is None:
+        return _(
+            "{product} is not in IAK's price list (fetched {fetched}): no alternative to offer."
+        ).format(product=d.product_code, fetched=fetched)
+    if not d.alternatives:
+        return _(
+            "No other active {operator} {nominal} product in IAK's price list (fetched {fetched})."
+        ).format(operator=d.operator, nominal=d.nominal, fetched=fetched)
+    offered = ", ".join(
+        f"{alternative.code} ({rupiah(alternative.price)})"
+        if alternative.price is not None
+        else alternative.code
+        for alternative in d.alternatives
+    )
+    return _(
+        "Sell instead (active {operator} {nominal} in IAK's price list, fetched {fetched}): "
+        "{offered}"
+    ).format(operator=d.operator, nominal=d.nominal, fetched=fetched, offered=offered)
+
+
+def _delivery_line(member: Member, mask: bool) -> Mrkdwn:
+    return md("{} · {}", _member_line(member, mask), wib_day(member.started_at))
+
+
+def _serial_parent(incident: Incident, d: SerialDetails, *, mask: bool) -> Message:
+    # Always masked, as on the status card: a voucher code or PLN token is worth money to
+    # whoever reads it, whatever MASK_CUSTOMER_ID says of customer numbers.
+    serial = mask_serial(d.serial)
+    if incident.is_open:
+        title = _(":rotating_light: Serial number {serial} delivered {count} times").format(
+            serial=serial, count=d.total
+        )
+        text = _(
+            "The same serial number {serial} was delivered by {count} successful top-ups "
+            "with different ref_ids: one voucher or token sold twice, or a supplier error."
+        ).format(serial=serial, count=d.total)
+    else:
+        title = _(":white_check_mark: Resolved: serial number {serial}").format(serial=serial)
+        text = _("Resolved: serial number {serial}, delivered by {count} top-ups.").format(
+            serial=serial, count=d.total
+        )
+    lines = [_delivery_line(member, mask) for member in d.members]
+    more = d.total - len(d.members)
+    if more > 0:
+        lines.append(md("_{}_", _("+{count} more").format(count=more)))
+    blocks: list[Block] = [header(truncate(title, 150)), section(text), section(join(lines))]
+    if incident.is_open:
+        blocks.append(
+            context(
+                _(
+                    "Money is lost or a customer was cheated: check each with "
+                    "`/iak status <ref_id>` and send IAK these ref_ids before refunding or "
+                    "selling this product again."
+                )
+            )
+        )
+    return message(text, blocks)
+
+
+def _serial_again(reply: SerialAgain, *, mask: bool) -> Message:
+    text = _("Delivered again: {count} successful top-ups now have this serial number.").format(
+        count=reply.total
+    )
+    lines = [_delivery_line(member, mask) for member in reply.members]
+    blocks: list[Block] = [section(f":rotating_light: {text}")]
+    if lines:
+        blocks.append(section(join(lines)))
+    return message(text, blocks)
+
+
+def _serial_resolved(reply: Resolved, lasted: str) -> str:
+    if reply.total is not None and reply.total < 2:
+        return _(
+            "Resolved after {lasted}: IAK's own checks leave one successful top-up with "
+            "this serial number."
+        ).format(lasted=lasted)
+    return _(
+        "Resolved after {lasted}: acknowledged, and no further top-up delivered this serial "
+        "number for a day."
+    ).format(lasted=lasted)

@@ -14,9 +14,12 @@ from bot.alerts.model import (
     Incident,
     IncidentKind,
     PendingDetails,
+    ProductOutageDetails,
+    SerialDetails,
     SpikeDetails,
 )
 from bot.i18n import _, ngettext
+from bot.masking import mask_serial
 from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
@@ -34,6 +37,8 @@ KIND_EMOJI = {
     IncidentKind.SPIKE: ":rotating_light:",
     IncidentKind.DEPOSIT: ":moneybag:",
     IncidentKind.CONFLICT: ":warning:",
+    IncidentKind.SERIAL: ":rotating_light:",
+    IncidentKind.PRODUCT: ":no_entry:",
 }
 
 
@@ -130,6 +135,15 @@ def _title(incident: Incident, registry: Registry) -> str:
             return _("Conflicting outcomes for {ref_id}").format(ref_id=details.ref_id)
         case DigestDetails():  # never open, so never listed; here for completeness
             return digest_title(details)
+
+        case SerialDetails():
+            return _("Serial number {serial} delivered {count} times").format(
+                serial=mask_serial(details.serial), count=number(details.total)
+            )
+        case ProductOutageDetails():
+            return _("{product} cannot be sold: {total} failures").format(
+                product=details.product_code, total=number(details.spike.total)
+            )
 
 
 def _pending(snapshot: HomeSnapshot) -> str:

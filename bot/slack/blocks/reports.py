@@ -242,8 +242,17 @@ def stats_card(stats: WindowStats, registry: Registry, *, label: str) -> Message
                 ).format(count=window.count, width=duration(window.width))
             )
         )
+    for window_name, count in stats.expected.items():
+        blocks.append(context(_expected_note(window_name, count)))
     blocks.append(context(_(_WHEN_FOOTNOTE)))
     return message(_stats_text(stats, top, label), blocks)
+
+
+def _expected_note(window_name: str, count: int) -> str:
+    """Failures a known window expects, counted apart from the codes above."""
+    return _(
+        "+{count} failed {window}: IAK's scheduled window, expected and not counted above."
+    ).format(count=number(count), window=_(window_name))
 
 
 def _failure_lines(
