@@ -18,7 +18,8 @@ from tests.support.alerts import Shop, parent_ts, parents, text_of, wait_until
 def test_a_spike_of_postpaid_06_is_the_postpaid_row(
     monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
 ) -> None:
-    bot = monitored(database_url=database_url)
+    # Four to open: the spike opens once all four are in, whenever the monitor ticks.
+    bot = monitored(database_url=database_url, spike_min_failures=4)
     shop = Shop(bot)
     for n in range(4):
         shop.bill(f"bill{n}", response_code="06", message="INQUIRY ID NOT FOUND", status=None)
