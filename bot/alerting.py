@@ -102,6 +102,7 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         may_send=lambda now: monitor.holds_lease(now, margin),
         mask_customer_id=settings.mask_customer_id,
         pace_seconds=slack_pace_seconds,
+        oncall=tuple(settings.oncall_mention),
     )
     monitor.on_lead = notifier.wake
     return Alerting(monitor, notifier)

@@ -30,6 +30,7 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.price_lists import PriceListRepository
 from bot.web import ASGIApp, create_web
@@ -163,7 +164,8 @@ def build_bot(
     if alerting is None and settings.monitor_enabled:
         log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")
     slack = build_slack_app(services, alerting=alerting, socket_mode=socket_mode)
-    intake = Intake(settings, services.registry, services.database, services.clock)
+    refusals = CallbackRefusals(services.database.engine)
+    intake = Intake(settings, services.registry, services.database, services.clock, refusals)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -171,6 +173,7 @@ def build_bot(
         try:
             yield
         finally:
+            await refusals.close()
             await bot.stop()
 
     web = create_web(

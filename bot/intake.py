@@ -20,8 +20,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.models import TransactionData, valid_ref_id
 from bot.iak.signing import verify
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Outcome, Refusal, Source
 from bot.registry import Registry
+from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.states import Observation
 from bot.store.writer import StoreRejected, StoreUnavailable
@@ -30,6 +31,8 @@ MAX_BODY = 64 * 1024
 # A backend's clock may run a little ahead of ours; a created_at further ahead is a mistake.
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+# The callback answers that callback health counts as refusals.
+REFUSALS = {401: Refusal.BAD_SIGN, 403: Refusal.NOT_ALLOWED, 400: Refusal.MALFORMED}
 
 
 class SignedTransactionData(TransactionData):
@@ -130,9 +133,15 @@ class Intake:
     """Validates, authenticates and stores incoming transaction results."""
 
     def __init__(
-        self, settings: Settings, registry: Registry, database: Database, clock: Clock
+        self,
+        settings: Settings,
+        registry: Registry,
+        database: Database,
+        clock: Clock,
+        refusals: CallbackRefusals | None = None,
     ) -> None:
         self.settings = settings
+        self.refusals = refusals
         self.registry = registry
         self.database = database
         self.clock = clock
@@ -141,7 +150,27 @@ class Intake:
         self._proxies = _networks(ip for ip in settings.forwarded_allow_ips if ip != "*")
 
     async def callback(self, body: bytes, *, peer: str | None, forwarded_for: str | None) -> Stored:
-        """`POST /iak/callback`: IAK's final result for a transaction, signed with our key."""
+        """`POST /iak/callback`: IAK's final result for a transaction, signed with our key.
+
+        Refusals (bad sign, address not allowed, unreadable) are counted for callback health.
+        """
+        try:
+            return await self._callback(body, peer=peer, forwarded_for=forwarded_for)
+        except IntakeError as exc:
+            reason = REFUSALS.get(exc.status)
+            if reason is not None and self.refusals is not None:
+                address = self.caller(peer, forwarded_for)
+                self.refusals.note(
+                    reason,
+                    self.clock.now(),
+                    address=str(address) if address is not None else peer,
+                    detail=exc.message,
+                )
+            raise
+
+    async def _callback(
+        self, body: bytes, *, peer: str | None, forwarded_for: str | None
+    ) -> Stored:
         self._check_source(peer, forwarded_for)
         document = _json_object(body)
         data = _data_object(document)

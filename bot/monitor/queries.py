@@ -10,9 +10,11 @@ from typing import Any
 
 from sqlalchemy import Connection, and_, func, or_, select, update
 
-from bot.alerts.model import Claim, Incident, SpikeDetails
+from bot.alerts.model import Claim, Incident, RefusedCallbacks, SpikeDetails
 from bot.monitor.decisions import (
+    CALLBACK_WINDOW,
     STOP_CHECKING_AFTER,
+    CallbackActivity,
     ConflictSnapshot,
     DepositReading,
     MonitorConfig,
@@ -21,9 +23,9 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
-from bot.outcomes import NOT_FINAL, Outcome, Source
+from bot.outcomes import NOT_FINAL, Outcome, Refusal, Source
 from bot.store.reports import balance_readings, failures_by_rc, latest_balance
-from bot.store.schema import transaction_events, transactions
+from bot.store.schema import UTCDateTime, callback_refusals, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 _NOT_FINAL = [outcome.value for outcome in NOT_FINAL]
@@ -288,3 +290,63 @@ def waiting_members(
         .limit(limit)
     ).all()
     return [(row.ref_id, row.started_at, int(row.checks)) for row in rows]
+
+
+# Refused callbacks are kept this long (the monitor only looks back one window).
+KEEP_REFUSALS = timedelta(days=2)
+
+
+def callback_activity(connection: Connection, now: datetime) -> CallbackActivity:
+    """IAK's callbacks over the last window: outcomes learned without one, those stored, and
+    those refused since the last one stored. The history knows where each answer came from;
+    refusals are what the intake of every process counted (bot.store.callbacks)."""
+    since = now - CALLBACK_WINDOW
+    e = transaction_events.c
+    callbacks, last = connection.execute(
+        select(func.count(), func.max(e.observed_at, type_=UTCDateTime())).where(
+            e.observed_at >= since, e.source == Source.CALLBACK.value
+        )
+    ).one()
+    # the answers that made a transaction final, from anywhere but a callback
+    finals_without = connection.execute(
+        select(func.count()).where(
+            e.observed_at >= since,
+            e.source != Source.CALLBACK.value,
+            e.applied.is_(True),
+            e.outcome.in_(_FINAL),
+        )
+    ).scalar_one()
+    last_callback_at: datetime | None = last
+    r = callback_refusals.c
+    after = since if last_callback_at is None else max(since, last_callback_at)
+    rows = connection.execute(
+        select(r.reason, r.count, r.last_at, r.address, r.detail)
+        .where(r.last_at >= since, r.last_at > after)
+        .order_by(r.last_at, r.id)
+    ).all()
+    refused: dict[Refusal, RefusedCallbacks] = {}
+    for row in rows:
+        try:
+            reason = Refusal(row.reason)
+        except ValueError:
+            continue  # written by a newer version
+        before = refused.get(reason)
+        refused[reason] = RefusedCallbacks(
+            reason=reason,
+            count=int(row[1]) + (before.count if before else 0),
+            last_at=row.last_at,
+            address=row.address,
+            detail=row.detail,
+        )
+    return CallbackActivity(
+        finals_without=int(finals_without),
+        callbacks=int(callbacks),
+        last_callback_at=last_callback_at,
+        refused=tuple(refused[reason] for reason in Refusal if reason in refused),
+    )
+
+
+def prune_refusals(connection: Connection, now: datetime) -> None:
+    """Forget refused callbacks nobody looks at any more."""
+    r = callback_refusals.c
+    connection.execute(callback_refusals.delete().where(r.last_at < now - KEEP_REFUSALS))

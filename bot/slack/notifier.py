@@ -112,6 +112,7 @@ class Notifier:
         may_send: Callable[[datetime], bool],
         mask_customer_id: bool = True,
         pace_seconds: float = 1.0,
+        oncall: tuple[str, ...] = (),
     ) -> None:
         self.incidents = incidents
         self.client = client
@@ -120,6 +121,8 @@ class Notifier:
         # whether this process may post now (it holds the monitor's lease, with a margin)
         self.may_send = may_send
         self.mask = mask_customer_id
+        # ONCALL_MENTION: told of incidents that stop all sales, and of every escalation
+        self.oncall = oncall
         self.pace = timedelta(seconds=pace_seconds)
         self.channels: dict[str, ChannelState] = {}
         self._wake = asyncio.Event()
@@ -191,7 +194,9 @@ class Notifier:
                 if incident is None:
                     await self._supersede(item)
                     continue
-                message = alert_message(item.intent, incident, now, self.registry, mask=self.mask)
+                message = alert_message(
+                    item.intent, incident, now, self.registry, mask=self.mask, oncall=self.oncall
+                )
             except Exception as exc:
                 log.exception("could not render outbox row %s", item.id)
                 await self._fail(item, f"could not render: {exc.__class__.__name__}", report)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.alerts.model import (
+    CallbackDetails,
     ConflictDetails,
     DepositDetails,
     Incident,
@@ -17,7 +18,7 @@ from bot.alerts.model import (
 )
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
-from bot.slack.blocks.alerts import wib, wib_day
+from bot.slack.blocks.alerts import callbacks_title, wib, wib_day
 from bot.slack.blocks.charts import bar
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
@@ -30,6 +31,7 @@ KIND_EMOJI = {
     IncidentKind.SPIKE: ":rotating_light:",
     IncidentKind.DEPOSIT: ":moneybag:",
     IncidentKind.CONFLICT: ":warning:",
+    IncidentKind.CALLBACKS: ":satellite_antenna:",
 }
 
 
@@ -115,6 +117,8 @@ def _title(incident: Incident, registry: Registry) -> str:
             return f"IAK deposit low: {rupiah(details.balance)}"
         case ConflictDetails():
             return f"Conflicting outcomes for {details.ref_id}"
+        case CallbackDetails():
+            return callbacks_title(details)
 
 
 def _pending(snapshot: HomeSnapshot) -> str:
