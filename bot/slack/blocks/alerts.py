@@ -483,15 +483,13 @@ def callbacks_title(d: CallbackDetails) -> str:
 
 
 def _callbacks_parent(incident: Incident, d: CallbackDetails) -> Message:
-    window = _for(d.window_seconds)
     if d.problem is CallbackProblem.MISSING:
         summary = _(
-            "{count} outcomes in the last {window} were learned by asking IAK, none by its "
-            "callback."
-        ).format(count=d.finals_without, window=window)
+            "{count} outcomes in the last hour were learned by asking IAK, none by its callback."
+        ).format(count=d.finals_without)
     else:
-        summary = _("{count} callbacks refused in the last {window}, none accepted since.").format(
-            count=d.refused_count, window=window
+        summary = _("{count} callbacks refused in the last hour, none accepted since.").format(
+            count=d.refused_count
         )
     if incident.is_open:
         title = f":satellite_antenna: {callbacks_title(d)}"
@@ -507,12 +505,11 @@ def _callbacks_parent(incident: Incident, d: CallbackDetails) -> Message:
         lines.append(
             md(
                 _(
-                    "*{count}* transactions reached a final outcome in the last {window} "
+                    "*{count}* transactions reached a final outcome in the last hour "
                     "through the bot's re-checks or the backend's answers, and *none* "
                     "through IAK's callback."
                 ),
                 count=d.finals_without,
-                window=window,
             )
         )
         lines.append(
