@@ -306,7 +306,8 @@ class IncidentRepository:
             )
         ).all()
         for row in rows:
-            # Its parent, posted now, is the news that the mute ended.
+            # Its parent, posted now, is the news that the mute ended, and stands for its
+            # escalation: it may well have opened long before.
             connection.execute(
                 update(incidents)
                 .where(incidents.c.id == row.id)
@@ -315,6 +316,7 @@ class IncidentRepository:
                     muted_until=None,
                     muted_by=None,
                     muted_total=None,
+                    escalated_at=func.coalesce(incidents.c.escalated_at, now),
                 )
             )
             _write_intents(connection, row.id, row.channel or "", [PostParent()], now)

@@ -11,15 +11,20 @@ from bot.alerts.model import (
     Escalated,
     FollowUp,
     Incident,
+    IncidentChange,
     IncidentKind,
     IncidentStatus,
     MuteEnded,
     ParentState,
+    PostParent,
     RefusedCallbacks,
     ThreadReply,
 )
+from bot.alerts.repository import IncidentRepository
 from bot.monitor.decisions import CallbackActivity, decide_callbacks, decide_follow_up
 from bot.outcomes import Refusal
+from bot.store.db import create_db_engine
+from bot.store.schema import mutes
 from tests.support.alerts import CONFIG, spike_details
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
@@ -86,3 +91,30 @@ def test_refusals_outrank_missing_callbacks_and_only_a_later_callback_resolves()
     after = CallbackActivity(9, 1, T0 + timedelta(seconds=1))
     resolved = decide_callbacks(after, incident, T0 + timedelta(seconds=5), CONFIG)
     assert resolved is not None and resolved.resolve
+
+
+def test_a_parent_held_by_a_mute_is_the_announcement_when_the_mute_ends(
+    database_url: str,
+) -> None:
+    """An incident that opened under an rc's standing mute is posted when the mute ends; it
+    may have opened long before, but it does not escalate straight after, nor say that a
+    mute ended: its parent is the news."""
+    engine = create_db_engine(database_url)
+    repository = IncidentRepository(engine)
+    until = T0 + timedelta(hours=24)
+    with repository.writing() as connection:
+        connection.execute(mutes.insert().values(kind="spike", key="102", until=until))
+        details = spike_details("102", T0, stops_sales=True)
+        change = IncidentChange(IncidentKind.SPIKE, "102", None, details, (PostParent(),))
+        repository.apply_change(connection, change, T0, "C0ALERTS")
+    (held,) = repository.open_incidents()
+    assert held.parent_state is ParentState.HELD
+    later = until + timedelta(minutes=1)
+    assert decide_follow_up(held, later, CONFIG) is None  # nothing to say it under
+    with repository.writing() as connection:
+        assert repository.release_held_parents(connection, later) == 1
+    (posted,) = repository.open_incidents()
+    assert posted.parent_state is ParentState.QUEUED
+    assert posted.muted_until is None and posted.escalated_at == later
+    assert decide_follow_up(posted, later + timedelta(hours=1), CONFIG) is None
+    engine.dispose()
