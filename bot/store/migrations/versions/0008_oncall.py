@@ -1,5 +1,7 @@
-"""Callback health and on-call follow-ups: refused callbacks, counted by every process, and
-what an incident's escalation, reminder and mute remember.
+"""Callback health and on-call follow-ups: refused callbacks, counted by every process; the
+history's time index also covering where each answer came from and what it said (callback
+health counts an hour of them from the index alone, at no extra index to write); and what
+an incident's escalation, reminder and mute remember.
 
 Revision ID: 0008
 Revises: 0007
@@ -41,9 +43,18 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_callback_refusals"),
     )
     op.create_index("ix_callback_refusals_last_at", "callback_refusals", ["last_at"])
+    with op.batch_alter_table("transaction_events") as batch:
+        batch.drop_index("ix_transaction_events_observed_at")
+        batch.create_index(
+            "ix_transaction_events_observed_at_source_applied_outcome",
+            ["observed_at", "source", "applied", "outcome"],
+        )
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("transaction_events") as batch:
+        batch.drop_index("ix_transaction_events_observed_at_source_applied_outcome")
+        batch.create_index("ix_transaction_events_observed_at", ["observed_at"])
     op.drop_index("ix_callback_refusals_last_at", table_name="callback_refusals")
     op.drop_table("callback_refusals")
     with op.batch_alter_table("incidents") as batch:
