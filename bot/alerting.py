@@ -105,6 +105,7 @@ def build_alerting(services: Services, *, slack_pace_seconds: float = 1.0) -> Al
         mask_customer_id=settings.mask_customer_id,
         pace_seconds=slack_pace_seconds,
         language=settings.bot_language,
+        oncall=tuple(settings.oncall_mention),
     )
     monitor.on_lead = notifier.wake
     return Alerting(monitor, notifier)

@@ -33,6 +33,7 @@ from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
 from bot.slack.locales import PersonLanguages
+from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.price_lists import PriceListRepository
 from bot.web import ASGIApp, create_web
@@ -175,7 +176,8 @@ def build_bot(
     if alerting is None and settings.monitor_enabled:
         log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")
     slack = build_slack_app(services, alerting=alerting, socket_mode=socket_mode)
-    intake = Intake(settings, services.registry, services.database, services.clock)
+    refusals = CallbackRefusals(services.database.engine)
+    intake = Intake(settings, services.registry, services.database, services.clock, refusals)
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -183,6 +185,7 @@ def build_bot(
         try:
             yield
         finally:
+            await refusals.close()
             await bot.stop()
 
     metrics_page = MetricsPage(

@@ -19,6 +19,11 @@ IAK_POSTPAID_BASE_URLS = {
     "development": "https://testpostpaid.mobilepulsa.net",
     "production": "https://mobilepulsa.net",
 }
+# Where IAK's documentation says its callbacks come from.
+IAK_CALLBACK_IPS = {
+    "development": "52.76.169.212",
+    "production": "52.220.38.194",
+}
 
 
 _CLOCK_TIME = re.compile(r"([01]?[0-9]|2[0-3]):([0-5][0-9])")
@@ -36,6 +41,10 @@ def _network(entry: str) -> None:
         raise ValueError(
             f"{entry!r} is not an IP address or network (e.g. 52.220.38.194 or 10.0.0.0/8)"
         ) from None
+
+
+# A Slack user group (S…) or a user (U…, W… on Enterprise Grid), as ONCALL_MENTION lists them.
+_ONCALL_ID = re.compile(r"[SUW][A-Z0-9]{2,20}")
 
 
 def _split_ids(value: object) -> object:
@@ -81,6 +90,12 @@ class Settings(BaseSettings):
     mask_customer_id: bool = True
     # WIB time of the daily digest in OPS_CHANNEL; None (empty) turns it off
     digest_time: time | None = time(8, 0)
+    # Slack user group (S…) and/or user IDs (U…) told of sales-stopping incidents and
+    # escalations.
+    oncall_mention: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    escalate_after_seconds: float = Field(default=900, gt=0)
+    # None: on in production, off in development (the sandbox calls back only by hand).
+    callback_health: bool | None = None
 
     callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Proxies whose X-Forwarded-For is believed (uvicorn's convention; "*": any, behind a
@@ -106,6 +121,7 @@ class Settings(BaseSettings):
         "forwarded_allow_ips",
         "allowed_channels",
         "allowed_users",
+        "oncall_mention",
         mode="before",
     )
     @classmethod
@@ -117,6 +133,24 @@ class Settings(BaseSettings):
     def _networks(cls, value: list[str]) -> list[str]:
         for entry in value:
             _network(entry)
+        return value
+
+    @field_validator("oncall_mention")
+    @classmethod
+    def _oncall_ids(cls, value: list[str]) -> list[str]:
+        for entry in value:
+            if not _ONCALL_ID.fullmatch(entry):
+                raise ValueError(
+                    f"{entry!r} is not a Slack user group ID (S0123ABCD) or user ID "
+                    "(U0123ABCD); give one group, or user IDs separated by commas"
+                )
+        return value
+
+    @field_validator("callback_health", mode="before")
+    @classmethod
+    def _blank_is_automatic(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
         return value
 
     @field_validator("forwarded_allow_ips")
@@ -233,6 +267,13 @@ class Settings(BaseSettings):
     def iak_url(self) -> str:
         """The IAK prepaid API base URL in effect."""
         return self.iak_base_url or IAK_BASE_URLS[self.iak_env]
+
+    @property
+    def watch_callbacks(self) -> bool:
+        """Whether the monitor watches for IAK's callbacks missing or refused."""
+        if self.callback_health is not None:
+            return self.callback_health
+        return self.iak_env == "production"
 
     @property
     def iak_postpaid_url(self) -> str:

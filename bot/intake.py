@@ -20,8 +20,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.models import PostpaidBill, TransactionData, valid_ref_id
 from bot.iak.signing import verify
-from bot.outcomes import Line, Outcome, Source
+from bot.outcomes import Line, Outcome, Refusal, Source
 from bot.registry import Registry
+from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.states import Observation
 from bot.store.writer import StoreRejected, StoreUnavailable
@@ -35,6 +36,8 @@ WIB = timezone(timedelta(hours=7), "WIB")
 # Fields only IAK's postpaid answers carry: a body with any of them is a bill, and a bill
 # without its `response_code` is not one IAK sent.
 POSTPAID_ONLY = ("response_code", "tr_name", "period", "nominal", "admin", "noref")
+# The callback answers that callback health counts as refusals.
+REFUSALS = {401: Refusal.BAD_SIGN, 403: Refusal.NOT_ALLOWED, 400: Refusal.MALFORMED}
 
 
 class SignedTransactionData(TransactionData):
@@ -158,9 +161,15 @@ class Intake:
     """Validates, authenticates and stores incoming transaction results."""
 
     def __init__(
-        self, settings: Settings, registry: Registry, database: Database, clock: Clock
+        self,
+        settings: Settings,
+        registry: Registry,
+        database: Database,
+        clock: Clock,
+        refusals: CallbackRefusals | None = None,
     ) -> None:
         self.settings = settings
+        self.refusals = refusals
         self.registry = registry
         self.database = database
         self.clock = clock
@@ -169,22 +178,44 @@ class Intake:
         self._proxies = _networks(ip for ip in settings.forwarded_allow_ips if ip != "*")
 
     async def callback(self, body: bytes, *, peer: str | None, forwarded_for: str | None) -> Stored:
-        """`POST /iak/callback`: IAK's final result for a transaction, signed with our key."""
-        self._check_source(peer, forwarded_for)
-        document = _json_object(body)
-        data = _data_object(document)
-        ref_id = data.get("ref_id")
-        if not isinstance(ref_id, str | int) or not valid_ref_id(str(ref_id).strip()):
-            raise IntakeError(400, "data.ref_id is missing or not 1-100 printable characters")
-        username, api_key = self.settings.iak_username, self.settings.iak_api_key
-        if not username or not api_key:
-            raise IntakeError(
-                503, "callbacks cannot be verified: IAK_USERNAME and IAK_API_KEY are not set"
-            )
-        given = data.get("sign", document.get("sign"))
-        if not verify(username, api_key, str(ref_id).strip(), given):
-            raise IntakeError(401, "sign is missing or wrong for this ref_id")
-        return await self._store(Source.CALLBACK, data, created_at=None)
+        """`POST /iak/callback`: IAK's final result for a transaction, signed with our key.
+
+        Refusals (bad sign, address not allowed, unreadable) are counted for callback health.
+        """
+        # The try costs nothing while no error is raised: an accepted callback does no
+        # more work than before.
+        try:
+            self._check_source(peer, forwarded_for)
+            document = _json_object(body)
+            data = _data_object(document)
+            ref_id = data.get("ref_id")
+            if not isinstance(ref_id, str | int) or not valid_ref_id(str(ref_id).strip()):
+                raise IntakeError(400, "data.ref_id is missing or not 1-100 printable characters")
+            username, api_key = self.settings.iak_username, self.settings.iak_api_key
+            if not username or not api_key:
+                raise IntakeError(
+                    503, "callbacks cannot be verified: IAK_USERNAME and IAK_API_KEY are not set"
+                )
+            given = data.get("sign", document.get("sign"))
+            if not verify(username, api_key, str(ref_id).strip(), given):
+                raise IntakeError(401, "sign is missing or wrong for this ref_id")
+            return await self._store(Source.CALLBACK, data, created_at=None)
+        except IntakeError as exc:
+            self._refused(exc, peer, forwarded_for)
+            raise
+
+    def _refused(self, exc: IntakeError, peer: str | None, forwarded_for: str | None) -> None:
+        """Count a refused callback for callback health (other errors are not IAK's)."""
+        reason = REFUSALS.get(exc.status)
+        if reason is None or self.refusals is None:
+            return
+        address = self.caller(peer, forwarded_for)
+        self.refusals.note(
+            reason,
+            self.clock.now(),
+            address=str(address) if address is not None else peer,
+            detail=exc.message,
+        )
 
     async def ingest(self, body: bytes, *, authorization: str | None) -> Stored:
         """`POST /transactions`: IAK's answer to a top-up or check-status, forwarded as is."""

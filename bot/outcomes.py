@@ -63,3 +63,11 @@ def split_code_key(key: str) -> tuple[Line, str]:
     if space and word == Line.POSTPAID.value:
         return Line.POSTPAID, rc
     return Line.PREPAID, key
+
+
+class Refusal(StrEnum):
+    """Why a callback was refused (what IAK was answered)."""
+
+    BAD_SIGN = "bad_sign"  # 401: the sign does not match our username and API key
+    NOT_ALLOWED = "not_allowed"  # 403: the caller's address is not in CALLBACK_ALLOWED_IPS
+    MALFORMED = "malformed"  # 400: a body we cannot read or store

@@ -114,3 +114,34 @@ def test_require_names_every_missing_setting() -> None:
     assert "IAK_API_KEY" in message
     assert "SLACK_SIGNING_SECRET" not in message
     assert ".env.example" in message
+
+
+def test_oncall_and_callback_health_settings(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in ("IAK_ENV", "ONCALL_MENTION", "ESCALATE_AFTER_SECONDS", "CALLBACK_HEALTH"):
+        monkeypatch.delenv(name, raising=False)
+    settings = make()
+    assert settings.oncall_mention == []
+    assert settings.escalate_after_seconds == 900
+    assert settings.watch_callbacks is False  # the sandbox calls back only by hand
+    assert make(iak_env="production").watch_callbacks is True
+    monkeypatch.setenv("IAK_ENV", "production")
+    monkeypatch.setenv("CALLBACK_HEALTH", "off")
+    assert load_settings().watch_callbacks is False
+    monkeypatch.setenv("IAK_ENV", "development")
+    monkeypatch.setenv("CALLBACK_HEALTH", "on")
+    assert load_settings().watch_callbacks is True
+    monkeypatch.setenv("ONCALL_MENTION", " U0ALICE, W0BOB ")
+    assert load_settings().oncall_mention == ["U0ALICE", "W0BOB"]
+    monkeypatch.setenv("ONCALL_MENTION", "S0ONCALL")
+    assert load_settings().oncall_mention == ["S0ONCALL"]
+
+
+@pytest.mark.parametrize("given", ["@oncall", "<!subteam^S0ONCALL>", "U0ALICE,#ops", "s0oncall"])
+def test_an_oncall_mention_that_is_not_slack_ids_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch, given: str
+) -> None:
+    monkeypatch.setenv("ONCALL_MENTION", given)
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "ONCALL_MENTION" in str(caught.value)
+    assert "is not a Slack user group ID (S0123ABCD) or user ID (U0123ABCD)" in str(caught.value)

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from enum import StrEnum
 from typing import ClassVar
 
-from bot.outcomes import Line, Outcome, Source
+from bot.outcomes import Line, Outcome, Refusal, Source
 
 
 class IncidentKind(StrEnum):
@@ -32,6 +32,8 @@ class IncidentKind(StrEnum):
     SERIAL = "serial"
     # one product failing as out of service or unknown (rc 106, 20) far above its usual rate
     PRODUCT = "product"
+    # IAK's callbacks missing (outcomes learned only by asking) or refused
+    CALLBACKS = "callbacks"
 
 
 class IncidentStatus(StrEnum):
@@ -249,6 +251,43 @@ class ProductOutageDetails:
     price_list_at: datetime | None = None
 
 
+class CallbackProblem(StrEnum):
+    """What is wrong with IAK's callbacks."""
+
+    MISSING = "missing"  # outcomes learned by asking, none by callback
+    REFUSED = "refused"  # callbacks arrive, and the bot refuses them
+
+
+@dataclass(frozen=True)
+class RefusedCallbacks:
+    """Callbacks refused for one reason in the window, and the last one's particulars."""
+
+    reason: Refusal
+    count: int
+    last_at: datetime
+    address: str | None = None  # who called, as the allowlist judged it
+    detail: str | None = None  # what the bot answered was wrong
+
+
+@dataclass(frozen=True)
+class CallbackDetails:
+    """IAK's callbacks over the last hour: final outcomes learned without one, and those
+    refused since the last one accepted."""
+
+    problem: CallbackProblem
+    finals_without: int  # final outcomes learned by re-checks and forwarded answers
+    refused: tuple[RefusedCallbacks, ...] = ()
+    window_seconds: float = 3600
+    iak_env: str = "production"
+    iak_address: str | None = None  # where IAK's documentation says it calls back from
+    refreshed_at: datetime | None = None
+
+    @property
+    def refused_count(self) -> int:
+        """Callbacks refused in the window, for every reason."""
+        return sum(item.count for item in self.refused)
+
+
 IncidentDetails = (
     PendingDetails
     | SpikeDetails
@@ -257,6 +296,7 @@ IncidentDetails = (
     | DigestDetails
     | SerialDetails
     | ProductOutageDetails
+    | CallbackDetails
 )
 
 DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
@@ -267,7 +307,21 @@ DETAILS_OF_KIND: dict[IncidentKind, type[IncidentDetails]] = {
     IncidentKind.DIGEST: DigestDetails,
     IncidentKind.SERIAL: SerialDetails,
     IncidentKind.PRODUCT: ProductOutageDetails,
+    IncidentKind.CALLBACKS: CallbackDetails,
 }
+
+
+def stops_sales(details: IncidentDetails) -> bool:
+    """Whether the incident is about a code that stops all sales (on-call is told at once)."""
+    return isinstance(details, SpikeDetails) and details.stops_sales
+
+
+def running_total(details: IncidentDetails) -> int | None:
+    """The figure an incident counts up while it lasts (failures of a spike, top-ups of a
+    pending incident); None for kinds that have none."""
+    if isinstance(details, SpikeDetails | PendingDetails):
+        return details.total
+    return None
 
 
 @dataclass(frozen=True)
@@ -289,6 +343,9 @@ class Incident:
     acknowledged_at: datetime | None = None
     muted_until: datetime | None = None
     muted_by: str | None = None
+    muted_total: int | None = None  # its running_total when muted
+    escalated_at: datetime | None = None
+    reminded_at: datetime | None = None
 
     @property
     def is_open(self) -> bool:
@@ -316,6 +373,9 @@ class ReplyKind(StrEnum):
     CONFLICT_SETTLED = "conflict_settled"
     DIGEST_CHART = "digest_chart"
     SERIAL_AGAIN = "serial_again"
+    ESCALATED = "escalated"
+    REMINDER = "reminder"
+    MUTE_ENDED = "mute_ended"
 
 
 @dataclass(frozen=True)
@@ -443,6 +503,33 @@ class SerialAgain:
     total: int  # transactions with it now
 
 
+@dataclass(frozen=True)
+class Escalated:
+    """Nobody acknowledged the incident in time: on-call is told, in the channel too."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.ESCALATED
+    open_seconds: float
+
+
+@dataclass(frozen=True)
+class Reminder:
+    """Whoever acknowledged the incident is reminded that it is still open."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.REMINDER
+    user_id: str
+    acknowledged_seconds: float
+
+
+@dataclass(frozen=True)
+class MuteEnded:
+    """A mute ran out with the incident still open; `more`: how far its running figure went
+    on meanwhile (None for kinds that have none)."""
+
+    kind: ClassVar[ReplyKind] = ReplyKind.MUTE_ENDED
+    muted_by: str | None
+    more: int | None = None
+
+
 Reply = (
     PendingJoined
     | PendingOutcomes
@@ -454,6 +541,9 @@ Reply = (
     | ConflictSettled
     | DigestChart
     | SerialAgain
+    | Escalated
+    | Reminder
+    | MuteEnded
 )
 
 REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
@@ -469,6 +559,9 @@ REPLY_OF_KIND: dict[ReplyKind, type[Reply]] = {
         ConflictSettled,
         DigestChart,
         SerialAgain,
+        Escalated,
+        Reminder,
+        MuteEnded,
     )
 }
 
@@ -522,6 +615,23 @@ class IncidentChange:
     details: IncidentDetails
     intents: tuple[Intent, ...] = ()
     resolve: bool = False
+
+
+class FollowUp(StrEnum):
+    """What the monitor does about an open incident people have (or have not) taken on."""
+
+    ESCALATED = "escalated"  # nobody acknowledged it in time
+    REMINDED = "reminded"  # acknowledged long ago and still open
+    MUTE_ENDED = "mute_ended"  # its mute ran out
+
+
+@dataclass(frozen=True)
+class IncidentFollowUp:
+    """A follow-up on one open incident, remembered so it is done once, and what it says."""
+
+    incident_id: int
+    follow_up: FollowUp
+    intents: tuple[Intent, ...]
 
 
 @dataclass(frozen=True)

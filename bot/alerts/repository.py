@@ -28,9 +28,11 @@ from bot.alerts.model import (
     Acknowledged,
     DigestChart,
     DigestDetails,
+    FollowUp,
     Incident,
     IncidentChange,
     IncidentDetails,
+    IncidentFollowUp,
     IncidentKind,
     IncidentStatus,
     Intent,
@@ -43,6 +45,7 @@ from bot.alerts.model import (
     ReplyKind,
     ThreadReply,
     UpdateParent,
+    running_total,
 )
 from bot.store.schema import UTCDateTime, incidents, leases, mutes, outbox
 
@@ -231,6 +234,45 @@ class IncidentRepository:
         ).all()
         return {row.key: incident_from_row(row) for row in rows}
 
+    def open_now(self, connection: Connection) -> list[Incident]:
+        """Every open incident, oldest first, in the caller's transaction."""
+        rows = connection.execute(
+            select(incidents)
+            .where(incidents.c.status == IncidentStatus.OPEN.value)
+            .order_by(incidents.c.id)
+        ).all()
+        return [incident_from_row(row) for row in rows]
+
+    def apply_follow_up(
+        self, connection: Connection, follow_up: IncidentFollowUp, now: datetime
+    ) -> None:
+        """Remember a follow-up (so it is done once) and queue what it says.
+
+        A mute that ran out is cleared; the notice of its end stands for the escalation too:
+        someone had seen the incident, and the channel hears of it again either way.
+        """
+        values: dict[str, Any] = {"updated_at": now}
+        if follow_up.follow_up is FollowUp.ESCALATED:
+            values["escalated_at"] = now
+        elif follow_up.follow_up is FollowUp.REMINDED:
+            values["reminded_at"] = now
+        else:
+            values.update(
+                muted_until=None,
+                muted_by=None,
+                muted_total=None,
+                escalated_at=func.coalesce(incidents.c.escalated_at, now),
+            )
+        channel = connection.execute(
+            update(incidents)
+            .where(incidents.c.id == follow_up.incident_id)
+            .values(values)
+            .returning(incidents.c.channel)
+        ).scalar_one()
+        _write_intents(
+            connection, follow_up.incident_id, channel or "", list(follow_up.intents), now
+        )
+
     def apply_change(
         self, connection: Connection, change: IncidentChange, now: datetime, channel: str
     ) -> int:
@@ -303,10 +345,18 @@ class IncidentRepository:
             )
         ).all()
         for row in rows:
+            # Its parent, posted now, is the news that the mute ended, and stands for its
+            # escalation: it may well have opened long before.
             connection.execute(
                 update(incidents)
                 .where(incidents.c.id == row.id)
-                .values(parent_state=ParentState.QUEUED.value)
+                .values(
+                    parent_state=ParentState.QUEUED.value,
+                    muted_until=None,
+                    muted_by=None,
+                    muted_total=None,
+                    escalated_at=func.coalesce(incidents.c.escalated_at, now),
+                )
             )
             _write_intents(connection, row.id, row.channel or "", [PostParent()], now)
         return len(rows)
@@ -348,7 +398,12 @@ class IncidentRepository:
             connection.execute(
                 update(incidents)
                 .where(incidents.c.id == incident_id)
-                .values(muted_until=until, muted_by=user_id if until else None, updated_at=now)
+                .values(
+                    muted_until=until,
+                    muted_by=user_id if until else None,
+                    muted_total=running_total(incident.details) if until else None,
+                    updated_at=now,
+                )
             )
             kind_and_key = and_(mutes.c.kind == incident.kind.value, mutes.c.key == incident.key)
             if future_ones or until is None:
@@ -551,6 +606,9 @@ def incident_from_row(row: Any) -> Incident:
         acknowledged_at=row.acknowledged_at,
         muted_until=row.muted_until,
         muted_by=row.muted_by,
+        muted_total=row.muted_total,
+        escalated_at=row.escalated_at,
+        reminded_at=row.reminded_at,
     )
 
 

@@ -13,22 +13,31 @@ from itertools import pairwise
 
 from bot.alerts.model import (
     Alternative,
+    CallbackDetails,
+    CallbackProblem,
     Claim,
     ConflictDetails,
     ConflictSettled,
     DepositDetails,
     DepositUpdate,
+    Escalated,
+    FollowUp,
     Incident,
     IncidentChange,
     IncidentDetails,
+    IncidentFollowUp,
     IncidentKind,
     Intent,
     Member,
+    MuteEnded,
+    ParentState,
     PendingDetails,
     PendingJoined,
     PendingOutcomes,
     PostParent,
     ProductOutageDetails,
+    RefusedCallbacks,
+    Reminder,
     Resolved,
     SerialAgain,
     SerialDetails,
@@ -38,9 +47,11 @@ from bot.alerts.model import (
     SpikeUpdate,
     ThreadReply,
     UpdateParent,
+    running_total,
+    stops_sales,
 )
 from bot.clock import WIB
-from bot.config import Settings
+from bot.config import IAK_CALLBACK_IPS, Settings
 from bot.iak.products import Product
 from bot.outcomes import Line, Outcome, Source, code_key
 from bot.store.schema import INCIDENT_KEY
@@ -63,6 +74,16 @@ STOP_CHECKING_AFTER = timedelta(hours=24)
 DEPOSIT_MARGIN = 1.10
 DEPOSIT_UPDATE_EVERY = timedelta(minutes=30)
 SPARK_BUCKETS = 12
+# Callback health, over the last hour: this many final outcomes learned by asking with none
+# by callback means callbacks are missing; this many refused since the last one accepted
+# means they are being refused.
+CALLBACK_WINDOW = timedelta(hours=1)
+MISSING_CALLBACK_FINALS = 5
+REFUSED_CALLBACKS = 3
+# Incidents that do not stop all sales escalate this many times later.
+SLOWER_ESCALATION = 4
+# An acknowledged incident still open this long after reminds whoever acknowledged it.
+REMIND_AFTER = timedelta(hours=4)
 
 
 @dataclass(frozen=True)
@@ -77,6 +98,9 @@ class MonitorConfig:
     low_balance_threshold: int | None
     # WIB time of the daily digest; None: no digest
     digest_time: time | None = None
+    escalate_after: timedelta = timedelta(seconds=900)
+    watch_callbacks: bool = False
+    iak_env: str = "development"
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -89,6 +113,9 @@ class MonitorConfig:
             spike_factor=settings.spike_factor,
             low_balance_threshold=settings.low_balance_threshold,
             digest_time=settings.digest_time,
+            escalate_after=timedelta(seconds=settings.escalate_after_seconds),
+            watch_callbacks=settings.watch_callbacks,
+            iak_env=settings.iak_env,
         )
 
     @property
@@ -689,6 +716,114 @@ def decide_serial(snapshot: SerialSnapshot, now: datetime) -> IncidentChange | N
         intents.append(ThreadReply(SerialAgain(again, snapshot.total)))
     intents.append(UpdateParent())
     return IncidentChange(IncidentKind.SERIAL, key, incident.id, details, tuple(intents))
+
+
+# --- IAK's callbacks --------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CallbackActivity:
+    """IAK's callbacks over the last CALLBACK_WINDOW."""
+
+    # final outcomes the bot learned without a callback (its re-checks, forwarded answers)
+    finals_without: int
+    callbacks: int  # callbacks stored
+    last_callback_at: datetime | None  # the last one stored, within the window
+    # refused since the last one accepted, per reason
+    refused: tuple[RefusedCallbacks, ...] = ()
+
+
+def decide_callbacks(
+    activity: CallbackActivity, incident: Incident | None, now: datetime, config: MonitorConfig
+) -> IncidentChange | None:
+    """One incident while IAK's callbacks are refused or missing, saying which; it resolves
+    once a callback is accepted again."""
+    refused = sum(item.count for item in activity.refused)
+    if refused >= REFUSED_CALLBACKS:
+        problem: CallbackProblem | None = CallbackProblem.REFUSED
+    elif activity.finals_without >= MISSING_CALLBACK_FINALS and activity.callbacks == 0:
+        problem = CallbackProblem.MISSING
+    else:
+        problem = None
+    key = IncidentKind.CALLBACKS.value
+    if incident is None:
+        if problem is None:
+            return None
+        opened = CallbackDetails(
+            problem=problem,
+            finals_without=activity.finals_without,
+            refused=activity.refused,
+            window_seconds=CALLBACK_WINDOW.total_seconds(),
+            iak_env=config.iak_env,
+            iak_address=IAK_CALLBACK_IPS.get(config.iak_env),
+            refreshed_at=now,
+        )
+        return IncidentChange(IncidentKind.CALLBACKS, key, None, opened, (PostParent(),))
+    before = incident.details
+    assert isinstance(before, CallbackDetails)
+    accepted = activity.last_callback_at
+    if accepted is not None and accepted > incident.opened_at:
+        resolved = Resolved(_lasted(incident, now))
+        return _resolution(incident, replace(before, refreshed_at=now), resolved)
+    details = replace(
+        before,
+        problem=problem or before.problem,
+        finals_without=activity.finals_without,
+        refused=activity.refused or before.refused,
+    )
+    if details == before:
+        return None
+    if before.refreshed_at is not None and now - before.refreshed_at < REFRESH_PARENT_EVERY:
+        return None
+    details = replace(details, refreshed_at=now)
+    return IncidentChange(incident.kind, key, incident.id, details, (UpdateParent(),))
+
+
+# --- Nobody left alone with an incident -------------------------------------------------
+
+
+def escalate_after(incident: Incident, config: MonitorConfig) -> timedelta:
+    """How long an incident may go unacknowledged: ESCALATE_AFTER_SECONDS for a code that
+    stops all sales, four times that for anything else."""
+    if stops_sales(incident.details):
+        return config.escalate_after
+    return config.escalate_after * SLOWER_ESCALATION
+
+
+def decide_follow_up(
+    incident: Incident, now: datetime, config: MonitorConfig
+) -> IncidentFollowUp | None:
+    """What an open incident needs from people: a mute that ran out is told in its thread and
+    the channel; one nobody acknowledged in time is re-announced to on-call, once; one
+    acknowledged hours ago reminds whoever did, once."""
+    if not incident.is_open or incident.parent_state not in (
+        ParentState.QUEUED,
+        ParentState.POSTED,
+    ):
+        return None  # no thread to say it in (held by a mute, or failed for good)
+    if incident.muted_until is not None:
+        if incident.muted_until > now:
+            return None
+        total, before = running_total(incident.details), incident.muted_total
+        more = total - before if total is not None and before is not None else None
+        ended = MuteEnded(muted_by=incident.muted_by, more=more)
+        return IncidentFollowUp(
+            incident.id, FollowUp.MUTE_ENDED, (ThreadReply(ended, broadcast=True),)
+        )
+    if incident.acknowledged_by is not None:
+        since = incident.acknowledged_at
+        if incident.reminded_at is None and since is not None and now - since >= REMIND_AFTER:
+            reminder = Reminder(incident.acknowledged_by, (now - since).total_seconds())
+            return IncidentFollowUp(incident.id, FollowUp.REMINDED, (ThreadReply(reminder),))
+        return None
+    if incident.escalated_at is None and now - incident.opened_at >= escalate_after(
+        incident, config
+    ):
+        escalated = Escalated(open_seconds=_lasted(incident, now))
+        return IncidentFollowUp(
+            incident.id, FollowUp.ESCALATED, (ThreadReply(escalated, broadcast=True),)
+        )
+    return None
 
 
 def _lasted(incident: Incident, now: datetime) -> float:

@@ -29,8 +29,10 @@ from bot.monitor.decisions import (
     PRODUCT_LEVEL_RCS,
     MonitorConfig,
     RcActivity,
+    decide_callbacks,
     decide_conflict,
     decide_deposit,
+    decide_follow_up,
     decide_pending,
     decide_product_outage,
     decide_serial,
@@ -280,6 +282,16 @@ class Monitor:
             if deposit_change is not None:
                 changes.append(deposit_change)
 
+            if self.config.watch_callbacks:
+                callbacks = repository.open_incident(
+                    connection, IncidentKind.CALLBACKS, IncidentKind.CALLBACKS.value
+                )
+                heard = queries.callback_activity(connection, now)
+                callbacks_change = decide_callbacks(heard, callbacks, now, self.config)
+                if callbacks_change is not None:
+                    changes.append(callbacks_change)
+                queries.prune_refusals(connection, now)
+
             if pending.change is not None:
                 incident_id = repository.apply_change(connection, pending.change, now, self.channel)
                 queries.set_members(connection, pending.join, incident_id=incident_id)
@@ -290,6 +302,11 @@ class Monitor:
                 self._note(report, change)
             report.queued += repository.release_held_parents(connection, now)
             report.queued += self._record_digest(connection, now)
+            for incident in repository.open_now(connection):
+                follow_up = decide_follow_up(incident, now, self.config)
+                if follow_up is not None:
+                    repository.apply_follow_up(connection, follow_up, now)
+                    report.queued += len(follow_up.intents)
             return report
 
     def _record_digest(self, connection: Connection, now: datetime) -> int:

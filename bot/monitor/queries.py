@@ -20,14 +20,17 @@ from bot.alerts.model import (
     Member,
     ProductFailures,
     ProductOutageDetails,
+    RefusedCallbacks,
     SerialDetails,
     SpikeDetails,
 )
 from bot.alerts.repository import IncidentRepository, open_incident_exists
 from bot.clock import wib_day
 from bot.monitor.decisions import (
+    CALLBACK_WINDOW,
     LISTED,
     STOP_CHECKING_AFTER,
+    CallbackActivity,
     ConflictSnapshot,
     DepositReading,
     MonitorConfig,
@@ -38,7 +41,7 @@ from bot.monitor.decisions import (
     sparkline_counts,
     spend_per_hour,
 )
-from bot.outcomes import NOT_FINAL, Line, Outcome, Source, split_code_key
+from bot.outcomes import NOT_FINAL, Line, Outcome, Refusal, Source, split_code_key
 from bot.store import reports
 from bot.store.reports import (
     balance_readings,
@@ -46,7 +49,7 @@ from bot.store.reports import (
     failures_by_rc,
     latest_balance,
 )
-from bot.store.schema import UTCDateTime, transaction_events, transactions
+from bot.store.schema import UTCDateTime, callback_refusals, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
 
 _NOT_FINAL = [outcome.value for outcome in NOT_FINAL]
@@ -584,3 +587,70 @@ def serial_snapshots(
             )
         )
     return snapshots
+
+
+# Refused callbacks are kept this long (the monitor only looks back one window).
+KEEP_REFUSALS = timedelta(days=2)
+
+
+def callback_activity(connection: Connection, now: datetime) -> CallbackActivity:
+    """IAK's callbacks over the last window: outcomes learned without one, those stored, and
+    those refused since the last one stored. The history knows where each answer came from;
+    refusals are what the intake of every process counted (bot.store.callbacks)."""
+    since = now - CALLBACK_WINDOW
+    e = transaction_events.c
+    callbacks, last = connection.execute(
+        select(func.count(), func.max(e.observed_at, type_=UTCDateTime())).where(
+            e.observed_at >= since, e.source == Source.CALLBACK.value
+        )
+    ).one()
+    # The answers that made a prepaid top-up final, from anywhere but a callback (IAK never
+    # calls back postpaid bills). They matter only while no callback came at all.
+    finals_without = 0
+    if not callbacks:
+        prepaid = (
+            select(t.ref_id).where(t.ref_id == e.ref_id, t.line == Line.PREPAID.value).exists()
+        )
+        finals_without = connection.execute(
+            select(func.count()).where(
+                e.observed_at >= since,
+                e.source != Source.CALLBACK.value,
+                e.applied.is_(True),
+                e.outcome.in_(_FINAL),
+                prepaid,
+            )
+        ).scalar_one()
+    last_callback_at: datetime | None = last
+    r = callback_refusals.c
+    after = since if last_callback_at is None else max(since, last_callback_at)
+    rows = connection.execute(
+        select(r.reason, r.count, r.last_at, r.address, r.detail)
+        .where(r.last_at >= since, r.last_at > after)
+        .order_by(r.last_at, r.id)
+    ).all()
+    refused: dict[Refusal, RefusedCallbacks] = {}
+    for row in rows:
+        try:
+            reason = Refusal(row.reason)
+        except ValueError:
+            continue  # written by a newer version
+        before = refused.get(reason)
+        refused[reason] = RefusedCallbacks(
+            reason=reason,
+            count=int(row[1]) + (before.count if before else 0),
+            last_at=row.last_at,
+            address=row.address,
+            detail=row.detail,
+        )
+    return CallbackActivity(
+        finals_without=int(finals_without),
+        callbacks=int(callbacks),
+        last_callback_at=last_callback_at,
+        refused=tuple(refused[reason] for reason in Refusal if reason in refused),
+    )
+
+
+def prune_refusals(connection: Connection, now: datetime) -> None:
+    """Forget refused callbacks nobody looks at any more."""
+    r = callback_refusals.c
+    connection.execute(callback_refusals.delete().where(r.last_at < now - KEEP_REFUSALS))

@@ -127,6 +127,7 @@ class Notifier:
         mask_customer_id: bool = True,
         pace_seconds: float = 1.0,
         language: Language = DEFAULT_LANGUAGE,
+        oncall: tuple[str, ...] = (),
     ) -> None:
         self.incidents = incidents
         self.client = client
@@ -137,6 +138,8 @@ class Notifier:
         self.mask = mask_customer_id
         # BOT_LANGUAGE: the ops channel reads alerts in one language, whoever caused them.
         self.language = language
+        # ONCALL_MENTION: told of incidents that stop all sales, and of every escalation
+        self.oncall = oncall
         self.pace = timedelta(seconds=pace_seconds)
         self.channels: dict[str, ChannelState] = {}
         self._wake = asyncio.Event()
@@ -210,7 +213,12 @@ class Notifier:
                     continue
                 with language(self.language):
                     message = alert_message(
-                        item.intent, incident, now, self.registry, mask=self.mask
+                        item.intent,
+                        incident,
+                        now,
+                        self.registry,
+                        mask=self.mask,
+                        oncall=self.oncall,
                     )
             except Exception as exc:
                 log.exception("could not render outbox row %s", item.id)

@@ -87,6 +87,12 @@ incidents = Table(
     Column("acknowledged_at", UTCDateTime),
     Column("muted_until", UTCDateTime),
     Column("muted_by", String(32)),
+    # the incident's running figure when it was muted: the thread says how far it went on
+    Column("muted_total", BigInteger),
+    # re-announced to the channel once nobody had acknowledged it in time
+    Column("escalated_at", UTCDateTime),
+    # the person who acknowledged it was reminded that it is still open
+    Column("reminded_at", UTCDateTime),
     # one open incident per kind and key, whichever process opens it
     Index(
         "uq_incidents_open_kind_key",
@@ -246,7 +252,9 @@ transaction_events = Table(
     Column("applied", Boolean, nullable=False),
     Column("data", JSON, nullable=False),
     Index(None, "ref_id", "id"),
-    Index(None, "observed_at"),
+    # "since T" (balance readings); with where each answer came from and what it said,
+    # callback health counts an hour of answers from the index alone
+    Index(None, "observed_at", "source", "applied", "outcome"),
 )
 
 # IAK's price lists, shared by every process so that IAK is asked at most every few minutes:
@@ -264,4 +272,23 @@ price_lists = Table(
     # the last attempt, and why it failed (NULL when it succeeded)
     Column("attempted_at", UTCDateTime, nullable=False),
     Column("error", String(300)),
+)
+
+# Callbacks refused (bad sign, address not allowed, unreadable), counted in memory by each
+# process and written a burst at a time, so the monitor of any process sees them without
+# one database write per refused request.
+callback_refusals = Table(
+    "callback_refusals",
+    metadata,
+    Column("id", BigId, primary_key=True, autoincrement=True),
+    # bad_sign (401) | not_allowed (403) | malformed (400)
+    Column("reason", String(16), nullable=False),
+    Column("count", Integer, nullable=False),
+    Column("first_at", UTCDateTime, nullable=False),
+    Column("last_at", UTCDateTime, nullable=False),
+    # the last caller's address, as the allowlist judged it
+    Column("address", String(45)),
+    # what the last refusal said was wrong
+    Column("detail", String(200)),
+    Index(None, "last_at"),
 )

@@ -239,7 +239,10 @@ def merge(current: TransactionState | None, observation: Observation) -> Transac
     after = _merge(current, observation)
     if after is None:
         return None
-    serial = serial_key(after.sn, after.product_code) if after.outcome is Outcome.SUCCESS else None
+    # A voucher or token delivered twice is a prepaid matter: a bill's `sn` is the biller's
+    # payment reference.
+    delivered = after.outcome is Outcome.SUCCESS and after.line is Line.PREPAID
+    serial = serial_key(after.sn, after.product_code) if delivered else None
     return after if after.serial == serial else replace(after, serial=serial)
 
 

@@ -117,6 +117,14 @@ class Shop:
         answer = self.http.post(self.url + "/iak/callback", json={"data": data})
         assert answer.status_code == 200, answer.text
 
+    def raw_callback(self, body: bytes, *, forwarded_for: str | None = None) -> httpx.Response:
+        """POST anything to the callback route, as from `forwarded_for` when given (the
+        test server's loopback peer is a trusted proxy)."""
+        headers = {"Content-Type": "application/json"}
+        if forwarded_for is not None:
+            headers["X-Forwarded-For"] = forwarded_for
+        return self.http.post(self.url + "/iak/callback", content=body, headers=headers)
+
 
 def posts(slack: FakeSlack) -> list[Call]:
     return slack.calls_to("chat.postMessage")
@@ -159,3 +167,38 @@ def parent_ts(slack: FakeSlack, index: int = 0) -> str:
 
 def text_of(call: Call) -> str:
     return visible_text(call.args)
+
+
+OPS = "C0ALERTS"
+
+
+def click(
+    bot: RunningBot,
+    action_id: str,
+    value: str,
+    *,
+    user: str = "U0OPS0001",
+    key: str = "click",
+    select: bool = False,
+) -> httpx.Response:
+    """Click a button (or pick an option of a select) on an alert, as Slack sends it."""
+    extra: dict[str, Any] = {}
+    if select:
+        extra = {
+            "type": "static_select",
+            "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
+        }
+    return bot.slack.action(
+        action_id,
+        "" if select else value,
+        user_id=user,
+        channel_id=OPS,
+        response_key=key,
+        container={"type": "message", "message_ts": "1.1", "channel_id": OPS},
+        extra=extra,
+    )
+
+
+def broadcast(call: Call) -> bool:
+    """Whether a thread reply was also shown in the channel."""
+    return call.args.get("reply_broadcast") in (True, "true", "1", "True")

@@ -14,21 +14,27 @@ from babel.dates import format_datetime
 
 from bot.alerts.model import (
     Acknowledged,
+    CallbackDetails,
+    CallbackProblem,
     ConflictDetails,
     ConflictSettled,
     DepositDetails,
     DepositUpdate,
     DigestChart,
     DigestDetails,
+    Escalated,
     Incident,
     IncidentKind,
     Intent,
     Member,
+    MuteEnded,
     PendingDetails,
     PendingJoined,
     PendingOutcomes,
     ProductOutageDetails,
     Rechecked,
+    RefusedCallbacks,
+    Reminder,
     Reply,
     Resolved,
     SerialAgain,
@@ -37,16 +43,17 @@ from bot.alerts.model import (
     SpikeDetails,
     SpikeUpdate,
     ThreadReply,
+    stops_sales,
 )
 from bot.i18n import N_, _, babel_locale, ngettext
 from bot.masking import mask_customer_id, mask_serial
-from bot.outcomes import Outcome, Source, code_key, split_code_key
+from bot.outcomes import Outcome, Refusal, Source, code_key, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.digest import chart_note, digest_message
 from bot.slack.blocks.durations import duration
-from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
+from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention, mentions
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -114,15 +121,30 @@ MUTE_CHOICES = (60, 240, 1440)
 
 
 def alert_message(
-    intent: Intent, incident: Incident, now: datetime, registry: Registry, *, mask: bool
+    intent: Intent,
+    incident: Incident,
+    now: datetime,
+    registry: Registry,
+    *,
+    mask: bool,
+    oncall: tuple[str, ...] = (),
 ) -> Message:
-    """What an outbox row says: a thread reply, or the parent as the incident stands now."""
+    """What an outbox row says: a thread reply, or the parent as the incident stands now.
+    `oncall` (ONCALL_MENTION) is mentioned in escalations and in the parents of open
+    incidents that stop all sales."""
     if isinstance(intent, ThreadReply):
-        return reply_message(incident, intent.reply, registry, mask=mask)
-    return parent_message(incident, now, registry, mask=mask)
+        return reply_message(incident, intent.reply, registry, mask=mask, oncall=oncall)
+    return parent_message(incident, now, registry, mask=mask, oncall=oncall)
 
 
-def parent_message(incident: Incident, now: datetime, registry: Registry, *, mask: bool) -> Message:
+def parent_message(
+    incident: Incident,
+    now: datetime,
+    registry: Registry,
+    *,
+    mask: bool,
+    oncall: tuple[str, ...] = (),
+) -> Message:
     """The incident's parent message, as its state is now (with its buttons while open)."""
     details = incident.details
     match details:
@@ -140,6 +162,13 @@ def parent_message(incident: Incident, now: datetime, registry: Registry, *, mas
             message = _serial_parent(incident, details, mask=mask)
         case ProductOutageDetails():
             message = _product_parent(incident, details, now, registry)
+        case CallbackDetails():
+            message = _callbacks_parent(incident, details)
+    if oncall and incident.is_open and stops_sales(details):
+        who = mentions(oncall)
+        message["text"] = md("{} {}", who, message["text"])
+        told = md(_("{who}: every sale fails while this lasts."), who=who)
+        message["blocks"].insert(1, section(told))
     message["blocks"].append(_status_context(incident, now))
     if incident.is_open:
         message["blocks"].append(incident_buttons(incident, now))
@@ -362,9 +391,18 @@ def _deposit_parent(incident: Incident, d: DepositDetails, registry: Registry) -
     return message(text, blocks)
 
 
-def reply_message(incident: Incident, reply: Reply, registry: Registry, *, mask: bool) -> Message:
+def reply_message(
+    incident: Incident,
+    reply: Reply,
+    registry: Registry,
+    *,
+    mask: bool,
+    oncall: tuple[str, ...] = (),
+) -> Message:
     """A thread reply."""
     match reply:
+        case Escalated() | Reminder() | MuteEnded():
+            return _follow_up(incident, reply, oncall)
         case PendingJoined():
             lines = [_member_line(member, mask) for member in reply.members]
             if reply.more:
@@ -571,6 +609,10 @@ def _resolved(incident: Incident, reply: Resolved) -> Message:
         text = _(
             "Resolved after {lasted}: {product} is selling again; {total} failures in total."
         ).format(lasted=lasted, product=incident.key, total=number(reply.total))
+    elif incident.kind is IncidentKind.CALLBACKS:
+        text = _("Resolved after {lasted}: IAK's callbacks are accepted again.").format(
+            lasted=lasted
+        )
     else:
         text = _("Resolved after {lasted}: the deposit is back to {balance}.").format(
             lasted=lasted, balance=rupiah(reply.balance)
@@ -712,3 +754,215 @@ def _serial_resolved(reply: Resolved, lasted: str) -> str:
         "Resolved after {lasted}: acknowledged, and no further top-up delivered this serial "
         "number for a day."
     ).format(lasted=lasted)
+
+
+# --- IAK's callbacks ----------------------------------------------------------------------
+
+# Where the callback URL is set, per IAK_ENV.
+IAK_CALLBACK_SETTINGS = {
+    "development": "https://developer.iak.id/dev-setting",
+    "production": "https://developer.iak.id/prod-setting",
+}
+
+
+def callbacks_title(d: CallbackDetails) -> str:
+    """What is wrong with IAK's callbacks, in a few words."""
+    if d.problem is CallbackProblem.MISSING:
+        return _("IAK callbacks missing")
+    return _("IAK callbacks refused")
+
+
+def _callbacks_parent(incident: Incident, d: CallbackDetails) -> Message:
+    if d.problem is CallbackProblem.MISSING:
+        summary = _(
+            "{count} outcomes in the last hour were learned by asking IAK, none by its callback."
+        ).format(count=d.finals_without)
+    else:
+        summary = _("{count} callbacks refused in the last hour, none accepted since.").format(
+            count=d.refused_count
+        )
+    if incident.is_open:
+        title = f":satellite_antenna: {callbacks_title(d)}"
+        text = f"{callbacks_title(d)}: {summary}"
+    else:
+        title = ":white_check_mark: " + _("Resolved: IAK's callbacks are accepted again")
+        text = _("Resolved: IAK's callbacks are accepted again (it was: {summary})").format(
+            summary=summary
+        )
+    lines: list[Mrkdwn] = []
+    if d.problem is CallbackProblem.MISSING:
+        settings = IAK_CALLBACK_SETTINGS.get(d.iak_env, IAK_CALLBACK_SETTINGS["production"])
+        lines.append(
+            md(
+                _(
+                    "*{count}* transactions reached a final outcome in the last hour "
+                    "through the bot's re-checks or the backend's answers, and *none* "
+                    "through IAK's callback."
+                ),
+                count=d.finals_without,
+            )
+        )
+        lines.append(
+            md(
+                _(
+                    "Likely cause: the callback URL is not set in {settings} ({env}): set it "
+                    "to this bot's address followed by `/iak/callback`. Or IAK cannot reach "
+                    "the bot (a firewall, or the app asleep)."
+                ),
+                settings=link(settings, _("IAK's developer settings")),
+                env=d.iak_env,
+            )
+        )
+    for refused in d.refused:
+        lines.append(_refused_line(refused, d))
+    blocks: list[Block] = [header(truncate(title, 150)), section(join(lines))]
+    if incident.is_open:
+        blocks.append(
+            context(
+                _(
+                    "Outcomes still arrive through the bot's re-checks, only later. This "
+                    "resolves when IAK's next callback is accepted."
+                )
+            )
+        )
+    return message(text, blocks)
+
+
+def _refused_line(refused: RefusedCallbacks, d: CallbackDetails) -> Mrkdwn:
+    at = wib(refused.last_at)
+    if refused.reason is Refusal.BAD_SIGN:
+        return md(
+            _(
+                "*{count}* refused for a wrong sign (401), the last at {at}. Likely cause: "
+                "IAK_API_KEY is the key of the other environment (IAK_ENV is {env}; IAK "
+                "signs each callback with the key of the environment that sends it)."
+            ),
+            count=refused.count,
+            at=at,
+            env=d.iak_env,
+        )
+    if refused.reason is Refusal.NOT_ALLOWED:
+        return md(
+            _(
+                "*{count}* refused by CALLBACK_ALLOWED_IPS (403), the last from *{address}* "
+                "at {at}. Likely cause: CALLBACK_ALLOWED_IPS refuses IAK's address: add "
+                "{address} if it is IAK's (IAK documents {iak} for {env})."
+            ),
+            count=refused.count,
+            address=refused.address or _("an unknown address"),
+            at=at,
+            iak=d.iak_address or "?",
+            env=d.iak_env,
+        )
+    return md(
+        _(
+            "*{count}* refused as unreadable (400), the last at {at}: {detail}. Likely "
+            "cause: a body we cannot read (not IAK's callback format, or a proxy that "
+            "changes it)."
+        ),
+        count=refused.count,
+        at=at,
+        detail=refused.detail or "?",
+    )
+
+
+# --- Follow-ups: escalation, reminder, the end of a mute ---------------------------------
+
+
+def _follow_up(
+    incident: Incident, reply: Escalated | Reminder | MuteEnded, oncall: tuple[str, ...]
+) -> Message:
+    match reply:
+        case Escalated():
+            who = mentions(oncall) if oncall else md(_("Everyone"))
+            told = md(
+                _("{who}: nobody has acknowledged this for {open}. {changed}"),
+                who=who,
+                open=_for(reply.open_seconds),
+                changed=_changed_since_open(incident),
+            )
+            return message(told, [section(md(":rotating_light: {}", told))])
+        case Reminder():
+            told = md(
+                _(
+                    "{who}: you acknowledged this {ago} ago and it is still open. Resolve "
+                    "it, or hand it over."
+                ),
+                who=mention(reply.user_id),
+                ago=_for(reply.acknowledged_seconds),
+            )
+            return message(told, [section(md(":alarm_clock: {}", told))])
+        case MuteEnded():
+            ended = (
+                md(_("Mute by {who} ended"), who=mention(reply.muted_by))
+                if reply.muted_by
+                else md(_("The mute ended"))
+            )
+            if reply.more is None:
+                told = md(_("{ended}; this is still open."), ended=ended)
+            else:
+                told = md(
+                    _("{ended}; {more}."),
+                    ended=ended,
+                    more=_more_since(incident, max(reply.more, 0)),
+                )
+            return message(told, [section(md(":bell: {}", told))])
+
+
+def _more_since(incident: Incident, more: int) -> str:
+    if isinstance(incident.details, PendingDetails):
+        return ngettext(
+            "{count} more top-up pending too long since",
+            "{count} more top-ups pending too long since",
+            more,
+        ).format(count=more)
+    return ngettext("{count} more failure since", "{count} more failures since", more).format(
+        count=more
+    )
+
+
+def _changed_since_open(incident: Incident) -> str:
+    """What an escalation says has happened since the incident opened."""
+    opened = wib(incident.opened_at)
+    details = incident.details
+    match details:
+        case SpikeDetails():
+            window = _for(details.window_seconds)
+            return _(
+                "{total} failures since it opened at {opened}; {count} in the last {window} "
+                "(peak {peak})."
+            ).format(
+                total=details.total,
+                opened=opened,
+                count=details.count,
+                window=window,
+                peak=details.peak,
+            )
+        case PendingDetails():
+            return _(
+                "{total} top-ups joined since it opened at {opened}: {waiting} still waiting, "
+                "{succeeded} succeeded, {failed} failed."
+            ).format(
+                total=details.total,
+                opened=opened,
+                waiting=details.waiting,
+                succeeded=details.succeeded,
+                failed=details.failed,
+            )
+        case DepositDetails():
+            return _(
+                "The deposit is {balance} now (lowest {lowest} since {opened}), below {threshold}."
+            ).format(
+                balance=rupiah(details.balance),
+                lowest=rupiah(details.lowest),
+                opened=opened,
+                threshold=rupiah(details.threshold),
+            )
+        case CallbackDetails():
+            return _(
+                "Since {opened}: {finals} outcomes learned without a callback and {refused} "
+                "callbacks refused in the last hour."
+            ).format(opened=opened, finals=details.finals_without, refused=details.refused_count)
+        case ConflictDetails():
+            return _("IAK's own check has not settled it since {opened}.").format(opened=opened)
+    return _("Open since {opened}.").format(opened=opened)

@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from bot.alerts.model import (
+    CallbackDetails,
     ConflictDetails,
     DepositDetails,
     DigestDetails,
@@ -23,7 +24,7 @@ from bot.masking import mask_serial
 from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.access import REFUSED_TEXT
-from bot.slack.blocks.alerts import wib, wib_day
+from bot.slack.blocks.alerts import callbacks_title, wib, wib_day
 from bot.slack.blocks.charts import bar
 from bot.slack.blocks.digest import digest_title
 from bot.slack.blocks.durations import duration
@@ -39,6 +40,7 @@ KIND_EMOJI = {
     IncidentKind.CONFLICT: ":warning:",
     IncidentKind.SERIAL: ":rotating_light:",
     IncidentKind.PRODUCT: ":no_entry:",
+    IncidentKind.CALLBACKS: ":satellite_antenna:",
 }
 
 
@@ -144,6 +146,8 @@ def _title(incident: Incident, registry: Registry) -> str:
             return _("{product} cannot be sold: {total} failures").format(
                 product=details.product_code, total=number(details.spike.total)
             )
+        case CallbackDetails():
+            return callbacks_title(details)
 
 
 def _pending(snapshot: HomeSnapshot) -> str:

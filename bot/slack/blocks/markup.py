@@ -17,6 +17,7 @@ from datetime import datetime
 
 ELLIPSIS = "…"
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,20}")
+_GROUP_ID = re.compile(r"S[A-Z0-9]{2,20}")
 _URL = re.compile(r"https?://[^\s<>|]+")
 _DATE_TOKENS = re.compile(r"[{}a-z_ ,:.\-]+")
 # A `>` that starts a line is a quote the template asks for; anywhere else it is text.
@@ -53,7 +54,8 @@ def md(template: str, *values: object, **named: object) -> Mrkdwn:
     `>` quote at the start of a line). A `<`, `>` or `&` anywhere else in it is escaped as
     well, so a template built from outside text is still safe, and markup enters only
     through `mention`, `link` and `date`. Write the template as a literal: its `{` and `}`
-    are format fields.
+    are format fields. Named fields (`{count}`) take keyword values, so that a translated
+    template may move them.
     """
     safe = _QUOTE.sub(">", escape(template))
     return Mrkdwn(
@@ -90,6 +92,23 @@ def mention(user_id: str) -> Mrkdwn:
     if is_user_id(user_id):
         return Mrkdwn(f"<@{user_id}>")
     return as_mrkdwn(user_id)
+
+
+def group_mention(group_id: str) -> Mrkdwn:
+    """`<!subteam^S0ONCALL>`: a mention that pings everyone in a Slack user group.
+
+    Only a user group id becomes one; anything else shows as text.
+    """
+    if _GROUP_ID.fullmatch(group_id):
+        return Mrkdwn(f"<!subteam^{group_id}>")
+    return as_mrkdwn(group_id)
+
+
+def mentions(ids: Iterable[str]) -> Mrkdwn:
+    """User groups (`S…`) and users (`U…`) as mentions that ping them, space-separated."""
+    return join(
+        (group_mention(one) if _GROUP_ID.fullmatch(one) else mention(one) for one in ids), " "
+    )
 
 
 def link(url: str, title: str) -> Mrkdwn:

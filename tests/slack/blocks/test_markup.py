@@ -7,7 +7,17 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.slack.blocks.markup import Mrkdwn, cut, date, join, link, md, mention
+from bot.slack.blocks.markup import (
+    Mrkdwn,
+    cut,
+    date,
+    group_mention,
+    join,
+    link,
+    md,
+    mention,
+    mentions,
+)
 from bot.slack.blocks.text import (
     button,
     context,
@@ -136,3 +146,17 @@ def test_limits_count_the_escapes() -> None:
     assert_valid(card)
     assert len(card["text"]) <= 3000
     assert len(card["blocks"][2]["fields"][0]["text"]) <= 2000
+
+
+def test_on_call_ids_become_the_mentions_that_ping_them() -> None:
+    assert group_mention("S0ONCALL") == "<!subteam^S0ONCALL>"
+    assert group_mention("S0ONCALL|x") == "S0ONCALL|x"
+    assert mentions(["S0ONCALL", "U0ALICE", "<!here>"]) == (
+        "<!subteam^S0ONCALL> <@U0ALICE> &lt;!here&gt;"
+    )
+
+
+def test_md_fills_named_fields_escaped() -> None:
+    assert md("{who} saw {what}", who=mention("U0A"), what="<!channel>") == (
+        "<@U0A> saw &lt;!channel&gt;"
+    )

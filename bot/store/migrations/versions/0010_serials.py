@@ -29,6 +29,7 @@ transactions = sa.table(
     sa.column("product_code", sa.String()),
     sa.column("sn", sa.String()),
     sa.column("serial", sa.String()),
+    sa.column("line", sa.String()),
 )
 
 
@@ -61,7 +62,12 @@ def _fill() -> None:
     while True:
         rows = bind.execute(
             sa.select(t.ref_id, t.product_code, t.sn)
-            .where(t.outcome == "success", t.sn.is_not(None), t.ref_id > after)
+            .where(
+                t.outcome == "success",
+                t.line == "prepaid",  # a bill's sn is the biller's payment reference
+                t.sn.is_not(None),
+                t.ref_id > after,
+            )
             .order_by(t.ref_id)
             .limit(CHUNK)
         ).all()
