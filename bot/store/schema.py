@@ -254,7 +254,7 @@ transaction_events = Table(
     Index(None, "ref_id", "id"),
     # "since T" (balance readings); with where each answer came from and what it said,
     # callback health counts an hour of answers from the index alone
-    Index(None, "observed_at", "source", "applied", "outcome"),
+    Index(None, "observed_at", "source", "applied", "outcome", "ref_id"),
 )
 
 # IAK's price lists, shared by every process so that IAK is asked at most every few minutes:

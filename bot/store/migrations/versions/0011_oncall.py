@@ -46,14 +46,14 @@ def upgrade() -> None:
     with op.batch_alter_table("transaction_events") as batch:
         batch.drop_index("ix_transaction_events_observed_at")
         batch.create_index(
-            "ix_transaction_events_observed_at_source_applied_outcome",
-            ["observed_at", "source", "applied", "outcome"],
+            "ix_transaction_events_observed_at_source_applied_outcome_ref_id",
+            ["observed_at", "source", "applied", "outcome", "ref_id"],
         )
 
 
 def downgrade() -> None:
     with op.batch_alter_table("transaction_events") as batch:
-        batch.drop_index("ix_transaction_events_observed_at_source_applied_outcome")
+        batch.drop_index("ix_transaction_events_observed_at_source_applied_outcome_ref_id")
         batch.create_index("ix_transaction_events_observed_at", ["observed_at"])
     op.drop_index("ix_callback_refusals_last_at", table_name="callback_refusals")
     op.drop_table("callback_refusals")
