@@ -40,6 +40,8 @@ def bench_env(**extra: str) -> dict[str, str]:
         SLACK_BOT_TOKEN="xoxb-bench",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         MONITOR_ENABLED="false",
+        # No daily digest: a benchmark that counts the ops channel's posts counts alerts.
+        DIGEST_TIME="",
         LOG_LEVEL="WARNING",
     )
     env.update(extra)

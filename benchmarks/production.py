@@ -133,6 +133,9 @@ def _descendants(pid: int) -> list[int]:
 def tree_rss_after_load(database_url: str, workers: int, seconds: float) -> tuple[float, int]:
     """Resident memory (MB) of the whole `serve` process tree (every worker and every
     process it starts) after /iak code and callback load, and how many processes it has."""
+    engine = create_db_engine(database_url)
+    migrate(engine)
+    engine.dispose()
     body, headers = signed_command("code deposit")
     port = free_port()
     env = bench_env(
