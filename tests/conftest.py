@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy.engine import make_url
 
 from bot.app import Bot, build_bot
 from bot.clock import Clock
@@ -20,6 +21,7 @@ from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak
 from tests.fakes.server import ServerThread
 from tests.fakes.slack import FakeSlack
+from tests.fakes.tcp_proxy import TcpProxy
 from tests.slack_requests import SlackSender
 
 SIGNING_SECRET = "test-signing-secret-8c1f"
@@ -222,3 +224,17 @@ def monitored(
         return start_bot(clock=clock, **settings)
 
     return start
+
+
+@pytest.fixture
+def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
+    """A fresh Postgres schema reached through a loopback proxy the test can stall."""
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with postgres_schema() as url:
+        parsed = make_url(url)
+        proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
+        try:
+            yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
+        finally:
+            proxy.close()

@@ -6,36 +6,21 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from datetime import UTC, datetime
 
 import httpx
 import pytest
 from sqlalchemy import create_engine
-from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
 
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.writer import StoreUnavailable, Writer
 from tests.conftest import RunningBot
-from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.tcp_proxy import TcpProxy
 from tests.support.intake import INGEST_TOKEN, callback_body, topup_answer
 from tests.transactions import seen
-
-
-@pytest.fixture
-def proxied_postgres() -> Iterator[tuple[str, TcpProxy]]:
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    with postgres_schema() as url:
-        parsed = make_url(url)
-        proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
-        try:
-            yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
-        finally:
-            proxy.close()
 
 
 def test_database_outage_gives_503_then_recovers(

@@ -4,14 +4,11 @@ the right bearer."""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import httpx
-import pytest
-from sqlalchemy.engine import make_url
 
 from tests.conftest import RunningBot
-from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
@@ -163,24 +160,10 @@ def test_database_gauges_follow_incidents_and_the_outbox(
     assert scrape(bot.url).value("iak_bot_outbox_oldest_age_seconds") == 0
 
 
-@pytest.fixture
-def stallable_postgres() -> Iterator[tuple[str, TcpProxy]]:
-    """A Postgres schema reached through a proxy that the test can stall."""
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    with postgres_schema() as url:
-        parsed = make_url(url)
-        proxy = TcpProxy((parsed.host or "127.0.0.1", parsed.port or 5432))
-        try:
-            yield parsed.set(host="127.0.0.1", port=proxy.port).render_as_string(False), proxy
-        finally:
-            proxy.close()
-
-
 def test_a_stalled_database_still_gets_a_scrape_answered(
-    start_bot: Callable[..., RunningBot], stallable_postgres: tuple[str, TcpProxy]
+    start_bot: Callable[..., RunningBot], proxied_postgres: tuple[str, TcpProxy]
 ) -> None:
-    url, proxy = stallable_postgres
+    url, proxy = proxied_postgres
     bot = start_bot(metrics_token=METRICS_TOKEN, database_url=url)
     assert scrape(bot.url).value("iak_bot_store_up") == 1
     proxy.stall()

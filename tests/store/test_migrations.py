@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
 from alembic import command
@@ -22,18 +20,6 @@ from bot.store.db import (
     require_migrated,
 )
 from bot.store.schema import outbox
-from tests.db import TEST_DATABASE_URL, postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/empty.db"
-        return
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    with postgres_schema(migrated=False) as url:
-        yield url
 
 
 def test_migrate_creates_then_does_nothing(empty_database: str) -> None:

@@ -3,26 +3,10 @@ a token delivered before the upgrade and again after it is still found twice."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
-
-import pytest
 from alembic import command
 from sqlalchemy import text
 
 from bot.store.db import alembic_config, create_db_engine
-from tests.db import TEST_DATABASE_URL, postgres_schema
-
-
-@pytest.fixture(params=["sqlite", "postgres"])
-def empty_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
-    if request.param == "sqlite":
-        yield f"sqlite:///{tmp_path}/empty.db"
-        return
-    if not TEST_DATABASE_URL:
-        pytest.skip("TEST_DATABASE_URL is not set")
-    with postgres_schema(migrated=False) as url:
-        yield url
 
 
 def test_upgrade_fills_the_serial_of_stored_successes(empty_database: str) -> None:

@@ -194,7 +194,12 @@ def click(
         user_id=user,
         channel_id=OPS,
         response_key=key,
-        container={"type": "message", "message_ts": "1.1", "channel_id": OPS},
+        container={
+            "type": "message",
+            "message_ts": "1.1",
+            "channel_id": OPS,
+            "is_ephemeral": False,
+        },
         extra=extra,
     )
 

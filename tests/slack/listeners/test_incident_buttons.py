@@ -6,22 +6,20 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
-
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import Call, FakeSlack
 from tests.support.alerts import (
+    OPS,
     Shop,
+    click,
     delivered_parents,
     parent_ts,
     replies,
     text_of,
     wait_until,
 )
-
-OPS = "C0ALERTS"
 
 
 def buttons_of(call: Call) -> dict[str, dict[str, Any]]:
@@ -40,37 +38,6 @@ def latest_parent(slack: FakeSlack, ts: str) -> Call:
     if edits:
         return edits[-1]
     return next(c for c in delivered_parents(slack) if c.answer["ts"] == ts)
-
-
-def click(
-    bot: RunningBot,
-    action_id: str,
-    value: str,
-    *,
-    user: str = "U0OPS0001",
-    key: str = "click",
-    select: bool = False,
-) -> httpx.Response:
-    extra: dict[str, Any] = {}
-    if select:
-        extra = {
-            "type": "static_select",
-            "selected_option": {"value": value, "text": {"type": "plain_text", "text": "x"}},
-        }
-    return bot.slack.action(
-        action_id,
-        "" if select else value,
-        user_id=user,
-        channel_id=OPS,
-        response_key=key,
-        container={
-            "type": "message",
-            "message_ts": "1.1",
-            "channel_id": OPS,
-            "is_ephemeral": False,
-        },
-        extra=extra,
-    )
 
 
 def spike(
