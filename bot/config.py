@@ -82,6 +82,9 @@ class Settings(BaseSettings):
 
     monitor_enabled: bool = True
     monitor_interval_seconds: float = Field(default=30, gt=0)
+    # How long the monitor's leader holds its lease without renewing it: a standby takes
+    # over after this, and a leader that stalls longer stops posting. None: three ticks.
+    monitor_lease_seconds: float | None = Field(default=None, gt=0)
     pending_age_out_seconds: float = Field(default=900, gt=0)
     spike_window_seconds: float = Field(default=300, gt=0)
     spike_min_failures: int = Field(default=10, ge=1)

@@ -215,6 +215,10 @@ def monitored(
         settings: dict[str, Any] = {
             "monitor_enabled": True,
             "monitor_interval_seconds": 0.05,
+            # Tests jump the clock a second or more at a time. With the usual lease of three
+            # ticks, each jump would look like a leader stalled past its lease, holding its
+            # alerts back until the next tick renewed it: under load, for the whole test.
+            "monitor_lease_seconds": 30,
             "ingest_token": MONITOR_INGEST_TOKEN,
             "iak_base_url": fake_iak.url,
             "iak_postpaid_base_url": fake_iak.url,

@@ -101,6 +101,8 @@ class MonitorConfig:
     escalate_after: timedelta = timedelta(seconds=900)
     watch_callbacks: bool = False
     iak_env: str = "development"
+    # how long a leader's lease lasts without renewal (None: LEASE_TICKS ticks, at least 1 s)
+    lease: timedelta | None = None
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -116,6 +118,11 @@ class MonitorConfig:
             escalate_after=timedelta(seconds=settings.escalate_after_seconds),
             watch_callbacks=settings.watch_callbacks,
             iak_env=settings.iak_env,
+            lease=(
+                timedelta(seconds=settings.monitor_lease_seconds)
+                if settings.monitor_lease_seconds is not None
+                else None
+            ),
         )
 
     @property

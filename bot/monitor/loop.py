@@ -133,6 +133,8 @@ class Monitor:
     @property
     def lease_ttl(self) -> timedelta:
         """How long a lease lasts without renewal."""
+        if self.config.lease is not None:
+            return self.config.lease
         return max(self.config.interval * LEASE_TICKS, timedelta(seconds=1))
 
     def holds_lease(self, now: datetime, margin: timedelta) -> bool:

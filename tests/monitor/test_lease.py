@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from bot.alerts.repository import IncidentRepository
+from bot.config import Settings
 from bot.monitor.decisions import MonitorConfig
 from bot.monitor.loop import Monitor
 from bot.registry import Registry
@@ -22,8 +24,13 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
-def monitor(database: Database, clock: FakeClock, registry: Registry, name: str) -> Monitor:
-    config: MonitorConfig = CONFIG
+def monitor(
+    database: Database,
+    clock: FakeClock,
+    registry: Registry,
+    name: str,
+    config: MonitorConfig = CONFIG,
+) -> Monitor:
     return Monitor(
         database=database,
         incidents=IncidentRepository(database.engine),
@@ -62,4 +69,20 @@ async def test_a_clean_stop_hands_over_at_once(database: Database, registry: Reg
     second = monitor(database, clock, registry, "second")
     assert (await first.tick()).leader
     await first.stop()
+    assert (await second.tick()).leader
+
+
+async def test_monitor_lease_seconds_sets_how_long_a_silent_leader_keeps_the_lead(
+    database: Database, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("MONITOR_LEASE_SECONDS", "300")
+    settings = Settings(_env_file=None)  # type: ignore[call-arg]
+    config = replace(CONFIG, lease=MonitorConfig.from_settings(settings).lease)
+    clock = FakeClock()
+    first = monitor(database, clock, registry, "first", config)
+    second = monitor(database, clock, registry, "second", config)
+    assert (await first.tick()).leader
+    clock.advance(seconds=200)  # well past three ticks of 30 s
+    assert not (await second.tick()).leader
+    clock.advance(seconds=101)
     assert (await second.tick()).leader
