@@ -561,17 +561,26 @@ def serial_snapshots(
         by_serial.setdefault(serial, None)
     snapshots = []
     for serial, incident in by_serial.items():
-        same = t.serial == serial
-        total, latest = connection.execute(
-            select(func.count(), func.max(t.final_at, type_=UTCDateTime())).where(same)
-        ).one()
+        # One statement: on Postgres each statement sees what has committed by then, and a
+        # count read apart from the list could miss a delivery the list already shows.
         rows = connection.execute(
-            select(t.ref_id, t.product_code, t.customer_id, t.started_at)
-            .where(same)
+            select(
+                t.ref_id,
+                t.product_code,
+                t.customer_id,
+                t.started_at,
+                func.count().over().label("total"),
+                func.max(t.final_at, type_=UTCDateTime()).over().label("latest"),
+            )
+            .where(t.serial == serial)
             .order_by(t.started_at, t.ref_id)
             .limit(LISTED)
         ).all()
-        if latest is None and incident is not None:
+        total = rows[0].total if rows else 0
+        latest: datetime | None = rows[0].latest if rows else None
+        if latest is None:
+            if incident is None:
+                continue  # no delivery left with it, and no incident to update
             assert isinstance(incident.details, SerialDetails)
             latest = incident.details.latest_at
         snapshots.append(

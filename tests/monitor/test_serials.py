@@ -3,9 +3,14 @@ number, through the real routes, the fake Slack and the fake clock, on SQLite an
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from sqlalchemy import event
 
 from bot.alerts.model import Incident, IncidentStatus, Member
 from bot.monitor.decisions import SerialSnapshot, decide_serial
@@ -128,3 +133,41 @@ def test_it_stays_open_until_someone_took_it_on_and_a_quiet_day_passed() -> None
 def test_it_resolves_when_iak_leaves_one_success_with_the_serial() -> None:
     change = decide_serial(_snapshot(1, _open()), OPENED + timedelta(minutes=5))
     assert change is not None and change.resolve
+
+
+def test_a_delivery_that_lands_while_the_monitor_reads_the_serial_is_told_in_the_thread(
+    monitored: Callable[..., RunningBot],
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    database_url: str,
+) -> None:
+    """Postgres lets each statement of a tick see what committed before it: a third
+    delivery that commits between two reads of one serial number must still be named."""
+    if database_url.startswith("sqlite"):
+        pytest.skip("on SQLite a tick holds the write lock: nothing commits in the middle of it")
+    bot = monitored(database_url=database_url)
+    shop = Shop(bot)
+    shop.callback("pln-a", "1", "00", product="pln20000", sn=GROUPED)
+    clock.advance(minutes=3)
+    shop.callback("pln-b", "1", "00", product="pln20000", sn=PLAIN)
+    ts = parent_ts(fake_slack)
+    wait_until(lambda: [i.parent_ts for i in bot.bot.services.incidents.open_incidents()] == [ts])
+
+    landed = threading.Event()
+
+    def deliver_while_reading(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        # right after the monitor's next read of that serial number's deliveries
+        if "max(transactions.final_at)" in statement and not landed.is_set():
+            landed.set()
+            clock.advance(minutes=3)
+            shop.callback("pln-c", "1", "00", product="pln20000", sn=TOKEN)
+
+    engine = bot.bot.services.database.engine
+    event.listen(engine, "after_cursor_execute", deliver_while_reading)
+    try:
+        wait_until(landed.is_set)
+        wait_until(lambda: len(replies(fake_slack, ts)) >= 1)
+    finally:
+        event.remove(engine, "after_cursor_execute", deliver_while_reading)
+    again = text_of(replies(fake_slack, ts)[0])
+    assert "3 successful top-ups" in again and "pln-c" in again
