@@ -85,7 +85,7 @@ def test_sigterm_finishes_in_flight_work_and_hands_the_lease_over(tmp_path: Path
 def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
     tmp_path: Path, database_url: str
 ) -> None:
-    """Ten incidents queued, Slack slow, the leader gets SIGTERM half-way through: it keeps
+    """Six incidents queued, Slack slow, the leader gets SIGTERM half-way through: it keeps
     the lease while it delivers what it can, then hands over; the other process posts the
     rest. Each alert reaches the channel exactly once."""
     with FakeSlack() as slack:
@@ -114,7 +114,7 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
         successor: subprocess.Popen[bytes] | None = None
         url = f"http://127.0.0.1:{port}"
         # any codes that fail per rc (106 and 20 are told per product instead)
-        rcs = ["07", "10", "12", "13", "14", "16", "18", "19", "21", "131"]
+        rcs = ["07", "10", "12", "13", "14", "16"]
         try:
             wait_healthy(url, leader, tmp_path / "serve.log", timeout=30)
             deadline = time.monotonic() + 10
@@ -128,16 +128,18 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
                 stdout=logs[1],
                 stderr=logs[1],
             )
-            slack.delay = 0.8
+            slack.delay = 0.5
             for n, rc in enumerate(rcs):
                 ref_id = f"stop-{n}"
                 sign = hashlib.md5(f"082210138584k-lifecycle{ref_id}".encode()).hexdigest()
                 data = {"ref_id": ref_id, "status": "2", "rc": rc, "sign": sign}
                 assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
             deadline = time.monotonic() + 15
-            while len(slack.calls_to("chat.postMessage")) < 2:
-                assert time.monotonic() < deadline, "the leader posted nothing"
-                time.sleep(0.05)
+            # two posted, and the third just reached Slack, which takes 0.5 s to answer it:
+            # stop the leader now, in the middle of that post
+            while len(slack.calls_to("chat.postMessage")) < 3:
+                assert time.monotonic() < deadline, "the leader did not get to a third post"
+                time.sleep(0.01)
             leader.send_signal(signal.SIGTERM)
             leader.wait(15)
             deadline = time.monotonic() + 30
