@@ -37,7 +37,12 @@ WIB = timezone(timedelta(hours=7), "WIB")
 # without its `response_code` is not one IAK sent.
 POSTPAID_ONLY = ("response_code", "tr_name", "period", "nominal", "admin", "noref")
 # The callback answers that callback health counts as refusals.
-REFUSALS = {401: Refusal.BAD_SIGN, 403: Refusal.NOT_ALLOWED, 400: Refusal.MALFORMED}
+REFUSALS = {
+    401: Refusal.BAD_SIGN,
+    403: Refusal.NOT_ALLOWED,
+    400: Refusal.MALFORMED,
+    413: Refusal.TOO_LARGE,
+}
 
 
 class SignedTransactionData(TransactionData):
@@ -201,10 +206,10 @@ class Intake:
                 raise IntakeError(401, "sign is missing or wrong for this ref_id")
             return await self._store(Source.CALLBACK, data, created_at=None)
         except IntakeError as exc:
-            self._refused(exc, peer, forwarded_for)
+            self.refused(exc, peer, forwarded_for)
             raise
 
-    def _refused(self, exc: IntakeError, peer: str | None, forwarded_for: str | None) -> None:
+    def refused(self, exc: IntakeError, peer: str | None, forwarded_for: str | None) -> None:
         """Count a refused callback for callback health (other errors are not IAK's)."""
         reason = REFUSALS.get(exc.status)
         if reason is None or self.refusals is None:

@@ -71,3 +71,4 @@ class Refusal(StrEnum):
     BAD_SIGN = "bad_sign"  # 401: the sign does not match our username and API key
     NOT_ALLOWED = "not_allowed"  # 403: the caller's address is not in CALLBACK_ALLOWED_IPS
     MALFORMED = "malformed"  # 400: a body we cannot read or store
+    TOO_LARGE = "too_large"  # 413: a body over 64 KiB, not read at all

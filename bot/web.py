@@ -245,7 +245,12 @@ class IntakeHandlers:
         def store(body: bytes, forwarded_for: str | None) -> Awaitable[Stored]:
             return self.intake.callback(body, peer=peer, forwarded_for=forwarded_for)
 
-        await _answer_intake(scope, receive, send, b"x-forwarded-for", store, self._count_callback)
+        def too_large(exc: IntakeError, forwarded_for: str | None) -> None:
+            self.intake.refused(exc, peer, forwarded_for)
+
+        await _answer_intake(
+            scope, receive, send, b"x-forwarded-for", store, self._count_callback, too_large
+        )
 
     async def ingest(self, scope: Scope, receive: Receive, send: Send) -> None:
         """The merchant backend's forwarded answer: see add_intake_routes."""
@@ -276,13 +281,18 @@ async def _answer_intake(
     header: bytes,
     store: Callable[[bytes, str | None], Awaitable[Stored]],
     count: Callable[[int, Stored | None], None] | None,
+    too_large: Callable[[IntakeError, str | None], None] | None = None,
 ) -> None:
-    """Read the body (up to 64 KiB), store it with the one header the route needs, answer."""
+    """Read the body (up to 64 KiB), store it with the one header the route needs, answer.
+    A body over the limit is refused unread, and told to `too_large` with that header."""
     headers = _headers(scope, b"content-length", header)
     body = await _receive_body(receive, headers[b"content-length"], MAX_BODY)
     stored: Stored | None = None
     if body is None:
-        answer = _error(IntakeError(413, "body over 64 KiB"))
+        refusal = IntakeError(413, "body over 64 KiB")
+        if too_large is not None:
+            too_large(refusal, headers[header])
+        answer = _error(refusal)
     else:
         try:
             stored = await store(body, headers[header])

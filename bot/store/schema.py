@@ -281,7 +281,7 @@ callback_refusals = Table(
     "callback_refusals",
     metadata,
     Column("id", BigId, primary_key=True, autoincrement=True),
-    # bad_sign (401) | not_allowed (403) | malformed (400)
+    # bad_sign (401) | not_allowed (403) | malformed (400) | too_large (413)
     Column("reason", String(16), nullable=False),
     Column("count", Integer, nullable=False),
     Column("first_at", UTCDateTime, nullable=False),

@@ -84,6 +84,18 @@ def test_unreadable_callbacks_say_what_was_wrong(
     assert "a body we cannot read" in shown
 
 
+def test_callbacks_too_large_to_read_are_refusals_too(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    shop = watched(monitored, database_url)
+    padded = b'{"data": {"ref_id": "big", "pad": "' + b"x" * 70_000 + b'"}}'
+    for _n in range(3):
+        assert shop.raw_callback(padded).status_code == 413
+    parent_ts(fake_slack)
+    shown = text_of(parents(fake_slack)[0])
+    assert "*3* refused as too large (413, over 64 KiB)" in shown
+
+
 def test_outcomes_learned_only_from_the_backend_mean_callbacks_are_missing(
     monitored: Callable[..., RunningBot],
     fake_slack: FakeSlack,

@@ -854,6 +854,16 @@ def _refused_line(refused: RefusedCallbacks, d: CallbackDetails) -> Mrkdwn:
             iak=d.iak_address or "?",
             env=d.iak_env,
         )
+    if refused.reason is Refusal.TOO_LARGE:
+        return md(
+            _(
+                "*{count}* refused as too large (413, over 64 KiB), the last at {at}. Likely "
+                "cause: not IAK's callback (IAK's are well under 1 KiB), or a proxy that "
+                "adds to the body."
+            ),
+            count=refused.count,
+            at=at,
+        )
     return md(
         _(
             "*{count}* refused as unreadable (400), the last at {at}: {detail}. Likely "
