@@ -7,7 +7,7 @@ import re
 from datetime import time
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 IAK_BASE_URLS = {
@@ -130,6 +130,17 @@ class Settings(BaseSettings):
     @classmethod
     def _comma_separated(cls, value: object) -> object:
         return _split_ids(value)
+
+    @field_validator("monitor_lease_seconds")
+    @classmethod
+    def _lease_outlasts_ticks(cls, value: float | None, info: ValidationInfo) -> float | None:
+        interval = info.data.get("monitor_interval_seconds")
+        if value is not None and interval is not None and value < 2 * interval:
+            raise ValueError(
+                f"must be at least twice MONITOR_INTERVAL_SECONDS ({interval:g} s): the "
+                "leader renews its lease once a tick and must be able to miss one"
+            )
+        return value
 
     @field_validator("callback_allowed_ips")
     @classmethod

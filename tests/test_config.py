@@ -136,6 +136,19 @@ def test_oncall_and_callback_health_settings(monkeypatch: pytest.MonkeyPatch) ->
     assert load_settings().oncall_mention == ["S0ONCALL"]
 
 
+def test_a_lease_shorter_than_two_ticks_is_refused_clearly(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("MONITOR_INTERVAL_SECONDS", "30")
+    monkeypatch.setenv("MONITOR_LEASE_SECONDS", "45")
+    with pytest.raises(ConfigError) as caught:
+        load_settings()
+    assert "MONITOR_LEASE_SECONDS: Value error, must be at least twice" in str(caught.value)
+    assert "MONITOR_INTERVAL_SECONDS (30 s)" in str(caught.value)
+    monkeypatch.setenv("MONITOR_LEASE_SECONDS", "60")
+    assert load_settings().monitor_lease_seconds == 60
+
+
 @pytest.mark.parametrize("given", ["@oncall", "<!subteam^S0ONCALL>", "U0ALICE,#ops", "s0oncall"])
 def test_an_oncall_mention_that_is_not_slack_ids_is_refused_clearly(
     monkeypatch: pytest.MonkeyPatch, given: str
