@@ -25,7 +25,7 @@ from benchmarks.common import ROOT
 FULL = [
     (
         "/iak code against a bare Bolt app (issue 2)",
-        ["benchmarks.slash_commands", "--seconds", "10"],
+        ["benchmarks.slash_commands", "--seconds", "5", "--rounds", "3"],
     ),
     ("/iak status acks while IAK is slow (issue 3)", ["benchmarks.status_ack"]),
     ("IAK callbacks (issue 4)", ["benchmarks.callbacks", "--seconds", "15"]),
@@ -39,7 +39,7 @@ FULL = [
 QUICK = [
     (
         "/iak code against a bare Bolt app (issue 2)",
-        ["benchmarks.slash_commands", "--seconds", "3"],
+        ["benchmarks.slash_commands", "--seconds", "2", "--rounds", "1"],
     ),
     (
         "/iak status acks while IAK is slow (issue 3)",

@@ -59,40 +59,53 @@ def signed_command(text: str) -> tuple[bytes, dict[str, str]]:
 
 @dataclass
 class SlashResult:
+    """The round whose ratio is the median of all rounds, and every round's ratio."""
+
     bot: LoadResult
     floor: LoadResult
+    ratios: list[float]
 
     @property
     def ratio(self) -> float:
         return self.bot.requests_per_second / self.floor.requests_per_second
 
 
-def measure(connections: int = 20, seconds: float = 10) -> SlashResult:
-    """Run the floor and the bot one after the other under the same load."""
+def measure(connections: int = 20, seconds: float = 5, rounds: int = 3) -> SlashResult:
+    """Serve the floor and the bot side by side and load them in turn, `rounds` times: a
+    neighbour's load on a shared machine then weighs on both halves of a round alike, where
+    one run of each, a minute apart, gave ratios from 0.68 to 0.96 for the same code."""
     body, headers = signed_command("code 17")
-    port = free_port()
-    floor_argv = baseline_app("benchmarks.floor_bolt:create_app", port)
+    floor_port, bot_port = free_port(), free_port()
+    floor_argv = baseline_app("benchmarks.floor_bolt:create_app", floor_port)
 
-    def load(url: str) -> LoadResult:
+    def load(url: str, length: float) -> LoadResult:
         events = url + "/slack/events"
-        wrk(events, body=body, headers=headers, connections=connections, seconds=2)  # warm up
-        return wrk(events, body=body, headers=headers, connections=connections, seconds=seconds)
+        return wrk(events, body=body, headers=headers, connections=connections, seconds=length)
 
-    with serve(floor_argv, bench_env(PYTHONPATH=str(ROOT)), port) as floor:
-        floor_result = load(floor.url)
-    port = free_port()
-    with serve(iak_bot("serve"), bench_env(PORT=str(port)), port) as bot:
-        bot_result = load(bot.url)
-    return SlashResult(bot_result, floor_result)
+    with (
+        serve(floor_argv, bench_env(PYTHONPATH=str(ROOT)), floor_port) as floor,
+        serve(iak_bot("serve"), bench_env(PORT=str(bot_port)), bot_port) as bot,
+    ):
+        load(floor.url, 2)  # warm up
+        load(bot.url, 2)
+        pairs = [(load(bot.url, seconds), load(floor.url, seconds)) for _ in range(rounds)]
+    pairs.sort(key=lambda pair: pair[0].requests_per_second / pair[1].requests_per_second)
+    ratios = [b.requests_per_second / f.requests_per_second for b, f in pairs]
+    bot_result, floor_result = pairs[len(pairs) // 2]
+    return SlashResult(bot_result, floor_result, ratios)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--connections", type=int, default=20)
-    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--seconds", type=float, default=5, help="each run's length")
+    parser.add_argument("--rounds", type=int, default=3, help="floor and bot runs, in turn")
     args = parser.parse_args()
-    result = measure(args.connections, args.seconds)
-    print(f"/iak code 17 at {args.connections} concurrent connections, {args.seconds:.0f} s each")
+    result = measure(args.connections, args.seconds, args.rounds)
+    print(
+        f"/iak code 17 at {args.connections} concurrent connections, {args.rounds} rounds of "
+        f"{args.seconds:.0f} s each, the bot and the floor in turn (the median round below)"
+    )
     print(result.floor.line("bare Bolt app (floor)"))
     print(result.bot.line("iak-bot"))
     verdict = "met" if result.ratio >= 0.8 and result.bot.p99_ms < 50 else "NOT met"
@@ -102,7 +115,7 @@ def main() -> None:
         f"(floor {result.floor.requests_per_second:.0f})",
         ">= 0.8 of a bare Bolt app",
         result.ratio >= 0.8,
-        f"{result.ratio:.2f}",
+        f"{result.ratio:.2f} (median of {len(result.ratios)} rounds)",
     )
     record(
         f"/iak code p99, {args.connections} concurrent",
@@ -110,6 +123,7 @@ def main() -> None:
         "< 50 ms",
         result.bot.p99_ms < 50,
     )
+    print("ratio per round: " + ", ".join(f"{ratio:.2f}" for ratio in result.ratios))
     print(
         f"throughput ratio {result.ratio:.2f} of floor (goal >= 0.80), "
         f"p99 {result.bot.p99_ms:.1f} ms (goal < 50): {verdict}"
