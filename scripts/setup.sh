@@ -6,6 +6,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 python=${PYTHON:-python3}
+# The installer, put into .venv with pip (see below).
 UV_VERSION=0.13.9
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
   echo "iak-bot needs Python 3.11 or newer; set PYTHON=/path/to/python3.11 (found: $("$python" --version 2>&1))" >&2
@@ -30,8 +31,9 @@ for file in "${wanted[@]}"; do
 done
 
 if $stale; then
-  # uv installs the pinned wheels in seconds where pip takes over half a minute (it reuses
-  # its cache and skips byte-compiling); it goes into .venv itself, from PyPI, with pip.
+  # uv installs the pinned wheels from its cache in seconds where pip took over half a
+  # minute. It byte-compiles them at install, as pip did: where PYTHONDONTWRITEBYTECODE is
+  # set, nothing else would, and every process would compile its libraries again.
   if [ ! -x .venv/bin/uv ]; then
     .venv/bin/python -m pip install --quiet --disable-pip-version-check "uv==$UV_VERSION"
   fi
