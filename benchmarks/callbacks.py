@@ -30,6 +30,7 @@ from benchmarks.common import (
     bench_env,
     free_port,
     iak_bot,
+    median_round,
     record,
     serve,
     wrk,
@@ -170,10 +171,7 @@ def saturated_rounds(
         write_bodies(bodies, int(seconds * 10000), f"cb{n}")
         floor = run_floor(bodies, connections, seconds)
         pairs.append((run_bot(url, bodies, connections, seconds), floor))
-    pairs.sort(key=lambda pair: pair[0].load.requests_per_second / pair[1].requests_per_second)
-    ratios = [bot.load.requests_per_second / floor.requests_per_second for bot, floor in pairs]
-    saturated, floor = pairs[len(pairs) // 2]
-    return saturated, floor, ratios
+    return median_round(pairs, lambda run: run.load.requests_per_second)
 
 
 def report(

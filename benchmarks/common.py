@@ -11,11 +11,11 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 
@@ -134,6 +134,20 @@ class LoadResult:
             f"{label:<34} {self.requests_per_second:>9.0f} req/s   p50 {self.p50_ms:6.2f} ms   "
             f"p99 {self.p99_ms:6.2f} ms   errors {self.errors}"
         )
+
+
+Run = TypeVar("Run")
+
+
+def median_round(
+    rounds: list[tuple[Run, LoadResult]], speed: Callable[[Run], float]
+) -> tuple[Run, LoadResult, list[float]]:
+    """Of (subject, floor) runs made in turn: the round whose ratio (the subject's `speed`
+    over the floor's requests/s) is the median, and every round's ratio, lowest first."""
+    ordered = sorted(rounds, key=lambda pair: speed(pair[0]) / pair[1].requests_per_second)
+    ratios = [speed(run) / floor.requests_per_second for run, floor in ordered]
+    run, floor = ordered[len(ordered) // 2]
+    return run, floor, ratios
 
 
 _UNITS = {"us": 0.001, "ms": 1.0, "s": 1000.0}

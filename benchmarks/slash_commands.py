@@ -22,6 +22,7 @@ from benchmarks.common import (
     bench_env,
     free_port,
     iak_bot,
+    median_round,
     record,
     serve,
     wrk,
@@ -89,9 +90,7 @@ def measure(connections: int = 20, seconds: float = 5, rounds: int = 3) -> Slash
         load(floor.url, 2)  # warm up
         load(bot.url, 2)
         pairs = [(load(bot.url, seconds), load(floor.url, seconds)) for _ in range(rounds)]
-    pairs.sort(key=lambda pair: pair[0].requests_per_second / pair[1].requests_per_second)
-    ratios = [b.requests_per_second / f.requests_per_second for b, f in pairs]
-    bot_result, floor_result = pairs[len(pairs) // 2]
+    bot_result, floor_result, ratios = median_round(pairs, lambda run: run.requests_per_second)
     return SlashResult(bot_result, floor_result, ratios)
 
 
