@@ -283,10 +283,9 @@ class Intake:
             raise IntakeError(503, f"not stored, try again: {exc}") from None
         except StoreRejected as exc:
             raise IntakeError(400, f"not stored: {exc}") from None
-        state = recorded.state
         return Stored(
             ref_id=observation.ref_id,
-            outcome=state.outcome if state else observation.outcome,
+            outcome=observation.outcome if recorded.outcome is None else recorded.outcome,
             duplicate=recorded.duplicate,
             rc=observation.data.rc,
         )

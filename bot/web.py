@@ -211,10 +211,14 @@ def _stored(stored: Stored) -> _Answer:
     return 200, answer, []
 
 
+# One encoder for every answer: json.dumps with options builds a new one per call.
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 async def _send_json(send: Send, answer: _Answer) -> None:
     """Send an answer as raw ASGI messages (what JSONResponse sends, for less work)."""
     status, content, headers = answer
-    body = json.dumps(content, ensure_ascii=False, separators=(",", ":")).encode()
+    body = _JSON.encode(content).encode()
     start = {
         "type": "http.response.start",
         "status": status,

@@ -102,10 +102,10 @@ def _apply(
     for observation, (payload, fingerprint) in zip(observations, encoded, strict=True):
         before = states.get(observation.ref_id)
         if fingerprint in seen:
-            results.append(Recorded(before, before, duplicate=True))
+            results.append(Recorded(_outcome(before), changed=False, duplicate=True))
             continue
         after = merge(before, observation)
-        results.append(Recorded(after, before, duplicate=False))
+        results.append(Recorded(_outcome(after), changed=after != before, duplicate=False))
         if after is None:
             continue
         seen.add(fingerprint)
@@ -125,6 +125,10 @@ def _apply(
         events.sort(key=lambda event: event[1])
         statements.run(cursor, "event", statements.event_rows(events))
     return results
+
+
+def _outcome(state: TransactionState | None) -> Outcome | None:
+    return state.outcome if state is not None else None
 
 
 # An observation to append to the history: (observation, fingerprint, payload JSON, applied).

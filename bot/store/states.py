@@ -11,7 +11,7 @@ import json
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 from bot.outcomes import Line, Outcome, Source
 
@@ -79,11 +79,6 @@ class ReportedValues:
     sn: str | None = None
     message: str | None = None
 
-    @classmethod
-    def of(cls, reported: Reported) -> ReportedValues:
-        """Copy the values of a parsed report."""
-        return cls(**{name: getattr(reported, name) for name in REPORTED_FIELDS})
-
 
 @dataclass(frozen=True)
 class Observation:
@@ -126,12 +121,34 @@ class Observation:
         canonical = f'["{self.source.value}",{payload},{created}]'
         return payload, hashlib.sha256(canonical.encode()).hexdigest()
 
-    def portable(self) -> Observation:
-        """The same observation with its values in a plain dataclass, cheap to send to the
-        writer process (which loads neither pydantic nor IAK's models)."""
-        if isinstance(self.data, ReportedValues):
-            return self
-        return replace(self, data=ReportedValues.of(self.data))
+    def __reduce__(self) -> tuple[Any, tuple[Any, ...]]:
+        """Pickled as plain values (how batches reach the writer process): the reported
+        values as a tuple, each enum as its value. Read back as ReportedValues, since the
+        writer process loads neither pydantic nor IAK's models; and a tuple of plain values
+        is a fraction of the work of a dataclass's, on the web process's side too."""
+        return _observation, (
+            self.source.value,
+            tuple(getattr(self.data, name) for name in REPORTED_FIELDS),
+            self.outcome.value,
+            self.observed_at,
+            self.created_at,
+            self.line.value,
+        )
+
+
+def _observation(
+    source: str,
+    reported: tuple[Any, ...],
+    outcome: str,
+    observed_at: datetime,
+    created_at: datetime | None,
+    line: str,
+) -> Observation:
+    """An Observation from its pickled values (see Observation.__reduce__)."""
+    values = ReportedValues(**dict(zip(REPORTED_FIELDS, reported, strict=True)))
+    return Observation(
+        Source(source), values, Outcome(outcome), observed_at, created_at, Line(line)
+    )
 
 
 @dataclass(frozen=True)
@@ -180,18 +197,15 @@ class TransactionState:
 STATE_FIELDS = tuple(field.name for field in fields(TransactionState))
 
 
-@dataclass(frozen=True)
-class Recorded:
-    """What recording an observation did."""
+class Recorded(NamedTuple):
+    """What recording an observation did: the transaction's outcome as now stored (None when
+    nothing could be stored of it), whether that write changed its state, and whether the
+    same observation had been stored before. A named tuple: the writer process sends one
+    back for every callback, and a tuple is the cheapest thing to pickle."""
 
-    state: TransactionState | None
-    previous: TransactionState | None
+    outcome: Outcome | None
+    changed: bool
     duplicate: bool
-
-    @property
-    def changed(self) -> bool:
-        """Whether the transaction's state is different now."""
-        return self.state != self.previous
 
 
 def contradicts(current: TransactionState, observation: Observation) -> bool:

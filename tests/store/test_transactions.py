@@ -121,7 +121,7 @@ def test_one_batch_can_touch_one_ref_id_many_times(
             observation(registry, "order004", Source.CALLBACK, 1, status="1", rc="00"),
         ],
     )
-    assert [r.state.outcome for r in results if r.state] == [
+    assert [r.outcome for r in results if r.outcome] == [
         Outcome.PENDING,
         Outcome.PENDING,
         Outcome.SUCCESS,
@@ -136,7 +136,7 @@ def test_failed_check_of_unknown_ref_id_leaves_no_row(
     (result,) = InProcess(store.engine).write(
         [observation(registry, "typo", Source.STATUS_CHECK, rc="06")]
     )
-    assert result.state is None
+    assert result.outcome is None
     assert count(store, transactions) == 0
 
 

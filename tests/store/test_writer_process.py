@@ -64,7 +64,7 @@ def test_a_batch_is_stored_and_answered_in_order(
         [callback(registry, "w-1"), callback(registry, "w-2", "17"), callback(registry, "w-1")]
     )
     assert [r.duplicate for r in results] == [False, False, True]
-    assert [r.state.outcome for r in results if r.state] == [
+    assert [r.outcome for r in results if r.outcome] == [
         Outcome.SUCCESS,
         Outcome.FAILED,
         Outcome.SUCCESS,
@@ -84,7 +84,7 @@ def test_a_killed_process_is_replaced_by_the_next_batch(
     os.kill(first, signal.SIGKILL)
     os.waitpid(first, 0)  # dead and reaped before the next batch comes
     (result,) = child.write([callback(registry, "k-2")])
-    assert result.state is not None and not result.duplicate
+    assert result.outcome is not None and not result.duplicate
     assert child.pid not in (None, first)
 
 
@@ -100,7 +100,7 @@ def test_what_the_database_refuses_is_rejected_not_an_outage(
     with pytest.raises(StoreRejected, match="naive datetime"):
         child.write([naive])
     (result,) = child.write([callback(registry, "n-2")])  # still there, still writing
-    assert result.state is not None
+    assert result.outcome is not None
 
 
 def test_a_database_without_its_schema_is_unavailable(tmp_path: Path, registry: Registry) -> None:
@@ -121,7 +121,7 @@ def test_it_ignores_sigterm_and_leaves_when_closed(
     assert pid is not None
     os.kill(pid, signal.SIGTERM)
     (result,) = child.write([callback(registry, "t-1")])
-    assert result.state is not None and child.pid == pid
+    assert result.outcome is not None and child.pid == pid
     child.close()
     assert gone(pid)
 
@@ -183,7 +183,7 @@ def test_a_database_writes_in_a_process_on_a_sqlite_file_and_in_threads_elsewher
         return await database.writer.enqueue(callback(registry, "d-1"))
 
     recorded = asyncio.run(store())
-    assert getattr(recorded, "state", None) is not None
+    assert getattr(recorded, "outcome", None) is not None
     database.close()
     assert all(gone(int(pid)) for pid in children)
 
