@@ -90,49 +90,72 @@ class RequestLog:
             request_id.reset(token)
 
 
-async def read_body(request: Request, limit: int) -> bytes | None:
-    """The request body, or None as soon as it grows past `limit` bytes."""
-    return await _receive_body(request.receive, request.headers.get("content-length"), limit)
+class SlackEvents:
+    """`POST /slack/events`: slash commands, interactivity and events, verified by Bolt; a
+    plain ASGI handler, served by FastPath like the intake routes."""
 
+    def __init__(self, bolt: AsyncApp) -> None:
+        self.bolt = bolt
 
-def add_slack_routes(app: FastAPI, bolt: AsyncApp) -> None:
-    """`POST /slack/events`: slash commands, interactivity and events, verified by Bolt."""
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        status, body, headers = await self._answer(scope, receive)
+        await _send(send, status, body, headers)
 
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events(request: Request) -> Response:
-        body = await read_body(request, MAX_SLACK_BODY)
+    async def _answer(self, scope: Scope, receive: Receive) -> _Raw:
+        # A header sent twice keeps its last value, as Bolt's own adapters do.
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1") for name, value in scope["headers"]
+        }
+        body = await _receive_body(receive, headers.get("content-length"), MAX_SLACK_BODY)
         if body is None:
-            return JSONResponse({"error": "request body too large"}, status_code=413)
+            return _slack_error(413, "request body too large")
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
-            return JSONResponse({"error": "request body is not UTF-8"}, status_code=400)
-        stamp = request.headers.get("x-slack-request-timestamp", "").strip()
+            return _slack_error(400, "request body is not UTF-8")
+        stamp = headers.get("x-slack-request-timestamp", "").strip()
         if not stamp.isascii() or not stamp.isdigit():
             # Bolt would choke on it as a listener error; it is simply not signed by Slack.
-            return JSONResponse({"error": "invalid request signature"}, status_code=401)
+            return _slack_error(401, "invalid request signature")
         try:
             bolt_request = AsyncBoltRequest(
                 body=text,
-                query=request.scope.get("query_string", b"").decode("latin-1"),
-                headers=request.headers,  # type: ignore[arg-type]
+                query=scope.get("query_string", b"").decode("latin-1"),
+                headers=headers,
             )
         except Exception:  # Bolt parses the body here: broken or null JSON payloads raise
-            return JSONResponse({"error": "unreadable request body"}, status_code=400)
+            return _slack_error(400, "unreadable request body")
         if not isinstance(bolt_request.body, dict):  # e.g. payload=null
-            return JSONResponse({"error": "unreadable request body"}, status_code=400)
+            return _slack_error(400, "unreadable request body")
         try:
-            answer = await bolt.async_dispatch(bolt_request)
+            answer = await self.bolt.async_dispatch(bolt_request)
         except Exception:
             # Listener errors reach Bolt's error handler; this is a payload Bolt itself cannot
             # digest (a signed but malformed interaction): the caller's fault, not ours.
             log.exception("Bolt could not handle a request")
-            return JSONResponse({"error": "unreadable request"}, status_code=400)
-        return Response(
-            status_code=answer.status,
-            content=answer.body,
-            headers=answer.first_headers_without_set_cookie(),
+            return _slack_error(400, "unreadable request")
+        return (
+            answer.status,
+            answer.body.encode(),
+            [
+                (name.encode("latin-1"), value.encode("latin-1"))
+                for name, value in answer.first_headers_without_set_cookie().items()
+                if name != "content-length"
+            ],
         )
+
+
+def _slack_error(status: int, error: str) -> _Raw:
+    return status, _JSON.encode({"error": error}).encode(), [_JSON_TYPE]
+
+
+def add_slack_routes(app: FastAPI, events: SlackEvents) -> None:
+    """`POST /slack/events` as a FastAPI route, for other methods' 405 and the app without
+    FastPath in front; FastPath serves it ahead of FastAPI when it is installed."""
+
+    @app.post("/slack/events", include_in_schema=False)
+    async def slack_events() -> Response:
+        return _Delegate(events)
 
 
 class StoredAnswer(BaseModel):
@@ -213,20 +236,22 @@ def _stored(stored: Stored) -> _Answer:
 
 # One encoder for every answer: json.dumps with options builds a new one per call.
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON_TYPE = (b"content-type", b"application/json")
+# An answer as sent: status, body, headers (without content-length).
+_Raw = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
 async def _send_json(send: Send, answer: _Answer) -> None:
-    """Send an answer as raw ASGI messages (what JSONResponse sends, for less work)."""
     status, content, headers = answer
-    body = _JSON.encode(content).encode()
+    await _send(send, status, _JSON.encode(content).encode(), [_JSON_TYPE, *headers])
+
+
+async def _send(send: Send, status: int, body: bytes, headers: list[tuple[bytes, bytes]]) -> None:
+    """Send an answer as raw ASGI messages: what a Starlette Response sends, for less work."""
     start = {
         "type": "http.response.start",
         "status": status,
-        "headers": [
-            (b"content-type", b"application/json"),
-            (b"content-length", str(len(body)).encode()),
-            *headers,
-        ],
+        "headers": [*headers, (b"content-length", str(len(body)).encode())],
     }
     await send(start)
     await send({"type": "http.response.body", "body": body})
@@ -356,24 +381,17 @@ class _Delegate(Response):
         await self.handler(scope, receive, send)
 
 
-class IntakeFastPath:
-    """Serves the intake routes straight from ASGI, ahead of FastAPI's own middleware,
-    routing and dependency layers.
+class FastPath:
+    """Serves the POST routes that take load (Slack's endpoint, IAK's callback, the ingest
+    API) straight from ASGI, ahead of FastAPI's own middleware, routing and dependency
+    layers: for a callback or a slash command, those layers cost more CPU than the bot's
+    own work does (benchmarks/RESULTS.md). Everything else, other methods on these paths
+    included (405), goes on to FastAPI, whose routes for these paths hand over to the same
+    handlers (and document the intake routes on the OpenAPI page)."""
 
-    Those layers cost more CPU per request than validating and storing a callback does, and
-    the callback route is the one that takes bursts (issue 4: at least half the throughput of
-    a bare FastAPI route, with a durable write per request): measured with
-    benchmarks/callbacks.py, this layer takes the bot from about 0.3 to 0.45 of that floor.
-    Everything else, other methods on these paths included (405), goes on to FastAPI, whose
-    routes for these paths document them and hand over to the same handlers.
-    """
-
-    def __init__(self, app: ASGIApp, handlers: IntakeHandlers) -> None:
+    def __init__(self, app: ASGIApp, routes: dict[str, ASGIApp]) -> None:
         self.app = app
-        self.routes: dict[str, ASGIApp] = {
-            "/iak/callback": handlers.callback,
-            "/transactions": handlers.ingest,
-        }
+        self.routes = routes
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["method"] == "POST":
@@ -386,7 +404,7 @@ class IntakeFastPath:
 
 def add_intake_routes(app: FastAPI, handlers: IntakeHandlers) -> None:
     """`POST /iak/callback` and `POST /transactions`, as FastAPI routes (documented in the
-    OpenAPI page); IntakeFastPath serves them ahead of FastAPI when it is installed."""
+    OpenAPI page); FastPath serves them ahead of FastAPI when it is installed."""
 
     @app.post(
         "/iak/callback",
@@ -538,22 +556,31 @@ def create_web(
     metrics_page: MetricsPage | None = None,
     metrics_token: str | None = None,
 ) -> ASGIApp:
-    """The ASGI app `serve` runs: every request gets its id and log line, the intake routes
-    take their short way (IntakeFastPath), and FastAPI serves everything else, the OpenAPI
-    page included. The fast path sits outside FastAPI altogether: its outer middleware
-    (error page, telemetry hooks, body limits) took about a tenth of the callback route's
-    main-thread time; an error in an intake handler is still a 500, from uvicorn."""
+    """The ASGI app `serve` runs: every request gets its id and log line, the POST routes
+    that take load take their short way (FastPath), and FastAPI serves everything else, the
+    OpenAPI page included. The fast path sits outside FastAPI altogether, its outer
+    middleware (error page, telemetry hooks, body limits) included; an error in one of its
+    handlers is still a 500, from uvicorn."""
     handlers = IntakeHandlers(intake, metrics)
+    events = SlackEvents(bolt)
     app = FastAPI(
         title="iak-bot",
         summary="Slack chat-ops bot for IAK prepaid top-ups.",
         version="0.1.0",
         lifespan=lifespan,
     )
-    add_slack_routes(app, bolt)
+    add_slack_routes(app, events)
     add_intake_routes(app, handlers)
     add_health_route(app, database, health)
     # Without a token the route does not exist (404): metrics are never open to anyone.
     if metrics_page is not None and metrics_token:
         add_metrics_route(app, metrics_page, metrics_token)
-    return RequestLog(IntakeFastPath(app, handlers))
+    fast = FastPath(
+        app,
+        {
+            "/slack/events": events,
+            "/iak/callback": handlers.callback,
+            "/transactions": handlers.ingest,
+        },
+    )
+    return RequestLog(fast)

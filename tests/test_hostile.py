@@ -252,3 +252,46 @@ def test_a_timestamp_that_is_not_a_number_is_401_without_an_error_logged(
         )
     assert response.status_code == 401
     assert [r for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+def test_slack_events_refuses_other_methods_and_oversized_bodies(slack_target: RunningBot) -> None:
+    sender = slack_target.slack
+    assert sender.http.get(sender.url).status_code == 405
+    too_large = sender.http.post(sender.url, content=b"x" * (513 * 1024))
+    assert too_large.status_code == 413
+    assert too_large.json() == {"error": "request body too large"}
+    assert too_large.headers["x-request-id"]
+
+
+async def test_the_fastapi_slack_route_answers_like_the_fast_path(
+    slack_target: RunningBot,
+) -> None:
+    """Without FastPath in front, FastAPI's /slack/events route hands over to the same
+    handler: a signed `/iak code 17` gets the same card, in the same answer."""
+    import httpx
+    from fastapi import FastAPI
+
+    from bot.web import SlackEvents, add_slack_routes
+
+    sender = slack_target.slack
+    body = sender.command_body("code 17")
+    fast = sender.post(body)
+    app = FastAPI()
+    add_slack_routes(app, SlackEvents(slack_target.bot.slack))
+    stamp = str(int(time.time()))
+    transport = httpx.ASGITransport(app=app)
+    async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
+        plain = await client.post(
+            "/slack/events",
+            content=body,
+            headers={
+                "Content-Type": "application/x-www-form-urlencoded",
+                "X-Slack-Request-Timestamp": stamp,
+                "X-Slack-Signature": sign(SIGNING_SECRET, stamp, body),
+            },
+        )
+    assert fast.status_code == plain.status_code == 200
+    assert fast.headers["content-type"].startswith("application/json")
+    assert fast.headers["content-type"] == plain.headers["content-type"]
+    assert fast.json() == plain.json()
+    assert "17" in json.dumps(fast.json()["blocks"])
