@@ -1,5 +1,9 @@
 """`/iak code` throughput and latency against a bare Bolt app that only acks (the floor).
 
+The floor serves Bolt behind a FastAPI route, as the bot once did; the bot now serves
+Slack's route ahead of FastAPI (bot.web.FastPath), so a ratio above 1 means the bot's own
+work per command costs less than the FastAPI layers it skips.
+
 Both servers run as real processes started the same way (uvicorn, one worker) and are
 driven by wrk with signed requests over loopback at a fixed concurrency.
 Goal (issue 2): at least 0.8 of the floor's throughput and p99 under 50 ms at 20 concurrent.
