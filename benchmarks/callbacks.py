@@ -6,7 +6,8 @@ write (no duplicate shortcuts); "stored/s" counts rows in the database afterward
 Two loads per database: saturation (every connection sends as fast as answers come: the
 throughput ceiling and its ratio to the floor) and paced at 1,000 callbacks/s (the latency a
 sender sees at the goal's rate).
-Goals (issue 4): >= 1,000 stored callbacks/s and p99 < 50 ms on SQLite, >= 0.5 of the floor.
+Goals (issue 4, raised by issue 13): >= 1,500 stored callbacks/s and >= 0.5 of the floor
+saturated on SQLite; p99 < 50 ms paced at 1,000/s on SQLite and Postgres.
 """
 
 from __future__ import annotations
@@ -42,6 +43,8 @@ from bot.store.schema import transactions
 USERNAME = "082210138584"
 API_KEY = "bench-iak-api-key"
 POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
+# Stored callbacks per second, saturated, on SQLite.
+GOAL_STORED = 1500
 
 
 def write_bodies(path: Path, count: int, prefix: str) -> None:
@@ -205,8 +208,8 @@ def report(
                 f"callbacks stored on {name}, saturated, {connections} senders",
                 f"{saturated.stored_per_second:.0f}/s (p99 {saturated.load.p99_ms:.0f} ms, "
                 f"floor {floor.requests_per_second:.0f} req/s)",
-                ">= 1000/s and >= 0.5 of the floor" if name == "SQLite" else "",
-                (saturated.stored_per_second >= 1000 and ratio >= 0.5)
+                f">= {GOAL_STORED}/s and >= 0.5 of the floor" if name == "SQLite" else "",
+                (saturated.stored_per_second >= GOAL_STORED and ratio >= 0.5)
                 if name == "SQLite"
                 else None,
                 f"{ratio:.2f} (median of {len(ratios)} rounds)",
@@ -220,14 +223,14 @@ def report(
             )
             if name == "SQLite":
                 met = (
-                    saturated.stored_per_second >= 1000
+                    saturated.stored_per_second >= GOAL_STORED
                     and paced.load.p99_ms < 50
                     and ratio >= 0.5
                     and saturated.load.errors == paced.load.errors == 0
                 )
                 lines.append(
-                    f"  goals (>= 1000 stored/s, p99 < 50 ms at {rate:.0f}/s, >= 0.5 of floor): "
-                    + ("met" if met else "NOT all met")
+                    f"  goals (>= {GOAL_STORED} stored/s, p99 < 50 ms at {rate:.0f}/s, "
+                    ">= 0.5 of floor): " + ("met" if met else "NOT all met")
                 )
     return lines
 
