@@ -26,8 +26,10 @@ from sqlalchemy import Connection, Engine, func, insert, select
 
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import record
-from bot.monitor import queries
-from bot.monitor.decisions import MonitorConfig, serials_checked_until, serials_since
+from bot.incidents.config import MonitorConfig
+from bot.incidents.kinds import serial
+from bot.incidents.kinds.serial import serials_checked_until, serials_since
+from bot.incidents.rechecks import due_rechecks
 from bot.store.db import create_db_engine, migrate
 from bot.store.reports import failures_by_rc
 from bot.store.schema import transactions
@@ -103,8 +105,8 @@ def load(engine: Engine, total: int, pending: int) -> float:
 
 def serial_tick(connection: Connection, since: datetime) -> object:
     """One tick's look for serial numbers delivered twice, as the monitor makes it."""
-    until = queries.serial_scan_end(connection, since, queries.SERIAL_SCAN_PER_TICK)
-    return queries.serial_snapshots(connection, since, until, {})
+    until = serial.serial_scan_end(connection, since, serial.SERIAL_SCAN_PER_TICK)
+    return serial.serial_snapshots(connection, since, until, {})
 
 
 def timed(query: Callable[[], Any], runs: int = 20) -> tuple[float, float]:
@@ -140,14 +142,14 @@ def measure(url: str, total: int, pending: int) -> list[str]:
             ).scalar_one()
         ),
         "pending older than 15 min: oldest 1000 (monitor)": on_connection(
-            lambda c: queries.aged_out(c, aged, 1000)
+            lambda c: pending.aged_out(c, aged, 1000)
         ),
         "failures per rc, last 5 min": on_connection(lambda c: failures_by_rc(c, window)),
         "failures per rc, previous 24 h": on_connection(
             lambda c: failures_by_rc(c, day - timedelta(minutes=5), window)
         ),
         "due a re-check at IAK: 50 most overdue": on_connection(
-            lambda c: queries.due_rechecks(c, NOW, CONFIG, 50)
+            lambda c: due_rechecks(c, NOW, CONFIG, 50)
         ),
         "serials delivered twice, since the last tick": on_connection(
             lambda c: serial_tick(

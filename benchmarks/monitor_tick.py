@@ -26,9 +26,9 @@ import httpx
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import ROOT, bench_env, free_port, iak_bot, record, serve
 from benchmarks.monitor_queries import NOW, load
-from bot.alerts.repository import IncidentRepository
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
+from bot.incidents.config import MonitorConfig
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.db import create_db_engine, migrate

@@ -17,14 +17,13 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerting import Alerting, build_alerting
-from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
 from bot.error_tracking import start_error_tracking
 from bot.health import health_report, setting_warnings
 from bot.iak.client import CallLimits, IakClient
+from bot.incidents.repository import IncidentRepository
 from bot.intake import Intake
 from bot.logs import setup_logging
 from bot.metrics import Metrics, MetricsPage
@@ -32,6 +31,7 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack.alerts.alerting import Alerting, build_alerting
 from bot.slack.locales import PersonLanguages
 from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database

@@ -20,8 +20,8 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
-    from bot.alerts.model import DigestDetails
     from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
+    from bot.incidents.kinds.digest import DigestDetails
     from bot.outcomes import Outcome
     from bot.price_lists import PriceListView
     from bot.registry import Line, Registry
@@ -549,10 +549,10 @@ def _day(value: str) -> date:
 def _digest(args: argparse.Namespace) -> int:
     from datetime import timedelta
 
-    from bot.alerts.repository import IncidentRepository
     from bot.clock import WIB, SystemClock
     from bot.i18n import _
-    from bot.monitor.queries import digest_details
+    from bot.incidents.kinds.digest import digest_details
+    from bot.incidents.repository import IncidentRepository
     from bot.registry import Registry
     from bot.slack.blocks.digest import digest_message
 

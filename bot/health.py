@@ -3,13 +3,22 @@ outbox, Slack errors, and settings that leave something open."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.services import Services
 
-if TYPE_CHECKING:
-    from bot.alerting import Alerting
+
+class Alerting(Protocol):
+    """What health asks of this process's alerting (`bot.slack.alerts.alerting`)."""
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process holds the monitor's lease."""
+
+    @property
+    def slack_errors(self) -> dict[str, str]:
+        """Channels Slack refuses alerts to, and why."""
 
 
 def health_report(services: Services, alerting: Alerting | None) -> dict[str, Any]:
@@ -20,7 +29,7 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
     report: dict[str, Any] = {
         "monitor": {
             "enabled": alerting is not None and services.settings.monitor_enabled,
-            "this_process_leads": bool(alerting and alerting.monitor.is_leader),
+            "this_process_leads": bool(alerting and alerting.leads),
             "leader": leader.holder if leader and leader.expires_at > now else None,
             "last_tick_at": leader.last_tick_at.isoformat()
             if leader and leader.last_tick_at
@@ -45,7 +54,7 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
             if outbox.last_failed_at
             else None,
         },
-        "slack_errors": dict(alerting.notifier.blocked) if alerting else {},
+        "slack_errors": alerting.slack_errors if alerting else {},
         "warnings": setting_warnings(services.settings),
     }
     return report

@@ -28,9 +28,9 @@ from prometheus_client.metrics_core import GaugeMetricFamily, Metric
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.registry import Collector
 
-from bot.alerts.model import IncidentKind
-from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
+from bot.incidents.model import IncidentKind
+from bot.incidents.repository import IncidentRepository
 from bot.outcomes import NOT_FINAL, Outcome
 from bot.registry import Registry
 from bot.store.database import Database

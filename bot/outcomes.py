@@ -28,6 +28,9 @@ class Outcome(StrEnum):
 # Not final yet: still pending, or unknown (no usable answer, which IAK says to treat as
 # pending). `/iak pending`, the monitor's age-out and its re-checks all mean these two.
 NOT_FINAL = (Outcome.PENDING, Outcome.UNKNOWN)
+# The same as stored in a column, for SQL: not final, and final.
+NOT_FINAL_VALUES = tuple(outcome.value for outcome in NOT_FINAL)
+FINAL_VALUES = tuple(outcome.value for outcome in Outcome if outcome not in NOT_FINAL)
 
 
 class Source(StrEnum):

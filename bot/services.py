@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from bot.alerts.repository import IncidentRepository
 from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.client import IakClient
+from bot.incidents.repository import IncidentRepository
 from bot.metrics import Metrics
 from bot.price_lists import PriceLists
 from bot.registry import Registry

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import io
 
-from bot.alerts.model import DigestDetails
 from bot.i18n import _
+from bot.incidents.kinds.digest import DigestDetails
 
 _BLUE = "#36c5f0"
 _RED = "#e01e5a"

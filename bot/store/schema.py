@@ -81,7 +81,7 @@ incidents = Table(
     Column("parent_ts", String(32)),
     # queued | held (opened under a mute, posted when it ends) | posted | failed (for good)
     Column("parent_state", String(8), nullable=False, server_default="queued"),
-    # the kind's figures (bot.alerts.model: PendingDetails, SpikeDetails, DepositDetails)
+    # the kind's figures (a `Details` of its module in bot.incidents.kinds)
     Column("details", JSON, nullable=False),
     Column("acknowledged_by", String(32)),
     Column("acknowledged_at", UTCDateTime),

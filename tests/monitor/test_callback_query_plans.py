@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.monitor import queries
+from bot.incidents.kinds import callbacks as queries
 from bot.store.database import Database
 from tests.db import sqlite_copy
 

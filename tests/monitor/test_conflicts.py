@@ -9,11 +9,11 @@ from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 
-from bot.alerts.model import IncidentKind
-from bot.alerts.repository import IncidentRepository
 from bot.iak.client import IakClient, IakEndpoint
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
+from bot.incidents.config import MonitorConfig
+from bot.incidents.model import IncidentKind
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
 from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.store.database import Database

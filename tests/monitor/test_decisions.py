@@ -8,31 +8,16 @@ from typing import Any
 
 import pytest
 
-from bot.alerts.model import (
-    DepositDetails,
-    Incident,
-    IncidentDetails,
-    IncidentKind,
-    IncidentStatus,
-    PendingDetails,
-    PendingOutcomes,
-    Settlement,
-    SpikeDetails,
-    ThreadReply,
-)
-from bot.monitor.decisions import (
-    DepositReading,
-    MonitorConfig,
-    PendingSnapshot,
-    RcActivity,
-    decide_deposit,
-    decide_pending,
-    decide_spike,
-    next_check,
-    opening_threshold,
-    sparkline_counts,
-    spend_per_hour,
-)
+from bot.incidents.config import MonitorConfig
+from bot.incidents.kinds.deposit import DepositDetails, DepositReading, spend_per_hour
+from bot.incidents.kinds.deposit import decide as decide_deposit
+from bot.incidents.kinds.pending import PendingDetails, PendingOutcomes, PendingSnapshot, Settlement
+from bot.incidents.kinds.pending import decide as decide_pending
+from bot.incidents.kinds.spike import RcActivity, SpikeDetails, opening_threshold, sparkline_counts
+from bot.incidents.kinds.spike import decide as decide_spike
+from bot.incidents.model import Details as IncidentDetails
+from bot.incidents.model import Incident, IncidentKind, IncidentStatus, ThreadReply
+from bot.incidents.rechecks import next_check
 from bot.outcomes import Outcome
 from bot.store.transactions import PendingTransaction
 from tests.support.alerts import CONFIG, spike_details
@@ -47,7 +32,7 @@ def incident(kind: IncidentKind, key: str, details: IncidentDetails, opened: dat
 def actions(change: Any) -> list[str]:
     """What the change asks Slack for: each reply by its kind, else the action."""
     return [
-        intent.reply.kind.value if isinstance(intent, ThreadReply) else intent.action.value
+        intent.reply.kind if isinstance(intent, ThreadReply) else intent.action.value
         for intent in change.intents
     ]
 

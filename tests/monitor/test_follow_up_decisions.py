@@ -5,9 +5,15 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
-from bot.alerts.model import (
+from bot.incidents.follow_up import decide_follow_up
+from bot.incidents.kinds.callbacks import (
+    CallbackActivity,
     CallbackDetails,
     CallbackProblem,
+    RefusedCallbacks,
+)
+from bot.incidents.kinds.callbacks import decide as decide_callbacks
+from bot.incidents.model import (
     Escalated,
     FollowUp,
     Incident,
@@ -17,11 +23,9 @@ from bot.alerts.model import (
     MuteEnded,
     ParentState,
     PostParent,
-    RefusedCallbacks,
     ThreadReply,
 )
-from bot.alerts.repository import IncidentRepository
-from bot.monitor.decisions import CallbackActivity, decide_callbacks, decide_follow_up
+from bot.incidents.repository import IncidentRepository
 from bot.outcomes import Refusal
 from bot.store.db import create_db_engine
 from bot.store.schema import mutes

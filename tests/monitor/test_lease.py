@@ -7,10 +7,10 @@ from dataclasses import replace
 
 import pytest
 
-from bot.alerts.repository import IncidentRepository
 from bot.config import Settings
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
+from bot.incidents.config import MonitorConfig
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
 from tests.fakes.clock import FakeClock

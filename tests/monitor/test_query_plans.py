@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.alerts.repository import IncidentRepository
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
+from bot.incidents.config import MonitorConfig
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
 from bot.outcomes import Source
 from bot.registry import Registry
 from bot.store.database import Database

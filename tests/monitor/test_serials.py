@@ -12,8 +12,9 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.alerts.model import Incident, IncidentStatus, Member
-from bot.monitor.decisions import SerialSnapshot, decide_serial
+from bot.incidents.kinds.serial import SerialSnapshot
+from bot.incidents.kinds.serial import decide as decide_serial
+from bot.incidents.model import Incident, IncidentStatus, Member
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import FakeSlack

@@ -11,19 +11,19 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import insert
 
-from bot.alerts.model import (
+from bot.incidents.kinds.spike import SpikeUpdate
+from bot.incidents.model import (
     IncidentChange,
     IncidentKind,
     Intent,
     ParentState,
     PostParent,
-    SpikeUpdate,
     ThreadReply,
     UpdateParent,
 )
-from bot.alerts.repository import IncidentRepository
+from bot.incidents.repository import IncidentRepository
 from bot.registry import Registry
-from bot.slack.notifier import Notifier
+from bot.slack.alerts.notifier import Notifier
 from bot.store.db import create_db_engine
 from bot.store.schema import outbox
 from tests.conftest import BOT_TOKEN

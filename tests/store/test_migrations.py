@@ -8,9 +8,9 @@ import pytest
 from alembic import command
 from sqlalchemy import insert, inspect, select, text
 
-from bot.alerts.model import Acknowledged, ParentState, Rechecked, ThreadReply
-from bot.alerts.repository import IncidentRepository
 from bot.config import ConfigError
+from bot.incidents.model import Acknowledged, ParentState, Rechecked, ThreadReply
+from bot.incidents.repository import IncidentRepository
 from bot.store.db import (
     alembic_config,
     create_db_engine,

@@ -14,7 +14,7 @@ from sqlalchemy import create_engine, func, select, text
 from sqlalchemy.pool import NullPool
 
 from bot.iak.models import TransactionData
-from bot.monitor.queries import aged_out
+from bot.incidents.kinds.pending import aged_out
 from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.store.db import create_db_engine

@@ -9,8 +9,8 @@ from typing import Any
 
 import httpx
 
-from bot.alerts.model import SpikeDetails
-from bot.monitor.decisions import MonitorConfig
+from bot.incidents.config import MonitorConfig
+from bot.incidents.kinds.spike import SpikeDetails
 from tests.conftest import MONITOR_INGEST_TOKEN, RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import Call, FakeSlack

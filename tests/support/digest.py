@@ -10,12 +10,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from slack_sdk.web.async_client import AsyncWebClient
 from sqlalchemy import Engine
 
-from bot.alerts.model import IncidentChange, IncidentKind
-from bot.alerts.repository import IncidentRepository
 from bot.clock import WIB
-from bot.monitor.loop import Monitor
+from bot.incidents.model import IncidentChange, IncidentKind
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
 from bot.registry import Registry
-from bot.slack.notifier import Notifier
+from bot.slack.alerts.notifier import Notifier
 from bot.store.database import Database
 from bot.store.transactions import TransactionStore
 from tests.conftest import BOT_TOKEN

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from bot.alerts.model import CodeCount, DigestDetails, ProductFailures
 from bot.clock import WIB
 from bot.i18n import N_, _, ngettext
+from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
 from bot.outcomes import Outcome, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES

@@ -7,41 +7,20 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from bot.alerts.model import (
-    CallbackDetails,
-    ConflictDetails,
-    DepositDetails,
-    DigestDetails,
-    Incident,
-    IncidentKind,
-    PendingDetails,
-    ProductOutageDetails,
-    SerialDetails,
-    SpikeDetails,
-)
 from bot.i18n import _, ngettext
-from bot.masking import mask_serial
+from bot.incidents.model import Incident
 from bot.outcomes import split_code_key
 from bot.registry import Registry
+from bot.slack.alerts.common import wib, wib_day
+from bot.slack.alerts.kinds import renderer
 from bot.slack.blocks.access import REFUSED_TEXT
-from bot.slack.blocks.alerts import callbacks_title, wib, wib_day
 from bot.slack.blocks.charts import bar
-from bot.slack.blocks.digest import digest_title
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
 from bot.slack.blocks.text import Block, context, divider, header, number, rupiah, section
 
 MAX_INCIDENTS = 15
 MAX_CODES = 10
-KIND_EMOJI = {
-    IncidentKind.PENDING: ":hourglass_flowing_sand:",
-    IncidentKind.SPIKE: ":rotating_light:",
-    IncidentKind.DEPOSIT: ":moneybag:",
-    IncidentKind.CONFLICT: ":warning:",
-    IncidentKind.SERIAL: ":rotating_light:",
-    IncidentKind.PRODUCT: ":no_entry:",
-    IncidentKind.CALLBACKS: ":satellite_antenna:",
-}
 
 
 @dataclass(frozen=True)
@@ -97,7 +76,8 @@ def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
         return "*{}*\n:white_check_mark: {}".format(_("Open incidents"), _("None. All quiet."))
     lines = [md("*{}* ({})", _("Open incidents"), len(open_))]
     for incident in open_[:MAX_INCIDENTS]:
-        title: str = _title(incident, registry)
+        kind = renderer(incident.kind)
+        title: str = kind.title(incident, registry)
         if incident.channel and incident.parent_ts:
             title = link(permalink(incident.channel, incident.parent_ts), title)
         extra: list[Mrkdwn] = []
@@ -108,46 +88,12 @@ def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
         if incident.muted(snapshot.now) and incident.muted_until:
             extra.append(md(_("muted until {time}"), time=wib(incident.muted_until)))
         age = duration(snapshot.now - incident.opened_at)
-        line = md(
-            "{} " + _("{title} · open {age}"), KIND_EMOJI[incident.kind], title=title, age=age
-        )
+        line = md("{} " + _("{title} · open {age}"), kind.emoji, title=title, age=age)
         lines.append(md("{} · {}", line, join(extra, ", ")) if extra else line)
     if len(open_) > MAX_INCIDENTS:
         more = _("+{count} more in the ops channel").format(count=len(open_) - MAX_INCIDENTS)
         lines.append(md("_{}_", more))
     return join(lines)
-
-
-def _title(incident: Incident, registry: Registry) -> str:
-    details = incident.details
-    match details:
-        case PendingDetails():
-            return ngettext(
-                "{count} top-up pending too long",
-                "{count} top-ups pending too long",
-                details.waiting,
-            ).format(count=details.waiting)
-        case SpikeDetails():
-            code = registry.rc(incident.key)
-            name = f"{incident.key} {code.description}" if code else f"rc {incident.key}"
-            return _("{name}: {count} failures").format(name=name, count=number(details.total))
-        case DepositDetails():
-            return _("IAK deposit low: {balance}").format(balance=rupiah(details.balance))
-        case ConflictDetails():
-            return _("Conflicting outcomes for {ref_id}").format(ref_id=details.ref_id)
-        case DigestDetails():  # never open, so never listed; here for completeness
-            return digest_title(details)
-
-        case SerialDetails():
-            return _("Serial number {serial} delivered {count} times").format(
-                serial=mask_serial(details.serial), count=number(details.total)
-            )
-        case ProductOutageDetails():
-            return _("{product} cannot be sold: {total} failures").format(
-                product=details.product_code, total=number(details.spike.total)
-            )
-        case CallbackDetails():
-            return callbacks_title(details)
 
 
 def _pending(snapshot: HomeSnapshot) -> str:

@@ -10,7 +10,7 @@ from bot.services import Services
 from bot.slack.listeners import actions, commands, errors, home, incidents
 
 if TYPE_CHECKING:
-    from bot.alerting import Alerting
+    from bot.slack.alerts.alerting import Alerting
 
 
 def register(app: AsyncApp, services: Services, alerting: Alerting | None = None) -> None:

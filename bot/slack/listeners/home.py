@@ -16,7 +16,7 @@ from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
 
 if TYPE_CHECKING:
-    from bot.alerting import Alerting
+    from bot.slack.alerts.alerting import Alerting
 
 log = logging.getLogger(__name__)
 

@@ -15,18 +15,19 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
-from bot.alerts.model import Incident, IncidentKind
 from bot.i18n import _, ngettext
+from bot.incidents.model import Incident, IncidentKind
 from bot.services import Services
 from bot.slack.access import AccessGuard
-from bot.slack.blocks.alerts import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION, wib, wib_day
+from bot.slack.alerts.common import wib, wib_day
+from bot.slack.alerts.render import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION
 from bot.slack.blocks.markup import md, mention
 from bot.slack.blocks.text import note, recheck_cooldown
 from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_later
 
 if TYPE_CHECKING:
-    from bot.alerting import Alerting
+    from bot.slack.alerts.alerting import Alerting
 
 RECHECK_NOW_LIMIT = 50
 # "Recheck now" asks IAK about up to RECHECK_NOW_LIMIT transactions: once a minute a person.

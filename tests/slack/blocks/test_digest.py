@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from bot.alerts.model import CodeCount, DigestDetails, ProductFailures
+from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
 from bot.outcomes import Line
 from bot.registry import Registry
 from bot.slack.blocks.digest import digest_message

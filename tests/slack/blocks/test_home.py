@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.alerts.model import Incident, IncidentKind, IncidentStatus
+from bot.incidents.model import Incident, IncidentKind, IncidentStatus
 from bot.registry import Registry
 from bot.slack.blocks import limits
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view

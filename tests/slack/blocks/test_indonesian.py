@@ -11,34 +11,34 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.alerts.model import (
-    Acknowledged,
-    Claim,
-    ConflictDetails,
-    ConflictSettled,
-    DepositDetails,
-    DepositUpdate,
-    Incident,
-    IncidentDetails,
-    IncidentKind,
-    IncidentStatus,
-    Member,
+from bot.i18n import language
+from bot.iak.client import CallLimits, IakClient, IakEndpoint
+from bot.incidents.kinds.conflict import Claim, ConflictDetails, ConflictSettled
+from bot.incidents.kinds.deposit import DepositDetails, DepositUpdate
+from bot.incidents.kinds.pending import (
     PendingDetails,
     PendingJoined,
     PendingOutcomes,
+    Settled,
+    Settlement,
+)
+from bot.incidents.kinds.spike import SpikeUpdate
+from bot.incidents.model import (
+    Acknowledged,
+    Incident,
+    IncidentKind,
+    IncidentStatus,
+    Member,
     Rechecked,
     Reply,
     Resolved,
-    Settled,
-    Settlement,
-    SpikeUpdate,
 )
-from bot.i18n import language
-from bot.iak.client import CallLimits, IakClient, IakEndpoint
+from bot.incidents.model import Details as IncidentDetails
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
+from bot.slack.alerts.common import wib_day
+from bot.slack.alerts.render import parent_message, reply_message
 from bot.slack.blocks import limits
-from bot.slack.blocks.alerts import parent_message, reply_message, wib_day
 from bot.slack.blocks.cards import codes_list, help_message, remediation_card, search_results
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.home import HomeSnapshot, home_view

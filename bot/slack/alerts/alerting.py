@@ -11,10 +11,10 @@ from datetime import timedelta
 
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.monitor.decisions import MonitorConfig
-from bot.monitor.loop import Monitor
+from bot.incidents.config import MonitorConfig
+from bot.incidents.tick import Monitor
 from bot.services import Services
-from bot.slack.notifier import Notifier
+from bot.slack.alerts.notifier import Notifier
 
 log = logging.getLogger(__name__)
 
@@ -30,6 +30,16 @@ class Alerting:
     notifier: Notifier
     _stopping: asyncio.Event = field(default_factory=asyncio.Event)
     _tasks: list[asyncio.Task[None]] = field(default_factory=list)
+
+    @property
+    def leads(self) -> bool:
+        """Whether this process holds the monitor's lease."""
+        return self.monitor.is_leader
+
+    @property
+    def slack_errors(self) -> dict[str, str]:
+        """Channels Slack refuses alerts to, and why."""
+        return dict(self.notifier.blocked)
 
     def wake(self) -> None:
         """Deliver queued alerts now (a button queued some) rather than at the next poll."""

@@ -3,7 +3,7 @@ network errors and 5xx retried until Slack is back, permanent errors reported lo
 
 Like Alertmanager's notifier, it classifies every failure as retryable or permanent; unlike
 it, a 429 is retried after Retry-After instead of dropping the notification. Each row is
-first rendered (a pure step: `bot.slack.blocks.alerts`), then delivered; a row that cannot
+first rendered (a pure step: `bot.slack.alerts.render`), then delivered; a row that cannot
 be read or rendered fails for good like a permanent Slack error on that row, so it never
 holds back what comes after it.
 
@@ -27,20 +27,13 @@ from typing import Any
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.alerts.model import (
-    DigestChart,
-    DigestDetails,
-    Incident,
-    OutboxItem,
-    PostParent,
-    ThreadReply,
-    UpdateParent,
-)
-from bot.alerts.repository import IncidentRepository
 from bot.clock import Clock
 from bot.i18n import DEFAULT_LANGUAGE, Language, language
+from bot.incidents.kinds.digest import DigestChart, DigestDetails
+from bot.incidents.model import Incident, OutboxItem, PostParent, ThreadReply, UpdateParent
+from bot.incidents.repository import IncidentRepository
 from bot.registry import Registry
-from bot.slack.blocks.alerts import alert_message
+from bot.slack.alerts.render import alert_message
 from bot.slack.blocks.digest import chart_title
 from bot.slack.blocks.text import Message
 from bot.slack.chart import hourly_chart

@@ -1,0 +1,101 @@
+"""The seam between the monitor's tick and each kind of incident.
+
+Each tick the monitor opens one database transaction and hands every kind's `Watch` a
+`Tick`: the connection, the time, and `apply`, which writes a change with its outbox rows
+in that same transaction. A watch gathers what its kind needs (SQL in its module), asks its
+pure `decide`, and applies what comes back.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Coroutine
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import TYPE_CHECKING, Any, Protocol
+
+from sqlalchemy import Connection
+
+from bot.incidents.config import MonitorConfig
+from bot.incidents.model import Incident, IncidentChange, IncidentKind
+from bot.incidents.repository import IncidentRepository
+from bot.registry import Registry
+
+if TYPE_CHECKING:
+    from bot.price_lists import PriceLists
+
+
+@dataclass
+class TickReport:
+    """What one tick did."""
+
+    leader: bool
+    opened: list[str] = field(default_factory=list)
+    resolved: list[str] = field(default_factory=list)
+    queued: int = 0
+    # run on the event loop once the tick's transaction has committed
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+
+@dataclass
+class Tick:
+    """One tick's transaction, as every watch sees it."""
+
+    connection: Connection
+    now: datetime
+    incidents: IncidentRepository
+    channel: str
+    report: TickReport
+
+    def open_incident(self, kind: IncidentKind, key: str | None = None) -> Incident | None:
+        """The open incident of that kind and key (the kind's name when it has one key)."""
+        return self.incidents.open_incident(self.connection, kind, key or kind.value)
+
+    def open_incidents(self, kind: IncidentKind) -> dict[str, Incident]:
+        """The open incidents of one kind, by key."""
+        return self.incidents.open_incidents_of(self.connection, kind)
+
+    def apply(self, change: IncidentChange | None) -> int | None:
+        """Write a change and queue its Slack operations; returns the incident's id."""
+        if change is None:
+            return None
+        incident_id = self.incidents.apply_change(self.connection, change, self.now, self.channel)
+        name = f"{change.kind.value}:{change.key}"
+        if change.incident_id is None:
+            self.report.opened.append(name)
+        if change.resolve:
+            self.report.resolved.append(name)
+        self.report.queued += len(change.intents)
+        return incident_id
+
+    def after_commit(self, callback: Callable[[], None]) -> None:
+        """Run `callback` on the event loop once this tick has committed (a watch's memory of
+        where it got to must not move on with a tick that rolled back)."""
+        self.report.after_commit.append(callback)
+
+
+@dataclass(frozen=True)
+class WatchContext:
+    """What a watch is built with, once per monitor."""
+
+    config: MonitorConfig
+    registry: Registry
+    price_lists: PriceLists | None = None
+    # start work beside the ticks (a fetch); the monitor cancels it when it stops
+    spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]] = field(
+        default=lambda work, name: asyncio.create_task(work, name=name)
+    )
+
+
+class Watch(Protocol):
+    """What the monitor runs for one kind each tick, in the tick's transaction."""
+
+    def run(self, tick: Tick) -> None:
+        """Gather, decide, and apply what changes."""
+
+
+class KindModule(Protocol):
+    """A module of `bot.incidents.kinds` as the monitor uses it."""
+
+    def watch(self, context: WatchContext) -> Watch | None:
+        """The kind's watch (None: this configuration does not watch it)."""
