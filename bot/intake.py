@@ -17,7 +17,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
 from bot.clock import Clock
-from bot.config import Settings
+from bot.config import IAK_CALLBACK_IPS, Settings
 from bot.iak.models import PostpaidBill, TransactionData, valid_ref_id
 from bot.iak.signing import verify
 from bot.outcomes import Line, Outcome, Refusal, Source
@@ -179,6 +179,8 @@ class Intake:
         self.database = database
         self.clock = clock
         self._allowed = _networks(settings.callback_allowed_ips)
+        # where IAK's documentation says it calls back from (both environments)
+        self._iak = {ipaddress.ip_address(ip) for ip in IAK_CALLBACK_IPS.values()}
         self._any_proxy = "*" in settings.forwarded_allow_ips
         self._proxies = _networks(ip for ip in settings.forwarded_allow_ips if ip != "*")
 
@@ -206,20 +208,36 @@ class Intake:
                 raise IntakeError(401, "sign is missing or wrong for this ref_id")
             return await self._store(Source.CALLBACK, data, created_at=None)
         except IntakeError as exc:
-            self.refused(exc, peer, forwarded_for)
+            self.refused(exc, peer, forwarded_for, body)
             raise
 
-    def refused(self, exc: IntakeError, peer: str | None, forwarded_for: str | None) -> None:
-        """Count a refused callback for callback health (other errors are not IAK's)."""
+    def refused(
+        self,
+        exc: IntakeError,
+        peer: str | None,
+        forwarded_for: str | None,
+        body: bytes | None = None,
+    ) -> None:
+        """Count a refused callback for callback health, when it is plausibly IAK's: from
+        CALLBACK_ALLOWED_IPS or an address IAK documents, or (decided when the count is
+        written) naming a ref_id already stored. A stranger's refusal is only counted in
+        the metrics, so no stranger can open an incident or page anyone."""
         reason = REFUSALS.get(exc.status)
         if reason is None or self.refusals is None:
             return
         address = self.caller(peer, forwarded_for)
+        known = address is not None and (
+            address in self._iak or any(address in network for network in self._allowed)
+        )
+        ref_id = None if known or body is None else _ref_id_in(body)
+        if not known and ref_id is None:
+            return
         self.refusals.note(
             reason,
             self.clock.now(),
             address=str(address) if address is not None else peer,
             detail=exc.message,
+            ref_id=ref_id,
         )
 
     async def ingest(self, body: bytes, *, authorization: str | None) -> Stored:
@@ -341,6 +359,20 @@ def _json_object(body: bytes) -> dict[str, Any]:
     if not isinstance(document, dict):
         raise IntakeError(400, 'body must be a JSON object: {"data": {...}}')
     return document
+
+
+def _ref_id_in(body: bytes) -> str | None:
+    """The ref_id a refused body names, if it names a valid one."""
+    try:
+        data = _data_object(_json_object(body))
+    except IntakeError:
+        return None
+    ref_id = data.get("ref_id")
+    if isinstance(ref_id, str | int) and not isinstance(ref_id, bool):
+        text = str(ref_id).strip()
+        if valid_ref_id(text):
+            return text
+    return None
 
 
 def _data_object(document: dict[str, Any]) -> dict[str, Any]:

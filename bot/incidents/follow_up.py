@@ -58,8 +58,10 @@ def decide_follow_up(
             reminder = Reminder(incident.acknowledged_by, (now - since).total_seconds())
             return IncidentFollowUp(incident.id, FollowUp.REMINDED, (ThreadReply(reminder),))
         return None
-    if incident.escalated_at is None and now - incident.opened_at >= escalate_after(
-        incident, config
+    if (
+        incident.escalated_at is None
+        and incident.details.escalates()
+        and now - incident.opened_at >= escalate_after(incident, config)
     ):
         escalated = Escalated(open_seconds=lasted(incident, now))
         return IncidentFollowUp(

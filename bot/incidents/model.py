@@ -71,6 +71,10 @@ class Details:
         """Whether it is about a code that stops all sales (on-call is told at once)."""
         return False
 
+    def escalates(self) -> bool:
+        """Whether nobody acknowledging it in time brings in on-call (ONCALL_MENTION)."""
+        return True
+
 
 @dataclass(frozen=True)
 class Member:

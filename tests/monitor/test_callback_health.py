@@ -17,11 +17,16 @@ from tests.support.alerts import (
     broadcast,
     parent_ts,
     parents,
+    posts,
     replies,
     text_of,
     wait_until,
 )
 from tests.support.intake import callback_body
+
+# Where IAK's documentation says its sandbox calls back from (IAK_ENV=development).
+IAK_SANDBOX = "52.76.169.212"
+STRANGER = "203.0.113.9"
 
 
 def watched(monitored: Callable[..., RunningBot], database_url: str, **overrides: object) -> Shop:
@@ -29,10 +34,57 @@ def watched(monitored: Callable[..., RunningBot], database_url: str, **overrides
     return Shop(bot)
 
 
+def test_refusals_from_strangers_never_open_an_incident(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    """Anyone on the internet can POST to the callback route: wrong signs, unreadable and
+    oversized bodies, for ref_ids the bot never saw, open nothing and page nobody."""
+    shop = watched(monitored, database_url, escalate_after_seconds=1, oncall_mention="S0ONCALL")
+    for n in range(4):
+        forged = json.dumps(callback_body(f"nobody{n}", sign="0" * 32)).encode()
+        assert shop.raw_callback(forged, forwarded_for=STRANGER).status_code == 401
+        assert shop.raw_callback(b"not json", forwarded_for=STRANGER).status_code == 400
+        assert shop.raw_callback(b"{" + b" " * 70_000, forwarded_for=STRANGER).status_code == 413
+    time.sleep(1.5)  # past the refusals' write, and many ticks
+    assert parents(fake_slack) == []
+
+
+def test_a_wrong_sign_for_a_stored_ref_id_counts_whoever_sent_it(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    """A ref_id the bot already holds is plausibly IAK's callback with the other
+    environment's key, wherever it came from."""
+    shop = watched(monitored, database_url)
+    shop.pending("known1")
+    forged = json.dumps(callback_body("known1", sign="0" * 32)).encode()
+    for _n in range(3):
+        assert shop.raw_callback(forged, forwarded_for=STRANGER).status_code == 401
+    parent_ts(fake_slack)
+    assert "*3* refused for a wrong sign (401)" in text_of(parents(fake_slack)[0])
+
+
+def test_a_callbacks_incident_never_pages_on_call(
+    monitored: Callable[..., RunningBot],
+    fake_slack: FakeSlack,
+    clock: FakeClock,
+    database_url: str,
+) -> None:
+    shop = watched(monitored, database_url, escalate_after_seconds=60, oncall_mention="S0ONCALL")
+    for _n in range(3):
+        assert shop.raw_callback(b"garbage", forwarded_for=IAK_SANDBOX).status_code == 400
+    ts = parent_ts(fake_slack)
+    clock.advance(hours=2)  # far past any escalation
+    time.sleep(0.5)
+    said = [text_of(call) for call in posts(fake_slack)]
+    assert not any("S0ONCALL" in text or "nobody has acknowledged" in text for text in said)
+    assert replies(fake_slack, ts) == []
+
+
 def test_callbacks_refused_for_a_wrong_sign_blame_the_api_key_until_one_is_accepted(
     monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
 ) -> None:
     shop = watched(monitored, database_url)
+    shop.pending("sig1")
     forged = callback_body("sig1", sign="0" * 32)
     for _n in range(2):
         assert shop.raw_callback(json.dumps(forged).encode()).status_code == 401
@@ -53,22 +105,36 @@ def test_callbacks_refused_for_a_wrong_sign_blame_the_api_key_until_one_is_accep
     assert len(parents(fake_slack)) == 1
 
 
-def test_callbacks_from_an_address_the_allowlist_refuses_name_that_address(
+def test_callbacks_from_an_unknown_address_are_never_offered_for_the_allowlist(
     monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
 ) -> None:
-    # IAK's production address is allowed; IAK (or a proxy in front of the bot) calls from
-    # another one.
+    # IAK's production address is allowed; someone calls from another one, for a ref_id the
+    # bot holds (IAK from a new address, or a replay): named, never suggested for the list.
     shop = watched(monitored, database_url, callback_allowed_ips="52.220.38.194")
+    shop.pending("ip1")
     body = json.dumps(callback_body("ip1")).encode()
     for _n in range(3):
         assert shop.raw_callback(body, forwarded_for="10.9.8.7").status_code == 403
     ts = parent_ts(fake_slack)
     shown = text_of(parents(fake_slack)[0])
     assert "*3* refused by CALLBACK_ALLOWED_IPS (403), the last from *10.9.8.7*" in shown
-    assert "add 10.9.8.7 if it is IAK's" in shown
+    assert "10.9.8.7 is not an address IAK documents" in shown
+    assert "add 10.9.8.7" not in shown and "add it" not in shown
     # from IAK's own address it is accepted, and that resolves it
     assert shop.raw_callback(body, forwarded_for="52.220.38.194").status_code == 200
     wait_until(lambda: any("accepted again" in text_of(c) for c in replies(fake_slack, ts)))
+
+
+def test_iaks_documented_address_left_out_of_the_allowlist_is_named_to_add(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    shop = watched(monitored, database_url, callback_allowed_ips="10.0.0.0/8")
+    body = json.dumps(callback_body("never-stored")).encode()
+    for _n in range(3):
+        assert shop.raw_callback(body, forwarded_for=IAK_SANDBOX).status_code == 403
+    parent_ts(fake_slack)
+    shown = text_of(parents(fake_slack)[0])
+    assert f"leaves out {IAK_SANDBOX}, the address IAK documents for development: add it" in shown
 
 
 def test_unreadable_callbacks_say_what_was_wrong(
@@ -76,7 +142,9 @@ def test_unreadable_callbacks_say_what_was_wrong(
 ) -> None:
     shop = watched(monitored, database_url)
     for _n in range(3):
-        assert shop.raw_callback(b"ref_id=abc&status=1").status_code == 400
+        assert (
+            shop.raw_callback(b"ref_id=abc&status=1", forwarded_for=IAK_SANDBOX).status_code == 400
+        )
     parent_ts(fake_slack)
     shown = text_of(parents(fake_slack)[0])
     assert "*3* refused as unreadable (400)" in shown
@@ -90,7 +158,7 @@ def test_callbacks_too_large_to_read_are_refusals_too(
     shop = watched(monitored, database_url)
     padded = b'{"data": {"ref_id": "big", "pad": "' + b"x" * 70_000 + b'"}}'
     for _n in range(3):
-        assert shop.raw_callback(padded).status_code == 413
+        assert shop.raw_callback(padded, forwarded_for=IAK_SANDBOX).status_code == 413
     parent_ts(fake_slack)
     shown = text_of(parents(fake_slack)[0])
     assert "*3* refused as too large (413, over 64 KiB)" in shown

@@ -70,6 +70,10 @@ class CallbackDetails(Details):
     iak_address: str | None = None  # where IAK's documentation says it calls back from
     refreshed_at: datetime | None = None
 
+    def escalates(self) -> bool:
+        # Refusals can come from anyone who learns a ref_id: never a reason to page on-call.
+        return False
+
     @property
     def refused_count(self) -> int:
         """Callbacks refused in the window, for every reason."""

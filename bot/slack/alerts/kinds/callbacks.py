@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.config import IAK_CALLBACK_IPS
 from bot.i18n import _
 from bot.incidents.kinds.callbacks import CallbackDetails, CallbackProblem, RefusedCallbacks
 from bot.incidents.model import Incident, Resolved
@@ -41,11 +42,27 @@ def _refused_line(refused: RefusedCallbacks, d: CallbackDetails) -> Mrkdwn:
             env=d.iak_env,
         )
     if refused.reason is Refusal.NOT_ALLOWED:
+        documented = {ip: env for env, ip in IAK_CALLBACK_IPS.items()}
+        if refused.address in documented:
+            return md(
+                _(
+                    "*{count}* refused by CALLBACK_ALLOWED_IPS (403), the last from *{address}* "
+                    "at {at}. Likely cause: CALLBACK_ALLOWED_IPS leaves out {address}, the "
+                    "address IAK documents for {env}: add it."
+                ),
+                count=refused.count,
+                address=refused.address,
+                at=at,
+                env=documented[refused.address],
+            )
+        # Never suggest allowing an address nobody knows to be IAK's: these name ref_ids we
+        # sent, which anyone who learns a ref_id can do.
         return md(
             _(
                 "*{count}* refused by CALLBACK_ALLOWED_IPS (403), the last from *{address}* "
-                "at {at}. Likely cause: CALLBACK_ALLOWED_IPS refuses IAK's address: add "
-                "{address} if it is IAK's (IAK documents {iak} for {env})."
+                "at {at}, for ref_ids the bot knows. {address} is not an address IAK "
+                "documents ({iak} for {env}): do not allow it unless IAK confirms it is "
+                "theirs (or it is a proxy of ours in front of the bot)."
             ),
             count=refused.count,
             address=refused.address or _("an unknown address"),
