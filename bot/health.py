@@ -47,6 +47,9 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
             else None,
             # rows that could never be delivered (logged when they failed)
             "failed": outbox.failed,
+            # rows Slack kept answering with a retryable error, dropped so they hold
+            # nothing back (logged when given up)
+            "given_up": outbox.given_up,
             "last_failure": {
                 "at": outbox.last_failed_at.isoformat(),
                 "error": outbox.last_error,

@@ -149,6 +149,7 @@ class StoreGauges:
     outbox_backlog: int
     oldest_undelivered: datetime | None
     outbox_failed: int
+    outbox_given_up: int
     open_incidents: dict[IncidentKind, int]
     not_final: dict[Outcome, int]
     balance: tuple[int, datetime] | None
@@ -164,6 +165,7 @@ class StoreGauges:
             outbox_backlog=outbox.backlog,
             oldest_undelivered=outbox.oldest_created_at,
             outbox_failed=outbox.failed,
+            outbox_given_up=outbox.given_up,
             open_incidents=incidents.open_counts(),
             not_final=database.reports.not_final_counts(),
             balance=database.reports.latest_balance(),
@@ -193,6 +195,12 @@ class StoreGauges:
             "iak_bot_outbox_failed",
             "Alerts that could never be delivered (failed for good, ever).",
             self.outbox_failed,
+        )
+        yield _gauge(
+            "iak_bot_outbox_given_up",
+            "Alerts Slack kept answering with a retryable error, given up so they held "
+            "nothing back (ever).",
+            self.outbox_given_up,
         )
         incidents = GaugeMetricFamily(
             "iak_bot_open_incidents", "Open incidents by kind.", labels=["kind"]

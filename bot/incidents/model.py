@@ -132,6 +132,8 @@ class Reply:
     """A thread reply; `kind` names it in the outbox (each kind's replies subclass this)."""
 
     kind: ClassVar[str]
+    # still worth sending when it has waited over an hour (most are folded into `Missed`)
+    kept_when_stale: ClassVar[bool] = False
 
 
 @dataclass(frozen=True)
@@ -189,7 +191,18 @@ class MuteEnded(Reply):
     more: int | None = None
 
 
+@dataclass(frozen=True)
+class Missed(Reply):
+    """Replies that waited over an hour (Slack could not take them) were not replayed."""
+
+    kind: ClassVar[str] = "missed"
+    count: int
+    since: datetime  # when the first of them was queued
+    until: datetime  # when the last was
+
+
 SHARED_REPLIES: tuple[type[Reply], ...] = (
+    Missed,
     Resolved,
     Acknowledged,
     Rechecked,

@@ -12,11 +12,14 @@ from pydantic import ValidationError
 from sqlalchemy import Connection, func, insert, select, update
 
 from bot.incidents.codec import decode_intent, encode_intent
+from bot.incidents.kinds import reply_types
 from bot.incidents.model import (
     Intent,
+    Missed,
     OutboxAction,
     OutboxItem,
     ParentState,
+    ThreadReply,
 )
 from bot.incidents.statements import Statements
 from bot.store.schema import UTCDateTime, incidents, outbox
@@ -29,6 +32,9 @@ class OutboxState(StrEnum):
     SENT = "sent"
     SUPERSEDED = "superseded"  # a later edit of the same parent made it pointless
     FAILED = "failed"  # undeliverable for good: logged and counted by /healthz
+    # Slack kept answering it with a retryable error while it took other rows, or for a
+    # day: dropped so it holds nothing back (logged, and counted by /healthz and /metrics)
+    GIVEN_UP = "given_up"
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class OutboxHealth:
     failed: int
     last_failed_at: datetime | None
     last_error: str | None
+    given_up: int = 0
 
 
 class OutboxStatements(Statements):
@@ -72,10 +79,13 @@ class OutboxStatements(Statements):
         with self.writing() as connection:
             _mark(connection, item_id, OutboxState.SUPERSEDED, now)
 
-    def failed_for_good(self, item: OutboxItem, error: str, now: datetime) -> int:
-        """The row can never be delivered. A parent that fails takes its thread with it: its
-        queued replies and edits fail too, and later ones are never queued. Returns how many
-        rows failed."""
+    def failed_for_good(
+        self, item: OutboxItem, error: str, now: datetime, *, given_up: bool = False
+    ) -> int:
+        """The row can never be delivered (`given_up`: Slack kept answering it with a
+        retryable error). A parent that fails takes its thread with it: its queued replies
+        and edits fail too, and later ones are never queued. Returns how many rows failed."""
+        state = OutboxState.GIVEN_UP if given_up else OutboxState.FAILED
         with self.writing() as connection:
             rows = [item.id]
             if item.action is OutboxAction.POST_PARENT:
@@ -94,9 +104,49 @@ class OutboxStatements(Statements):
             connection.execute(
                 update(outbox)
                 .where(outbox.c.id.in_(rows))
-                .values(state=OutboxState.FAILED, sent_at=now, last_error=error[:200])
+                .values(state=state, sent_at=now, last_error=error[:200])
             )
         return len(rows)
+
+    def summarise_stale(self, now: datetime, older_than: datetime, limit: int = 1000) -> int:
+        """Thread replies still queued from before `older_than` (Slack was unreachable) are
+        not replayed: per incident, they become one reply saying how many were missed (the
+        parent, rendered when sent, shows where it stands). A digest's chart is kept.
+        Returns how many replies were folded."""
+        with self.writing() as connection:
+            rows = connection.execute(
+                select(
+                    outbox.c.id,
+                    outbox.c.incident_id,
+                    outbox.c.channel,
+                    outbox.c.created_at,
+                    outbox.c.payload,
+                )
+                .where(
+                    outbox.c.state == OutboxState.PENDING,
+                    outbox.c.action == OutboxAction.REPLY.value,
+                    outbox.c.created_at < older_than,
+                )
+                .order_by(outbox.c.id)
+                .limit(limit)
+            ).all()
+            stale = [row for row in rows if not _kept_when_stale(row.payload)]
+            if not stale:
+                return 0
+            by_incident: dict[int, list[Any]] = {}
+            for row in stale:
+                by_incident.setdefault(row.incident_id, []).append(row)
+            connection.execute(
+                update(outbox)
+                .where(outbox.c.id.in_([row.id for row in stale]))
+                .values(state=OutboxState.SUPERSEDED, sent_at=now)
+            )
+            for incident_id, missed in by_incident.items():
+                summary = Missed(len(missed), missed[0].created_at, missed[-1].created_at)
+                write_intents(
+                    connection, incident_id, missed[0].channel, [ThreadReply(summary)], now
+                )
+            return len(stale)
 
     def attempt_failed(self, item_id: int, error: str) -> None:
         """Count a failed delivery attempt (the row stays queued)."""
@@ -118,9 +168,12 @@ class OutboxStatements(Statements):
             failed = connection.execute(
                 select(func.count()).where(outbox.c.state == OutboxState.FAILED)
             ).scalar_one()
+            given_up = connection.execute(
+                select(func.count()).where(outbox.c.state == OutboxState.GIVEN_UP)
+            ).scalar_one()
             last = connection.execute(
                 select(outbox.c.sent_at, outbox.c.last_error)
-                .where(outbox.c.state == OutboxState.FAILED)
+                .where(outbox.c.state.in_([OutboxState.FAILED, OutboxState.GIVEN_UP]))
                 .order_by(outbox.c.id.desc())
                 .limit(1)
             ).first()
@@ -130,7 +183,16 @@ class OutboxStatements(Statements):
             failed=int(failed),
             last_failed_at=last.sent_at if last else None,
             last_error=last.last_error if last else None,
+            given_up=int(given_up),
         )
+
+
+def _kept_when_stale(payload: Any) -> bool:
+    """Whether a queued reply still goes out late (its kind says so: a digest's chart)."""
+    if not isinstance(payload, dict):
+        return False
+    reply = reply_types().get(str(payload.get("type")))
+    return reply is not None and reply.kept_when_stale
 
 
 def _mark(connection: Connection, item_id: int, state: str, now: datetime) -> None:

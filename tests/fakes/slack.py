@@ -54,6 +54,8 @@ class FakeSlack(LoopbackServer):
         # Every Web API answer is delayed this long (a slow Slack).
         self.delay = 0.0
         self._scripts: dict[str, deque[Reply]] = {}
+        # (method, text it contains, answer): a message Slack keeps refusing, every time
+        self._poisons: list[tuple[str, str, Reply]] = []
         self._down: str | None = None
         self._ts = 0
         self._files = 0
@@ -83,6 +85,12 @@ class FakeSlack(LoopbackServer):
     def fail(self, method: str, error: str, times: int = 1) -> None:
         """Answer the next `times` calls of `method` with `ok: false` and `error`."""
         self.script(method, *[Reply(200, {"ok": False, "error": error})] * times)
+
+    def refuse_messages(self, method: str, containing: str, error: str) -> None:
+        """Answer every call of `method` whose text contains `containing` with `ok: false`
+        and `error`, for ever (a message Slack never takes)."""
+        with self._lock:
+            self._poisons.append((method, containing, Reply(200, {"ok": False, "error": error})))
 
     def set_locale(self, user_id: str, locale: str) -> None:
         """What users.info answers as this person's locale (`id-ID`, `en-US`, `ja-JP`)."""
@@ -140,6 +148,10 @@ class FakeSlack(LoopbackServer):
         with self._lock:
             if self._down == "503":
                 return Reply(503, {"ok": False, "error": "service_unavailable"})
+            text = str(args.get("text") or "")
+            for poisoned, containing, reply in self._poisons:
+                if poisoned == method and containing in text:
+                    return reply
             queue = self._scripts.get(method)
             if queue:
                 return queue.popleft()

@@ -266,3 +266,73 @@ async def test_an_acknowledged_incident_no_longer_broadcasts(
     assert visible_text(replies[0].args).startswith("Acknowledged by <@U0LEAD>")
     assert replies[0].args["blocks"][0]["text"]["text"].count("<@U0LEAD>") == 1  # a mention
     assert all(c.args.get("reply_broadcast") in (None, False, "false", "0") for c in replies)
+
+
+async def test_a_row_slack_never_takes_holds_no_other_incident_back_and_is_given_up(
+    make: Notifier, repository: IncidentRepository, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    """Slack answers one incident's parent with a retryable error for ever: the incidents
+    queued after it still go out, and the row is given up and counted."""
+    fake_slack.refuse_messages("chat.postMessage", "07 FAILED", "internal_error")
+    open_incident(repository, "07")
+    open_incident(repository, "14")
+    open_incident(repository, "16")
+    for _ in range(12):
+        report = await make.deliver()
+        clock.advance(
+            seconds=(report.retry_at - clock.now()).total_seconds() if report.retry_at else 1
+        )
+    taken = [
+        visible_text(call.args)
+        for call in fake_slack.calls_to("chat.postMessage")
+        if call.answer.get("ok")
+    ]
+    assert [text.split(" ")[0] for text in taken] == ["14", "16"]
+    health = repository.outbox_health()
+    assert (health.backlog, health.given_up) == (0, 1)
+    assert health.last_error is not None and "given up after 5 attempts" in health.last_error
+
+
+async def test_an_outage_alone_never_gives_a_row_up_before_a_day(
+    make: Notifier, repository: IncidentRepository, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    fake_slack.set_down("503")
+    open_incident(repository, "07")
+    for _ in range(30):
+        report = await make.deliver()
+        assert report.retry_at is not None
+        clock.advance(seconds=(report.retry_at - clock.now()).total_seconds())
+    assert repository.outbox_health().given_up == 0
+    fake_slack.set_down(None)
+    assert (await make.deliver()).sent == 1
+
+
+async def test_after_an_outage_a_parent_that_stops_sales_goes_first_and_stale_replies_are_folded(
+    make: Notifier, repository: IncidentRepository, clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    spike = open_incident(repository, "07")
+    assert (await make.deliver()).sent == 1  # its parent is in the channel
+    fake_slack.set_down("503")
+    for total in (20, 40, 80):
+        open_incident(repository, "07", update(total), incident_id=spike)
+    clock.advance(seconds=1)
+    assert (await make.deliver()).errors  # Slack is down
+    clock.advance(hours=2)  # Slack is down for two hours; then sales stop
+    stops = IncidentChange(
+        IncidentKind.SPIKE,
+        "17",
+        None,
+        spike_details("17", clock.now(), stops_sales=True),
+        (PostParent(),),
+    )
+    with repository.writing() as connection:
+        repository.apply_change(connection, stops, clock.now(), CHANNEL)
+    fake_slack.set_down(None)
+    for _ in range(4):
+        await make.deliver()
+        clock.advance(seconds=1)
+    taken = [c for c in fake_slack.calls_to("chat.postMessage") if c.answer.get("ok")]
+    assert "17" in visible_text(taken[1].args) and not taken[1].args.get("thread_ts")
+    replies = [visible_text(c.args) for c in taken[2:]]
+    assert len(replies) == 1
+    assert "3 updates from" in replies[0] and "were not posted" in replies[0]

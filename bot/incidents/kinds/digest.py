@@ -113,6 +113,7 @@ class DigestChart(Reply):
     """The digest's chart (drawn from its figures when sent), uploaded into its thread."""
 
     kind: ClassVar[str] = "digest_chart"
+    kept_when_stale: ClassVar[bool] = True
 
 
 DETAILS = DigestDetails

@@ -64,6 +64,16 @@ RETRYABLE_ERRORS = frozenset(
     {"internal_error", "fatal_error", "service_unavailable", "request_timeout", "ratelimited"}
 )
 MAX_BACKOFF = timedelta(seconds=60)
+# This many retryable failures in a row, across incidents, mean Slack itself is down: the
+# channel waits (backing off) instead of trying every incident's row in turn.
+OUTAGE_FAILURES = 3
+# A row Slack keeps answering with a retryable error is given up after this many attempts
+# once Slack has taken other rows since it was queued (the fault is the row's), and in any
+# case this long after it was queued.
+MAX_ATTEMPTS = 5
+GIVE_UP_AFTER = timedelta(hours=24)
+# Thread replies that waited longer than this are folded into one "missed" reply.
+STALE_AFTER = timedelta(hours=1)
 # A digest's chart is a nice-to-have: after this many failed tries it is given up.
 CHART_ATTEMPTS = 3
 # How often the loop looks at the outbox when nothing wakes it (real time).
@@ -78,6 +88,7 @@ class ChannelState:
     not_before: datetime | None = None
     failures: int = 0  # consecutive retryable failures, for back-off
     blocked: str | None = None  # a permanent error; cleared only by a restart
+    delivered_at: datetime | None = None  # when Slack last took a row
 
     def waiting(self, now: datetime) -> bool:
         """Whether this channel must not be called yet."""
@@ -135,6 +146,11 @@ class Notifier:
         self.oncall = oncall
         self.pace = timedelta(seconds=pace_seconds)
         self.channels: dict[str, ChannelState] = {}
+        # an incident whose row failed waits (backing off) without holding back the others
+        self.incident_holds: dict[int, datetime] = {}
+        # Since this process started sending, or since Slack last failed, until a pass that
+        # left nothing behind: replies that waited over an hour meanwhile are folded.
+        self.catching_up = True
         self._wake = asyncio.Event()
 
     @property
@@ -175,9 +191,15 @@ class Notifier:
         """One pass: send every row that may go now, in order; a held row holds back its
         incident's later rows, so a thread never shows a reply before its parent."""
         report = DeliveryReport()
-        if not self.may_send(self.clock.now()):
+        start = self.clock.now()
+        if not self.may_send(start):
             return report
-        items = await asyncio.to_thread(self.incidents.due, limit)
+        if self.catching_up:
+            stale = start - STALE_AFTER
+            folded = await asyncio.to_thread(self.incidents.summarise_stale, start, stale)
+            if folded:
+                log.warning("%d thread repl(ies) older than an hour folded into one each", folded)
+        items = await self._urgent_first(await asyncio.to_thread(self.incidents.due, limit))
         held: set[int] = set()
         later_edit = _later_edits(items)
         for item in items:
@@ -186,6 +208,12 @@ class Notifier:
             if item.incident_id in held or channel.blocked:
                 held.add(item.incident_id)
                 report.held += 1
+                continue
+            hold = self.incident_holds.get(item.incident_id)
+            if hold is not None and hold > now:
+                held.add(item.incident_id)
+                report.held += 1
+                report.retry_no_earlier_than(hold)
                 continue
             if item.intent is None:
                 await self._fail(item, item.problem or "unreadable outbox row", report)
@@ -229,8 +257,31 @@ class Notifier:
                 break  # the lease is running out: whoever takes over sends the rest
             if not await self._send(item, incident, message, channel, report):
                 held.add(item.incident_id)
-                report.retry_no_earlier_than(channel.not_before)
+                # it may go again once both its channel and its incident have waited
+                waits = [channel.not_before, self.incident_holds.get(item.incident_id)]
+                report.retry_no_earlier_than(max((w for w in waits if w), default=None))
+        if report.errors:
+            self.catching_up = True
+        elif not report.held and len(items) < limit:
+            self.catching_up = False
         return report
+
+    async def _urgent_first(self, items: list[OutboxItem]) -> list[OutboxItem]:
+        """The rows in order, except that a parent saying every sale fails goes before
+        everything else (after an outage, before the stale replies of older incidents)."""
+        parents = [item for item in items if isinstance(item.intent, PostParent)]
+        if not parents:
+            return items
+        urgent = set()
+        for item in parents:
+            incident = await asyncio.to_thread(self.incidents.get, item.incident_id)
+            if incident is not None and incident.is_open and incident.details.sales_stopped():
+                urgent.add(item.id)
+        if not urgent:
+            return items
+        return [item for item in items if item.id in urgent] + [
+            item for item in items if item.id not in urgent
+        ]
 
     async def _send(
         self,
@@ -256,6 +307,8 @@ class Notifier:
         finally:
             channel.hold_until(self.clock.now() + self.pace)
         channel.failures = 0
+        channel.delivered_at = self.clock.now()
+        self.incident_holds.pop(item.incident_id, None)
         await asyncio.to_thread(
             self.incidents.sent,
             item,
@@ -365,14 +418,29 @@ class Notifier:
             )
             return False
         if status is None or status >= 500 or error in RETRYABLE_ERRORS:
+            attempts = item.attempts + 1
+            delivered = channel.delivered_at
+            if (
+                attempts >= MAX_ATTEMPTS and delivered is not None and delivered > item.created_at
+            ) or now - item.created_at >= GIVE_UP_AFTER:
+                # Slack takes other rows but never this one (or a day went by): drop it,
+                # so it holds nothing back.
+                await self._fail(
+                    item, f"given up after {attempts} attempts: {reason}", report, given_up=True
+                )
+                return True
             channel.failures += 1
-            backoff = min(timedelta(seconds=2 ** (channel.failures - 1)), MAX_BACKOFF)
-            channel.hold_until(now + backoff)
+            backoff = min(timedelta(seconds=2 ** (attempts - 1)), MAX_BACKOFF)
+            self.incident_holds[item.incident_id] = now + backoff
+            if channel.failures >= OUTAGE_FAILURES:
+                # Several incidents' rows in a row: Slack itself is down, the channel waits.
+                outage = channel.failures - OUTAGE_FAILURES
+                channel.hold_until(now + min(timedelta(seconds=2**outage), MAX_BACKOFF))
             await asyncio.to_thread(self.incidents.attempt_failed, item.id, reason)
             log.warning(
-                "Slack unavailable (%s); retrying %s in %.0f s",
+                "Slack unavailable (%s); retrying outbox row %s in %.0f s",
                 reason,
-                item.channel,
+                item.id,
                 backoff.total_seconds(),
             )
             return False
@@ -381,11 +449,13 @@ class Notifier:
         await self._fail(item, f"Slack refused it: {reason}", report)
         return True
 
-    async def _fail(self, item: OutboxItem, reason: str, report: DeliveryReport) -> None:
-        """The row is undeliverable for good: marked failed (with its thread, if it is a
-        parent), logged, and counted by /healthz."""
+    async def _fail(
+        self, item: OutboxItem, reason: str, report: DeliveryReport, *, given_up: bool = False
+    ) -> None:
+        """The row is undeliverable for good: marked failed or given up (with its thread,
+        if it is a parent), logged, and counted by /healthz."""
         failed = await asyncio.to_thread(
-            self.incidents.failed_for_good, item, reason, self.clock.now()
+            self.incidents.failed_for_good, item, reason, self.clock.now(), given_up=given_up
         )
         report.failed += failed
         log.error(

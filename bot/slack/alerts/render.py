@@ -17,6 +17,7 @@ from bot.incidents.model import (
     Escalated,
     Incident,
     Intent,
+    Missed,
     MuteEnded,
     Rechecked,
     Reminder,
@@ -149,6 +150,15 @@ def reply_message(
         case Resolved():
             text = drawn.resolved(incident, reply, lasting(reply.duration_seconds))
             return message(text, [section(f":white_check_mark: {text}")])
+        case Missed():
+            text = ngettext(
+                "{count} update from {since} to {until} was not posted while Slack could not "
+                "take it; the message above shows where this stands now.",
+                "{count} updates from {since} to {until} were not posted while Slack could not "
+                "take them; the message above shows where this stands now.",
+                reply.count,
+            ).format(count=reply.count, since=wib_day(reply.since), until=wib_day(reply.until))
+            return message(text, [section(f":hourglass: {text}")])
         case Acknowledged():
             told = md(_("Acknowledged by {person}."), person=mention(reply.user_id))
             return message(told, [section(md(":eyes: {}", told))])
