@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
 from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.controls import without_controls
 from bot.i18n import _, language
 
 if TYPE_CHECKING:
@@ -42,7 +43,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with language(load_settings().bot_language):
             return command(args)
     except ConfigError as exc:
-        print(f"iak-bot {args.command}: {exc}", file=sys.stderr)
+        # (a database's or Slack's words may be in it: no control character reaches the terminal)
+        print(f"iak-bot {args.command}: {without_controls(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -604,10 +606,11 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
         )
     except SlackApiError as exc:
         error = exc.response.get("error")
+        error = without_controls(str(error))
         print(_("Slack refused the digest: {error}").format(error=error), file=sys.stderr)
         return 1
     except Exception as exc:  # network: refused, reset, timeout
-        reason = f"{exc.__class__.__name__}: {exc}"
+        reason = without_controls(f"{exc.__class__.__name__}: {exc}")
         print(_("Could not reach Slack ({reason})").format(reason=reason), file=sys.stderr)
         return 1
     print(
@@ -630,7 +633,7 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
         why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
         print(
             _("The chart did not go up ({reason}); the digest is posted without it.").format(
-                reason=why
+                reason=without_controls(str(why))
             )
         )
         return 0

@@ -35,7 +35,7 @@ def test_redactor_masks_secrets_signs_and_numbers() -> None:
     line = redact(f"key={API_KEY} sign={sign} hp={CUSTOMER} token=1234-5678-9012-3456-7890 tr=3482")
     assert API_KEY not in line and "[IAK_API_KEY]" in line
     assert sign not in line and "[sign]" in line
-    assert CUSTOMER not in line and "0812***890" in line
+    assert CUSTOMER not in line and "081***890" in line
     assert "5678" not in line
     assert "tr=3482" in line  # short numbers are not customer data
     stamp = "2026-11-28 04:53:50,078 took 1234567.5 ms"
@@ -140,3 +140,41 @@ def test_a_full_scenario_logs_no_secret(tmp_path: Path) -> None:
         assert secret not in text, f"{secret[:6]}… appears in the log"
     requests = [json.loads(line) for line in lines if '"POST /' in line]
     assert requests and all(entry["request_id"] not in (None, "-") for entry in requests)
+
+
+def test_text_lines_carry_no_control_character(tmp_path: Path) -> None:
+    """A request path with CR and escape sequences (percent-encoded, decoded by the server)
+    is logged without them: it can neither fake a line nor drive the reader's terminal."""
+    with FakeSlack() as slack:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            MONITOR_ENABLED="false",
+            LOG_FORMAT="text",
+        )
+        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_healthy(url, process, log_path)
+                path = "/nope%0d2026-01-01 00:00:00,000 INFO fake%1b%5b2J%1b%5d0%3btitle%07%c2%9b"
+                assert httpx.get(url + path).status_code == 404
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(20)
+        text = log_path.read_text()
+    (line,) = [line for line in text.splitlines() if "/nope" in line]
+    assert "/nope2026-01-01 00:00:00,000 INFO fake[2J]0;title 404" in line
+    for control in ("\r", "\x1b", "\x07", "\x9b"):
+        assert control not in text, repr(control)

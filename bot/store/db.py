@@ -41,6 +41,9 @@ def _postgres_engine(url: URL) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=POSTGRES_CONNECT_ARGS,
+        # A failed statement's exception (logged, sent to Sentry) shows its SQL, never
+        # its values: customer numbers, serials, IAK's payloads.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "begin")
@@ -57,7 +60,8 @@ def _postgres_engine(url: URL) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     path = url.database or ":memory:"
-    engine = create_engine(url, creator=lambda: sqlite_connect(path))
+    # hide_parameters: as for Postgres, errors show the SQL without its values
+    engine = create_engine(url, creator=lambda: sqlite_connect(path), hide_parameters=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
