@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import sys
@@ -12,7 +13,13 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.config import (
+    ConfigError,
+    DatabaseUnreachable,
+    Settings,
+    load_settings,
+    required_for_slack,
+)
 from bot.controls import without_controls
 from bot.i18n import _, language
 
@@ -30,7 +37,11 @@ if TYPE_CHECKING:
     from bot.store.states import Reported
     from bot.store.transactions import History
 
+log = logging.getLogger(__name__)
+
 EXIT_CONFIG = 2
+# a forked database check's answer: the database did not answer (DatabaseUnreachable)
+EXIT_UNREACHABLE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -129,13 +140,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     required_for_slack(settings)
-    if settings.web_concurrency > 1:
-        # This process only watches the workers: it checks the database from a child, so
-        # that it never loads the database libraries the workers load for themselves.
-        _in_a_child(_require_database, settings)
-    else:
-        _require_database(settings)
+    unreachable: DatabaseUnreachable | None = None
+    try:
+        if settings.web_concurrency > 1:
+            # This process only watches the workers: it checks the database from a child, so
+            # that it never loads the database libraries the workers load for themselves.
+            _in_a_child(_require_database, settings)
+        else:
+            _require_database(settings)
+    except DatabaseUnreachable as exc:
+        # A database that is down now may be back in a minute: serve anyway (503 until
+        # then) rather than exit into the platform's crash back-off. A schema that does
+        # not fit is no outage: that still stops here (a ConfigError).
+        unreachable = exc
     setup_logging(settings)
+    if unreachable is not None:
+        log.warning("the database does not answer; serving 503 until it does: %s", unreachable)
     metrics_dir, ours = _metrics_dir()
     try:
         _run_uvicorn(settings)
@@ -233,7 +253,7 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
             check(settings)
         except ConfigError as exc:
             os.write(write, str(exc).encode())
-            code = EXIT_CONFIG
+            code = EXIT_UNREACHABLE if isinstance(exc, DatabaseUnreachable) else EXIT_CONFIG
         except BaseException:  # anything else is reported by the parent's own check
             code = 1
         os.close(write)
@@ -242,7 +262,10 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
     with os.fdopen(read, "rb") as answer:
         message = answer.read().decode()
     __, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code == EXIT_UNREACHABLE:
+        raise DatabaseUnreachable(message)
+    if code != 0:
         raise ConfigError(message or "the database check failed; see the log")
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
-from bot.config import ConfigError
+from bot.config import ConfigError, DatabaseUnreachable
 from bot.store.connect import POSTGRES_CONNECT_ARGS, POSTGRES_WRITE_TIMEOUTS, sqlite_connect
 
 if TYPE_CHECKING:
@@ -137,11 +137,12 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
 
 
 def require_migrated(engine: Engine) -> None:
-    """Stop with a clear message when the schema is missing or behind the code."""
+    """Stop with a clear message when the database is unreachable (DatabaseUnreachable), or
+    the schema is missing or behind the code (ConfigError)."""
     try:
         current = current_revision(engine)
     except Exception as exc:
-        raise ConfigError(
+        raise DatabaseUnreachable(
             f"Cannot reach the database at {display_url(engine.url)}: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}\nCheck DATABASE_URL."
         ) from None
