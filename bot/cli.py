@@ -22,6 +22,7 @@ from bot.config import (
 )
 from bot.controls import without_controls
 from bot.i18n import _, language
+from bot.searches import search_too_long, search_too_long_note
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -318,8 +319,12 @@ def _code(args: argparse.Namespace) -> int:
     from bot.slack.blocks.cards import remediation_card, search_results, unknown_code
     from bot.slack.blocks.terminal import render
 
+    typed = " ".join(args.query)
+    if search_too_long(typed):
+        print(search_too_long_note(), file=sys.stderr)
+        return EXIT_CONFIG
     registry = Registry.load()
-    result = registry.lookup(" ".join(args.query))
+    result = registry.lookup(typed)
     match result:
         case Found(code=code, note=note, homonym=homonym):
             message = remediation_card(code, note=note, homonym=homonym, shareable=False)
@@ -457,7 +462,11 @@ def _product(args: argparse.Namespace) -> int:
     from bot.registry import Registry
     from bot.slack.blocks.products import product_answer
 
-    lines, query = product_query(" ".join(args.query))
+    typed = " ".join(args.query)
+    if search_too_long(typed):
+        print(search_too_long_note(), file=sys.stderr)
+        return EXIT_CONFIG
+    lines, query = product_query(typed)
     if not query:
         print(_("Give a product code or words, e.g. iak-bot product xld25000"), file=sys.stderr)
         return EXIT_CONFIG

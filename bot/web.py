@@ -46,10 +46,37 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# A stamp further back than this is no queue: a wrong clock or a made-up header.
+MAX_QUEUE_MS = 600_000.0
+
+
+def queued_ms(request_start: str, now: float) -> float | None:
+    """How long a request waited between the platform's router and its handler, from the
+    router's `X-Request-Start` (milliseconds since the epoch on Heroku; `t=` and seconds,
+    milliseconds or microseconds from nginx and others) and `now` (time.time()). None when
+    the stamp is unreadable or implausible."""
+    text = request_start.strip().removeprefix("t=")
+    try:
+        stamp = float(text)
+    except ValueError:
+        return None
+    if stamp > 1e14:  # microseconds
+        stamp /= 1e6
+    elif stamp > 1e11:  # milliseconds
+        stamp /= 1e3
+    waited = (now - stamp) * 1000
+    if not -MAX_QUEUE_MS < waited < MAX_QUEUE_MS:
+        return None
+    # (a router's clock a little ahead of ours is no negative wait)
+    return max(waited, 0.0)
+
+
 class RequestLog:
     """Gives each request an id (the platform router's X-Request-ID when it sends a sane one),
     makes it part of every log line written while serving it, returns it in the answer, and
-    logs one line per request."""
+    logs one line per request, with how long it queued before its handler started when the
+    router says when it arrived (X-Request-Start): a worker whose event loop is held shows
+    there, as the wait, not in the handler's own time."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -66,10 +93,13 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         given = ""
+        arrived: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 given = value.decode("latin-1")
-                break
+            elif name == b"x-request-start":
+                arrived = value.decode("latin-1")
+        queued = queued_ms(arrived, time.time()) if arrived is not None else None
         rid = given if _REQUEST_ID.match(given) else self._new_id()
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -87,7 +117,12 @@ class RequestLog:
         finally:
             if log.isEnabledFor(logging.INFO):
                 elapsed = (time.perf_counter() - started) * 1000
-                log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+                method, path = scope["method"], scope["path"]
+                if queued is None:
+                    log.info("%s %s %d %.1f ms", method, path, status, elapsed)
+                else:
+                    line = "%s %s %d %.1f ms, queued %.1f ms"
+                    log.info(line, method, path, status, elapsed, queued)
             request_id.reset(token)
 
 

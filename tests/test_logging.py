@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.logs import Redactor, secrets_of, setup_logging
+from tests.conftest import RunningBot
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
@@ -178,3 +182,22 @@ def test_text_lines_carry_no_control_character(tmp_path: Path) -> None:
     assert "/nope2026-01-01 00:00:00,000 INFO fake[2J]0;title 404" in line
     for control in ("\r", "\x1b", "\x07", "\x9b"):
         assert control not in text, repr(control)
+
+
+def test_the_request_line_says_how_long_the_request_queued(
+    start_bot: Callable[..., RunningBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The router's X-Request-Start (ms on Heroku; seconds or µs after `t=` elsewhere) says
+    when the request arrived: the line tells how long it waited for its handler."""
+    bot = start_bot()
+    caplog.set_level(logging.INFO, logger="bot.web")
+    arrived = time.time() - 0.25
+    stamps = [f"{arrived * 1000:.0f}", f"t={arrived:.3f}", f"t={arrived * 1e6:.0f}"]
+    for stamp in [*stamps, "garbage", None]:
+        headers = {"X-Request-Start": stamp} if stamp else {}
+        assert httpx.get(bot.url + "/healthz", headers=headers).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GET /healthz")]
+    assert len(lines) == 5, lines
+    waits = [float(m.group(1)) for line in lines if (m := re.search(r"queued ([\d.]+) ms", line))]
+    assert len(waits) == 3, lines
+    assert all(250 <= wait < 10_000 for wait in waits), waits
