@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -19,7 +20,13 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
-from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.config import (
+    ConfigError,
+    DatabaseUnreachable,
+    Settings,
+    load_settings,
+    required_for_slack,
+)
 from bot.error_tracking import start_error_tracking
 from bot.health import health_report, setting_warnings
 from bot.iak.client import CallLimits, IakClient
@@ -43,6 +50,8 @@ log = logging.getLogger(__name__)
 # Heroku sends SIGKILL 30 s after SIGTERM; we aim to be gone within 10 s: uvicorn gives
 # in-flight requests 3 s (cli.py), then alerts and background answers share this.
 SHUTDOWN_GRACE_SECONDS = 5.0
+# How often a bot that started without its database checks whether it is back.
+DATABASE_RECHECK_SECONDS = 2.0
 
 
 @dataclass
@@ -54,21 +63,52 @@ class Bot:
     # what the HTTP server runs (bot.web.create_web)
     web: ASGIApp
     alerting: Alerting | None = None
+    database_recheck_seconds: float = DATABASE_RECHECK_SECONDS
+    _awaiting_database: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
-        """Check the schema, start the database writer and (if enabled) the monitor."""
+        """Check the schema, start the database writer and (if enabled) the monitor.
+
+        A database that does not answer does not stop the start: the bot serves what needs
+        no database, answers 503 for the rest (IAK retries its callbacks), and checks the
+        schema once the database is back. A schema that does not fit stops it."""
         # Everything built so far lives as long as the process. Freezing it keeps the
         # collector from re-walking it on every full collection, a pause long enough to be
         # the slowest callback under load; now collections only see what requests made.
         gc.collect()
         gc.freeze()
-        self.services.database.require_migrated()
+        try:
+            self.services.database.require_migrated()
+        except DatabaseUnreachable as exc:
+            log.warning("starting without the database, 503 until it answers: %s", exc)
+            self._awaiting_database = asyncio.create_task(
+                self._await_database(), name="await-database"
+            )
         self.services.database.writer.start()
         if self.alerting is not None and self.services.settings.monitor_enabled:
+            # its ticks fail (logged) while the database is away, and resume when it is back
             self.alerting.start()
+
+    async def _await_database(self) -> None:
+        """Check the schema again until the database answers; a schema that does not fit
+        then stops the process, as it would have at start."""
+        while True:
+            await asyncio.sleep(self.database_recheck_seconds)
+            try:
+                await asyncio.to_thread(self.services.database.require_migrated)
+            except DatabaseUnreachable:
+                continue
+            except ConfigError as exc:
+                log.error("the database is back, with a schema this code cannot use: %s", exc)
+                os.kill(os.getpid(), signal.SIGTERM)
+                return
+            log.info("the database answers again, its schema is current")
+            return
 
     async def stop(self) -> None:
         """Finish in-flight work (answers to Slack, queued alerts and writes), then close."""
+        if self._awaiting_database is not None:
+            self._awaiting_database.cancel()
         work = [self.services.background.drain(SHUTDOWN_GRACE_SECONDS)]
         if self.alerting is not None:
             work.append(self.alerting.stop(SHUTDOWN_GRACE_SECONDS))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import logging
 import os
 import shutil
 import sys
@@ -12,8 +13,16 @@ from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
-from bot.config import ConfigError, Settings, load_settings, required_for_slack
+from bot.config import (
+    ConfigError,
+    DatabaseUnreachable,
+    Settings,
+    load_settings,
+    required_for_slack,
+)
+from bot.controls import without_controls
 from bot.i18n import _, language
+from bot.searches import search_too_long, search_too_long_note
 
 if TYPE_CHECKING:
     from datetime import date, datetime
@@ -29,7 +38,11 @@ if TYPE_CHECKING:
     from bot.store.states import Reported
     from bot.store.transactions import History
 
+log = logging.getLogger(__name__)
+
 EXIT_CONFIG = 2
+# a forked database check's answer: the database did not answer (DatabaseUnreachable)
+EXIT_UNREACHABLE = 3
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -42,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         with language(load_settings().bot_language):
             return command(args)
     except ConfigError as exc:
-        print(f"iak-bot {args.command}: {exc}", file=sys.stderr)
+        # (a database's or Slack's words may be in it: no control character reaches the terminal)
+        print(f"iak-bot {args.command}: {without_controls(str(exc))}", file=sys.stderr)
         return EXIT_CONFIG
     except KeyboardInterrupt:
         return 130
@@ -127,13 +141,22 @@ def _serve(args: argparse.Namespace) -> int:
 
     settings = load_settings()
     required_for_slack(settings)
-    if settings.web_concurrency > 1:
-        # This process only watches the workers: it checks the database from a child, so
-        # that it never loads the database libraries the workers load for themselves.
-        _in_a_child(_require_database, settings)
-    else:
-        _require_database(settings)
+    unreachable: DatabaseUnreachable | None = None
+    try:
+        if settings.web_concurrency > 1:
+            # This process only watches the workers: it checks the database from a child, so
+            # that it never loads the database libraries the workers load for themselves.
+            _in_a_child(_require_database, settings)
+        else:
+            _require_database(settings)
+    except DatabaseUnreachable as exc:
+        # A database that is down now may be back in a minute: serve anyway (503 until
+        # then) rather than exit into the platform's crash back-off. A schema that does
+        # not fit is no outage: that still stops here (a ConfigError).
+        unreachable = exc
     setup_logging(settings)
+    if unreachable is not None:
+        log.warning("the database does not answer; serving 503 until it does: %s", unreachable)
     metrics_dir, ours = _metrics_dir()
     try:
         _run_uvicorn(settings)
@@ -231,7 +254,7 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
             check(settings)
         except ConfigError as exc:
             os.write(write, str(exc).encode())
-            code = EXIT_CONFIG
+            code = EXIT_UNREACHABLE if isinstance(exc, DatabaseUnreachable) else EXIT_CONFIG
         except BaseException:  # anything else is reported by the parent's own check
             code = 1
         os.close(write)
@@ -240,7 +263,10 @@ def _in_a_child(check: Callable[[Settings], None], settings: Settings) -> None:
     with os.fdopen(read, "rb") as answer:
         message = answer.read().decode()
     __, status = os.waitpid(pid, 0)
-    if os.waitstatus_to_exitcode(status) != 0:
+    code = os.waitstatus_to_exitcode(status)
+    if code == EXIT_UNREACHABLE:
+        raise DatabaseUnreachable(message)
+    if code != 0:
         raise ConfigError(message or "the database check failed; see the log")
 
 
@@ -293,8 +319,12 @@ def _code(args: argparse.Namespace) -> int:
     from bot.slack.blocks.cards import remediation_card, search_results, unknown_code
     from bot.slack.blocks.terminal import render
 
+    typed = " ".join(args.query)
+    if search_too_long(typed):
+        print(search_too_long_note(), file=sys.stderr)
+        return EXIT_CONFIG
     registry = Registry.load()
-    result = registry.lookup(" ".join(args.query))
+    result = registry.lookup(typed)
     match result:
         case Found(code=code, note=note, homonym=homonym):
             message = remediation_card(code, note=note, homonym=homonym, shareable=False)
@@ -432,7 +462,11 @@ def _product(args: argparse.Namespace) -> int:
     from bot.registry import Registry
     from bot.slack.blocks.products import product_answer
 
-    lines, query = product_query(" ".join(args.query))
+    typed = " ".join(args.query)
+    if search_too_long(typed):
+        print(search_too_long_note(), file=sys.stderr)
+        return EXIT_CONFIG
+    lines, query = product_query(typed)
     if not query:
         print(_("Give a product code or words, e.g. iak-bot product xld25000"), file=sys.stderr)
         return EXIT_CONFIG
@@ -604,10 +638,11 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
         )
     except SlackApiError as exc:
         error = exc.response.get("error")
+        error = without_controls(str(error))
         print(_("Slack refused the digest: {error}").format(error=error), file=sys.stderr)
         return 1
     except Exception as exc:  # network: refused, reset, timeout
-        reason = f"{exc.__class__.__name__}: {exc}"
+        reason = without_controls(f"{exc.__class__.__name__}: {exc}")
         print(_("Could not reach Slack ({reason})").format(reason=reason), file=sys.stderr)
         return 1
     print(
@@ -630,7 +665,7 @@ async def _post_digest(settings: Settings, details: DigestDetails, registry: Reg
         why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
         print(
             _("The chart did not go up ({reason}); the digest is posted without it.").format(
-                reason=why
+                reason=without_controls(str(why))
             )
         )
         return 0

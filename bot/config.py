@@ -33,6 +33,11 @@ class ConfigError(Exception):
     """A setting is missing or unusable; the message names each variable and what it should hold."""
 
 
+class DatabaseUnreachable(ConfigError):
+    """The database did not answer: down, restarting, or not there yet. Unlike a schema
+    that does not fit, `serve` outlives it (503 until it is back)."""
+
+
 def _network(entry: str) -> None:
     """Refuse an entry that is not an IP address or a network, naming it."""
     try:

@@ -17,6 +17,8 @@ from datetime import UTC, datetime
 from urllib.parse import unquote, urlsplit
 
 from bot.config import Settings
+from bot.controls import without_controls
+from bot.masking import visible_ends
 
 request_id: ContextVar[str | None] = ContextVar("request_id", default=None)
 
@@ -50,7 +52,8 @@ def _mask_digits(match: re.Match[str]) -> str:
     digits = [c for c in text if c.isdigit()]
     if len(digits) < 10:
         return text
-    return "".join(digits[:4]) + "***" + "".join(digits[-3:])
+    first, last = visible_ends(len(digits))
+    return "".join(digits[:first]) + "***" + "".join(digits[-last:])
 
 
 def secrets_of(settings: Settings) -> dict[str, str]:
@@ -83,8 +86,9 @@ class RedactingFormatter(logging.Formatter):
         self.redact = redact
 
     def format(self, record: logging.LogRecord) -> str:
-        # A traceback stays one event: its lines are joined so it cannot be read as many.
-        return self.redact(super().format(record)).replace("\n", " | ")
+        # A traceback stays one event: its lines are joined so it cannot be read as many;
+        # a CR or an escape sequence from outside could still fake or hide one: removed.
+        return without_controls(self.redact(super().format(record)).replace("\n", " | "))
 
 
 class JsonFormatter(logging.Formatter):

@@ -15,6 +15,7 @@ from contextlib import AbstractAsyncContextManager
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
+from fastapi.openapi.docs import get_swagger_ui_html
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 from slack_bolt.async_app import AsyncApp
@@ -45,10 +46,37 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
+# A stamp further back than this is no queue: a wrong clock or a made-up header.
+MAX_QUEUE_MS = 600_000.0
+
+
+def queued_ms(request_start: str, now: float) -> float | None:
+    """How long a request waited between the platform's router and its handler, from the
+    router's `X-Request-Start` (milliseconds since the epoch on Heroku; `t=` and seconds,
+    milliseconds or microseconds from nginx and others) and `now` (time.time()). None when
+    the stamp is unreadable or implausible."""
+    text = request_start.strip().removeprefix("t=")
+    try:
+        stamp = float(text)
+    except ValueError:
+        return None
+    if stamp > 1e14:  # microseconds
+        stamp /= 1e6
+    elif stamp > 1e11:  # milliseconds
+        stamp /= 1e3
+    waited = (now - stamp) * 1000
+    if not -MAX_QUEUE_MS < waited < MAX_QUEUE_MS:
+        return None
+    # (a router's clock a little ahead of ours is no negative wait)
+    return max(waited, 0.0)
+
+
 class RequestLog:
     """Gives each request an id (the platform router's X-Request-ID when it sends a sane one),
     makes it part of every log line written while serving it, returns it in the answer, and
-    logs one line per request."""
+    logs one line per request, with how long it queued before its handler started when the
+    router says when it arrived (X-Request-Start): a worker whose event loop is held shows
+    there, as the wait, not in the handler's own time."""
 
     def __init__(self, app: ASGIApp) -> None:
         self.app = app
@@ -65,10 +93,13 @@ class RequestLog:
             await self.app(scope, receive, send)
             return
         given = ""
+        arrived: str | None = None
         for name, value in scope.get("headers", ()):
             if name == b"x-request-id":
                 given = value.decode("latin-1")
-                break
+            elif name == b"x-request-start":
+                arrived = value.decode("latin-1")
+        queued = queued_ms(arrived, time.time()) if arrived is not None else None
         rid = given if _REQUEST_ID.match(given) else self._new_id()
         token = request_id.set(rid)
         started = time.perf_counter()
@@ -86,7 +117,12 @@ class RequestLog:
         finally:
             if log.isEnabledFor(logging.INFO):
                 elapsed = (time.perf_counter() - started) * 1000
-                log.info("%s %s %d %.1f ms", scope["method"], scope["path"], status, elapsed)
+                method, path = scope["method"], scope["path"]
+                if queued is None:
+                    log.info("%s %s %d %.1f ms", method, path, status, elapsed)
+                else:
+                    line = "%s %s %d %.1f ms, queued %.1f ms"
+                    log.info(line, method, path, status, elapsed, queued)
             request_id.reset(token)
 
 
@@ -437,10 +473,10 @@ def add_intake_routes(app: FastAPI, handlers: IntakeHandlers) -> None:
 
 
 class Health(BaseModel):
-    """Whether the bot can serve, and how its alerting is doing."""
+    """Whether the bot can serve; with the token, how its alerting is doing too."""
 
     status: Literal["ok", "unavailable"]
-    database: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"] | None = None
     monitor: dict[str, Any] | None = Field(
         None, description="enabled, leader (which process), this_process_leads, last tick"
     )
@@ -498,19 +534,47 @@ class HealthCache:
         return self.details() if self.details is not None else {}
 
 
-def add_health_route(app: FastAPI, database: Database, details: HealthDetails | None) -> None:
-    """`GET /healthz` for the platform's router and for people."""
+def bearer_token_matches(authorization: str | None, expected: bytes) -> bool:
+    """Whether an Authorization header carries the bearer token `expected`."""
+    scheme, _, given = (authorization or "").partition(" ")
+    # compare_digest: how long a wrong token takes to refuse tells nothing of the right one
+    return scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+
+
+def _unauthorized() -> JSONResponse:
+    return JSONResponse(
+        ErrorAnswer(error="missing or wrong bearer token").model_dump(),
+        status_code=401,
+        headers={"www-authenticate": "Bearer"},
+    )
+
+
+def add_health_route(
+    app: FastAPI, database: Database, details: HealthDetails | None, token: str | None
+) -> None:
+    """`GET /healthz` for the platform's router and for people: the status alone, and the
+    details with `Authorization: Bearer $METRICS_TOKEN`."""
     cache = HealthCache(database, details)
+    expected = token.encode() if token else None
 
     @app.get(
         "/healthz",
         summary="Health check",
+        description="`status` alone, unless the request carries "
+        "`Authorization: Bearer $METRICS_TOKEN`: then the details too (the monitor, the "
+        "outbox, Slack errors, warnings).",
         tags=["health"],
         response_model=Health,
         responses={503: {"model": Health, "description": "The database does not answer."}},
     )
-    async def healthz() -> Response:
+    async def healthz(request: Request) -> Response:
         status, body = await cache.answer()
+        # Which processes lead, which channel Slack refuses, what is left open: for
+        # whoever holds the token, not for anyone who can reach the router.
+        if expected is None or not bearer_token_matches(
+            request.headers.get("authorization"), expected
+        ):
+            body = {"status": body["status"]}
         return JSONResponse(body, status_code=status)
 
 
@@ -531,15 +595,28 @@ def add_metrics_route(app: FastAPI, page: MetricsPage, token: str) -> None:
         },
     )
     async def metrics(request: Request) -> Response:
-        scheme, _, given = request.headers.get("authorization", "").partition(" ")
-        # compare_digest: how long a wrong token takes to refuse tells nothing of the right one
-        if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode(), expected):
-            return JSONResponse(
-                ErrorAnswer(error="missing or wrong bearer token").model_dump(),
-                status_code=401,
-                headers={"www-authenticate": "Bearer"},
-            )
+        if not bearer_token_matches(request.headers.get("authorization"), expected):
+            return _unauthorized()
         return Response(await page.render(), media_type=CONTENT_TYPE)
+
+
+def add_docs_routes(app: FastAPI, token: str) -> None:
+    """The OpenAPI document (`/openapi.json`) and its page (`/docs`), behind
+    `Authorization: Bearer $METRICS_TOKEN` like the metrics: they map every route the bot
+    serves, which is no stranger's business."""
+    expected = token.encode()
+
+    @app.get("/openapi.json", include_in_schema=False)
+    async def openapi(request: Request) -> Response:
+        if not bearer_token_matches(request.headers.get("authorization"), expected):
+            return _unauthorized()
+        return JSONResponse(app.openapi())
+
+    @app.get("/docs", include_in_schema=False)
+    async def docs(request: Request) -> Response:
+        if not bearer_token_matches(request.headers.get("authorization"), expected):
+            return _unauthorized()
+        return get_swagger_ui_html(openapi_url="/openapi.json", title=f"{app.title} - docs")
 
 
 Lifespan = Callable[[FastAPI], AbstractAsyncContextManager[None]]
@@ -568,13 +645,19 @@ def create_web(
         summary="Slack chat-ops bot for IAK prepaid top-ups.",
         version="0.1.0",
         lifespan=lifespan,
+        # FastAPI's own pages would be open to anyone: add_docs_routes serves them instead.
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
     )
     add_slack_routes(app, events)
     add_intake_routes(app, handlers)
-    add_health_route(app, database, health)
-    # Without a token the route does not exist (404): metrics are never open to anyone.
+    add_health_route(app, database, health, metrics_token)
+    # Without a token these routes do not exist (404): never open to anyone.
     if metrics_page is not None and metrics_token:
         add_metrics_route(app, metrics_page, metrics_token)
+    if metrics_token:
+        add_docs_routes(app, metrics_token)
     fast = FastPath(
         app,
         {

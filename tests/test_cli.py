@@ -196,3 +196,14 @@ def test_a_bad_address_stops_start_up_naming_the_variable_and_the_entry(
     assert result.returncode == 2
     assert variable in result.stderr and "52.220.38.999" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    "args", [("code", "x" * 101), ("product", *["telkomsel"] * 9), ("product", "x" * 4000)]
+)
+def test_a_search_too_long_is_refused_with_the_limits(tmp_path: Path, args: tuple[str]) -> None:
+    result = iak_bot(*args, cwd=tmp_path)
+    assert result.returncode == 2
+    assert "too long to search" in result.stderr
+    assert "100 characters and 8 words" in result.stderr
+    assert result.stdout == ""

@@ -34,7 +34,7 @@ def test_status_prints_the_card(tmp_path: Path, fake_iak: FakeIak) -> None:
     assert result.returncode == 0, result.stderr
     out = result.stdout
     assert out.startswith("Transaction order001\n")
-    for expected in ("✅ Success", "0817***215", "Rp25.000", "3482", "Nothing to do"):
+    for expected in ("✅ Success", "08***215", "Rp25.000", "3482", "Nothing to do"):
         assert expected in out
     assert CUSTOMER not in out
     assert "Recheck" not in out  # no buttons to press in a terminal
@@ -63,6 +63,25 @@ def test_status_prints_what_iak_sent_as_it_was_sent(tmp_path: Path, fake_iak: Fa
     assert "&amp;" not in out and "&lt;!channel" not in out
 
 
+def test_status_prints_no_control_character_iak_sent(tmp_path: Path, fake_iak: FakeIak) -> None:
+    """A CR or an escape sequence in IAK's answer is dropped, not acted on by the terminal."""
+    fake_iak.add(
+        transaction(
+            "ctl001",
+            "failed",
+            message="FAILED\r\x1b[2J\x1b]0;pwned\x07HIDDEN\x08\x9b31m",
+            product_code="xld\x1b[31m25000",
+        )
+    )
+    result = iak_bot("status", "ctl001", cwd=tmp_path, env=iak_env(fake_iak.url))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "FAILED[2J]0;pwnedHIDDEN31m" in out
+    assert "xld[31m25000" in out
+    for control in ("\r", "\x1b", "\x07", "\x08", "\x9b"):
+        assert control not in out, repr(control)
+
+
 def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> None:
     fake_iak.add_bill(bill("bill001"))
     result = iak_bot("status", "--postpaid", "bill001", cwd=tmp_path, env=iak_env(fake_iak.url))
@@ -72,7 +91,7 @@ def test_status_postpaid_prints_the_bill(tmp_path: Path, fake_iak: FakeIak) -> N
     for expected in (
         "✅ Paid",
         "TELKOMPSTN",
-        "6391***202",
+        "63***202",
         "J***",
         "Rp137.110",
         "9732795",

@@ -31,6 +31,7 @@ from tests.db import sqlite_copy
 from tests.fakes.slack import FakeSlack
 from tests.slack_requests import sign
 from tests.support.intake import INGEST_TOKEN
+from tests.support.metrics import METRICS_TOKEN, OPERATOR
 
 CHECKS = [
     not_a_server_error,
@@ -51,6 +52,7 @@ def asgi_bot(
             directory,
             database_url=sqlite_copy(sqlite_template, directory),
             ingest_token=INGEST_TOKEN,
+            metrics_token=METRICS_TOKEN,
         )
         bot = build_bot(settings_, registry=registry)
         yield bot
@@ -59,7 +61,7 @@ def asgi_bot(
 
 @pytest.fixture(scope="module")
 def api_schema(asgi_bot: Bot) -> Any:
-    return schemathesis.openapi.from_asgi("/openapi.json", asgi_bot.web)
+    return schemathesis.openapi.from_asgi("/openapi.json", asgi_bot.web, headers=OPERATOR)
 
 
 # schemathesis's own pytest plugin does not run under pytest 9 yet; its strategies do.

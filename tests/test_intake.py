@@ -18,11 +18,14 @@ from bot.outcomes import Outcome
 from bot.store.schema import transaction_events, transactions
 from tests.conftest import RunningBot
 from tests.support.intake import INGEST_TOKEN, callback_body, iak_sign, topup_answer
+from tests.support.metrics import METRICS_TOKEN, OPERATOR, health_details
 
 
 @pytest.fixture
 def bot(start_bot: Callable[..., RunningBot], database_url: str) -> RunningBot:
-    return start_bot(database_url=database_url, ingest_token=INGEST_TOKEN)
+    return start_bot(
+        database_url=database_url, ingest_token=INGEST_TOKEN, metrics_token=METRICS_TOKEN
+    )
 
 
 def post(bot: RunningBot, path: str, body: Any, **headers: str) -> httpx.Response:
@@ -226,7 +229,7 @@ def test_callback_allowlist_uses_the_routers_last_hop(start_bot: Callable[..., R
 
 
 def test_openapi_describes_both_routes(bot: RunningBot) -> None:
-    spec = httpx.get(bot.url + "/openapi.json").json()
+    spec = httpx.get(bot.url + "/openapi.json", headers=OPERATOR).json()
     callback = spec["paths"]["/iak/callback"]["post"]
     schema = callback["requestBody"]["content"]["application/json"]["schema"]
     assert "sign" in schema["properties"]["data"]["required"]
@@ -241,7 +244,7 @@ def test_openapi_describes_both_routes(bot: RunningBot) -> None:
 
 
 def test_health_reports_the_database(bot: RunningBot) -> None:
-    response = httpx.get(bot.url + "/healthz")
+    response = httpx.get(bot.url + "/healthz", headers=OPERATOR)
     assert response.status_code == 200
     body = response.json()
     assert (body["status"], body["database"]) == ("ok", "ok")
@@ -433,8 +436,10 @@ def test_health_answers_a_flood_from_one_database_round(bot: RunningBot) -> None
 def test_production_without_an_allow_list_is_a_warning_in_health(
     start_bot: Callable[..., RunningBot],
 ) -> None:
-    bot = start_bot(iak_env="production")
-    warnings = httpx.get(bot.url + "/healthz").json()["warnings"]
+    bot = start_bot(iak_env="production", metrics_token=METRICS_TOKEN)
+    warnings = health_details(bot.url)["warnings"]
     assert any("CALLBACK_ALLOWED_IPS" in warning for warning in warnings)
-    quiet = start_bot(iak_env="production", callback_allowed_ips=["52.220.38.194"])
-    assert httpx.get(quiet.url + "/healthz").json()["warnings"] == []
+    quiet = start_bot(
+        iak_env="production", callback_allowed_ips=["52.220.38.194"], metrics_token=METRICS_TOKEN
+    )
+    assert health_details(quiet.url)["warnings"] == []

@@ -21,6 +21,7 @@ from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.metrics import METRICS_TOKEN, health_details
 
 SECRET = "lifecycle-signing-secret"
 
@@ -40,6 +41,7 @@ def test_sigterm_finishes_in_flight_work_and_hands_the_lease_over(tmp_path: Path
             OPS_CHANNEL="C0ALERTS",
             MONITOR_INTERVAL_SECONDS="0.2",
             DATABASE_URL=database_url,
+            METRICS_TOKEN=METRICS_TOKEN,
         )
         assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
         log = (tmp_path / "serve.log").open("w")
@@ -51,12 +53,12 @@ def test_sigterm_finishes_in_flight_work_and_hands_the_lease_over(tmp_path: Path
             # Heroku allows 60 s; the production benchmark reports the real figure
             wait_healthy(url, process, tmp_path / "serve.log", timeout=30)
             # the monitor leads (one process)
-            health = httpx.get(url + "/healthz").json()
+            health = health_details(url)
             deadline = time.monotonic() + 5
             while not health["monitor"]["this_process_leads"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.05)
-                health = httpx.get(url + "/healthz").json()
+                health = health_details(url)
             # a status check whose IAK answer takes 1.5 s is in flight when SIGTERM arrives
             iak.always("slow-at-exit", IakReply(200, transaction("slow-at-exit"), delay=1.5))
             sender = SlackSender(url, SECRET, slack.base_url + "/response")
@@ -102,6 +104,7 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
             SPIKE_MIN_FAILURES="1",
             SPIKE_FACTOR="0.5",
             DATABASE_URL=database_url,
+            METRICS_TOKEN=METRICS_TOKEN,
         )
         logs = [(tmp_path / name).open("w") for name in ("serve.log", "monitor.log")]
         leader = subprocess.Popen(
@@ -118,7 +121,7 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
         try:
             wait_healthy(url, leader, tmp_path / "serve.log", timeout=30)
             deadline = time.monotonic() + 10
-            while not httpx.get(url + "/healthz").json()["monitor"]["this_process_leads"]:
+            while not health_details(url)["monitor"]["this_process_leads"]:
                 assert time.monotonic() < deadline
                 time.sleep(0.1)
             successor = subprocess.Popen(

@@ -5,9 +5,12 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import re
 import signal
 import subprocess
 import sys
+import time
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -15,6 +18,7 @@ import pytest
 
 from bot.config import Settings
 from bot.logs import Redactor, secrets_of, setup_logging
+from tests.conftest import RunningBot
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
@@ -35,7 +39,7 @@ def test_redactor_masks_secrets_signs_and_numbers() -> None:
     line = redact(f"key={API_KEY} sign={sign} hp={CUSTOMER} token=1234-5678-9012-3456-7890 tr=3482")
     assert API_KEY not in line and "[IAK_API_KEY]" in line
     assert sign not in line and "[sign]" in line
-    assert CUSTOMER not in line and "0812***890" in line
+    assert CUSTOMER not in line and "081***890" in line
     assert "5678" not in line
     assert "tr=3482" in line  # short numbers are not customer data
     stamp = "2026-11-28 04:53:50,078 took 1234567.5 ms"
@@ -140,3 +144,60 @@ def test_a_full_scenario_logs_no_secret(tmp_path: Path) -> None:
         assert secret not in text, f"{secret[:6]}… appears in the log"
     requests = [json.loads(line) for line in lines if '"POST /' in line]
     assert requests and all(entry["request_id"] not in (None, "-") for entry in requests)
+
+
+def test_text_lines_carry_no_control_character(tmp_path: Path) -> None:
+    """A request path with CR and escape sequences (percent-encoded, decoded by the server)
+    is logged without them: it can neither fake a line nor drive the reader's terminal."""
+    with FakeSlack() as slack:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN=BOT_TOKEN,
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=slack.api_url,
+            MONITOR_ENABLED="false",
+            LOG_FORMAT="text",
+        )
+        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_healthy(url, process, log_path)
+                path = "/nope%0d2026-01-01 00:00:00,000 INFO fake%1b%5b2J%1b%5d0%3btitle%07%c2%9b"
+                assert httpx.get(url + path).status_code == 404
+            finally:
+                process.send_signal(signal.SIGTERM)
+                process.wait(20)
+        text = log_path.read_text()
+    (line,) = [line for line in text.splitlines() if "/nope" in line]
+    assert "/nope2026-01-01 00:00:00,000 INFO fake[2J]0;title 404" in line
+    for control in ("\r", "\x1b", "\x07", "\x9b"):
+        assert control not in text, repr(control)
+
+
+def test_the_request_line_says_how_long_the_request_queued(
+    start_bot: Callable[..., RunningBot], caplog: pytest.LogCaptureFixture
+) -> None:
+    """The router's X-Request-Start (ms on Heroku; seconds or µs after `t=` elsewhere) says
+    when the request arrived: the line tells how long it waited for its handler."""
+    bot = start_bot()
+    caplog.set_level(logging.INFO, logger="bot.web")
+    arrived = time.time() - 0.25
+    stamps = [f"{arrived * 1000:.0f}", f"t={arrived:.3f}", f"t={arrived * 1e6:.0f}"]
+    for stamp in [*stamps, "garbage", None]:
+        headers = {"X-Request-Start": stamp} if stamp else {}
+        assert httpx.get(bot.url + "/healthz", headers=headers).status_code == 200
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("GET /healthz")]
+    assert len(lines) == 5, lines
+    waits = [float(m.group(1)) for line in lines if (m := re.search(r"queued ([\d.]+) ms", line))]
+    assert len(waits) == 3, lines
+    assert all(250 <= wait < 10_000 for wait in waits), waits

@@ -16,13 +16,19 @@ from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.support.intake import INGEST_TOKEN, postpaid_answer, topup_answer
 from tests.support.messages import answer, visible_text
+from tests.support.metrics import METRICS_TOKEN, OPERATOR
 
 WIB = timezone(timedelta(hours=7))
 
 
 @pytest.fixture
 def bot(start_bot: Callable[..., RunningBot], database_url: str, clock: FakeClock) -> RunningBot:
-    return start_bot(database_url=database_url, ingest_token=INGEST_TOKEN, clock=clock)
+    return start_bot(
+        database_url=database_url,
+        ingest_token=INGEST_TOKEN,
+        clock=clock,
+        metrics_token=METRICS_TOKEN,
+    )
 
 
 def ingest(bot: RunningBot, body: Any) -> httpx.Response:
@@ -127,7 +133,7 @@ def test_pending_and_stats_say_which_line(bot: RunningBot, clock: FakeClock) -> 
 
 
 def test_the_openapi_page_documents_the_postpaid_body(bot: RunningBot) -> None:
-    spec = httpx.get(bot.url + "/openapi.json").json()
+    spec = httpx.get(bot.url + "/openapi.json", headers=OPERATOR).json()
     body = spec["paths"]["/transactions"]["post"]["requestBody"]["content"]["application/json"]
     data = body["schema"]["properties"]["data"]
     shapes = data.get("anyOf") or data.get("oneOf")

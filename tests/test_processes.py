@@ -18,6 +18,7 @@ import pytest
 from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.slack import FakeSlack
 from tests.support.cli import clean_env, free_port
+from tests.support.metrics import METRICS_TOKEN, health_details
 
 USERNAME, API_KEY = "082210138584", "k-processes"
 INTERVAL = 0.3
@@ -63,6 +64,7 @@ def test_two_web_processes_and_a_monitor(shared_postgres: str, tmp_path: Path) -
             IAK_API_KEY=API_KEY,
             OPS_CHANNEL="C0ALERTS",
             MONITOR_INTERVAL_SECONDS=str(INTERVAL),
+            METRICS_TOKEN=METRICS_TOKEN,
         )
         ports = [free_port(), free_port()]
         commands = [
@@ -90,7 +92,7 @@ def test_two_web_processes_and_a_monitor(shared_postgres: str, tmp_path: Path) -
             def leader() -> str | None:
                 for url in urls:
                     try:
-                        health = httpx.get(url + "/healthz", timeout=2).json()
+                        health = health_details(url)
                     except httpx.HTTPError:
                         continue
                     holder = health.get("monitor", {}).get("leader")

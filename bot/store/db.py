@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
 
-from bot.config import ConfigError
+from bot.config import ConfigError, DatabaseUnreachable
 from bot.store.connect import POSTGRES_CONNECT_ARGS, POSTGRES_WRITE_TIMEOUTS, sqlite_connect
 
 if TYPE_CHECKING:
@@ -41,6 +41,9 @@ def _postgres_engine(url: URL) -> Engine:
         pool_pre_ping=True,
         pool_recycle=1800,
         connect_args=POSTGRES_CONNECT_ARGS,
+        # A failed statement's exception (logged, sent to Sentry) shows its SQL, never
+        # its values: customer numbers, serials, IAK's payloads.
+        hide_parameters=True,
     )
 
     @event.listens_for(engine, "begin")
@@ -57,7 +60,8 @@ def _postgres_engine(url: URL) -> Engine:
 
 def _sqlite_engine(url: URL) -> Engine:
     path = url.database or ":memory:"
-    engine = create_engine(url, creator=lambda: sqlite_connect(path))
+    # hide_parameters: as for Postgres, errors show the SQL without its values
+    engine = create_engine(url, creator=lambda: sqlite_connect(path), hide_parameters=True)
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
@@ -133,11 +137,12 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
 
 
 def require_migrated(engine: Engine) -> None:
-    """Stop with a clear message when the schema is missing or behind the code."""
+    """Stop with a clear message when the database is unreachable (DatabaseUnreachable), or
+    the schema is missing or behind the code (ConfigError)."""
     try:
         current = current_revision(engine)
     except Exception as exc:
-        raise ConfigError(
+        raise DatabaseUnreachable(
             f"Cannot reach the database at {display_url(engine.url)}: {exc.__class__.__name__}: "
             f"{str(exc).splitlines()[0] if str(exc) else ''}\nCheck DATABASE_URL."
         ) from None

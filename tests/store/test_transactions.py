@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, func, select, text
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.pool import NullPool
 
 from bot.iak.models import TransactionData
@@ -383,3 +384,23 @@ def test_writes_keep_using_indexes_as_a_new_postgres_table_grows(registry: Regis
         finally:
             engine.dispose()
             observer.dispose()
+
+
+def test_a_failed_statement_never_shows_its_values(database_url: str) -> None:
+    """What a failed statement raises is logged and sent to Sentry: its SQL may be in it, the
+    values it carried (a customer number, a serial) may not. (The database's own words can
+    still quote a value, as Postgres' "Failing row contains" does: the logs' redaction masks
+    the numbers among them.)"""
+    engine = create_db_engine(database_url)
+    try:
+        with pytest.raises(DBAPIError) as failure, engine.begin() as connection:
+            connection.execute(
+                text("INSERT INTO no_such_table (ref_id, customer_id) VALUES (:ref, :customer)"),
+                {"ref": "hidden-ref-1", "customer": "0817777215"},
+            )
+    finally:
+        engine.dispose()
+    said = str(failure.value)
+    assert "INSERT INTO no_such_table" in said
+    assert "0817777215" not in said and "hidden-ref-1" not in said
+    assert "hide_parameters=True" in said

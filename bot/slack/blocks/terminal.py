@@ -10,6 +10,7 @@ import re
 import textwrap
 from typing import Any
 
+from bot.controls import without_controls
 from bot.slack.blocks.text import Message
 
 EMOJI = {
@@ -75,7 +76,7 @@ def _wrap(text: str, width: int) -> list[str]:
 def _button(element: dict[str, Any]) -> str:
     label = _plain(element["text"]["text"])
     url = element.get("url")
-    return f"  [{label}] {url}" if url else f"  [{label}]"
+    return f"  [{label}] {without_controls(url)}" if url else f"  [{label}]"
 
 
 def _paragraphs(text_object: dict[str, Any], width: int, bold: bool) -> list[str]:
@@ -98,11 +99,14 @@ def _element(element: dict[str, Any], bold: bool) -> str:
 
 
 def _plain(text: str) -> str:
-    """A plain_text object: Slack shows it literally, with only its emoji drawn."""
-    return _EMOJI.sub(lambda m: EMOJI.get(m.group(0), m.group(0)), text)
+    """A plain_text object: Slack shows it literally, with only its emoji drawn (and no
+    control character: a terminal would act on them)."""
+    return _EMOJI.sub(lambda m: EMOJI.get(m.group(0), m.group(0)), without_controls(text))
 
 
 def _inline(text: str, bold: bool) -> str:
+    # control characters out before the bot adds its own escape sequences (bold)
+    text = without_controls(text)
     text = _LINK.sub(lambda m: f"{m.group(2)} ({m.group(1)})", text)
     text = _MENTION.sub(lambda m: m.group(2) or m.group(1), text)
     text = _EMOJI.sub(lambda m: EMOJI.get(m.group(0), m.group(0)), text)

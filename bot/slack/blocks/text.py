@@ -2,7 +2,8 @@
 
 Every builder that makes a mrkdwn text object (`mrkdwn`, `section`, `context`, `fields`) or
 a message's `text` fallback (`message`) escapes a plain `str`, so what came from outside
-shows as typed, and sends a `Mrkdwn` (see `bot.slack.blocks.markup`) as written. Plain-text
+shows as typed, and sends a `Mrkdwn` (see `bot.slack.blocks.markup`) as written; the text
+objects are verbatim, so Slack links nothing the bot did not write as a link. Plain-text
 objects (`plain`, headers, buttons) are shown literally by Slack and are never escaped.
 """
 
@@ -89,8 +90,13 @@ def plain(text: str, limit: int = 3000) -> dict[str, Any]:
 
 
 def mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
-    """A mrkdwn text object, cut to the limit: a plain `str` escaped, `Mrkdwn` as written."""
-    return {"type": "mrkdwn", "text": cut(as_mrkdwn(text), limit)}
+    """A mrkdwn text object, cut to the limit: a plain `str` escaped, `Mrkdwn` as written.
+
+    Verbatim, so Slack turns no bare URL, `#channel` or `@name` in it into a link or a
+    mention of its own accord: outside text (IAK's messages, a product's name) is in most of
+    them, and the bot's own links and mentions are written out as `<…>`, which Slack still
+    honours."""
+    return {"type": "mrkdwn", "text": cut(as_mrkdwn(text), limit), "verbatim": True}
 
 
 def header(text: str) -> Block:

@@ -14,6 +14,7 @@ from bot.i18n import N_, _, current
 from bot.iak.models import valid_ref_id
 from bot.price_lists import product_query
 from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
+from bot.searches import search_too_long, search_too_long_note
 from bot.services import Services
 from bot.slack.access import AccessGuard, Requester
 from bot.slack.blocks.access import access_refused
@@ -188,6 +189,9 @@ class IakCommand:
 
     async def code(self, call: Invocation) -> None:
         """`/iak code <code|words>`: the remediation card, search results, or closest codes."""
+        if search_too_long(call.args):
+            await ack_ephemeral(call.ack, help_message(self.usage(), note=search_too_long_note()))
+            return
         await ack_ephemeral(call.ack, self._code_answer(call.args))
 
     def _code_answer(self, query: str) -> Message:
@@ -286,6 +290,10 @@ class IakCommand:
 
     async def product(self, call: Invocation) -> None:
         """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""
+        if search_too_long(call.args):
+            note = search_too_long_note()
+            await ack_ephemeral(call.ack, help_message([PRODUCT_HELP], note=note))
+            return
         lines, query = product_query(call.args)
         if not query:
             note = _("Which product? Give its code or words, for example /iak product xld25000.")

@@ -39,23 +39,49 @@ class ProductAnswers:
         *,
         read_within: float,
     ) -> None:
-        """Answer in the ack when the cached lists are fresh (and read within `read_within`
-        seconds); else ack now, fetch from IAK, and post the answer later."""
+        """Answer in the ack when the cached lists are fresh (and read and searched within
+        `read_within` seconds); else ack now and post the answer later: from IAK's lists
+        when the cached ones are old, else once the search is done."""
         background = self.services.background
-        reading = background.spawn(price_lists.cached(lines), name="read-price-lists")
+        reading = background.spawn(
+            self._from_cache(price_lists, lines, query), name="read-price-lists"
+        )
         done, _ = await asyncio.wait({reading}, timeout=read_within)
-        if reading in done:
-            views: list[PriceListView] = reading.result()
-            now = self.services.clock.now()
-            if not any(price_lists.due(view, now) for view in views):
-                await ack_ephemeral(ack, self._message(query, views))
-                return
+        if reading in done and reading.result() is not None:
+            await ack_ephemeral(ack, reading.result())
+            return
         await ack_ephemeral(ack, fetching_message(query))
         answer_later(
             background,
             respond,
-            self._post(price_lists, lines, query, respond, replace_original=False),
+            self._post_when_read(reading, price_lists, lines, query, respond),
             what="price list answer",
+        )
+
+    async def _from_cache(
+        self, price_lists: PriceLists, lines: Sequence[Line], query: str
+    ) -> Message | None:
+        """The answer from the cached lists; None when one of them is due from IAK."""
+        views = await price_lists.cached(lines)
+        now = self.services.clock.now()
+        if any(price_lists.due(view, now) for view in views):
+            return None
+        return await self._message(query, views)
+
+    async def _post_when_read(
+        self,
+        reading: asyncio.Task[Message | None],
+        price_lists: PriceLists,
+        lines: Sequence[Line],
+        query: str,
+        respond: AsyncRespond,
+    ) -> None:
+        found = await reading
+        if found is None:
+            await self._post(price_lists, lines, query, respond, replace_original=False)
+            return
+        await post_later(
+            respond, found, replace_original=False, what=f"product answer {query[:40]}"
         )
 
     async def open(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
@@ -93,11 +119,13 @@ class ProductAnswers:
         views = await price_lists.current(lines)
         await post_later(
             respond,
-            self._message(query, views),
+            await self._message(query, views),
             replace_original=replace_original,
             what=f"product answer {query[:40]}",
         )
 
-    def _message(self, query: str, views: Sequence[PriceListView]) -> Message:
-        lookup = find_product(products_of(views), query)
+    async def _message(self, query: str, views: Sequence[PriceListView]) -> Message:
+        # A search weighs the query against thousands of products: in a worker thread, so
+        # that the event loop goes on serving callbacks and acks meanwhile.
+        lookup = await asyncio.to_thread(find_product, products_of(views), query)
         return product_answer(lookup, views, now=self.services.clock.now())

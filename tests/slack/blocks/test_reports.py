@@ -66,7 +66,7 @@ def test_a_page_shows_age_ref_id_product_masked_customer_and_rc() -> None:
     assert "*3 h 12 min*" in first_line
     assert "`order0000`" in first_line
     assert "xld25000" in first_line
-    assert "`0817***215`" in first_line
+    assert "`08***215`" in first_line
     assert "rc `39`" in first_line
     assert CUSTOMER not in json.dumps(message)
     assert "order0000 has waited 3 h 12 min" in message["text"]

@@ -90,7 +90,7 @@ CASES = [
         (
             "Paid",
             "TELKOMPSTN",
-            "6391***202",
+            "63***202",
             "J***",
             "201405,201407",
             "Rp129.610",
@@ -114,7 +114,7 @@ CASES = [
     Case(
         "failed",
         known("failed", message=f"PEMBAYARAN {CUSTOMER} {BILL_NAME} GAGAL"),
-        ("Payment failed", "Postpaid 37", "PEMBAYARAN 6391***202 J*** GAGAL", "Retry later"),
+        ("Payment failed", "Postpaid 37", "PEMBAYARAN 63***202 J*** GAGAL", "Retry later"),
     ),
     Case(
         "not-found-400",

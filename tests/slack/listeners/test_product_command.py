@@ -304,3 +304,52 @@ def test_commands_at_the_same_time_share_one_fetch(start: Start, fake_iak: FakeI
         (card,) = running.fake_slack.wait_for_response(f"burst-{query}", timeout=10)
         assert_valid(card)
     assert price_list_calls(fake_iak) == (1, 1)
+
+
+def test_a_search_too_long_is_answered_at_once_and_searches_nothing(
+    start: Start, fake_iak: FakeIak
+) -> None:
+    running = start()
+    for text in ("product " + "telkomsel " * 400, "product a b c d e f g h i", "code " + "x" * 101):
+        ack, took = command(running, text, "long")
+        assert took < SLACK_ACK_DEADLINE
+        shown = visible_text(ack)
+        assert "too long to search" in shown and "100 characters and 8 words" in shown
+    assert price_list_calls(fake_iak) == (0, 0)
+    # at the limits, a search is a search
+    ack, _ = command(running, "product " + " ".join(["xl"] * 8), "eight")
+    assert "too long" not in visible_text(ack)
+
+
+def test_a_long_search_leaves_the_event_loop_free(start: Start, fake_iak: FakeIak) -> None:
+    """Thousands of products with long details: the search takes seconds. Meanwhile
+    another command is answered at once: the search runs in a worker thread."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    details = " ".join(f"paket{n}x" for n in range(40))
+    fake_iak.set_price_list(
+        "prepaid",
+        [
+            prepaid_product(
+                f"pkg{i:05d}", f"Operator {i % 50}", f"{i}", 1000 + i, product_details=details
+            )
+            for i in range(10_000)
+        ],
+    )
+    running = start(iak_limits=None)
+    command(running, "product pkg00001", "warm")  # fetched, cached, then answered
+    running.fake_slack.wait_for_response("warm", timeout=30)
+    with ThreadPoolExecutor(1) as pool:
+        searching = pool.submit(
+            command, running, "product operator paket1x paket2x paket3x 25 murah data", "slow"
+        )
+        time.sleep(0.3)
+        started = time.monotonic()
+        code = answer(running.slack.command("code 17"))
+        code_took = time.monotonic() - started
+        __, ack_took = searching.result()
+    assert "17" in visible_text(code)
+    assert code_took < 1.0  # held behind the search, it took as long as the search
+    assert ack_took < SLACK_ACK_DEADLINE
+    (found,) = running.fake_slack.wait_for_response("slow", timeout=30)
+    assert "pkg" in visible_text(found)

@@ -35,7 +35,7 @@ from tests.fakes.iak import (
     transaction,
 )
 from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
-from tests.support.messages import answer, visible_text
+from tests.support.messages import answer, text_objects, visible_text
 
 CUSTOMER = "0817777215"
 LOW_BALANCE_THRESHOLD = 1_000_000
@@ -85,12 +85,12 @@ def always(reply: IakReply) -> Callable[[FakeIak, str], None]:
 
 
 CASES = [
-    Case("success", known("success"), ("Success", "0817***215", "Rp25.000", "3482", "123***789")),
+    Case("success", known("success"), ("Success", "08***215", "Rp25.000", "3482", "12***89")),
     Case("pending", known("pending"), ("Pending", "39 · PROCESS", "Wait")),
     Case(
         "failed",
         known("failed", message=f"Nomor {CUSTOMER} gagal"),
-        ("Failed", "07 · FAILED", "Retry now", "Nomor 0817***215 gagal"),
+        ("Failed", "07 · FAILED", "Retry now", "Nomor 08***215 gagal"),
     ),
     Case(
         "not-found-400",
@@ -120,7 +120,7 @@ CASES = [
                 {"ref_id": "x", "status": 1, "code": "hindosat5000", "hp": CUSTOMER, "rc": "00"},
             )
         ),
-        ("Success", "hindosat5000", "0817***215"),
+        ("Success", "hindosat5000", "08***215"),
     ),
     Case(
         "string-status",
@@ -406,3 +406,22 @@ def test_a_recheck_button_cannot_be_turned_into_a_flood(status_bot: StatusBot) -
     running.slack.action("recheck_status", "flood1", user_id="U0OTHER", response_key="other")
     running.fake_slack.wait_for_response("other")
     assert len(fake_iak.calls_for("flood1")) == 2
+
+
+def test_outside_text_in_a_card_never_becomes_a_link_or_a_channel(status_bot: StatusBot) -> None:
+    """IAK's message with a bare URL and a #channel: every mrkdwn text object of the card is
+    verbatim, so Slack shows them as text instead of linking them."""
+    running, iak = status_bot.running, status_bot.iak
+    iak.add(
+        transaction(
+            "verbatim1",
+            "failed",
+            message="see https://evil.example/pay and tell #general @channel",
+        )
+    )
+    running.slack.command("status verbatim1", response_key="verbatim")
+    (card,) = running.fake_slack.wait_for_response("verbatim", timeout=5)
+    assert "https://evil.example/pay" in visible_text(card)
+    mrkdwn = [item for item in text_objects(card["blocks"]) if item["type"] == "mrkdwn"]
+    assert mrkdwn
+    assert all(item.get("verbatim") is True for item in mrkdwn), mrkdwn

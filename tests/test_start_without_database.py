@@ -1,0 +1,176 @@
+"""`iak-bot serve` started while its database is down: it serves (503 for what needs the
+database, /iak code for Slack), and recovers when the database is back, without a restart.
+A real process, as the platform runs it."""
+
+from __future__ import annotations
+
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import IAK_API_KEY, IAK_USERNAME, SIGNING_SECRET
+from tests.fakes.slack import FakeSlack
+from tests.fakes.tcp_proxy import TcpProxy
+from tests.processes import wait_healthy
+from tests.slack_requests import SlackSender
+from tests.support.cli import clean_env, free_port
+from tests.support.intake import callback_body
+from tests.support.metrics import METRICS_TOKEN, OPERATOR
+
+
+def _serve(
+    tmp_path: Path, slack: FakeSlack, database_url: str, **extra: str
+) -> tuple[subprocess.Popen[bytes], str, Path]:
+    port = free_port()
+    env = clean_env(
+        PORT=str(port),
+        SLACK_BOT_TOKEN="xoxb-down",
+        SLACK_SIGNING_SECRET=SIGNING_SECRET,
+        SLACK_API_URL=slack.api_url,
+        IAK_USERNAME=IAK_USERNAME,
+        IAK_API_KEY=IAK_API_KEY,
+        OPS_CHANNEL="C0ALERTS",
+        MONITOR_INTERVAL_SECONDS="0.2",
+        METRICS_TOKEN=METRICS_TOKEN,
+        DATABASE_URL=database_url,
+        **extra,
+    )
+    log_path = tmp_path / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=tmp_path,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    return process, f"http://127.0.0.1:{port}", log_path
+
+
+def _answering(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
+    """The first /healthz answer, whatever its status (the process must not die meanwhile)."""
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            return httpx.get(url + "/healthz", timeout=5)
+        except httpx.TransportError:
+            pass
+        assert process.poll() is None, log.read_text()
+        assert time.monotonic() < deadline, log.read_text()
+        time.sleep(0.05)
+
+
+@pytest.fixture
+def stop() -> Iterator[Callable[[subprocess.Popen[bytes]], None]]:
+    processes: list[subprocess.Popen[bytes]] = []
+    yield processes.append
+    for process in processes:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def _down_then_back(
+    url: str,
+    process: subprocess.Popen[bytes],
+    log: Path,
+    slack: FakeSlack,
+    bring_back: Callable[[], None],
+) -> None:
+    down = _answering(url, process, log)
+    assert down.status_code == 503
+    assert down.json() == {"status": "unavailable"}
+    assert httpx.get(url + "/healthz", headers=OPERATOR).json()["database"] == "unavailable"
+    refused = httpx.post(url + "/iak/callback", json=callback_body("while-down"), timeout=15)
+    assert refused.status_code == 503, refused.text
+    sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response")
+    try:
+        assert sender.command("code 17").status_code == 200  # needs no database
+    finally:
+        sender.close()
+
+    bring_back()
+    wait_healthy(url, process, log, timeout=20)
+    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+    deadline = time.monotonic() + 15
+    while True:
+        stored = httpx.post(url + "/iak/callback", json=callback_body("while-down"), timeout=15)
+        if stored.status_code == 200:
+            break
+        assert time.monotonic() < deadline, stored.text
+        time.sleep(0.2)
+    assert stored.json()["ref_id"] == "while-down"
+    assert process.poll() is None  # the same process: no restart
+    said = log.read_text()
+    assert "starting without the database" in said
+    assert "the database answers again, its schema is current" in said
+
+
+def test_postgres_down_at_start(
+    tmp_path: Path,
+    proxied_postgres: tuple[str, TcpProxy],
+    stop: Callable[[subprocess.Popen[bytes]], None],
+) -> None:
+    url, proxy = proxied_postgres
+    proxy.cut()
+    # The proxy's port stays ours while it is down (bound, not listening: connections are
+    # refused), or another process on this machine could take it and answer for Postgres.
+    held = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    held.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    held.bind(("127.0.0.1", proxy.port))
+
+    def back() -> None:
+        held.close()
+        proxy.restore()
+
+    try:
+        with FakeSlack() as slack:
+            process, base, log = _serve(tmp_path, slack, url)
+            stop(process)
+            _down_then_back(base, process, log, slack, back)
+    finally:
+        held.close()
+
+
+def test_sqlite_file_missing_at_start(
+    tmp_path: Path,
+    sqlite_template: Path,
+    stop: Callable[[subprocess.Popen[bytes]], None],
+) -> None:
+    """The SQLite file's volume is not mounted yet: its directory is not there (a file
+    stands where it should be, so it cannot be made either)."""
+    volume = tmp_path / "volume"
+    volume.write_text("not mounted")
+    database = volume / "iak_bot.db"
+
+    def mount() -> None:
+        volume.unlink()
+        volume.mkdir()
+        shutil.copy(sqlite_template, database)
+
+    with FakeSlack() as slack:
+        process, base, log = _serve(tmp_path, slack, f"sqlite:///{database}")
+        stop(process)
+        _down_then_back(base, process, log, slack, mount)
+
+
+def test_a_schema_that_does_not_fit_still_stops_serve(
+    tmp_path: Path, stop: Callable[[subprocess.Popen[bytes]], None]
+) -> None:
+    with FakeSlack() as slack:
+        process, _, log = _serve(tmp_path, slack, f"sqlite:///{tmp_path}/empty.db")
+        stop(process)
+        assert process.wait(30) == 2
+    assert "iak-bot migrate" in log.read_text()
