@@ -10,6 +10,7 @@ import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from typing import Any
 
@@ -38,8 +39,11 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
+from bot.slack.access import access_warnings
 from bot.slack.alerts.alerting import Alerting, build_alerting
+from bot.slack.cooldown import CHECK_COOLDOWN, Cooldown
 from bot.slack.locales import PersonLanguages
+from bot.slack.workspace import Workspace
 from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.price_lists import PriceListRepository
@@ -175,6 +179,7 @@ def build_services(
     registry: Registry | None = None,
     clock: Clock | None = None,
     iak_limits: CallLimits | None = None,
+    check_cooldown: timedelta = CHECK_COOLDOWN,
 ) -> Services:
     """The shared parts every entry point needs; nothing connects yet."""
     registry = registry or Registry.load()
@@ -192,6 +197,10 @@ def build_services(
         database=database,
         clock=clock,
         incidents=IncidentRepository(database.engine),
+        workspace=Workspace(
+            AsyncWebClient(base_url=settings.slack_api_url), settings.slack_bot_token
+        ),
+        check_cooldown=Cooldown(clock, check_cooldown),
         iak=iak,
         price_lists=price_lists,
         metrics=metrics,
@@ -206,12 +215,19 @@ def build_bot(
     clock: Clock | None = None,
     iak_limits: CallLimits | None = None,
     slack_pace_seconds: float = 1.0,
+    check_cooldown: timedelta = CHECK_COOLDOWN,
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
-    for warning in setting_warnings(settings):
+    for warning in [*setting_warnings(settings), *access_warnings(settings)]:
         log.warning("%s", warning)
-    services = build_services(settings, registry=registry, clock=clock, iak_limits=iak_limits)
+    services = build_services(
+        settings,
+        registry=registry,
+        clock=clock,
+        iak_limits=iak_limits,
+        check_cooldown=check_cooldown,
+    )
     alerting = build_alerting(services, slack_pace_seconds=slack_pace_seconds)
     if alerting is None and settings.monitor_enabled:
         log.warning("OPS_CHANNEL is not set: the monitor is off and no alert will be posted")

@@ -284,13 +284,20 @@ def _require_database(settings: Settings) -> None:
 def _migrate(args: argparse.Namespace) -> int:
     from sqlalchemy.exc import OperationalError
 
-    from bot.store.db import create_db_engine, display_url, migrate
+    from bot.store.db import (
+        MIGRATION_LOCK_TIMEOUT_SECONDS,
+        MigrationLockTimeout,
+        create_db_engine,
+        display_url,
+        head_revision,
+        migrate,
+    )
 
     settings = load_settings()
     engine = create_db_engine(settings.database_url)
     where = display_url(engine.url)
     try:
-        before, after = migrate(engine)
+        done = migrate(engine)
     except OperationalError as exc:
         raise ConfigError(
             _("Cannot reach the database at {where}: {error}").format(
@@ -299,16 +306,35 @@ def _migrate(args: argparse.Namespace) -> int:
             + "\n"
             + _("Check DATABASE_URL.")
         ) from None
+    except MigrationLockTimeout:
+        print(
+            _(
+                "A migration of {where} waited more than {seconds:g} s for a table that is in "
+                "use and gave up, changing nothing more; the bot keeps serving. Run iak-bot "
+                "migrate again (on Heroku: release again) when the database is less busy."
+            ).format(where=where, seconds=MIGRATION_LOCK_TIMEOUT_SECONDS),
+            file=sys.stderr,
+        )
+        return 1
     finally:
         engine.dispose()
-    if before == after:
+    if done.ahead:
         print(
-            _("Database {where} is up to date (schema {schema}).").format(where=where, schema=after)
+            _(
+                "Database {where} is at schema {schema}, newer than this release's {head} (a "
+                "rollback?). Nothing to do: this release runs on it."
+            ).format(where=where, schema=done.after, head=head_revision())
+        )
+    elif done.before == done.after:
+        print(
+            _("Database {where} is up to date (schema {schema}).").format(
+                where=where, schema=done.after
+            )
         )
     else:
         print(
             _("Database {where} migrated from schema {before} to {after}.").format(
-                where=where, before=before or _("none"), after=after
+                where=where, before=done.before or _("none"), after=done.after
             )
         )
     return 0

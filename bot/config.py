@@ -113,6 +113,8 @@ class Settings(BaseSettings):
     )
     allowed_channels: Annotated[list[str], NoDecode] = Field(default_factory=list)
     allowed_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # who may mute and unmute incidents (and codes); empty: ALLOWED_USERS, else everyone
+    admin_users: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
     # bearer token for GET /metrics (unset: no such route); Sentry's DSN for unhandled errors
     metrics_token: str | None = None
@@ -129,6 +131,7 @@ class Settings(BaseSettings):
         "forwarded_allow_ips",
         "allowed_channels",
         "allowed_users",
+        "admin_users",
         "oncall_mention",
         mode="before",
     )

@@ -12,6 +12,8 @@ from bot.incidents.repository import IncidentRepository
 from bot.metrics import Metrics
 from bot.price_lists import PriceLists
 from bot.registry import Registry
+from bot.slack.cooldown import Cooldown
+from bot.slack.workspace import Workspace
 from bot.store.database import Database
 
 
@@ -25,6 +27,11 @@ class Services:
     database: Database
     clock: Clock
     incidents: IncidentRepository
+    # the bot's own Slack workspace (auth.test): requests from others get no data
+    workspace: Workspace
+    # one live check at IAK per person per CHECK_COOLDOWN: /iak status, /iak balance and
+    # the Recheck button share it, so that one person cannot hold every slot at IAK
+    check_cooldown: Cooldown
     # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
     iak: IakClient | None = None
     # IAK's price lists, cached in the database; None without IAK credentials, as `iak`.

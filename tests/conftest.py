@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,9 @@ IAK_API_KEY = "test-iak-api-key"
 # Nothing listens on the discard port: a test that forgets to point the bot at the fake
 # IAK gets "unreachable", never the real IAK.
 NO_IAK_URL = "http://127.0.0.1:9"
+# Test bots let one person ask IAK again at once (many tests check in a row as one user);
+# the tests of the cooldown itself give it.
+NO_COOLDOWN = timedelta(0)
 
 
 @pytest.fixture(scope="session")
@@ -132,6 +136,7 @@ def start_bot(
     """Start the bot (settings overrides as keyword arguments); stopped after the test.
 
     `iak_limits` shortens the IAK client's timeouts, so hang tests need not wait 10 s.
+    `check_cooldown` is off unless given (CHECK_COOLDOWN), so tests may ask IAK in a row.
     """
     stack: list[RunningBot] = []
 
@@ -140,6 +145,7 @@ def start_bot(
         iak_limits: CallLimits | None = None,
         clock: Clock | None = None,
         slack_pace_seconds: float = 0.0,
+        check_cooldown: timedelta = NO_COOLDOWN,
         **overrides: Any,
     ) -> RunningBot:
         bot = build_bot(
@@ -148,6 +154,7 @@ def start_bot(
             iak_limits=iak_limits,
             clock=clock,
             slack_pace_seconds=slack_pace_seconds,
+            check_cooldown=check_cooldown,
         )
         server = ServerThread(bot.web).__enter__()
         sender = SlackSender(server.url, SIGNING_SECRET, fake_slack.base_url + "/response")
@@ -174,13 +181,16 @@ def bot_server(
     sqlite_template: Path,
     *,
     iak_limits: CallLimits | None = None,
+    check_cooldown: timedelta = NO_COOLDOWN,
     **overrides: Any,
 ) -> Iterator[RunningBot]:
     """A bot with its own fake Slack and database, served until the block ends."""
     with FakeSlack() as fake:
         overrides.setdefault("database_url", sqlite_copy(sqlite_template, directory))
         settings = bot_settings(fake, directory, **overrides)
-        bot = build_bot(settings, registry=registry, iak_limits=iak_limits)
+        bot = build_bot(
+            settings, registry=registry, iak_limits=iak_limits, check_cooldown=check_cooldown
+        )
         with ServerThread(bot.web) as server:
             sender = SlackSender(server.url, SIGNING_SECRET, fake.base_url + "/response")
             try:

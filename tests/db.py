@@ -67,7 +67,9 @@ def migrate_schema(url: str) -> None:
             # statements with parameters) on an empty schema. What is left is the DDL and
             # Alembic's version row, whose value is written into its statement.
             if not parameters and not statement.lstrip().upper().startswith("SELECT"):
-                ran.append(statement.strip().rstrip(";"))
+                # The record is replayed in one transaction, where an index cannot be built
+                # CONCURRENTLY (bot.store.online_ddl); on an empty schema it need not be.
+                ran.append(statement.strip().rstrip(";").replace(" CONCURRENTLY ", " "))
 
         event.listen(engine, "before_cursor_execute", record)
         migrate(engine)

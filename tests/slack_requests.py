@@ -54,12 +54,14 @@ class SlackSender:
         user_id: str = "U0OPS0001",
         channel_id: str = "C0OPS0001",
         response_key: str = "r1",
+        team_id: str = "T0TEAM",
     ) -> str:
-        """The form body of `/iak <text>` as Slack sends it."""
+        """The form body of `/iak <text>` as Slack sends it (from another workspace, as in a
+        Slack Connect channel, with `team_id`)."""
         return urlencode(
             {
                 "token": "deprecated-verification-token",
-                "team_id": "T0TEAM",
+                "team_id": team_id,
                 "team_domain": "acme",
                 "channel_id": channel_id,
                 "channel_name": "ops",
@@ -90,8 +92,10 @@ class SlackSender:
         message: dict[str, Any] | None = None,
         container: dict[str, Any] | None = None,
         extra: dict[str, Any] | None = None,
+        team_id: str = "T0TEAM",
     ) -> httpx.Response:
-        """Send a `block_actions` payload shaped like Slack's documented example."""
+        """Send a `block_actions` payload shaped like Slack's documented example (clicked by
+        someone of another workspace, as in a Slack Connect channel, with `team_id`)."""
         action: dict[str, Any] = {
             "type": "button",
             "action_id": action_id,
@@ -108,7 +112,7 @@ class SlackSender:
                 "id": user_id,
                 "username": "ops.person",
                 "name": "ops.person",
-                "team_id": "T0TEAM",
+                "team_id": team_id,
             },
             "api_app_id": "A0IAKBOT",
             "token": "deprecated-verification-token",
@@ -120,7 +124,7 @@ class SlackSender:
                 "is_ephemeral": True,
             },
             "trigger_id": "1234.5678.abcdef",
-            "team": {"id": "T0TEAM", "domain": "acme"},
+            "team": {"id": team_id, "domain": "acme"},
             "enterprise": None,
             "is_enterprise_install": False,
             "channel": {"id": channel_id, "name": "ops"},

@@ -9,6 +9,10 @@ from bot.clock import Clock
 # Past this many people remembered, the ones whose period is over are forgotten.
 _PRUNE_AT = 1000
 
+# One live check at IAK (/iak status, /iak balance, Recheck) per person this often: enough
+# to follow a transaction, not to flood IAK.
+CHECK_COOLDOWN = timedelta(seconds=10)
+
 
 class Cooldown:
     """Lets each key (a person, usually) act once per `period`, on the injected clock."""

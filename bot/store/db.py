@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import logging
+from contextlib import nullcontext
+from dataclasses import dataclass
+from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +17,7 @@ from bot.store.connect import POSTGRES_CONNECT_ARGS, POSTGRES_WRITE_TIMEOUTS, sq
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from sqlalchemy.exc import OperationalError
 
 # Alembic is imported where it is used: only `migrate` and the start-up check need it, and
 # the terminal's commands start faster without it.
@@ -21,6 +25,13 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 MIGRATIONS = Path(__file__).with_name("migrations")
+
+# A migration that waits longer than this for a table's lock gives up (and the release
+# phase with it) rather than queue every callback behind its wait; run it again later.
+MIGRATION_LOCK_TIMEOUT_SECONDS = 5.0
+# Two release phases at once must not both migrate (a session lock: Postgres runs each
+# migration in a transaction of its own).
+_MIGRATION_LOCK = 7311400001
 
 
 def create_db_engine(url: str) -> Engine:
@@ -80,6 +91,7 @@ def alembic_config() -> Config:
 
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
+    config.attributes["lock_timeout_ms"] = round(MIGRATION_LOCK_TIMEOUT_SECONDS * 1000)
     return config
 
 
@@ -100,12 +112,58 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def migrate(engine: Engine) -> tuple[str | None, str]:
-    """Create or upgrade the schema to head; safe to run again. Returns (before, after)."""
+class SchemaState(Enum):
+    """Where a database's schema stands against this version of the code."""
+
+    MISSING = "missing"
+    BEHIND = "behind"
+    CURRENT = "current"
+    # at a revision this code does not know: a later release migrated it, and this one was
+    # rolled back to. Migrations only add (nullable or defaulted columns, tables, indexes),
+    # so this code runs on it.
+    AHEAD = "ahead"
+
+
+def schema_state(revision: str | None) -> SchemaState:
+    """How the database's `revision` compares with this code's newest migration."""
+    from alembic.script import ScriptDirectory
+    from alembic.util import CommandError
+
+    if revision is None:
+        return SchemaState.MISSING
+    if revision == head_revision():
+        return SchemaState.CURRENT
+    try:
+        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+    except CommandError:  # "Can't locate revision"
+        return SchemaState.AHEAD
+    return SchemaState.BEHIND
+
+
+@dataclass(frozen=True)
+class Migration:
+    """What `migrate` found and left: the revision before and after, and whether the
+    database was ahead of this code (then nothing was changed)."""
+
+    before: str | None
+    after: str
+    ahead: bool = False
+
+
+class MigrationLockTimeout(Exception):
+    """A migration waited too long for a table's lock (the tables are busy)."""
+
+
+def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS) -> Migration:
+    """Create or upgrade the schema to head; safe to run again. A database ahead of this
+    code (a rollback) is left as it is. On Postgres each migration runs in a transaction
+    of its own, waiting at most `lock_timeout` seconds for any lock."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
+    from sqlalchemy.exc import OperationalError
 
     config = alembic_config()
+    config.attributes["lock_timeout_ms"] = round(lock_timeout * 1000)
     # A migration may rewrite a large table: no statement timeout for it.
     options = {"write": True, "migration": True}
     with engine.connect().execution_options(**options) as connection:
@@ -115,18 +173,50 @@ def migrate(engine: Engine) -> tuple[str | None, str]:
             # keys enforced, that drop would cascade to the rows that point at it (an
             # incident's queued alerts). The pragma only works outside a transaction.
             _foreign_keys(connection, on=False)
+        else:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            connection.commit()
         try:
-            with connection.begin():
-                if not sqlite:
-                    # Two release phases at once must not both migrate.
-                    connection.execute(text("SELECT pg_advisory_xact_lock(7311400001)"))
+            # SQLite keeps every migration in one transaction (its write lock serialises two
+            # `migrate`s); Postgres lets Alembic open one per migration, so that a migration
+            # holds its locks only while it runs and an index can be built CONCURRENTLY.
+            with connection.begin() if sqlite else nullcontext():
                 before = MigrationContext.configure(connection).get_current_revision()
+                if schema_state(before) is SchemaState.AHEAD:
+                    assert before is not None
+                    return Migration(before, before, ahead=True)
+                if not sqlite:
+                    connection.commit()
                 config.attributes["connection"] = connection
-                command.upgrade(config, "head")
+                try:
+                    command.upgrade(config, "head")
+                except OperationalError as exc:
+                    if _is_lock_timeout(exc):
+                        raise MigrationLockTimeout(str(exc.orig).strip().splitlines()[0]) from None
+                    raise
         finally:
             if sqlite:
                 _foreign_keys(connection, on=True)
-    return before, head_revision()
+            else:
+                _unlock(connection)
+    return Migration(before, head_revision())
+
+
+def _unlock(connection: Connection) -> None:
+    """Release the migration lock (a dead connection has released it already)."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        connection.rollback()
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+        connection.commit()
+    except DBAPIError:
+        log.warning("could not release the migration lock; it ends with the session")
+
+
+def _is_lock_timeout(exc: OperationalError) -> bool:
+    """Postgres's "canceling statement due to lock timeout" (SQLSTATE 55P03)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03"
 
 
 def _foreign_keys(connection: Connection, *, on: bool) -> None:
@@ -138,7 +228,8 @@ def _foreign_keys(connection: Connection, *, on: bool) -> None:
 
 def require_migrated(engine: Engine) -> None:
     """Stop with a clear message when the database is unreachable (DatabaseUnreachable), or
-    the schema is missing or behind the code (ConfigError)."""
+    the schema is missing or behind the code (ConfigError). A schema ahead of the code
+    (after a rollback) is fine: this release runs on it."""
     try:
         current = current_revision(engine)
     except Exception as exc:
@@ -147,10 +238,18 @@ def require_migrated(engine: Engine) -> None:
             f"{str(exc).splitlines()[0] if str(exc) else ''}\nCheck DATABASE_URL."
         ) from None
     head = head_revision()
-    if current != head:
-        state = "has no schema yet" if current is None else f"is at schema {current}"
+    state = schema_state(current)
+    if state is SchemaState.AHEAD:
+        log.warning(
+            "the database is at schema %s, newer than this release's %s (a rollback?): "
+            "running on it, as releases only add to the schema",
+            current,
+            head,
+        )
+    elif state is not SchemaState.CURRENT:
+        where = "has no schema yet" if current is None else f"is at schema {current}"
         raise ConfigError(
-            f"The database {display_url(engine.url)} {state}; this version needs {head}.\n"
+            f"The database {display_url(engine.url)} {where}; this version needs {head}.\n"
             "Run `iak-bot migrate` first (on Heroku the release phase runs it)."
         )
 

@@ -177,8 +177,9 @@ transactions = Table(
     # the merchant backend's own time of the top-up, when it sent one
     Column("created_at", UTCDateTime),
     # when it happened: created_at when known, else first_seen_at (what the monitor, the
-    # stats and the pending list judge it by)
-    Column("started_at", UTCDateTime, nullable=False),
+    # stats and the pending list judge it by). The default is for code from before it
+    # existed (a rollback), which inserts none: such a transaction started when first seen.
+    Column("started_at", UTCDateTime, nullable=False, server_default=text("CURRENT_TIMESTAMP")),
     Column("first_seen_at", UTCDateTime, nullable=False),
     Column("changed_at", UTCDateTime, nullable=False),
     Column("final_at", UTCDateTime),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import logging
+import subprocess
+import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -26,6 +28,8 @@ from bot.slack.blocks.access import REFUSED_TEXT
 from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
 from tests.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.fakes.slack import Call, FakeSlack
+from tests.processes import wait_healthy
+from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.messages import answer, visible_text
 
 OPS_USER, OPS_CHANNEL = "U0OPS0001", "C0OPS0001"
@@ -72,8 +76,23 @@ def test_policy_from_settings() -> None:
         _env_file=None, allowed_users=" U1 ,U2,", allowed_channels="C1"
     )
     assert AccessPolicy.from_settings(settings) == AccessPolicy(
-        frozenset({"U1", "U2"}), frozenset({"C1"})
+        frozenset({"U1", "U2"}), frozenset({"C1"}), admins=frozenset({"U1", "U2"})
     )
+
+
+@pytest.mark.parametrize(
+    ("settings", "mutes", "may_not"),
+    [
+        ({"admin_users": "U9, U8", "allowed_users": "U1"}, "U9", "U1"),
+        ({"allowed_users": "U1"}, "U1", "U2"),  # no ADMIN_USERS: the allowed users
+        ({}, "U2", None),  # neither: everyone
+    ],
+)
+def test_who_may_mute(settings: dict[str, str], mutes: str, may_not: str | None) -> None:
+    policy = AccessPolicy.from_settings(Settings(_env_file=None, **settings))  # type: ignore[arg-type]
+    assert policy.allows_muting(mutes)
+    if may_not is not None:
+        assert not policy.allows_muting(may_not)
 
 
 def test_requester_of_each_kind_of_request() -> None:
@@ -88,7 +107,9 @@ def test_requester_of_each_kind_of_request() -> None:
 
 
 def slack_calls_but_locale(fake_slack: FakeSlack) -> list[Call]:
-    return [call for call in fake_slack.calls if call.method != "users.info"]
+    """What the bot asked Slack, but for people's locales and its own workspace (auth.test,
+    asked once whoever makes the first request)."""
+    return [call for call in fake_slack.calls if call.method not in ("users.info", "auth.test")]
 
 
 @dataclass
@@ -99,7 +120,8 @@ class GuardedBot:
 
     def untouched_since(self, iak_calls: int, slack_calls: int) -> None:
         """Neither IAK, nor the database, nor Slack's Web API heard of the request (but for
-        reading the requester's own locale, so that even the refusal is in their language)."""
+        reading the requester's own locale, so that even the refusal is in their language,
+        and the bot's own workspace)."""
         time.sleep(0.05)  # anything spawned would have started by now
         assert len(self.iak.calls) == iak_calls
         assert self.queries == []
@@ -232,6 +254,53 @@ def test_share_stays_open(guarded: GuardedBot) -> None:
     assert "17 · INSUFFICIENT DEPOSIT" in visible_text(shared)
 
 
+# A workspace of another organisation, its people in a Slack Connect channel with ours.
+CONNECTED_TEAM = "T0PARTNER"
+
+
+@pytest.mark.parametrize("text", RESTRICTED)
+def test_commands_from_another_workspace_touch_nothing(guarded: GuardedBot, text: str) -> None:
+    """Listed user, listed channel (a shared one), but the person is someone else's."""
+    running = guarded.running
+    before = len(guarded.iak.calls), len(slack_calls_but_locale(running.fake_slack))
+    response = running.slack.command(text, team_id=CONNECTED_TEAM, response_key="connect")
+    assert_refused(answer(response))
+    guarded.untouched_since(*before)
+
+
+@pytest.mark.parametrize(
+    ("action_id", "value"),
+    [
+        ("recheck_status", "order001"),
+        ("pending_next_page", "2026-11-28T03:00:00+00:00|order001"),
+    ],
+)
+def test_clicks_from_another_workspace_touch_nothing(
+    guarded: GuardedBot, action_id: str, value: str
+) -> None:
+    running = guarded.running
+    before = len(guarded.iak.calls), len(slack_calls_but_locale(running.fake_slack)) + 1
+    key = f"connect-{action_id}"
+    running.slack.action(action_id, value, team_id=CONNECTED_TEAM, response_key=key)
+    (message,) = running.fake_slack.wait_for_response(key)
+    assert message["replace_original"] is False
+    assert_refused(message)
+    guarded.untouched_since(*before)
+
+
+def test_data_waits_for_slack_to_say_which_workspace_is_the_bots(
+    registry: Registry, tmp_path: Path, sqlite_template: Path
+) -> None:
+    """auth.test failing: no data (the request could be anyone's); it is asked again on the
+    next request, and once known it is not asked again."""
+    with bot_server(registry, tmp_path, sqlite_template) as running:
+        running.fake_slack.fail("auth.test", "invalid_auth")
+        assert_refused(answer(running.slack.command("pending")))
+        for text in ("pending", "stats"):
+            assert REFUSED_TEXT not in visible_text(answer(running.slack.command(text)))
+        assert len(running.fake_slack.calls_to("auth.test")) == 2
+
+
 def test_a_home_tab_click_without_a_channel_is_refused_quietly(
     guarded: GuardedBot, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -326,3 +395,44 @@ def test_the_home_tab_obeys_access_control(
         shown = visible_text(open_home(running, user))
     assert ("Open incidents" in shown) is sees_data
     assert ("ask whoever runs this bot" in shown) is not sees_data
+
+
+@pytest.mark.parametrize(
+    ("settings", "warned"),
+    [
+        ({"IAK_ENV": "production"}, True),
+        ({"IAK_ENV": "production", "ALLOWED_CHANNELS": "C0OPS0001"}, False),
+    ],
+)
+def test_production_without_access_lists_is_a_warning_at_start(
+    tmp_path: Path, settings: dict[str, str], warned: bool
+) -> None:
+    with FakeSlack() as fake:
+        port = free_port()
+        env = clean_env(
+            PORT=str(port),
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET="s",
+            SLACK_API_URL=fake.api_url,
+            MONITOR_ENABLED="false",
+            CALLBACK_HEALTH="off",
+            **settings,
+        )
+        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            try:
+                wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
+            finally:
+                process.terminate()
+                process.wait(15)
+    logged = log_path.read_text()
+    assert ("ALLOWED_USERS and ALLOWED_CHANNELS are empty" in logged) is warned
+    assert ("anyone can mute an alert" in logged) is warned

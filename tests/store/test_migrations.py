@@ -12,6 +12,7 @@ from bot.config import ConfigError
 from bot.incidents.model import Acknowledged, ParentState, Rechecked, ThreadReply
 from bot.incidents.repository import IncidentRepository
 from bot.store.db import (
+    Migration,
     alembic_config,
     create_db_engine,
     current_revision,
@@ -26,8 +27,8 @@ def test_migrate_creates_then_does_nothing(empty_database: str) -> None:
     engine = create_db_engine(empty_database)
     with pytest.raises(ConfigError, match="iak-bot migrate"):
         require_migrated(engine)
-    assert migrate(engine) == (None, head_revision())
-    assert migrate(engine) == (head_revision(), head_revision())
+    assert migrate(engine) == Migration(None, head_revision())
+    assert migrate(engine) == Migration(head_revision(), head_revision())
     require_migrated(engine)
     assert current_revision(engine) == head_revision()
     tables = set(inspect(engine).get_table_names())

@@ -75,8 +75,9 @@ def failure_note(error_id: str) -> Message:
 
 
 def recheck_cooldown(wait: timedelta) -> str:
-    """A Recheck pressed again too soon: how long until it works."""
-    return _("You rechecked a moment ago: try again in {duration}.").format(duration=duration(wait))
+    """A check at IAK (a Recheck, a status, the balance) asked for again too soon: how long
+    until it works."""
+    return _("You asked IAK a moment ago: try again in {duration}.").format(duration=duration(wait))
 
 
 def note(text: str) -> Message:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-from datetime import timedelta
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
@@ -18,7 +17,6 @@ from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.text import note, recheck_cooldown
-from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_soon
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.products import ProductAnswers
@@ -72,17 +70,14 @@ class CardActions:
         )
 
 
-# One Recheck per person this often: enough to follow a transaction, not to flood IAK.
-RECHECK_COOLDOWN = timedelta(seconds=10)
-
-
 class StatusActions:
     """The Recheck button on a status card."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
         self.checks = LiveChecks(services)
-        self.cooldown = Cooldown(services.clock, RECHECK_COOLDOWN)
+        # shared with /iak status and /iak balance
+        self.cooldown = services.check_cooldown
 
     async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Ack the click, ask IAK again (prepaid or postpaid, as the button says), and replace

@@ -28,7 +28,7 @@ from bot.slack.blocks.cards import (
 )
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_balance_message, checking_message
-from bot.slack.blocks.text import Message, truncate
+from bot.slack.blocks.text import Message, note, recheck_cooldown, truncate
 from bot.slack.interactions import ack_ephemeral, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.products import ProductAnswers
@@ -180,8 +180,8 @@ class IakCommand:
         )
         # Checked before the subcommand even reads its arguments: a refused request
         # reaches neither IAK nor the database.
-        if name.lower() in RESTRICTED and not self.guard.admits(
-            Requester(call.user_id, call.channel_id or None), what=f"/iak {name.lower()}"
+        if name.lower() in RESTRICTED and not await self.guard.admits(
+            Requester.of(command), what=f"/iak {name.lower()}"
         ):
             await ack_ephemeral(ack, access_refused())
             return
@@ -255,6 +255,8 @@ class IakCommand:
         if iak is None:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
             return
+        if await self._cooling_down(call):
+            return
         if line is Line.POSTPAID:
             await ack_ephemeral(call.ack, checking_message(ref_id, iak.postpaid_endpoint))
             answer_later(
@@ -280,6 +282,8 @@ class IakCommand:
         if iak is None:
             await ack_ephemeral(call.ack, not_configured_message(self.services.settings))
             return
+        if await self._cooling_down(call):
+            return
         await ack_ephemeral(call.ack, checking_balance_message(iak.endpoint))
         answer_later(
             self.services.background,
@@ -287,6 +291,15 @@ class IakCommand:
             self.checks.deliver_balance(iak, call.respond),
             what="balance card",
         )
+
+    async def _cooling_down(self, call: Invocation) -> bool:
+        """Whether this person asked IAK too recently (a status, the balance or a Recheck
+        within CHECK_COOLDOWN); if so they are told when they can ask again."""
+        wait = self.services.check_cooldown.wait_left(call.user_id)
+        if wait is None:
+            return False
+        await ack_ephemeral(call.ack, note(recheck_cooldown(wait)))
+        return True
 
     async def product(self, call: Invocation) -> None:
         """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""

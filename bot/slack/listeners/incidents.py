@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident, IncidentKind
 from bot.services import Services
-from bot.slack.access import AccessGuard
+from bot.slack.access import AccessGuard, AccessPolicy, AlertPermissions
 from bot.slack.alerts.common import wib, wib_day
 from bot.slack.alerts.render import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION
 from bot.slack.blocks.markup import md, mention
@@ -41,6 +41,9 @@ class IncidentActions:
         self.services = services
         self.alerting = alerting
         self.cooldown = Cooldown(services.clock, RECHECK_NOW_COOLDOWN)
+        self.permissions = AlertPermissions(
+            AccessPolicy.from_settings(services.settings), services.incidents.get
+        )
 
     async def acknowledge(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
         """Acknowledge: recorded, told in the thread, shown on the parent."""
@@ -63,6 +66,9 @@ class IncidentActions:
 
     async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, __ = _value(body)
+        if (refusal := await self.permissions.refusal(body, incident_id, mute=False)) is not None:
+            await _tell(respond, refusal)
+            return
         user = _user(body)
         now = self.services.clock.now()
         before = await asyncio.to_thread(
@@ -87,6 +93,9 @@ class IncidentActions:
 
     async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, choice = _value(body)
+        if (refusal := await self.permissions.refusal(body, incident_id, mute=True)) is not None:
+            await _tell(respond, refusal)
+            return
         minutes, __, scope = choice.partition(":")
         now = self.services.clock.now()
         until = (
@@ -120,6 +129,9 @@ class IncidentActions:
 
     async def _recheck(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, __ = _value(body)
+        if (refusal := await self.permissions.refusal(body, incident_id, mute=False)) is not None:
+            await _tell(respond, refusal)
+            return
         incident = await asyncio.to_thread(self.services.incidents.get, incident_id)
         if await self._closed(incident, respond):
             return

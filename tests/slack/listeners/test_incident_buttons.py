@@ -6,6 +6,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from sqlalchemy import text
+
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, IakReply, transaction
@@ -176,6 +178,99 @@ def test_buttons_refuse_people_outside_the_allowed_lists(
     assert "only show transaction details" in told["text"]
     time.sleep(0.2)
     assert bot.bot.services.incidents.open_incidents()[0].acknowledged_by is None
+
+
+def click_in(
+    bot: RunningBot, channel: str, action_id: str, value: str, *, key: str, **options: Any
+) -> None:
+    """A click on an alert's button as it would come from `channel`."""
+    container = {"type": "message", "message_ts": "1.1", "channel_id": channel}
+    bot.slack.action(
+        action_id,
+        value,
+        channel_id=channel,
+        response_key=key,
+        container={**container, "is_ephemeral": False},
+        **options,
+    )
+
+
+def mutes_recorded(bot: RunningBot) -> int:
+    with bot.bot.services.database.engine.connect() as connection:
+        return int(connection.scalar(text("SELECT count(*) FROM mutes")) or 0)
+
+
+def test_only_admins_mute_and_everyone_allowed_acknowledges(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    bot, _, ts = spike(
+        monitored, fake_slack, database_url=database_url, admin_users=["U0LEAD", "U0HEAD"]
+    )
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    incidents = bot.bot.services.incidents
+    for n, choice in enumerate(("60", "1440:all")):
+        click(bot, "incident_mute", f"{incident_id}:{choice}", select=True, key=f"no{n}")
+        (told,) = fake_slack.wait_for_response(f"no{n}")
+        assert "Only the bot's admins can mute" in told["text"]
+        assert told["response_type"] == "ephemeral"
+    incident = incidents.get(int(incident_id))
+    assert incident is not None and incident.muted_until is None and incident.muted_by is None
+    assert mutes_recorded(bot) == 0  # nor the rc's future incidents
+    click(bot, "incident_ack", incident_id, key="ack")
+    wait_until(lambda: incidents.open_incidents()[0].acknowledged_by == "U0OPS0001")
+    click(bot, "incident_mute", f"{incident_id}:1440:all", select=True, user="U0LEAD", key="yes")
+    (told,) = fake_slack.wait_for_response("yes")
+    assert "any new incident of rc 102" in told["text"]
+    assert incidents.open_incidents()[0].muted_by == "U0LEAD"
+    assert mutes_recorded(bot) == 1
+    wait_until(lambda: "by <@U0LEAD>" in text_of(latest_parent(fake_slack, ts)))
+
+
+def test_a_click_acts_only_on_an_incident_of_the_channel_it_came_from(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    bot, _, _ = spike(monitored, fake_slack, database_url=database_url)
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    elsewhere = "C0ELSEWHERE"
+    click_in(bot, elsewhere, "incident_ack", incident_id, key="ack")
+    click_in(bot, elsewhere, "incident_recheck", incident_id, key="recheck")
+    click_in(bot, elsewhere, "incident_mute", "", key="mute", extra=mute_option(incident_id))
+    for key in ("ack", "recheck", "mute"):
+        (told,) = fake_slack.wait_for_response(key)
+        assert "acts only on the alert it belongs to" in told["text"]
+    time.sleep(0.2)
+    incident = bot.bot.services.incidents.open_incidents()[0]
+    assert incident.acknowledged_by is None and incident.muted_until is None
+    assert mutes_recorded(bot) == 0
+
+
+def test_clicks_from_another_workspace_change_nothing(
+    monitored: Callable[..., RunningBot], fake_slack: FakeSlack, database_url: str
+) -> None:
+    """In a Slack Connect channel, the other organisation's people see the alert too."""
+    bot, _, _ = spike(monitored, fake_slack, database_url=database_url)
+    incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
+    click_in(bot, OPS, "incident_ack", incident_id, key="ack", team_id="T0PARTNER")
+    click_in(
+        bot, OPS, "incident_mute", "", key="mute", extra=mute_option(incident_id), team_id="T0X"
+    )
+    for key in ("ack", "mute"):
+        (told,) = fake_slack.wait_for_response(key)
+        assert "only show transaction details" in told["text"]
+    time.sleep(0.2)
+    incident = bot.bot.services.incidents.open_incidents()[0]
+    assert incident.acknowledged_by is None and incident.muted_until is None
+
+
+def mute_option(incident_id: str) -> dict[str, Any]:
+    """The "mute 24 h, new incidents too" option, as a select's click carries it."""
+    return {
+        "type": "static_select",
+        "selected_option": {
+            "value": f"{incident_id}:1440:all",
+            "text": {"type": "plain_text", "text": "x"},
+        },
+    }
 
 
 def test_opening_the_home_tab_publishes_the_dashboard(

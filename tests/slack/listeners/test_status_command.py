@@ -20,6 +20,7 @@ import pytest
 from bot.iak.client import CallLimits
 from bot.registry import Registry
 from bot.slack.blocks import limits
+from bot.slack.cooldown import CHECK_COOLDOWN
 from tests.conftest import (
     IAK_API_KEY,
     IAK_USERNAME,
@@ -393,8 +394,10 @@ def test_a_crowd_past_the_cap_is_told_the_bot_is_busy_not_that_iak_failed(
     assert len(fake_iak.calls) == 2
 
 
-def test_a_recheck_button_cannot_be_turned_into_a_flood(status_bot: StatusBot) -> None:
-    running, fake_iak = status_bot.running, status_bot.iak
+def test_a_recheck_button_cannot_be_turned_into_a_flood(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    running = start_bot(iak_base_url=fake_iak.url, check_cooldown=CHECK_COOLDOWN)
     fake_iak.add(transaction("flood1", "pending"))
     for n in range(5):
         running.slack.action("recheck_status", "flood1", user_id="U0CLICKER", response_key=f"f{n}")
@@ -425,3 +428,26 @@ def test_outside_text_in_a_card_never_becomes_a_link_or_a_channel(status_bot: St
     mrkdwn = [item for item in text_objects(card["blocks"]) if item["type"] == "mrkdwn"]
     assert mrkdwn
     assert all(item.get("verbatim") is True for item in mrkdwn), mrkdwn
+
+
+def test_status_balance_and_recheck_share_one_cooldown_per_person(
+    start_bot: Callable[..., RunningBot], fake_iak: FakeIak
+) -> None:
+    """One person cannot hold every slot at IAK by typing instead of clicking."""
+    running = start_bot(iak_base_url=fake_iak.url, check_cooldown=CHECK_COOLDOWN)
+    for ref_id in ("cool1", "cool2"):
+        fake_iak.add(transaction(ref_id, "pending"))
+    first = answer(running.slack.command("status cool1", user_id="U0TYPIST", response_key="s1"))
+    assert "Checking cool1" in visible_text(first)
+    running.fake_slack.wait_for_response("s1")
+    for text in ("status cool2", "balance", "status pp bill1"):
+        refused = visible_text(answer(running.slack.command(text, user_id="U0TYPIST")))
+        assert "You asked IAK a moment ago: try again in" in refused
+    running.slack.action("recheck_status", "cool1", user_id="U0TYPIST", response_key="re")
+    (recheck,) = running.fake_slack.wait_for_response("re")
+    assert "try again in" in visible_text(recheck)
+    assert len(fake_iak.calls) == 1  # cool1's first check, nothing since
+    # another person is not held back by this one
+    other = answer(running.slack.command("balance", user_id="U0OTHER", response_key="b"))
+    assert "try again" not in visible_text(other)
+    running.fake_slack.wait_for_response("b")

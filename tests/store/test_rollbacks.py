@@ -1,0 +1,303 @@
+"""Releases that can roll back: a release's code runs on the next release's schema.
+
+The schema only grows (nullable or defaulted columns, tables, indexes), `migrate` on a
+database ahead of the code changes nothing and says so, `serve` starts on it, and a
+migration gives up on a busy table instead of queueing every callback behind it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import threading
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from alembic import command
+from alembic.operations import Operations
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event, inspect, select, text
+
+from bot.store.db import (
+    MigrationLockTimeout,
+    alembic_config,
+    create_db_engine,
+    current_revision,
+    head_revision,
+    migrate,
+)
+from bot.store.online_ddl import create_index_concurrently, drop_index_concurrently
+from bot.store.schema import transactions
+from tests.conftest import SIGNING_SECRET
+from tests.fakes.slack import FakeSlack
+from tests.processes import wait_healthy
+from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.intake import INGEST_TOKEN, topup_answer
+
+# A revision no release of this code knows: the next release's.
+FUTURE = "0999"
+
+Columns = dict[str, dict[str, dict[str, Any]]]
+
+
+def _upgrade(engine: Engine, revision: str) -> None:
+    config = alembic_config()
+    with engine.connect().execution_options(write=True) as connection, connection.begin():
+        config.attributes["connection"] = connection
+        command.upgrade(config, revision)
+
+
+def _columns(engine: Engine) -> Columns:
+    found = inspect(engine)
+    return {
+        table: {column["name"]: column for column in found.get_columns(table)}
+        for table in found.get_table_names()
+        if table != "alembic_version"
+    }
+
+
+def _revisions() -> list[str]:
+    """Every migration, oldest first."""
+    script = ScriptDirectory.from_config(alembic_config())
+    return [revision.revision for revision in reversed(list(script.walk_revisions()))]
+
+
+def test_code_of_any_earlier_release_never_misses_a_column_it_does_not_know(
+    empty_database: str,
+) -> None:
+    """What code of revision R inserts names only R's columns: every column added after R
+    must take a value of its own (nullable, or with a server default)."""
+    engine = create_db_engine(empty_database)
+    seen: dict[str, Columns] = {}
+    for revision in _revisions():
+        _upgrade(engine, revision)
+        seen[revision] = _columns(engine)
+    newest = seen[head_revision()]
+    missing = [
+        f"{table}.{name} (unknown before {revision})"
+        for revision, earlier in seen.items()
+        for table, columns in newest.items()
+        if table in earlier
+        for name, column in columns.items()
+        if name not in earlier[table]
+        and not column["nullable"]
+        and column.get("default") is None
+        and column.get("autoincrement") is not True
+    ]
+    engine.dispose()
+    assert sorted(set(missing)) == []
+
+
+def test_code_from_before_0007_inserts_a_transaction_into_the_newest_schema(
+    database_url: str,
+) -> None:
+    """The insert code from before started_at existed ran, with only its own columns."""
+    engine = create_db_engine(database_url)
+    at = datetime(2026, 12, 7, 3, 0, tzinfo=UTC)
+    before = datetime.now(UTC)
+    with engine.begin() as connection:
+        connection.execute(
+            transactions.insert().values(
+                ref_id="old-code-1",
+                outcome="pending",
+                status=0,
+                rc="39",
+                product_code="xld25000",
+                customer_id="0817777215",
+                source="ingest",
+                first_seen_at=at,
+                changed_at=at,
+            )
+        )
+    with engine.connect() as connection:
+        row = connection.execute(
+            select(transactions.c.started_at, transactions.c.line).where(
+                transactions.c.ref_id == "old-code-1"
+            )
+        ).one()
+    engine.dispose()
+    # It started when it was inserted, which is when that code first saw it.
+    assert before.replace(microsecond=0) <= row.started_at <= datetime.now(UTC)
+    assert row.line == "prepaid"
+
+
+def _stamp_future(url: str) -> None:
+    """What the next release's `migrate` leaves: a new column, and its revision."""
+    engine = create_db_engine(url)
+    with engine.begin() as connection:
+        connection.execute(text("ALTER TABLE transactions ADD COLUMN next_release_note TEXT"))
+        connection.execute(text("UPDATE alembic_version SET version_num = :v"), {"v": FUTURE})
+    engine.dispose()
+
+
+def test_a_rolled_back_release_migrates_nothing_and_serves_on_the_newer_schema(
+    database_url: str, tmp_path: Path
+) -> None:
+    _stamp_future(database_url)
+    env = clean_env(DATABASE_URL=database_url)
+    migrated = iak_bot("migrate", cwd=tmp_path, env=env)
+    assert migrated.returncode == 0, migrated.stderr
+    assert FUTURE in migrated.stdout and "newer" in migrated.stdout
+    assert "Traceback" not in migrated.stderr
+    engine = create_db_engine(database_url)
+    assert current_revision(engine) == FUTURE
+    engine.dispose()
+
+    with FakeSlack() as fake:
+        port = free_port()
+        env.update(
+            PORT=str(port),
+            SLACK_BOT_TOKEN="xoxb-test",
+            SLACK_SIGNING_SECRET=SIGNING_SECRET,
+            SLACK_API_URL=fake.api_url,
+            MONITOR_ENABLED="false",
+            INGEST_TOKEN=INGEST_TOKEN,
+        )
+        log_path = tmp_path / "serve.log"
+        with log_path.open("w") as log:
+            process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "serve"],
+                cwd=tmp_path,
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
+            url = f"http://127.0.0.1:{port}"
+            try:
+                wait_healthy(url, process, log_path)
+                stored = httpx.post(
+                    url + "/transactions",
+                    json=topup_answer("after-rollback"),
+                    headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+                    timeout=10,
+                )
+            finally:
+                process.terminate()
+                process.wait(15)
+    assert stored.status_code == 200, log_path.read_text()
+    assert "newer than this release" in log_path.read_text()
+    engine = create_db_engine(database_url)
+    with engine.connect() as connection:
+        outcome = connection.scalar(
+            select(transactions.c.outcome).where(transactions.c.ref_id == "after-rollback")
+        )
+    engine.dispose()
+    assert outcome == "pending"
+
+
+@pytest.fixture
+def postgres_only(empty_database: str) -> str:
+    if not empty_database.startswith("postgresql"):
+        pytest.skip("lock timeouts and concurrent index builds are Postgres's")
+    return empty_database
+
+
+def test_a_migration_gives_up_on_a_busy_table_instead_of_queueing_writes_behind_it(
+    postgres_only: str,
+) -> None:
+    engine = create_db_engine(postgres_only)
+    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
+    assert previous is not None and isinstance(previous.down_revision, str)
+    _upgrade(engine, previous.down_revision)
+    # A long report holds a read lock on transactions; the newest migration alters it.
+    reader = engine.connect()
+    reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
+    outcome: list[BaseException | None] = []
+
+    def run() -> None:
+        try:
+            migrate(engine, lock_timeout=0.3)
+            outcome.append(None)
+        except BaseException as exc:  # handed to the test's thread
+            outcome.append(exc)
+
+    started = time.monotonic()
+    thread = threading.Thread(target=run)
+    thread.start()
+    thread.join(10)
+    waited = time.monotonic() - started
+    reader.rollback()
+    reader.close()
+    thread.join(10)
+    assert waited < 5
+    assert len(outcome) == 1 and isinstance(outcome[0], MigrationLockTimeout)
+    assert current_revision(engine) == previous.down_revision
+    # Once the table is free, the same migration goes through.
+    migrate(engine, lock_timeout=0.3)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_indexes_on_large_tables_are_built_without_blocking_writes(postgres_only: str) -> None:
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    statements: list[str] = []
+    event.listen(
+        engine,
+        "before_cursor_execute",
+        lambda *args: statements.append(str(args[2]).strip().upper()),
+    )
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        connection.commit()
+        with Operations.context(context):
+            create_index_concurrently("ix_transactions_tr_id", "transactions", ["tr_id"])
+            # Running it again (a migration retried after a failure) is harmless.
+            create_index_concurrently("ix_transactions_tr_id", "transactions", ["tr_id"])
+    built = [s for s in statements if s.startswith("CREATE INDEX")]
+    assert built == ["CREATE INDEX CONCURRENTLY IX_TRANSACTIONS_TR_ID ON TRANSACTIONS (TR_ID)"]
+    with engine.connect() as connection:
+        valid = connection.scalar(
+            text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = 'ix_transactions_tr_id'"
+            )
+        )
+        assert valid is True
+        context = MigrationContext.configure(connection)
+        connection.commit()
+        with Operations.context(context):
+            drop_index_concurrently("ix_transactions_tr_id", "transactions")
+    assert any(s.startswith("DROP INDEX CONCURRENTLY") for s in statements)
+    assert "ix_transactions_tr_id" not in {
+        index["name"] for index in inspect(engine).get_indexes("transactions")
+    }
+    engine.dispose()
+
+
+def test_an_index_build_interrupted_on_postgres_is_rebuilt(postgres_only: str) -> None:
+    """A concurrent build that failed leaves an invalid index; a retry replaces it."""
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    admin = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(
+            text(
+                "INSERT INTO price_lists (line, base_url, attempted_at) VALUES "
+                "('prepaid', 'a', now()), ('postpaid', 'a', now())"
+            )
+        )
+        with pytest.raises(Exception, match="could not create unique index"):
+            connection.execute(
+                text("CREATE UNIQUE INDEX CONCURRENTLY ix_price_lists_x ON price_lists (base_url)")
+            )
+        connection.execute(text("DELETE FROM price_lists WHERE line = 'postpaid'"))
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        connection.commit()
+        with Operations.context(context):
+            create_index_concurrently("ix_price_lists_x", "price_lists", ["base_url"], unique=True)
+        valid = connection.scalar(
+            text(
+                "SELECT i.indisvalid FROM pg_index i JOIN pg_class c ON c.oid = i.indexrelid "
+                "WHERE c.relname = 'ix_price_lists_x'"
+            )
+        )
+    admin.dispose()
+    engine.dispose()
+    assert valid is True
