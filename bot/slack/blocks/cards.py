@@ -11,7 +11,9 @@ from bot.registry import (
     Matches,
     Provenance,
     Registry,
+    Resend,
     ResponseCode,
+    Sold,
     Status,
     Table,
     Unknown,
@@ -50,6 +52,57 @@ STATUS_WORDS = {
     Status.FAILED: N_("Failed"),
     Status.PENDING: N_("Pending"),
     Status.SUCCESS_OR_FAILED: N_("Success/Failed"),
+}
+# What the request that got a code sold or paid, per line (see `Sold`).
+SOLD_SENTENCES = {
+    Line.PREPAID: {
+        Sold.YES: N_("It was sold."),
+        Sold.NO: N_("Nothing was sold."),
+        Sold.UNKNOWN: N_("Whether it was sold is unknown: it may still land."),
+    },
+    Line.POSTPAID: {
+        Sold.YES: N_("It was paid."),
+        Sold.NO: N_("Nothing was paid."),
+        Sold.UNKNOWN: N_("Whether it was paid is unknown: it may still go through."),
+    },
+}
+# What sending it again means, per line (see `Resend`): the one sentence a card says about it.
+RESEND_SENTENCES = {
+    Line.PREPAID: {
+        Resend.SAME_REF_ID: N_(
+            "Send it again only with the same ref_id (IAK answers a ref_id it knows with that "
+            "transaction, so it cannot sell twice), and only those not refunded or cancelled "
+            "meanwhile."
+        ),
+        Resend.NEW_REF_ID: N_(
+            "Selling it again is a new sale: a new ref_id (the same one only returns this "
+            "answer), and only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.NEVER: N_("Do not send it again, under any ref_id."),
+        Resend.WAIT: N_(
+            "Do not send it again yet, and never under a new ref_id: recheck it with "
+            "`/iak status <ref_id>` (the same ref_id) until it ends."
+        ),
+    },
+    Line.POSTPAID: {
+        Resend.SAME_REF_ID: N_(
+            "Send the same request again (the same ref_id; for a payment, the same tr_id), "
+            "and only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.NEW_REF_ID: N_(
+            "Paying it again starts over: a new inquiry with a new ref_id, then pay its "
+            "tr_id; only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.PAY_TR_ID: N_(
+            "Pay the inquiry's tr_id if the customer still wants it: no new inquiry, so no "
+            "new ref_id."
+        ),
+        Resend.NEVER: N_("Do not pay it again, under any ref_id."),
+        Resend.WAIT: N_(
+            "Do not pay again or make a new inquiry yet: check its status with "
+            "`/iak status pp <ref_id>` until it ends."
+        ),
+    },
 }
 # Codes that mean "this product": their cards point at the product's price-list entry.
 PRODUCT_CODES = frozenset({"20", "106"})
@@ -106,6 +159,15 @@ def homonym_note(homonym: ResponseCode) -> str:
     )
 
 
+def resend_sentence(code: ResponseCode) -> str:
+    """What the code says was sold (paid) and what sending it again means, from its facts."""
+    line = code.table.line
+    sold = _(SOLD_SENTENCES[line][code.sold])
+    # Prepaid has no tr_id to pay; the registry refuses that pairing (resend_rule_offences).
+    resend = RESEND_SENTENCES[line].get(code.resend) or RESEND_SENTENCES[line][Resend.NEVER]
+    return f"{sold} {_(resend)}"
+
+
 def remediation_blocks(code: ResponseCode) -> list[Block]:
     """The body of a remediation card: status, what to do, IAK's own solution (no header)."""
     badges = [status_badge(code.status)]
@@ -116,7 +178,12 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
     if code.table is Table.HTTP:
         blocks.append(section(code.description))
     what_to_do = _("What to do: {action}").format(action=code.action.label)
-    blocks.append(section(f"*{what_to_do}* ({code.owner.label})\n{code.translated_advice}"))
+    blocks.append(
+        section(
+            f"*{what_to_do}* ({code.owner.label})\n*{resend_sentence(code)}*\n"
+            f"{code.translated_advice}"
+        )
+    )
     blocks.append(section(md("*{}*\n>{}", _("IAK's solution"), code.solution)))
     provenance = provenance_note(code)
     if provenance:
@@ -174,7 +241,7 @@ def remediation_card(
         title=code.title,
         status=status_word(code.status),
         action=code.action.label,
-        advice=code.translated_advice,
+        advice=f"{resend_sentence(code)} {code.translated_advice}",
     )
     if homonym is not None:
         text = f"{text} ({homonym_note(homonym)}.)"
