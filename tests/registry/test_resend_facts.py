@@ -15,12 +15,20 @@ from bot.registry import (
     Registry,
     Resend,
     ResponseCode,
+    SeenAs,
     Sold,
     Status,
     Table,
     resend_rule_offences,
 )
-from bot.slack.blocks.cards import RESEND_SENTENCES, SOLD_SENTENCES, remediation_card
+from bot.slack.blocks.cards import (
+    RESEND_SENTENCES,
+    SOLD_SENTENCES,
+    refused_check_advice,
+    remediation_blocks,
+    remediation_card,
+    status_badge,
+)
 from tests.support.messages import visible_text
 
 LANGUAGES: tuple[Language, ...] = ("en", "id")
@@ -104,3 +112,32 @@ def test_the_sentences_differ_by_line_and_language(registry: Registry) -> None:
     assert postpaid_42 is not None and postpaid_42.table is Table.POSTPAID
     assert "Pay the inquiry's tr_id" in card_text(postpaid_42, "en")
     assert "tr_id" in card_text(postpaid_42, "id")
+
+
+@pytest.mark.parametrize("lang", LANGUAGES)
+def test_every_card_seen_on_a_refused_check_is_about_the_check(
+    registry: Registry, lang: Language
+) -> None:
+    """Whatever the code, a refused check shows no outcome badge and no resend advice of the
+    code's own: only that the outcome is unknown and the check needs fixing."""
+    wrong: list[str] = []
+    for code in registry:
+        line = code.table.line
+        with language(lang):
+            blocks = remediation_blocks(code, seen=SeenAs.REFUSED_CHECK)
+            badge = status_badge(code.status)
+            advice = " ".join(refused_check_advice(line).split())
+            own_advice = " ".join(code.translated_advice.split())
+        text = " ".join(visible_text({"text": "", "blocks": blocks}).split())
+        if badge in text:
+            wrong.append(f"{code.key}: shows {badge}")
+        if advice not in text:
+            wrong.append(f"{code.key}: no refused-check advice")
+        if own_advice in text:
+            wrong.append(f"{code.key}: shows its own advice")
+        for key, sentence in sentences(lang, dict(RESEND_SENTENCES[line])).items():
+            if sentence in text:
+                wrong.append(f"{code.key}: says {key}")
+        if code.solution not in text:
+            wrong.append(f"{code.key}: IAK's solution missing")
+    assert wrong == []

@@ -9,10 +9,12 @@ from bot.i18n import N_, _
 from bot.registry import (
     Line,
     Matches,
+    Owner,
     Provenance,
     Registry,
     Resend,
     ResponseCode,
+    SeenAs,
     Sold,
     Status,
     Table,
@@ -40,6 +42,7 @@ STATUS_EMOJI = {
     Status.SUCCESS_OR_FAILED: ":grey_question:",
 }
 STOPS_SALES = ":rotating_light:"
+CHECK_REFUSED = ":no_entry_sign:"
 TABLE_NAMES = {
     Table.HTTP: N_("HTTP"),
     Table.PREPAID: N_("Prepaid"),
@@ -168,8 +171,14 @@ def resend_sentence(code: ResponseCode) -> str:
     return f"{sold} {_(resend)}"
 
 
-def remediation_blocks(code: ResponseCode) -> list[Block]:
-    """The body of a remediation card: status, what to do, IAK's own solution (no header)."""
+def remediation_blocks(code: ResponseCode, *, seen: SeenAs = SeenAs.ANSWER) -> list[Block]:
+    """The body of a remediation card: status, what to do, IAK's own solution (no header).
+
+    `seen`: whether the code is the transaction's own answer, or the bot's check-status
+    being refused, which says nothing of the transaction: then the card is about the check.
+    """
+    if seen is SeenAs.REFUSED_CHECK:
+        return _refused_check_blocks(code)
     badges = [status_badge(code.status)]
     if code.stops_sales:
         badges.append(STOPS_SALES + " *" + _("Stops all sales") + "*")
@@ -185,6 +194,43 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
         )
     )
     blocks.append(section(md("*{}*\n>{}", _("IAK's solution"), code.solution)))
+    provenance = provenance_note(code)
+    if provenance:
+        blocks.append(context(provenance))
+    return blocks
+
+
+def refused_check_action() -> str:
+    """What to do about a refused check, in a few words (the fallback text's)."""
+    return _("Fix the check and recheck")
+
+
+def refused_check_advice(line: Line) -> str:
+    """What a refused check means for the transaction: nothing; so touch nothing, fix the check."""
+    if line is Line.POSTPAID:
+        return _(
+            "IAK refused the bot's check, so this says nothing about the bill payment: whether "
+            "it was paid is unknown. Do not refund it, pay it again or make a new inquiry. Fix "
+            "the check (the environment in IAK_ENV, the bot's key, or the ref_id) and recheck."
+        )
+    return _(
+        "IAK refused the bot's check, so this says nothing about the transaction: its outcome "
+        "is unknown. Do not refund it or send it again, under any ref_id. Fix the check (the "
+        "environment in IAK_ENV, the bot's key, or the ref_id) and recheck."
+    )
+
+
+def _refused_check_blocks(code: ResponseCode) -> list[Block]:
+    badges = [
+        f"{CHECK_REFUSED} *" + _("Check refused") + "*",
+        _("Who acts: *{owner}*").format(owner=Owner.US.label),
+    ]
+    what_to_do = _("What to do: {action}").format(action=refused_check_action())
+    blocks: list[Block] = [
+        context("   ".join(badges)),
+        section(f"*{what_to_do}* ({Owner.US.label})\n*{refused_check_advice(code.table.line)}*"),
+        section(md("*{}*\n>{}", _("IAK's solution"), code.solution)),
+    ]
     provenance = provenance_note(code)
     if provenance:
         blocks.append(context(provenance))

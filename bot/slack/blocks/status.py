@@ -32,8 +32,13 @@ from bot.iak.models import (
 from bot.iak.products import product_key
 from bot.masking import mask_customer_id, mask_name, mask_serial
 from bot.outcomes import Outcome, Source
-from bot.registry import Line, Registry, ResponseCode, Table, line_named
-from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
+from bot.registry import Line, Registry, ResponseCode, SeenAs, Table, line_named
+from bot.slack.blocks.cards import (
+    PRODUCT_CODES,
+    STOPS_SALES,
+    refused_check_action,
+    remediation_blocks,
+)
 from bot.slack.blocks.markup import Mrkdwn, date, join, link, md
 from bot.slack.blocks.text import (
     Block,
@@ -185,8 +190,9 @@ def status_card(
         assert transaction is not None
         blocks.append(fields(*_fields(transaction, check.outcome)))
     code = _remediation_code(check.answer, registry, has_status=_has_status(transaction))
+    seen = SeenAs.REFUSED_CHECK if check.refused else SeenAs.ANSWER
     if code is not None:
-        blocks.extend(_remediation_section(code))
+        blocks.extend(_remediation_section(code, seen))
     if history is not None:
         blocks.append(_history_block(history))
     elements = _status_buttons(
@@ -197,7 +203,7 @@ def status_card(
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
     blocks.append(context(_asked(check.answer)))
-    return message(_status_text(check, code, customer_id), blocks)
+    return message(_status_text(check, code, seen, customer_id), blocks)
 
 
 def postpaid_status_card(
@@ -236,8 +242,9 @@ def postpaid_status_card(
         if money:
             blocks.append(context(money))
     code = _remediation_code(check.answer, registry, has_status=_has_status(bill))
+    seen = SeenAs.REFUSED_CHECK if check.refused else SeenAs.ANSWER
     if code is not None:
-        blocks.extend(_remediation_section(code))
+        blocks.extend(_remediation_section(code, seen))
     elements = _status_buttons(
         RecheckTarget(check.ref_id, Line.POSTPAID) if recheck else None,
         code,
@@ -262,7 +269,7 @@ def postpaid_status_card(
             )
         )
     if code is not None:
-        parts.append(_("What to do: {action}.").format(action=code.action.label))
+        parts.append(_("What to do: {action}.").format(action=_action(code, seen)))
     return message(" ".join(parts), blocks)
 
 
@@ -340,7 +347,12 @@ def balance_card(
     return message(text, blocks)
 
 
-def _remediation_section(code: ResponseCode) -> list[Block]:
+def _action(code: ResponseCode, seen: SeenAs) -> str:
+    """The card's "what to do" in a few words: about the check when it was refused."""
+    return refused_check_action() if seen is SeenAs.REFUSED_CHECK else code.action.label
+
+
+def _remediation_section(code: ResponseCode, seen: SeenAs = SeenAs.ANSWER) -> list[Block]:
     if code.table is Table.POSTPAID:
         title = _("From IAK's postpaid response-code table: {title}")
     else:
@@ -348,7 +360,7 @@ def _remediation_section(code: ResponseCode) -> list[Block]:
     return [
         divider(),
         section("*" + title.format(title=code.title) + "*"),
-        *remediation_blocks(code),
+        *remediation_blocks(code, seen=seen),
     ]
 
 
@@ -701,7 +713,9 @@ def _asked(answer: Answer) -> str:
     )
 
 
-def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str | None) -> str:
+def _status_text(
+    check: StatusCheck, code: ResponseCode | None, seen: SeenAs, customer_id: str | None
+) -> str:
     """The plain-text fallback: notifications and screen readers get the gist."""
     parts = [f"{check.ref_id}: {_(OUTCOME_WORDS[check.outcome])}."]
     transaction = check.transaction
@@ -716,7 +730,7 @@ def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str
             )
         )
     if code is not None:
-        parts.append(_("What to do: {action}.").format(action=code.action.label))
+        parts.append(_("What to do: {action}.").format(action=_action(code, seen)))
     return " ".join(parts)
 
 
