@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+from babel.dates import format_date
 from babel.numbers import format_decimal
 
 from bot.i18n import N_, _, babel_locale, ngettext
@@ -39,7 +40,8 @@ from bot.slack.blocks.cards import (
     refused_check_action,
     remediation_blocks,
 )
-from bot.slack.blocks.markup import Mrkdwn, date, join, link, md
+from bot.slack.blocks.markup import Mrkdwn, join, link, md
+from bot.slack.blocks.markup import date as slack_date
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -238,7 +240,7 @@ def postpaid_status_card(
     if describes:
         assert bill is not None
         blocks.append(fields(*_bill_fields(bill)))
-        money = _bill_money(bill)
+        money = _bill_money(bill, paid=check.outcome is PostpaidOutcome.SUCCESS)
         if money:
             blocks.append(context(money))
     code = _remediation_code(check.answer, registry, has_status=_has_status(bill))
@@ -401,7 +403,7 @@ def _bill_fields(bill: PostpaidBill) -> list[Mrkdwn]:
         (_("Product"), bill.product_code or "—"),
         (_("Customer"), mask_customer_id(customer_id)),
         (_("Bill name"), mask_name(bill.bill_name)),
-        (_("Period"), bill.period or "—"),
+        (_("Period"), bill_period(bill.period)),
         (_("Nominal"), rupiah(bill.nominal)),
         (_("Admin fee"), rupiah(bill.admin)),
         (_("Price"), rupiah(bill.price)),
@@ -426,19 +428,60 @@ def _field(label: str, value: str) -> Mrkdwn:
     return md("*{}*\n{}", label, value)
 
 
-def _bill_money(bill: PostpaidBill) -> str | None:
-    """What the payment took from the deposit, and when IAK says it happened."""
+def _bill_money(bill: PostpaidBill, *, paid: bool) -> str | None:
+    """What the payment took from the deposit, or would cost when IAK does not say it was
+    paid (status 1), and when IAK says it happened."""
     parts = []
     if bill.selling_price is not None:
-        parts.append(
-            _("Taken from the deposit: {amount}").format(amount=rupiah(bill.selling_price))
-        )
+        amount = rupiah(bill.selling_price)
+        if paid:
+            parts.append(_("Taken from the deposit: {amount}").format(amount=amount))
+        else:
+            parts.append(_("Would cost: {amount}").format(amount=amount))
     if bill.balance is not None:
-        parts.append(_("deposit after: {balance}").format(balance=rupiah(bill.balance)))
+        if paid:
+            parts.append(_("deposit after: {balance}").format(balance=rupiah(bill.balance)))
+        else:
+            parts.append(_("deposit: {balance}").format(balance=rupiah(bill.balance)))
     when = _iak_time(bill.datetime)
     if when:
         parts.append(_("IAK's time: {when}").format(when=when))
     return " · ".join(parts) or None
+
+
+# IAK's bill period: `202103` for one month, `201405,201407` for the first and last of several.
+_PERIOD = re.compile(r"^(\d{4})(\d{2})(?:,(\d{4})(\d{2}))?$")
+MAX_MONTHS_LISTED = 6
+
+
+def bill_period(period: str | None) -> str:
+    """IAK's period as months with their count (`May 2014, Jun 2014, Jul 2014 (3 months)`),
+    in the reader's language; anything else as IAK sent it."""
+    if not period:
+        return "—"
+    found = _PERIOD.match(period.replace(" ", ""))
+    if not found:
+        return truncate(period, 60)
+    first_year, first_month, last_year, last_month = found.groups()
+    first = (int(first_year), int(first_month))
+    last = (int(last_year), int(last_month)) if last_year else first
+    if not (1 <= first[1] <= 12 and 1 <= last[1] <= 12) or last < first:
+        return truncate(period, 60)
+    count = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
+    months = [
+        date(first[0] + (first[1] - 1 + step) // 12, (first[1] - 1 + step) % 12 + 1, 1)
+        for step in range(count)
+    ]
+
+    def month(day: date) -> str:
+        return format_date(day, "MMM y", locale=babel_locale())
+
+    if count <= MAX_MONTHS_LISTED:
+        listed = ", ".join(month(day) for day in months)
+    else:
+        listed = f"{month(months[0])} – {month(months[-1])}"
+    counted = ngettext("{count} month", "{count} months", count).format(count=count)
+    return f"{listed} ({counted})"
 
 
 def _iak_time(value: str | None) -> str | None:
@@ -460,11 +503,13 @@ def _describes_transaction(check: StatusCheck) -> bool:
 
 def _fields(transaction: TransactionData, outcome: Outcome) -> list[Mrkdwn]:
     customer_id = transaction.customer_id
+    # IAK took the price only for a sale that succeeded; otherwise it is what it would cost.
+    sold = outcome is Outcome.SUCCESS
     values = [
         (_("Product"), transaction.product_code or "—"),
         (_("Customer"), mask_customer_id(customer_id)),
-        (_("Price"), rupiah(transaction.price)),
-        (_("Deposit after"), rupiah(transaction.balance)),
+        (_("Taken from the deposit") if sold else _("Would cost"), rupiah(transaction.price)),
+        (_("Deposit after") if sold else _("Deposit"), rupiah(transaction.balance)),
         (_("IAK tr_id"), transaction.tr_id or "—"),
     ]
     if outcome is Outcome.SUCCESS and transaction.sn:
@@ -753,4 +798,4 @@ def _utc(moment: datetime) -> datetime:
 def _when(moment: datetime) -> Mrkdwn:
     """Slack shows the date in each reader's time zone; the fallback (and terminal) in UTC."""
     utc = _utc(moment)
-    return date(utc, "{date_short_pretty} {time}", utc.strftime("%Y-%m-%d %H:%M UTC"))
+    return slack_date(utc, "{date_short_pretty} {time}", utc.strftime("%Y-%m-%d %H:%M UTC"))
