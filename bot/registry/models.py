@@ -179,7 +179,7 @@ class ResponseCode(BaseModel):
     stops_sales: bool
     sold: Sold
     resend: Resend
-    advice: str = Field(min_length=1, max_length=400)
+    advice: str = Field(min_length=1, max_length=500)
     links: tuple[Link, ...] = ()
     # Postpaid rows whose number is also a prepaid code: does it mean the same there? A
     # judgement (prepaid 17 INSUFFICIENT DEPOSIT and postpaid 17 BALANCE NOT ENOUGH are the

@@ -621,7 +621,7 @@ def _problem(
         check = _(
             "Check `IAK_USERNAME` (the account's registered phone number) and `IAK_API_KEY`: "
             "the key must belong to the environment in `IAK_ENV` (now `{environment}`, "
-            "{base_url}); the development key does not work in production, nor the reverse."
+            "{base_url}): IAK gives a development key and a separate production key."
         ).format(environment=endpoint.environment, base_url=endpoint.base_url)
         return f"{STOPS_SALES} *{title}* ({wrong})\n{about} {check}{unknown}"
     if rc == "102":
