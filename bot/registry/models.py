@@ -161,6 +161,11 @@ class Link(BaseModel):
     title: str = Field(min_length=1, max_length=60)
     url: str = Field(pattern=r"^https://\S+$", max_length=300)
 
+    @property
+    def label(self) -> str:
+        """The title in the current language (extracted from the registry like the advice)."""
+        return _(self.title)
+
 
 class ResponseCode(BaseModel):
     """One row of IAK's response-code tables plus our remediation judgement."""
@@ -229,7 +234,9 @@ class ResponseCode(BaseModel):
                 return _("HTTP OTHER · any status but 200 and 400")
             return f"HTTP {self.code} · {self.http_reason}"
         if self.table is Table.POSTPAID:
-            return f"Postpaid {self.code} · {self.description}"
+            return _("Postpaid {code} · {description}").format(
+                code=self.code, description=self.description
+            )
         return f"{self.code} · {self.description}"
 
 

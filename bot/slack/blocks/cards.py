@@ -266,7 +266,7 @@ def remediation_card(
             )
         )
     elements = [
-        link_button(link.title, link.url, f"link_{index}") for index, link in enumerate(code.links)
+        link_button(link.label, link.url, f"link_{index}") for index, link in enumerate(code.links)
     ]
     if shareable and shared_by is None:
         # The key names the row in both tables ("17", "postpaid 11"): the click finds it again.

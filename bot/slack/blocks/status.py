@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
-from babel.dates import format_date
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.i18n import N_, _, babel_locale, ngettext
@@ -308,7 +308,7 @@ def balance_card(
             blocks.append(
                 actions(
                     *(
-                        link_button(link.title, link.url, f"link_{index}")
+                        link_button(link.label, link.url, f"link_{index}")
                         for index, link in enumerate(deposit.links)
                     ),
                     block_id="deposit_links",
@@ -328,7 +328,7 @@ def balance_card(
         if code is not None:
             blocks.extend(_remediation_section(code))
             links = [
-                link_button(link.title, link.url, f"link_{index}")
+                link_button(link.label, link.url, f"link_{index}")
                 for index, link in enumerate(code.links)
             ]
             if links:
@@ -379,7 +379,7 @@ def _status_buttons(
         )
     if code is not None:
         elements += [
-            link_button(link.title, link.url, f"link_{index}")
+            link_button(link.label, link.url, f"link_{index}")
             for index, link in enumerate(code.links)
         ]
     return elements
@@ -485,11 +485,16 @@ def bill_period(period: str | None) -> str:
 
 
 def _iak_time(value: str | None) -> str | None:
-    """IAK's YmdHis (`20180803171608`) as `2018-08-03 17:16:08`; anything else as sent."""
+    """IAK's YmdHis in WIB (`20180803171608`) as `3 Aug 2018 17:16:08 WIB`, in the reader's
+    language; anything else as sent."""
     if not value:
         return None
     if len(value) == 14 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}"
+        try:
+            moment = datetime.strptime(value, "%Y%m%d%H%M%S")
+        except ValueError:
+            return truncate(value, 40)
+        return format_datetime(moment, "d MMM y HH:mm:ss", locale=babel_locale()) + " WIB"
     return truncate(value, 40)
 
 

@@ -100,7 +100,7 @@ CASES = [
             "1609626",
             "response_code 00 · PAYMENT SUCCESS",
             "Taken from the deposit: Rp133.510",
-            "IAK's time: 2018-08-03 17:16:08",
+            "IAK's time: 3 Aug 2018 17:16:08 WIB",
             "From IAK's postpaid response-code table: Postpaid 00",
             "Nothing to do",
         ),
@@ -324,3 +324,4 @@ def test_a_paid_bill_shows_what_was_taken_in_the_readers_language(
     shown = visible_text(card)
     assert "Dipotong dari deposit: Rp133.510" in shown
     assert "Mar 2021 (1 bulan)" in shown
+    assert "3 Agu 2018 17:16:08 WIB" in shown  # IAK's time, in the reader's language and zone
