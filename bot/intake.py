@@ -281,6 +281,15 @@ class Intake:
             bill = PostpaidBill.model_validate(data)
         except ValidationError as exc:
             raise IntakeError(400, "postpaid answer: " + _explain(exc)) from None
+        if bill.is_inquiry_answer:
+            # Stored as a success it would read as a paid bill, and the payment that may
+            # never follow would go unnoticed; the payment's own answer is what to store.
+            raise IntakeError(
+                400,
+                "postpaid answer: response_code 00 without status or noref is an inquiry's "
+                "answer, not a payment: nothing was paid, so nothing is stored; forward the "
+                "payment's answer (or its check-status)",
+            )
         now = self.clock.now()
         if created_at is None and bill.datetime is not None:
             created_at = _iak_time(bill.datetime, now)

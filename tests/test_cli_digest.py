@@ -22,10 +22,10 @@ from tests.transactions import record_all, seen
 # The digest of the seeded day as the terminal shows it: Slack's markup undone.
 TERMINAL_FIGURES = (
     "Daily digest · Thu 3 Dec 2026\n=============================",
-    "36 transactions · success rate 64.7 % (7-day average 100.0 %, ▼ 35.3 pts)",
+    "36 transactions · success rate 64.7% (7-day average 100.0%, ▼ 35.3 pts)",
     "✅ Success\n22\n❌ Failed\n12\n⏳ Pending\n2",
     "Top failure codes · 12 failures\n• 14 · INCORRECT DESTINATION NUMBER — 8 · Fix the input:",
-    "• tsel10 — 4 of 10 failed (40.0 %)\n• xld25000 — 5 of 22 failed (22.7 %)",
+    "• tsel10 — 4 of 10 failed (40.0%)\n• xld25000 — 5 of 22 failed (22.7%)",
     "3 opened · 1 resolved · median time to acknowledge 7 min (2 of 3 acknowledged)",
 )
 

@@ -12,7 +12,7 @@ def test_the_terminal_card_is_in_bot_language(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     printed = " ".join(result.stdout.split())
     assert printed.startswith("17 · INSUFFICIENT DEPOSIT")
-    assert "Yang harus dilakukan: Isi ulang deposit (kita)" in printed
+    assert "Yang harus dilakukan: Isi ulang deposit (tim kita)" in printed
     assert "Solusi dari IAK" in printed
     # IAK's own words stay as IAK wrote them
     assert "Your current deposit is lower than the product_price you want to buy." in printed

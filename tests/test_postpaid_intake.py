@@ -143,3 +143,17 @@ def test_the_openapi_page_documents_the_postpaid_body(bot: RunningBot) -> None:
         postpaid["properties"]
     )
     assert "YmdHis" in postpaid["properties"]["datetime"]["description"]
+
+
+def test_an_inquirys_answer_is_never_stored_as_a_payment(bot: RunningBot) -> None:
+    """IAK answers a successful inquiry with 00 too (PAYMENT / INQUIRY SUCCESS): without a
+    status or the biller's noref, nothing says the bill was paid."""
+    inquiry = postpaid_answer(
+        "inq001", message="INQUIRY SUCCESS", noref=None, datetime=None, balance=None
+    )
+    response = ingest(bot, inquiry)
+    assert response.status_code == 400
+    assert "inquiry" in response.json()["error"]
+    assert bot.bot.services.database.transactions.get("inq001") is None
+    # The payment's answer, with the biller's noref, is one.
+    assert ingest(bot, postpaid_answer("inq001")).json()["outcome"] == "success"

@@ -457,6 +457,13 @@ class PostpaidBill(BaseModel):
         """The biller's reference number."""
         return self.noref
 
+    @property
+    def is_inquiry_answer(self) -> bool:
+        """A successful inquiry's answer, not a payment's: 00 (PAYMENT / INQUIRY SUCCESS)
+        with no `status` and no `noref`, the biller's proof of payment. IAK has the bill's
+        details, and nothing was paid."""
+        return self.response_code == "00" and self.status is None and not self.noref
+
     def outcome(self, registry: Registry, source: Source = Source.STATUS_CHECK) -> PostpaidOutcome:
         """Status wins, as on prepaid; without one, the response code's postpaid meaning.
 

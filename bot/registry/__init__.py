@@ -10,7 +10,20 @@ from bot.registry.lookup import (
     line_named,
     normalize_rc,
 )
-from bot.registry.models import Action, Line, Link, Owner, Provenance, ResponseCode, Status, Table
+from bot.registry.models import (
+    Action,
+    Line,
+    Link,
+    Owner,
+    Provenance,
+    Resend,
+    ResponseCode,
+    SeenAs,
+    Sold,
+    Status,
+    Table,
+    resend_rule_offences,
+)
 
 __all__ = [
     "Action",
@@ -23,10 +36,14 @@ __all__ = [
     "Owner",
     "Provenance",
     "Registry",
+    "Resend",
     "ResponseCode",
+    "SeenAs",
+    "Sold",
     "Status",
     "Table",
     "Unknown",
     "line_named",
     "normalize_rc",
+    "resend_rule_offences",
 ]

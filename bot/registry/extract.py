@@ -1,4 +1,5 @@
-"""A Babel extractor for the registry: our advice on each code, to translate like any text.
+"""A Babel extractor for the registry: our advice on each code and the titles of its links,
+to translate like any text.
 
 IAK's own fields (description, solution) are not extracted: they stay as IAK wrote them.
 Babel calls `extract_advice` for `bot/registry/codes.yaml` (see babel.cfg).
@@ -21,7 +22,8 @@ def extract_advice(
     comment_tags: Collection[str],
     options: Mapping[str, Any],
 ) -> Iterator[Extracted]:
-    """Every row's `advice`, single-spaced as the registry loads it, with the row it is for."""
+    """Every row's `advice`, single-spaced as the registry loads it, and its links' titles,
+    with the row they are for."""
     root = yaml.compose(fileobj.read().decode("utf-8"))
     if not isinstance(root, yaml.MappingNode):
         return
@@ -37,3 +39,10 @@ def extract_advice(
             code = fields["code"].value if "code" in fields else ""
             text = " ".join(str(advice.value).split())
             yield advice.start_mark.line + 1, None, text, [f"advice on {table} code {code}"]
+            links = fields.get("links")
+            if isinstance(links, yaml.SequenceNode):
+                for link in links.value:
+                    title = {k.value: v for k, v in link.value}.get("title")
+                    if title is not None:
+                        comment = [f"link button on {table} code {code}"]
+                        yield title.start_mark.line + 1, None, str(title.value), comment

@@ -95,6 +95,64 @@ class Owner(StrEnum):
 _OWNER_LABELS = {Owner.US: N_("us"), Owner.CUSTOMER: N_("the customer"), Owner.IAK: N_("IAK")}
 
 
+class Sold(StrEnum):
+    """Whether the request that got this code sold (prepaid) or paid (postpaid) anything."""
+
+    YES = "yes"
+    NO = "no"
+    # The code alone cannot say (pending, undefined, a timeout): the original may still land.
+    UNKNOWN = "unknown"
+
+
+class Resend(StrEnum):
+    """What sending the transaction again means after this code."""
+
+    # Prepaid IAK answers a ref_id it knows with that transaction: it cannot sell twice.
+    # Postpaid: the same request again (its ref_id, or for a payment the inquiry's tr_id).
+    SAME_REF_ID = "same_ref_id"
+    # A new sale (prepaid) or a new inquiry (postpaid): only once the original is known
+    # to have failed.
+    NEW_REF_ID = "new_ref_id"
+    # Postpaid: the bill is unpaid and its inquiry still stands: pay that inquiry's tr_id.
+    PAY_TR_ID = "pay_tr_id"
+    # Nothing to send again: done, or nothing we can sell or pay.
+    NEVER = "never"
+    # Not until the outcome is known: recheck it instead.
+    WAIT = "wait"
+
+
+class SeenAs(StrEnum):
+    """Where a card's code was seen: which request IAK answered with it."""
+
+    # The transaction's own answer: a sale, an inquiry, a payment (or a check that found it).
+    ANSWER = "answer"
+    # The bot's check-status was refused (06 not found, 102, 204…): says nothing of the sale.
+    REFUSED_CHECK = "refused_check"
+
+
+def resend_rule_offences(code: ResponseCode) -> list[str]:
+    """Why this code's resend facts could sell or pay twice (empty when they cannot)."""
+    offences: list[str] = []
+    postpaid = code.table is Table.POSTPAID
+    if code.status is Status.PENDING and code.sold is not Sold.UNKNOWN:
+        offences.append(f"{code.key}: pending, yet sold is {code.sold.value}")
+    if (code.status is Status.PENDING or code.sold is Sold.UNKNOWN) and code.resend in (
+        Resend.NEW_REF_ID,
+        Resend.PAY_TR_ID,
+    ):
+        offences.append(f"{code.key}: may still land, yet resend is {code.resend.value}")
+    if postpaid and code.sold is Sold.UNKNOWN and code.resend is Resend.SAME_REF_ID:
+        # A postpaid ref_id is refused when reused, and a tr_id paid again may pay twice.
+        offences.append(f"{code.key}: postpaid and sold unknown, yet resend is same_ref_id")
+    if code.sold is Sold.YES and code.resend is not Resend.NEVER:
+        offences.append(f"{code.key}: sold, yet resend is {code.resend.value}")
+    if code.resend is Resend.PAY_TR_ID and not postpaid:
+        offences.append(f"{code.key}: only postpaid payments name a tr_id")
+    if code.status is Status.SUCCESS and code.sold is not Sold.YES:
+        offences.append(f"{code.key}: success, yet sold is {code.sold.value}")
+    return offences
+
+
 class Link(BaseModel):
     """An IAK page a solution names."""
 
@@ -102,6 +160,11 @@ class Link(BaseModel):
 
     title: str = Field(min_length=1, max_length=60)
     url: str = Field(pattern=r"^https://\S+$", max_length=300)
+
+    @property
+    def label(self) -> str:
+        """The title in the current language (extracted from the registry like the advice)."""
+        return _(self.title)
 
 
 class ResponseCode(BaseModel):
@@ -119,7 +182,9 @@ class ResponseCode(BaseModel):
     action: Action
     owner: Owner
     stops_sales: bool
-    advice: str = Field(min_length=1, max_length=400)
+    sold: Sold
+    resend: Resend
+    advice: str = Field(min_length=1, max_length=500)
     links: tuple[Link, ...] = ()
     # Postpaid rows whose number is also a prepaid code: does it mean the same there? A
     # judgement (prepaid 17 INSUFFICIENT DEPOSIT and postpaid 17 BALANCE NOT ENOUGH are the
@@ -169,7 +234,9 @@ class ResponseCode(BaseModel):
                 return _("HTTP OTHER · any status but 200 and 400")
             return f"HTTP {self.code} · {self.http_reason}"
         if self.table is Table.POSTPAID:
-            return f"Postpaid {self.code} · {self.description}"
+            return _("Postpaid {code} · {description}").format(
+                code=self.code, description=self.description
+            )
         return f"{self.code} · {self.description}"
 
 

@@ -20,7 +20,7 @@ def test_an_alert_and_its_thread_are_posted_in_bot_language(
     clock.advance(minutes=16)
     ts = parent_ts(fake_slack)
     parent = text_of(parents(fake_slack)[0])
-    assert "1 top-up terlalu lama menunggu" in parent
+    assert "1 top-up terlalu lama pending" in parent
     assert "Jangan refund atau kirim ulang dulu" in parent
     assert "Tangani" in parent and "Cek ulang sekarang" in parent  # the buttons
     assert "pending too long" not in parent
@@ -32,4 +32,4 @@ def test_an_alert_and_its_thread_are_posted_in_bot_language(
     assert "Perbaiki input" in thread[0]  # what to do about rc 14, in Indonesian
     assert thread[-1].startswith("Selesai setelah")
     edited = text_of(fake_slack.calls_to("chat.update")[-1])
-    assert "Selesai: 1 top-up yang lama menunggu sudah tuntas" in edited
+    assert "Selesai: 1 top-up yang lama pending sudah tuntas" in edited

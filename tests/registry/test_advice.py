@@ -61,49 +61,100 @@ def test_http_400_sends_again_with_the_same_ref_id_after_fixing_the_request(
     assert text.index("fix the request") < text.index("send it again with the same ref_id")
 
 
-def test_202_first_checks_whether_the_number_already_got_that_denomination_today(
-    registry: Registry,
-) -> None:
+def test_http_400_defers_to_the_card_of_the_rc_in_its_body(registry: Registry) -> None:
+    """A 400 whose data.rc is 14, 16 or 203 is a wrong number: those cards say a new ref_id."""
+    text = card(registry, "400")
+    assert "If data.rc names a code, that code's card decides" in text
+    assert "14, 16 and 203 mean a wrong number, sold only with a new ref_id once fixed" in text
+    assert text.index("that code's card decides") < text.index("Otherwise read data.error_details")
+
+
+def test_202_finds_the_earlier_sale_which_may_be_pending_or_failed(registry: Registry) -> None:
     text = card(registry, "202")
-    check = text.index("First check whether it did")
-    assert "already got this denomination today" in text
-    assert "one per number per denomination per day" in text
-    assert "backend resend under a new ref_id" in text
-    assert check < text.index("Only for a genuine second purchase") < text.index("API settings")
+    assert "already had a transaction of this denomination today" in text
+    assert "Find the earlier one (/iak find <customer number>) before anything" in text
+    assert "succeeded, the customer has it; pending, wait for it; failed, sell again" in text
+    assert "failed, sell again with a new ref_id, tomorrow if IAK still refuses" in text
+    assert "then the customer has it, do not sell again" not in text
+    assert "removes IAK's only guard against our backend sending a sale twice" in text
 
 
-def test_207_first_checks_whether_the_number_already_had_a_transaction_today(
+def test_207_finds_the_earlier_transaction_and_names_what_the_restriction_guards(
     registry: Registry,
 ) -> None:
     text = card(registry, "207")
-    check = text.index("First check whether it already got what the customer wanted")
     assert "already had a transaction today, of any product" in text
-    assert "backend resend under a new ref_id" in text
-    assert check < text.index("Only for a genuine second purchase") < text.index("high restriction")
+    assert "Find the earlier one (/iak find <customer number>) before anything" in text
+    assert "pending, wait for it" in text
+    assert "the stricter of IAK's two guards against our backend sending a sale twice" in text
 
 
-def test_17_says_which_sales_fail_and_how_iak_takes_a_deposit_top_up(registry: Registry) -> None:
-    text = card(registry, "17")
-    # IAK's solution: the deposit is lower than the price of the product being bought
-    assert "Sales priced above the deposit left fail" in text
-    assert "cheaper ones may still pass" in text
-    # platform/topup-deposit.md and faq.md
-    assert "bank transfer of the exact Transfer Amount (no rounding)" in text
-    assert "the Transfer Note as remark" in text
-    assert "no top-up by API" in text
-    assert "payments after 21:00 WIB are credited the next day" in text
-    assert "[IAK deposit top-up] https://iak.id/webapp/deposit/topup" in text
-    assert "sell the failed ones again with new ref_ids" in text
+def test_17_says_which_sales_fail_and_iaks_deposit_rules(registry: Registry) -> None:
+    for key in ("17", "postpaid 17"):
+        text = card(registry, key)
+        # platform/topup-deposit.md: the nominal rules, and how to pay
+        assert "at least Rp100.000, in multiples of Rp100.000" in text, key
+        assert "at most Rp1.000.000 per top-up unless IAK grants free input" in text, key
+        assert "the exact Transfer Amount" in text, key
+        assert "no top-up by API" in text, key
+        # faq.md: top-ups are processed 07.00 AM - 09.00 PM, later ones the next day
+        assert "IAK credits top-ups 07:00-21:00 WIB, later ones the next day" in text, key
+        # one deposit page for both tables, the one IAK's documentation names
+        assert "[IAK deposit top-up] https://iak.id/webapp/deposit/topup" in text, key
+        assert "Selling it again is a new sale" in text or "Paying it again starts over" in text
+        assert "only for those not refunded or cancelled meanwhile" in text, key
+    assert "Sales priced above the deposit left fail" in card(registry, "17")
+    assert "cheaper ones may still pass" in card(registry, "17")
 
 
-def test_301_is_for_us_to_act_on_not_the_customer(registry: Registry) -> None:
+def test_301_is_for_us_to_act_on_and_claims_nothing_iak_does_not_say(registry: Registry) -> None:
     code = registry.rc("301")
     assert code is not None
     assert code.owner is Owner.US
     text = shown(code)
     assert "Who acts: us" in text
-    assert "at most 3 times a day per tr_id" in text
-    assert "never buy another one (a new ref_id)" in text
+    assert "3 times" not in text  # IAK's table gives no number
+    assert "succeeded" not in text  # nor does it say the eSIM sale succeeded
+    assert "This code says nothing of the eSIM sale itself" in text
+    assert "never buy another eSIM for it" in text
+
+
+def test_00_does_not_send_ops_to_a_card_that_masks_the_serial(registry: Registry) -> None:
+    text = card(registry, "00")
+    assert "from the status card" not in text
+    assert "give them the serial number (SN; for PLN, the token) exactly as IAK sent it" in text
+    assert "cards mask it" in text
+
+
+def test_143_says_the_sale_itself_is_unaffected(registry: Registry) -> None:
+    text = card(registry, "143")
+    assert "IAK refused the inquiry, not a sale, and the sale itself is unaffected" in text
+
+
+@pytest.mark.parametrize("key", ["203", "21", "18", "19"])
+def test_a_wrong_number_card_names_the_ref_id_to_sell_with(registry: Registry, key: str) -> None:
+    assert "Selling it again is a new sale: a new ref_id" in card(registry, key)
+
+
+@pytest.mark.parametrize(
+    "key", ["17", "20", "102", "107", "110", "117", "118", "204", "205", "400"]
+)
+def test_sending_again_after_an_outage_is_only_for_those_not_refunded_or_cancelled(
+    registry: Registry, key: str
+) -> None:
+    text = card(registry, key)
+    assert "only those not refunded or cancelled meanwhile" in text or (
+        "only for those not refunded or cancelled meanwhile" in text
+    )
+
+
+def test_the_key_advice_claims_only_that_iaks_keys_differ(registry: Registry) -> None:
+    for key in ("204", "postpaid 100"):
+        text = card(registry, key)
+        assert "does not work in production" not in text, key
+        assert "fails in production" not in text, key
+    assert "a development key and a separate production key" in card(registry, "204")
+    assert "development and production keys differ" in card(registry, "postpaid 100")
 
 
 def test_117_stops_all_sales_like_205(registry: Registry) -> None:
@@ -129,13 +180,15 @@ def test_a_refusal_of_the_bots_own_check_is_about_the_bot_not_the_shop(
     assert "Stops all sales" in text
 
 
-def test_postpaid_11_checks_whether_the_bill_was_already_paid_under_that_ref_id(
+def test_postpaid_11_waits_for_a_bill_in_process_and_pays_one_not_paid(
     registry: Registry,
 ) -> None:
     text = card(registry, "postpaid 11")
     assert "postpaid refuses a reused ref_id instead of treating it as a status check" in text
-    first = text.index("First check that ref_id's status: the bill may already be paid")
-    assert first < text.index("Only if it is not, make the inquiry again with a new ref_id")
+    first = text.index("Check that ref_id first (/iak status pp <ref_id>")
+    assert first < text.index("in process, wait; not paid, pay its inquiry's tr_id")
+    assert text.index("not paid, pay") < text.index("only if failed, make the inquiry again")
+    assert "Only if it is not" not in text
 
 
 def test_postpaid_05_is_pending_whatever_its_solution_says(registry: Registry) -> None:
@@ -150,3 +203,4 @@ def test_postpaid_109_names_the_pln_cut_off_hours(registry: Registry) -> None:
     text = card(registry, "postpaid 109")
     assert "PLN bills cannot be paid from 23:00 to 01:00 WIB" in text
     assert "not an outage" in text
+    assert "other products are not affected" not in text  # IAK's docs do not say so

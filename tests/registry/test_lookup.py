@@ -231,7 +231,8 @@ def test_the_data_file_is_validated(tmp_path: Path) -> None:
     bad.write_text(
         "codes:\n"
         "- {code: '17', table: prepaid, description: X, status: Failed, solution: Y,\n"
-        "   action: panic, owner: us, stops_sales: true, advice: Z}\n",
+        "   action: panic, owner: us, stops_sales: true,"
+        " sold: 'no', resend: new_ref_id, advice: Z}\n",
         "utf-8",
     )
     with pytest.raises(ValidationError, match="action"):
@@ -239,7 +240,8 @@ def test_the_data_file_is_validated(tmp_path: Path) -> None:
     duplicate = tmp_path / "dup.yaml"
     row = (
         "- {code: '17', table: prepaid, description: X, status: Failed, solution: Y,"
-        " action: retry_now, owner: us, stops_sales: true, advice: Z}\n"
+        " action: retry_now, owner: us, stops_sales: true,"
+        " sold: 'no', resend: new_ref_id, advice: Z}\n"
     )
     duplicate.write_text("codes:\n" + row + row, "utf-8")
     with pytest.raises(ValidationError, match="appears twice"):
@@ -249,11 +251,13 @@ def test_the_data_file_is_validated(tmp_path: Path) -> None:
 def test_a_number_in_both_tables_must_say_whether_it_means_the_same(tmp_path: Path) -> None:
     prepaid = (
         "- {code: '17', table: prepaid, description: X, status: Failed, solution: Y,"
-        " action: top_up_deposit, owner: us, stops_sales: true, advice: Z}\n"
+        " action: top_up_deposit, owner: us, stops_sales: true,"
+        " sold: 'no', resend: new_ref_id, advice: Z}\n"
     )
     postpaid = (
         "- {code: '17', table: postpaid, source: reference, description: X, status: Failed,"
-        " solution: Y, action: top_up_deposit, owner: us, stops_sales: true, advice: Z"
+        " solution: Y, action: top_up_deposit, owner: us, stops_sales: true,"
+        " sold: 'no', resend: new_ref_id, advice: Z"
     )
     unjudged = tmp_path / "unjudged.yaml"
     unjudged.write_text("codes:\n" + prepaid + postpaid + "}\n", "utf-8")

@@ -90,7 +90,7 @@ def seed_day(engine: Engine, registry: Registry) -> None:
 # What a person reads in the digest of the seeded day ("bal" is one more success).
 SEEDED_FIGURES = (
     DIGEST_HEADER,
-    "*36* transactions · success rate *64.7 %* (7-day average 100.0 %, ▼ 35.3 pts)",
+    "*36* transactions · success rate *64.7%* (7-day average 100.0%, ▼ 35.3 pts)",
     "Success\n*22*",
     "Failed\n*12*",
     "Pending\n*2*",
@@ -98,7 +98,7 @@ SEEDED_FIGURES = (
     "*14 · INCORRECT DESTINATION NUMBER* — *8* · _Fix the input_",
     "*17 · INSUFFICIENT DEPOSIT* :rotating_light: — *4* · _Top up the deposit_",
     "*Worst products* (at least 10 transactions)",
-    "• `tsel10` — 4 of 10 failed (40.0 %)\n• `xld25000` — 5 of 22 failed (22.7 %)",
+    "• `tsel10` — 4 of 10 failed (40.0%)\n• `xld25000` — 5 of 22 failed (22.7%)",
     "2 of that day's transactions are still not final; 2 pending in all",
     "Spent Rp550.000 on that day's successful sales",
     "balance Rp2.100.000 (reported 3 Dec 23:50 WIB)",

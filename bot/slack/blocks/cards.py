@@ -9,9 +9,13 @@ from bot.i18n import N_, _
 from bot.registry import (
     Line,
     Matches,
+    Owner,
     Provenance,
     Registry,
+    Resend,
     ResponseCode,
+    SeenAs,
+    Sold,
     Status,
     Table,
     Unknown,
@@ -38,6 +42,7 @@ STATUS_EMOJI = {
     Status.SUCCESS_OR_FAILED: ":grey_question:",
 }
 STOPS_SALES = ":rotating_light:"
+CHECK_REFUSED = ":no_entry_sign:"
 TABLE_NAMES = {
     Table.HTTP: N_("HTTP"),
     Table.PREPAID: N_("Prepaid"),
@@ -50,6 +55,57 @@ STATUS_WORDS = {
     Status.FAILED: N_("Failed"),
     Status.PENDING: N_("Pending"),
     Status.SUCCESS_OR_FAILED: N_("Success/Failed"),
+}
+# What the request that got a code sold or paid, per line (see `Sold`).
+SOLD_SENTENCES = {
+    Line.PREPAID: {
+        Sold.YES: N_("It was sold."),
+        Sold.NO: N_("Nothing was sold."),
+        Sold.UNKNOWN: N_("Whether it was sold is unknown: it may still land."),
+    },
+    Line.POSTPAID: {
+        Sold.YES: N_("It was paid."),
+        Sold.NO: N_("Nothing was paid."),
+        Sold.UNKNOWN: N_("Whether it was paid is unknown: it may still go through."),
+    },
+}
+# What sending it again means, per line (see `Resend`): the one sentence a card says about it.
+RESEND_SENTENCES = {
+    Line.PREPAID: {
+        Resend.SAME_REF_ID: N_(
+            "Send it again only with the same ref_id (IAK answers a ref_id it knows with that "
+            "transaction, so it cannot sell twice), and only those not refunded or cancelled "
+            "meanwhile."
+        ),
+        Resend.NEW_REF_ID: N_(
+            "Selling it again is a new sale: a new ref_id (the same one only returns this "
+            "answer), and only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.NEVER: N_("Do not send it again, under any ref_id."),
+        Resend.WAIT: N_(
+            "Do not send it again yet, and never under a new ref_id: recheck it with "
+            "`/iak status <ref_id>` (the same ref_id) until it ends."
+        ),
+    },
+    Line.POSTPAID: {
+        Resend.SAME_REF_ID: N_(
+            "Send the same request again (the same ref_id; for a payment, the same tr_id), "
+            "and only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.NEW_REF_ID: N_(
+            "Paying it again starts over: a new inquiry with a new ref_id, then pay its "
+            "tr_id; only for those not refunded or cancelled meanwhile."
+        ),
+        Resend.PAY_TR_ID: N_(
+            "Pay the inquiry's tr_id if the customer still wants it: no new inquiry, so no "
+            "new ref_id."
+        ),
+        Resend.NEVER: N_("Do not pay it again, under any ref_id."),
+        Resend.WAIT: N_(
+            "Do not pay again or make a new inquiry yet: check its status with "
+            "`/iak status pp <ref_id>` until it ends."
+        ),
+    },
 }
 # Codes that mean "this product": their cards point at the product's price-list entry.
 PRODUCT_CODES = frozenset({"20", "106"})
@@ -106,8 +162,23 @@ def homonym_note(homonym: ResponseCode) -> str:
     )
 
 
-def remediation_blocks(code: ResponseCode) -> list[Block]:
-    """The body of a remediation card: status, what to do, IAK's own solution (no header)."""
+def resend_sentence(code: ResponseCode) -> str:
+    """What the code says was sold (paid) and what sending it again means, from its facts."""
+    line = code.table.line
+    sold = _(SOLD_SENTENCES[line][code.sold])
+    # Prepaid has no tr_id to pay; the registry refuses that pairing (resend_rule_offences).
+    resend = RESEND_SENTENCES[line].get(code.resend) or RESEND_SENTENCES[line][Resend.NEVER]
+    return f"{sold} {_(resend)}"
+
+
+def remediation_blocks(code: ResponseCode, *, seen: SeenAs = SeenAs.ANSWER) -> list[Block]:
+    """The body of a remediation card: status, what to do, IAK's own solution (no header).
+
+    `seen`: whether the code is the transaction's own answer, or the bot's check-status
+    being refused, which says nothing of the transaction: then the card is about the check.
+    """
+    if seen is SeenAs.REFUSED_CHECK:
+        return _refused_check_blocks(code)
     badges = [status_badge(code.status)]
     if code.stops_sales:
         badges.append(STOPS_SALES + " *" + _("Stops all sales") + "*")
@@ -116,8 +187,50 @@ def remediation_blocks(code: ResponseCode) -> list[Block]:
     if code.table is Table.HTTP:
         blocks.append(section(code.description))
     what_to_do = _("What to do: {action}").format(action=code.action.label)
-    blocks.append(section(f"*{what_to_do}* ({code.owner.label})\n{code.translated_advice}"))
+    blocks.append(
+        section(
+            f"*{what_to_do}* ({code.owner.label})\n*{resend_sentence(code)}*\n"
+            f"{code.translated_advice}"
+        )
+    )
     blocks.append(section(md("*{}*\n>{}", _("IAK's solution"), code.solution)))
+    provenance = provenance_note(code)
+    if provenance:
+        blocks.append(context(provenance))
+    return blocks
+
+
+def refused_check_action() -> str:
+    """What to do about a refused check, in a few words (the fallback text's)."""
+    return _("Fix the check and recheck")
+
+
+def refused_check_advice(line: Line) -> str:
+    """What a refused check means for the transaction: nothing; so touch nothing, fix the check."""
+    if line is Line.POSTPAID:
+        return _(
+            "IAK refused the bot's check, so this says nothing about the bill payment: whether "
+            "it was paid is unknown. Do not refund it, pay it again or make a new inquiry. Fix "
+            "the check (the environment in IAK_ENV, the bot's key, or the ref_id) and recheck."
+        )
+    return _(
+        "IAK refused the bot's check, so this says nothing about the transaction: its outcome "
+        "is unknown. Do not refund it or send it again, under any ref_id. Fix the check (the "
+        "environment in IAK_ENV, the bot's key, or the ref_id) and recheck."
+    )
+
+
+def _refused_check_blocks(code: ResponseCode) -> list[Block]:
+    badges = [
+        f"{CHECK_REFUSED} *" + _("Check refused") + "*",
+        _("Who acts: *{owner}*").format(owner=Owner.US.label),
+    ]
+    what_to_do = _("What to do: {action}").format(action=refused_check_action())
+    blocks: list[Block] = [
+        context("   ".join(badges)),
+        section(f"*{what_to_do}* ({Owner.US.label})\n*{refused_check_advice(code.table.line)}*"),
+        section(md("*{}*\n>{}", _("IAK's solution"), code.solution)),
+    ]
     provenance = provenance_note(code)
     if provenance:
         blocks.append(context(provenance))
@@ -153,7 +266,7 @@ def remediation_card(
             )
         )
     elements = [
-        link_button(link.title, link.url, f"link_{index}") for index, link in enumerate(code.links)
+        link_button(link.label, link.url, f"link_{index}") for index, link in enumerate(code.links)
     ]
     if shareable and shared_by is None:
         # The key names the row in both tables ("17", "postpaid 11"): the click finds it again.
@@ -174,7 +287,7 @@ def remediation_card(
         title=code.title,
         status=status_word(code.status),
         action=code.action.label,
-        advice=code.translated_advice,
+        advice=f"{resend_sentence(code)} {code.translated_advice}",
     )
     if homonym is not None:
         text = f"{text} ({homonym_note(homonym)}.)"

@@ -6,10 +6,13 @@ picture of the same hours, is drawn by `bot.slack.chart` and goes into the threa
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
+
+from babel.dates import format_date, format_datetime
+from babel.numbers import format_decimal, format_percent
 
 from bot.clock import WIB
-from bot.i18n import N_, _, ngettext
+from bot.i18n import N_, _, babel_locale, ngettext
 from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
 from bot.outcomes import Outcome, split_code_key
 from bot.registry import Registry
@@ -26,6 +29,7 @@ from bot.slack.blocks.text import (
     fields,
     header,
     message,
+    number,
     rupiah,
     section,
 )
@@ -39,9 +43,14 @@ _OUTCOMES = (
 
 
 def day_label(details: DigestDetails) -> str:
-    """`Thu 3 Dec 2026`: the WIB day the digest is about."""
-    day = details.day
-    return f"{day:%a} {day.day} {day:%b %Y}"
+    """`Thu 3 Dec 2026` (`Kam 3 Des 2026`): the WIB day the digest is about, in the language."""
+    return format_date(details.day, "EEE d MMM y", locale=babel_locale())
+
+
+def _moment(at: datetime) -> str:
+    """`4 Dec 08:00 WIB` (`4 Des 08:00 WIB`): a moment of the day, in the language, with its zone
+    (the pattern the alerts use)."""
+    return format_datetime(at.astimezone(WIB), "d MMM HH:mm", locale=babel_locale()) + " WIB"
 
 
 def digest_title(details: DigestDetails) -> str:
@@ -64,7 +73,7 @@ def digest_message(details: DigestDetails, registry: Registry, *, chart: bool = 
     blocks.append(section(_pending_text(details)))
     blocks.append(section(_deposit_text(details)))
     blocks.append(section(_incidents_text(details)))
-    gathered = details.gathered_at.astimezone(WIB).strftime("%d %b %H:%M WIB").lstrip("0")
+    gathered = _moment(details.gathered_at)
     note = _(
         "The day in WIB. Each transaction counts when it happened; outcomes, pending and "
         "the balance are as of {moment}."
@@ -93,7 +102,7 @@ def _summary(details: DigestDetails, label: str) -> str:
         "Daily digest for {day}: {count} transaction, {rate} succeeded.",
         "Daily digest for {day}: {count} transactions, {rate} succeeded.",
         details.transactions,
-    ).format(day=label, count=f"{details.transactions:,}", rate=_share(rate))
+    ).format(day=label, count=number(details.transactions), rate=_share(rate))
 
 
 def _outcome_blocks(details: DigestDetails) -> list[Block]:
@@ -105,13 +114,13 @@ def _outcome_blocks(details: DigestDetails) -> list[Block]:
         "*{count}* transaction · success rate *{rate}*",
         "*{count}* transactions · success rate *{rate}*",
         total,
-    ).format(count=f"{total:,}", rate=_share(rate))
+    ).format(count=number(total), rate=_share(rate))
     if week is not None:
         headline += " " + _("(7-day average {week}{change})").format(
             week=_share(week), change=_change(rate, week)
         )
     cells = [
-        f"{icon} {_(name)}\n*{details.outcomes.get(outcome.value, 0):,}*"
+        f"{icon} {_(name)}\n*{number(details.outcomes.get(outcome.value, 0))}*"
         for outcome, icon, name in _OUTCOMES
     ]
     hours = _(
@@ -132,12 +141,12 @@ def _failure_text(details: DigestDetails, registry: Registry) -> Mrkdwn | str:
             "*Top failure codes* · {count} failure",
             "*Top failure codes* · {count} failures",
             failures,
-        ).format(count=f"{failures:,}")
+        ).format(count=number(failures))
     ]
     lines.extend(_code_line(code, registry) for code in details.failure_codes)
     if details.other_failures:
         lines.append(
-            _("_+{count} failures of other codes_").format(count=f"{details.other_failures:,}")
+            _("_+{count} failures of other codes_").format(count=number(details.other_failures))
         )
     return join(lines)
 
@@ -147,7 +156,7 @@ def _code_line(code: CodeCount, registry: Registry) -> Mrkdwn:
     if code.rc:
         line, rc = split_code_key(code.rc)
         known = registry.rc(rc, line=line)
-    count = f"{code.count:,}"
+    count = number(code.count)
     if known is not None:
         stops = f" {STOPS_SALES}" if known.stops_sales else ""
         # IAK's own words (its description and solution) are shown as IAK wrote them.
@@ -178,8 +187,8 @@ def _products_text(details: DigestDetails) -> Mrkdwn:
 
 def _product_line(product: ProductFailures) -> Mrkdwn:
     failed = _("{failures} of {transactions} failed ({rate})").format(
-        failures=f"{product.failures:,}",
-        transactions=f"{product.transactions:,}",
+        failures=number(product.failures),
+        transactions=number(product.transactions),
         rate=_share(product.rate),
     )
     return md("• `{}` — {}", product.product_code, failed)
@@ -193,10 +202,10 @@ def _pending_text(details: DigestDetails) -> str:
         "{count} of that day's transactions is still not final",
         "{count} of that day's transactions are still not final",
         details.pending_from_day,
-    ).format(count=f"{details.pending_from_day:,}")
+    ).format(count=number(details.pending_from_day))
     line += "; " + ngettext(
         "{count} pending in all", "{count} pending in all", details.pending_now
-    ).format(count=f"{details.pending_now:,}")
+    ).format(count=number(details.pending_now))
     if details.oldest_pending_at is not None:
         waited = duration(details.gathered_at - details.oldest_pending_at)
         line += ", " + _("the oldest waiting {age}").format(age=waited)
@@ -208,7 +217,7 @@ def _deposit_text(details: DigestDetails) -> str:
     spent = _("Spent {amount} on that day's successful sales").format(amount=rupiah(details.spent))
     if details.balance is None or details.balance_at is None:
         return f"{title}\n:moneybag: {spent}. " + _("No balance reported by IAK yet.")
-    reported = details.balance_at.astimezone(WIB).strftime("%d %b %H:%M WIB").lstrip("0")
+    reported = _moment(details.balance_at)
     balance = _("balance {amount} (reported {moment})").format(
         amount=rupiah(details.balance), moment=reported
     )
@@ -245,9 +254,10 @@ def _incidents_text(details: DigestDetails) -> str:
 
 
 def _share(rate: float | None) -> str:
+    """`97.5%` (`97,5%`): a share with one decimal, in the language."""
     if rate is None:
         return "—"
-    return f"{rate * 100:.1f} %"
+    return format_percent(rate, "#,##0.0%", locale=babel_locale())
 
 
 def _change(rate: float | None, week: float) -> str:
@@ -257,4 +267,5 @@ def _change(rate: float | None, week: float) -> str:
     if abs(points) < 0.05:
         return ""
     arrow = "▲" if points > 0 else "▼"
-    return f", {arrow} {abs(points):.1f} " + _("pts")
+    change = format_decimal(abs(points), "#,##0.0", locale=babel_locale())
+    return f", {arrow} {change} " + _("pts")

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from itertools import pairwise
 
+from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.i18n import N_, _, babel_locale, ngettext
@@ -32,9 +33,15 @@ from bot.iak.models import (
 from bot.iak.products import product_key
 from bot.masking import mask_customer_id, mask_name, mask_serial
 from bot.outcomes import Outcome, Source
-from bot.registry import Line, Registry, ResponseCode, Table, line_named
-from bot.slack.blocks.cards import PRODUCT_CODES, STOPS_SALES, remediation_blocks
-from bot.slack.blocks.markup import Mrkdwn, date, join, link, md
+from bot.registry import Line, Registry, ResponseCode, SeenAs, Table, line_named
+from bot.slack.blocks.cards import (
+    PRODUCT_CODES,
+    STOPS_SALES,
+    refused_check_action,
+    remediation_blocks,
+)
+from bot.slack.blocks.markup import Mrkdwn, join, link, md
+from bot.slack.blocks.markup import date as slack_date
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -185,8 +192,9 @@ def status_card(
         assert transaction is not None
         blocks.append(fields(*_fields(transaction, check.outcome)))
     code = _remediation_code(check.answer, registry, has_status=_has_status(transaction))
+    seen = SeenAs.REFUSED_CHECK if check.refused else SeenAs.ANSWER
     if code is not None:
-        blocks.extend(_remediation_section(code))
+        blocks.extend(_remediation_section(code, seen))
     if history is not None:
         blocks.append(_history_block(history))
     elements = _status_buttons(
@@ -197,7 +205,7 @@ def status_card(
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
     blocks.append(context(_asked(check.answer)))
-    return message(_status_text(check, code, customer_id), blocks)
+    return message(_status_text(check, code, seen, customer_id), blocks)
 
 
 def postpaid_status_card(
@@ -232,12 +240,13 @@ def postpaid_status_card(
     if describes:
         assert bill is not None
         blocks.append(fields(*_bill_fields(bill)))
-        money = _bill_money(bill)
+        money = _bill_money(bill, paid=check.outcome is PostpaidOutcome.SUCCESS)
         if money:
             blocks.append(context(money))
     code = _remediation_code(check.answer, registry, has_status=_has_status(bill))
+    seen = SeenAs.REFUSED_CHECK if check.refused else SeenAs.ANSWER
     if code is not None:
-        blocks.extend(_remediation_section(code))
+        blocks.extend(_remediation_section(code, seen))
     elements = _status_buttons(
         RecheckTarget(check.ref_id, Line.POSTPAID) if recheck else None,
         code,
@@ -262,7 +271,7 @@ def postpaid_status_card(
             )
         )
     if code is not None:
-        parts.append(_("What to do: {action}.").format(action=code.action.label))
+        parts.append(_("What to do: {action}.").format(action=_action(code, seen)))
     return message(" ".join(parts), blocks)
 
 
@@ -299,7 +308,7 @@ def balance_card(
             blocks.append(
                 actions(
                     *(
-                        link_button(link.title, link.url, f"link_{index}")
+                        link_button(link.label, link.url, f"link_{index}")
                         for index, link in enumerate(deposit.links)
                     ),
                     block_id="deposit_links",
@@ -319,7 +328,7 @@ def balance_card(
         if code is not None:
             blocks.extend(_remediation_section(code))
             links = [
-                link_button(link.title, link.url, f"link_{index}")
+                link_button(link.label, link.url, f"link_{index}")
                 for index, link in enumerate(code.links)
             ]
             if links:
@@ -340,7 +349,12 @@ def balance_card(
     return message(text, blocks)
 
 
-def _remediation_section(code: ResponseCode) -> list[Block]:
+def _action(code: ResponseCode, seen: SeenAs) -> str:
+    """The card's "what to do" in a few words: about the check when it was refused."""
+    return refused_check_action() if seen is SeenAs.REFUSED_CHECK else code.action.label
+
+
+def _remediation_section(code: ResponseCode, seen: SeenAs = SeenAs.ANSWER) -> list[Block]:
     if code.table is Table.POSTPAID:
         title = _("From IAK's postpaid response-code table: {title}")
     else:
@@ -348,7 +362,7 @@ def _remediation_section(code: ResponseCode) -> list[Block]:
     return [
         divider(),
         section("*" + title.format(title=code.title) + "*"),
-        *remediation_blocks(code),
+        *remediation_blocks(code, seen=seen),
     ]
 
 
@@ -365,7 +379,7 @@ def _status_buttons(
         )
     if code is not None:
         elements += [
-            link_button(link.title, link.url, f"link_{index}")
+            link_button(link.label, link.url, f"link_{index}")
             for index, link in enumerate(code.links)
         ]
     return elements
@@ -389,7 +403,7 @@ def _bill_fields(bill: PostpaidBill) -> list[Mrkdwn]:
         (_("Product"), bill.product_code or "—"),
         (_("Customer"), mask_customer_id(customer_id)),
         (_("Bill name"), mask_name(bill.bill_name)),
-        (_("Period"), bill.period or "—"),
+        (_("Period"), bill_period(bill.period)),
         (_("Nominal"), rupiah(bill.nominal)),
         (_("Admin fee"), rupiah(bill.admin)),
         (_("Price"), rupiah(bill.price)),
@@ -414,27 +428,73 @@ def _field(label: str, value: str) -> Mrkdwn:
     return md("*{}*\n{}", label, value)
 
 
-def _bill_money(bill: PostpaidBill) -> str | None:
-    """What the payment took from the deposit, and when IAK says it happened."""
+def _bill_money(bill: PostpaidBill, *, paid: bool) -> str | None:
+    """What the payment took from the deposit, or would cost when IAK does not say it was
+    paid (status 1), and when IAK says it happened."""
     parts = []
     if bill.selling_price is not None:
-        parts.append(
-            _("Taken from the deposit: {amount}").format(amount=rupiah(bill.selling_price))
-        )
+        amount = rupiah(bill.selling_price)
+        if paid:
+            parts.append(_("Taken from the deposit: {amount}").format(amount=amount))
+        else:
+            parts.append(_("Would cost: {amount}").format(amount=amount))
     if bill.balance is not None:
-        parts.append(_("deposit after: {balance}").format(balance=rupiah(bill.balance)))
+        if paid:
+            parts.append(_("deposit after: {balance}").format(balance=rupiah(bill.balance)))
+        else:
+            parts.append(_("deposit: {balance}").format(balance=rupiah(bill.balance)))
     when = _iak_time(bill.datetime)
     if when:
         parts.append(_("IAK's time: {when}").format(when=when))
     return " · ".join(parts) or None
 
 
+# IAK's bill period: `202103` for one month, `201405,201407` for the first and last of several.
+_PERIOD = re.compile(r"^(\d{4})(\d{2})(?:,(\d{4})(\d{2}))?$")
+MAX_MONTHS_LISTED = 6
+
+
+def bill_period(period: str | None) -> str:
+    """IAK's period as months with their count (`May 2014, Jun 2014, Jul 2014 (3 months)`),
+    in the reader's language; anything else as IAK sent it."""
+    if not period:
+        return "—"
+    found = _PERIOD.match(period.replace(" ", ""))
+    if not found:
+        return truncate(period, 60)
+    first_year, first_month, last_year, last_month = found.groups()
+    first = (int(first_year), int(first_month))
+    last = (int(last_year), int(last_month)) if last_year else first
+    if not (1 <= first[1] <= 12 and 1 <= last[1] <= 12) or last < first:
+        return truncate(period, 60)
+    count = (last[0] - first[0]) * 12 + last[1] - first[1] + 1
+    months = [
+        date(first[0] + (first[1] - 1 + step) // 12, (first[1] - 1 + step) % 12 + 1, 1)
+        for step in range(count)
+    ]
+
+    def month(day: date) -> str:
+        return format_date(day, "MMM y", locale=babel_locale())
+
+    if count <= MAX_MONTHS_LISTED:
+        listed = ", ".join(month(day) for day in months)
+    else:
+        listed = f"{month(months[0])} – {month(months[-1])}"
+    counted = ngettext("{count} month", "{count} months", count).format(count=count)
+    return f"{listed} ({counted})"
+
+
 def _iak_time(value: str | None) -> str | None:
-    """IAK's YmdHis (`20180803171608`) as `2018-08-03 17:16:08`; anything else as sent."""
+    """IAK's YmdHis in WIB (`20180803171608`) as `3 Aug 2018 17:16:08 WIB`, in the reader's
+    language; anything else as sent."""
     if not value:
         return None
     if len(value) == 14 and value.isdigit():
-        return f"{value[:4]}-{value[4:6]}-{value[6:8]} {value[8:10]}:{value[10:12]}:{value[12:]}"
+        try:
+            moment = datetime.strptime(value, "%Y%m%d%H%M%S")
+        except ValueError:
+            return truncate(value, 40)
+        return format_datetime(moment, "d MMM y HH:mm:ss", locale=babel_locale()) + " WIB"
     return truncate(value, 40)
 
 
@@ -448,11 +508,13 @@ def _describes_transaction(check: StatusCheck) -> bool:
 
 def _fields(transaction: TransactionData, outcome: Outcome) -> list[Mrkdwn]:
     customer_id = transaction.customer_id
+    # IAK took the price only for a sale that succeeded; otherwise it is what it would cost.
+    sold = outcome is Outcome.SUCCESS
     values = [
         (_("Product"), transaction.product_code or "—"),
         (_("Customer"), mask_customer_id(customer_id)),
-        (_("Price"), rupiah(transaction.price)),
-        (_("Deposit after"), rupiah(transaction.balance)),
+        (_("Taken from the deposit") if sold else _("Would cost"), rupiah(transaction.price)),
+        (_("Deposit after") if sold else _("Deposit"), rupiah(transaction.balance)),
         (_("IAK tr_id"), transaction.tr_id or "—"),
     ]
     if outcome is Outcome.SUCCESS and transaction.sn:
@@ -564,7 +626,7 @@ def _problem(
         check = _(
             "Check `IAK_USERNAME` (the account's registered phone number) and `IAK_API_KEY`: "
             "the key must belong to the environment in `IAK_ENV` (now `{environment}`, "
-            "{base_url}); the development key does not work in production, nor the reverse."
+            "{base_url}): IAK gives a development key and a separate production key."
         ).format(environment=endpoint.environment, base_url=endpoint.base_url)
         return f"{STOPS_SALES} *{title}* ({wrong})\n{about} {check}{unknown}"
     if rc == "102":
@@ -701,7 +763,9 @@ def _asked(answer: Answer) -> str:
     )
 
 
-def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str | None) -> str:
+def _status_text(
+    check: StatusCheck, code: ResponseCode | None, seen: SeenAs, customer_id: str | None
+) -> str:
     """The plain-text fallback: notifications and screen readers get the gist."""
     parts = [f"{check.ref_id}: {_(OUTCOME_WORDS[check.outcome])}."]
     transaction = check.transaction
@@ -716,7 +780,7 @@ def _status_text(check: StatusCheck, code: ResponseCode | None, customer_id: str
             )
         )
     if code is not None:
-        parts.append(_("What to do: {action}.").format(action=code.action.label))
+        parts.append(_("What to do: {action}.").format(action=_action(code, seen)))
     return " ".join(parts)
 
 
@@ -739,4 +803,4 @@ def _utc(moment: datetime) -> datetime:
 def _when(moment: datetime) -> Mrkdwn:
     """Slack shows the date in each reader's time zone; the fallback (and terminal) in UTC."""
     utc = _utc(moment)
-    return date(utc, "{date_short_pretty} {time}", utc.strftime("%Y-%m-%d %H:%M UTC"))
+    return slack_date(utc, "{date_short_pretty} {time}", utc.strftime("%Y-%m-%d %H:%M UTC"))

@@ -251,3 +251,26 @@ def test_product_codes_point_at_the_price_list(
         assert "/iak product" not in text
     else:
         assert command in text
+
+
+def test_an_indonesian_card_names_its_table_and_its_links_in_indonesian(
+    registry: Registry,
+) -> None:
+    from bot.i18n import language
+
+    deposit = registry.get("postpaid 17")
+    assert deposit is not None
+    with language("id"):
+        card = remediation_card(deposit)
+    buttons = [
+        element["text"]["text"]
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if "url" in element
+    ]
+    assert buttons == ["Isi ulang deposit IAK", "Deposit sandbox"]
+    assert card["blocks"][0]["text"]["text"] == "Pascabayar 17 · BALANCE NOT ENOUGH"
+    with language("en"):
+        english = remediation_card(deposit)
+    assert english["blocks"][0]["text"]["text"] == "Postpaid 17 · BALANCE NOT ENOUGH"

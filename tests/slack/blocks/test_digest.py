@@ -65,7 +65,7 @@ def test_a_busy_day_fits_and_outside_text_stays_text(registry: Registry) -> None
         assert controls(text) == []  # no mention, no link: nothing from outside pings
     shown = visible_text(dict(message))
     assert (
-        "*150,507* transactions · success rate *80.0 %* (7-day average 91.0 %, ▼ 11.0 pts)" in shown
+        "*150,507* transactions · success rate *80.0%* (7-day average 91.0%, ▼ 11.0 pts)" in shown
     )
     assert "*rc <!channel> <@U0BOSS> &amp;* — *996*" in shown
     assert "_+22,000 failures of other codes_" in shown
@@ -123,3 +123,20 @@ def test_the_chart_is_a_png_of_the_day() -> None:
     width = int.from_bytes(picture[16:20], "big")
     height = int.from_bytes(picture[20:24], "big")
     assert (width, height) == (1000, 400)
+
+
+def test_an_indonesian_digest_writes_days_numbers_and_shares_the_indonesian_way(
+    registry: Registry,
+) -> None:
+    from bot.i18n import language
+
+    with language("id"):
+        shown = visible_text(dict(digest_message(busy_day(), registry)))
+    assert "Kam 3 Des 2026" in shown  # not "Thu 3 Dec 2026"
+    assert "*150.507* transaksi" in shown  # not 150,507
+    assert "*80,0%*" in shown and "91,0%" in shown  # not 80.0 %
+    assert "▼ 11,0 poin" in shown
+    assert "_+22.000 " in shown
+    assert "4 Des 08.00 WIB" in shown or "4 Des 08:00 WIB" in shown  # gathered, with its zone
+    for english in ("Thu", "Dec", "150,507", "80.0", " %"):
+        assert english not in shown, english

@@ -47,7 +47,7 @@ def test_every_postpaid_code_answers_from_the_postpaid_table(
 def test_pp_is_short_for_postpaid(shared_bot: RunningBot) -> None:
     message = answer(shared_bot.slack.command("code pp 11"))
     assert header(message) == "Postpaid 11 · DUPLICATE REF ID"
-    assert "First check that ref_id's status" in visible_text(message)
+    assert "Check that ref_id first (/iak status pp <ref_id>" in visible_text(message)
 
 
 @pytest.mark.parametrize(

@@ -92,7 +92,7 @@ CASES = [
             "TELKOMPSTN",
             "63***202",
             "J***",
-            "201405,201407",
+            "May 2014, Jun 2014, Jul 2014 (3 months)",
             "Rp129.610",
             "Rp7.500",
             "Rp137.110",
@@ -100,7 +100,7 @@ CASES = [
             "1609626",
             "response_code 00 · PAYMENT SUCCESS",
             "Taken from the deposit: Rp133.510",
-            "IAK's time: 2018-08-03 17:16:08",
+            "IAK's time: 3 Aug 2018 17:16:08 WIB",
             "From IAK's postpaid response-code table: Postpaid 00",
             "Nothing to do",
         ),
@@ -285,3 +285,43 @@ def test_the_bots_own_wrong_key_is_refused_by_the_fake_as_iak_would(
     assert "rejected the bot's own credentials" in shown
     assert "(response_code 100, wrong sign)" in shown
     assert "Paid" not in shown
+
+
+ANI = "U0ANIJKT1"  # Slack in Bahasa Indonesia
+
+
+@pytest.mark.parametrize("outcome", ["not_paid", "failed", "pending"])
+def test_a_bill_iak_does_not_call_paid_shows_what_it_would_cost_not_what_was_taken(
+    postpaid_bot: PostpaidBot, outcome: str
+) -> None:
+    running, fake_iak = postpaid_bot.running, postpaid_bot.iak
+    running.fake_slack.set_locale(ANI, "id-ID")
+    ref_id = f"bill-money-{outcome}"
+    fake_iak.add_bill(bill(ref_id, outcome))
+    running.slack.command(f"status pp {ref_id}", response_key=f"money-{outcome}")
+    (card,) = running.fake_slack.wait_for_response(f"money-{outcome}", timeout=5)
+    shown = visible_text(card)
+    assert "Would cost: Rp133.510" in shown
+    assert "Taken from the deposit" not in shown
+    assert "deposit after" not in shown
+
+    running.slack.command(f"status pp {ref_id}", user_id=ANI, response_key=f"uang-{outcome}")
+    (kartu,) = running.fake_slack.wait_for_response(f"uang-{outcome}", timeout=5)
+    shown = visible_text(kartu)
+    assert "Mei 2014, Jun 2014, Jul 2014 (3 bulan)" in shown
+    assert "Rp133.510" in shown
+    assert "Dipotong dari deposit" not in shown
+
+
+def test_a_paid_bill_shows_what_was_taken_in_the_readers_language(
+    postpaid_bot: PostpaidBot,
+) -> None:
+    running, fake_iak = postpaid_bot.running, postpaid_bot.iak
+    running.fake_slack.set_locale(ANI, "id-ID")
+    fake_iak.add_bill(bill("bill-money-paid", "success", period="202103"))
+    running.slack.command("status pp bill-money-paid", user_id=ANI, response_key="lunas")
+    (card,) = running.fake_slack.wait_for_response("lunas", timeout=5)
+    shown = visible_text(card)
+    assert "Dipotong dari deposit: Rp133.510" in shown
+    assert "Mar 2021 (1 bulan)" in shown
+    assert "3 Agu 2018 17:16:08 WIB" in shown  # IAK's time, in the reader's language and zone

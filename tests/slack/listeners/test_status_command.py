@@ -86,12 +86,20 @@ def always(reply: IakReply) -> Callable[[FakeIak, str], None]:
 
 
 CASES = [
-    Case("success", known("success"), ("Success", "08***215", "Rp25.000", "3482", "12***89")),
-    Case("pending", known("pending"), ("Pending", "39 · PROCESS", "Wait")),
+    Case(
+        "success",
+        known("success"),
+        ("Success", "08***215", "*Taken from the deposit*\nRp25.000", "3482", "12***89"),
+    ),
+    Case(
+        "pending",
+        known("pending"),
+        ("Pending", "39 · PROCESS", "Wait", "*Would cost*\nRp25.000"),
+    ),
     Case(
         "failed",
         known("failed", message=f"Nomor {CUSTOMER} gagal"),
-        ("Failed", "07 · FAILED", "Retry now", "Nomor 08***215 gagal"),
+        ("Failed", "07 · FAILED", "Retry now", "Nomor 08***215 gagal", "*Would cost*\nRp25.000"),
     ),
     Case(
         "not-found-400",
