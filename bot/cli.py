@@ -29,14 +29,12 @@ if TYPE_CHECKING:
 
     from sqlalchemy import Engine
 
-    from bot.iak.client import BalanceCheck, PostpaidCheck, StatusCheck
+    from bot.checks import Checked
+    from bot.iak.client import BalanceCheck
     from bot.incidents.kinds.digest import DigestDetails
-    from bot.outcomes import Outcome
     from bot.price_lists import PriceListView
     from bot.registry import Line, Registry
     from bot.slack.blocks.text import Message
-    from bot.store.states import Reported
-    from bot.store.transactions import History
 
 log = logging.getLogger(__name__)
 
@@ -380,9 +378,9 @@ def _has_store(settings: Settings) -> bool:
 
 def _status(args: argparse.Namespace) -> int:
     from bot.iak.models import valid_ref_id
-    from bot.outcomes import Outcome
+    from bot.outcomes import Line, Outcome
     from bot.registry import Registry
-    from bot.slack.blocks.status import status_card
+    from bot.slack.blocks.status import check_card
 
     if not valid_ref_id(args.ref_id):
         print(
@@ -396,71 +394,34 @@ def _status(args: argparse.Namespace) -> int:
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
     registry = Registry.load()
-    if args.postpaid:
-        return _postpaid_status(settings, registry, args.ref_id, _has_store(settings))
-    check, history = asyncio.run(
-        _check_status(settings, registry, args.ref_id, _has_store(settings))
-    )
-    _print(status_card(check, registry, history=history, recheck=False))
+    line = Line.POSTPAID if args.postpaid else Line.PREPAID
+    checked = asyncio.run(_check(settings, registry, args.ref_id, line))
+    _print(check_card(checked, registry, recheck=False))
     # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
-    return 1 if check.outcome is Outcome.UNKNOWN else 0
+    return 1 if checked.outcome is Outcome.UNKNOWN else 0
 
 
-def _postpaid_status(settings: Settings, registry: Registry, ref_id: str, has_store: bool) -> int:
-    """Check a postpaid bill at IAK's postpaid API; record it when the database is there."""
-    from bot.iak.models import PostpaidOutcome
-    from bot.slack.blocks.status import postpaid_status_card
-
-    check = asyncio.run(_check_postpaid_status(settings, registry, ref_id, has_store))
-    _print(postpaid_status_card(check, registry, recheck=False))
-    return 1 if check.outcome is PostpaidOutcome.UNKNOWN else 0
-
-
-async def _check_postpaid_status(
-    settings: Settings, registry: Registry, ref_id: str, has_store: bool
-) -> PostpaidCheck:
-    from bot.iak.client import IakClient
-    from bot.outcomes import Line
-
-    async with IakClient.from_settings(settings, registry) as iak:
-        check = await iak.check_postpaid_status(ref_id)
-    if has_store:
-        await _remember(settings, ref_id, check.bill, check.outcome.stored, Line.POSTPAID)
-    return check
-
-
-async def _check_status(
-    settings: Settings, registry: Registry, ref_id: str, has_store: bool
-) -> tuple[StatusCheck, History | None]:
-    """Check at IAK; record it and read the history when the database is there (else None)."""
-    from bot.iak.client import IakClient
-    from bot.outcomes import Line
-
-    async with IakClient.from_settings(settings, registry) as iak:
-        check = await iak.check_status(ref_id)
-    if not has_store:
-        return check, None
-    history = await _remember(settings, ref_id, check.transaction, check.outcome, Line.PREPAID)
-    return check, history
-
-
-async def _remember(
-    settings: Settings, ref_id: str, data: Reported | None, outcome: Outcome, line: Line
-) -> History | None:
-    """Record what a check saw and read the ref_id's history; None without a migrated store."""
+async def _check(settings: Settings, registry: Registry, ref_id: str, line: Line) -> Checked:
+    """Check at IAK as `/iak status` does; recorded, with the history, when DATABASE_URL
+    names a migrated store (a terminal command never creates one)."""
+    from bot.checks import TransactionChecks
     from bot.clock import SystemClock
+    from bot.iak.client import IakClient
     from bot.store.database import Database
 
-    database = Database(settings.database_url)
+    database = Database(settings.database_url) if _has_store(settings) else None
+    if database is not None:
+        try:
+            database.require_migrated()
+        except ConfigError:
+            database.close()
+            database = None  # no store yet: the card simply has no history
     try:
-        database.require_migrated()
-    except ConfigError:
-        database.close()
-        return None  # no store yet: the card simply has no history
-    try:
-        return await database.remember_check(ref_id, data, outcome, SystemClock().now(), line=line)
+        async with IakClient.from_settings(settings, registry) as iak:
+            return await TransactionChecks(iak, database, SystemClock()).check(ref_id, line)
     finally:
-        await asyncio.to_thread(database.close)
+        if database is not None:
+            await asyncio.to_thread(database.close)
 
 
 def _balance(args: argparse.Namespace) -> int:

@@ -277,6 +277,10 @@ class IakClient:
             follow_redirects=False,
         )
 
+    def endpoint_of(self, line: Line) -> IakEndpoint:
+        """Where checks of that line go (prepaid and postpaid are two APIs)."""
+        return self.postpaid_endpoint if line is Line.POSTPAID else self.endpoint
+
     @classmethod
     def from_settings(
         cls,

@@ -20,6 +20,7 @@ from typing import Any, Protocol, cast
 
 from sqlalchemy import Engine
 
+from bot.checks import TransactionChecks
 from bot.clock import Clock
 from bot.iak.client import IakClient
 from bot.incidents import kinds
@@ -29,11 +30,10 @@ from bot.incidents.model import IncidentKind
 from bot.incidents.rechecks import Recheck, due_rechecks, next_check, record_check, waiting_members
 from bot.incidents.repository import IncidentRepository
 from bot.incidents.watch import KindModule, Tick, TickReport, Watch, WatchContext
-from bot.outcomes import Line, Source
+from bot.outcomes import Line
 from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
-from bot.store.states import Observation
 
 log = logging.getLogger(__name__)
 
@@ -240,32 +240,17 @@ class Monitor:
             return 0
         gate = asyncio.Semaphore(RECHECKS_IN_FLIGHT)
 
+        checker = TransactionChecks(iak, self.database, self.clock)
+
         async def check(ref_id: str, started: datetime, checks: int, line: Line) -> bool:
             async with gate:
                 if self._stopping.is_set():
                     return False
-                observation: Observation | None = None
-                if line is Line.POSTPAID:
-                    bill = await iak.check_postpaid_status(ref_id)
-                    failure = bill.failure
-                    at = self.clock.now()
-                    if bill.bill is not None:
-                        observation = Observation(
-                            Source.STATUS_CHECK, bill.bill, bill.outcome.stored, at, line=line
-                        )
-                else:
-                    result = await iak.check_status(ref_id)
-                    failure = result.failure
-                    at = self.clock.now()
-                    if result.transaction is not None:
-                        observation = Observation(
-                            Source.STATUS_CHECK, result.transaction, result.outcome, at
-                        )
-                if observation is not None:
-                    await self.database.writer.enqueue(observation)
+                checked = await checker.recheck(ref_id, line)
+                at = self.clock.now()
                 next_at = next_check(started, checks + 1, at, self.config)
                 await asyncio.to_thread(self._record_check, ref_id, checks + 1, next_at, at)
-                return failure is None
+                return checked.answered
 
         results = await asyncio.gather(*(check(*item) for item in items), return_exceptions=True)
         failures = [r for r in results if isinstance(r, BaseException)]

@@ -5,14 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable
-from datetime import datetime
 from typing import ParamSpec, TypeVar
 
-from bot.outcomes import Line, Outcome, Source
 from bot.store.db import create_db_engine, require_migrated
 from bot.store.reports import Reports
-from bot.store.states import Observation, Reported
-from bot.store.transactions import History, TransactionStore
+from bot.store.transactions import TransactionStore
 from bot.store.writer import Writer
 
 log = logging.getLogger(__name__)
@@ -38,27 +35,6 @@ class Database:
     async def read(self, query: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """Run a read query in a worker thread, off the event loop."""
         return await asyncio.to_thread(query, *args, **kwargs)
-
-    async def remember_check(
-        self,
-        ref_id: str,
-        data: Reported | None,
-        outcome: Outcome,
-        at: datetime,
-        *,
-        line: Line = Line.PREPAID,
-    ) -> History | None:
-        """Record what a status check saw (on the line of the API that answered) and return
-        the ref_id's history (None: store down)."""
-        try:
-            if data is not None:
-                observation = Observation(Source.STATUS_CHECK, data, outcome, at, line=line)
-                await self.writer.enqueue(observation)
-            return await self.read(self.transactions.history, ref_id)
-        except Exception:
-            # The card is still worth showing without its history.
-            log.exception("could not record or read the history of %s", ref_id)
-            return None
 
     def close(self) -> None:
         """Flush pending writes and close connections."""

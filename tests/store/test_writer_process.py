@@ -195,9 +195,11 @@ def test_a_one_off_command_writes_without_a_writer_process(path: str, registry: 
     threads_before = threading.active_count()
 
     async def check() -> object:
-        return await database.remember_check(
-            "cli-1", callback(registry, "cli-1").data, Outcome.SUCCESS, datetime.now(UTC)
+        seen = callback(registry, "cli-1").data
+        await database.writer.enqueue(
+            Observation(Source.STATUS_CHECK, seen, Outcome.SUCCESS, datetime.now(UTC))
         )
+        return database.transactions.history("cli-1")
 
     history = asyncio.run(check())
     assert isinstance(history, History) and len(history.events) == 1

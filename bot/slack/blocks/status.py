@@ -14,6 +14,7 @@ from itertools import pairwise
 from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
+from bot.checks import Checked
 from bot.i18n import N_, _, babel_locale, ngettext
 from bot.iak.client import (
     Answer,
@@ -156,6 +157,14 @@ def iak_not_configured(problem: str) -> Message:
     """`/iak status` or `/iak balance` on a bot without IAK credentials: which settings to set."""
     lead = _("The bot cannot ask IAK yet: its IAK credentials are not set.")
     return message(f"{lead} {problem}", [section(f":warning: *{lead}*"), plain_section(problem)])
+
+
+def check_card(checked: Checked, registry: Registry, *, recheck: bool = True) -> Message:
+    """The card of one check at IAK, on the transaction's line."""
+    answer = checked.answer
+    if isinstance(answer, PostpaidCheck):
+        return postpaid_status_card(answer, registry, recheck=recheck)
+    return status_card(answer, registry, history=checked.history, recheck=recheck)
 
 
 def status_card(

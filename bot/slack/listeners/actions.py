@@ -9,7 +9,6 @@ from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.i18n import current, language
 from bot.iak.models import valid_ref_id
-from bot.registry import Line
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
@@ -98,10 +97,7 @@ class StatusActions:
             message = not_configured_message(self.services.settings)
             post_soon(self.services.background, respond, message, what="IAK settings")
             return
-        if target.line is Line.POSTPAID:
-            work = self.checks.deliver_postpaid_status(iak, ref_id, respond, replace_original=True)
-        else:
-            work = self.checks.deliver_status(iak, ref_id, respond, replace_original=True)
+        work = self.checks.deliver_status(iak, ref_id, target.line, respond, replace_original=True)
         answer_later(
             self.services.background,
             respond,

@@ -10,17 +10,13 @@ import logging
 
 from slack_bolt.async_app import AsyncRespond
 
+from bot.checks import TransactionChecks
 from bot.config import ConfigError, Settings
 from bot.i18n import _
 from bot.iak.client import IakClient
 from bot.outcomes import Line
 from bot.services import Services
-from bot.slack.blocks.status import (
-    balance_card,
-    iak_not_configured,
-    postpaid_status_card,
-    status_card,
-)
+from bot.slack.blocks.status import balance_card, check_card, iak_not_configured
 from bot.slack.blocks.text import Message
 from bot.slack.interactions import post_later
 
@@ -45,32 +41,22 @@ class LiveChecks:
         self.services = services
 
     async def deliver_status(
-        self, iak: IakClient, ref_id: str, respond: AsyncRespond, *, replace_original: bool
+        self,
+        iak: IakClient,
+        ref_id: str,
+        line: Line,
+        respond: AsyncRespond,
+        *,
+        replace_original: bool,
     ) -> None:
-        """Check `ref_id` at IAK and post its card; a Recheck replaces the card it was on."""
-        check = await iak.check_status(ref_id)
-        history = await self.services.database.remember_check(
-            ref_id, check.transaction, check.outcome, self.services.clock.now()
-        )
-        message = status_card(check, self.services.registry, history=history)
+        """Check `ref_id` at IAK on its line and post its card; a Recheck replaces the card
+        it was on."""
+        services = self.services
+        checks = TransactionChecks(iak, services.database, services.clock)
+        checked = await checks.check(ref_id, line)
+        message = check_card(checked, services.registry)
         await post_later(
             respond, message, replace_original=replace_original, what=f"status card {ref_id}"
-        )
-
-    async def deliver_postpaid_status(
-        self, iak: IakClient, ref_id: str, respond: AsyncRespond, *, replace_original: bool
-    ) -> None:
-        """Check a postpaid bill at IAK, record what it found, and post its card."""
-        check = await iak.check_postpaid_status(ref_id)
-        await self.services.database.remember_check(
-            ref_id, check.bill, check.outcome.stored, self.services.clock.now(), line=Line.POSTPAID
-        )
-        message = postpaid_status_card(check, self.services.registry)
-        await post_later(
-            respond,
-            message,
-            replace_original=replace_original,
-            what=f"postpaid status card {ref_id}",
         )
 
     async def deliver_balance(self, iak: IakClient, respond: AsyncRespond) -> None:

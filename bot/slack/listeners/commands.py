@@ -257,22 +257,11 @@ class IakCommand:
             return
         if await self._cooling_down(call):
             return
-        if line is Line.POSTPAID:
-            await ack_ephemeral(call.ack, checking_message(ref_id, iak.postpaid_endpoint))
-            answer_later(
-                self.services.background,
-                call.respond,
-                self.checks.deliver_postpaid_status(
-                    iak, ref_id, call.respond, replace_original=False
-                ),
-                what=f"postpaid status card of {ref_id}",
-            )
-            return
-        await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint))
+        await ack_ephemeral(call.ack, checking_message(ref_id, iak.endpoint_of(line)))
         answer_later(
             self.services.background,
             call.respond,
-            self.checks.deliver_status(iak, ref_id, call.respond, replace_original=False),
+            self.checks.deliver_status(iak, ref_id, line, call.respond, replace_original=False),
             what=f"status card of {ref_id}",
         )
 
