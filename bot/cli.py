@@ -1,4 +1,6 @@
-"""`iak-bot …`: the command-line entry points."""
+"""`iak-bot …`: the command-line entry points. The process commands (serve, socket,
+monitor, migrate) are here; the terminal twins of the slash commands (code, status, balance,
+product, pending, stats, digest) are `bot.terminal`, calling the same use cases as Slack."""
 
 from __future__ import annotations
 
@@ -10,9 +12,9 @@ import shutil
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
 from urllib.parse import urlparse
 
+from bot import terminal
 from bot.config import (
     ConfigError,
     DatabaseUnreachable,
@@ -22,23 +24,10 @@ from bot.config import (
 )
 from bot.controls import without_controls
 from bot.i18n import _, language
-from bot.searches import search_too_long, search_too_long_note
-
-if TYPE_CHECKING:
-    from datetime import date, datetime
-
-    from sqlalchemy import Engine
-
-    from bot.checks import Checked
-    from bot.iak.client import BalanceCheck
-    from bot.incidents.kinds.digest import DigestDetails
-    from bot.price_lists import PriceListView
-    from bot.registry import Line, Registry
-    from bot.slack.blocks.text import Message
+from bot.terminal import EXIT_CONFIG
 
 log = logging.getLogger(__name__)
 
-EXIT_CONFIG = 2
 # a forked database check's answer: the database did not answer (DatabaseUnreachable)
 EXIT_UNREACHABLE = 3
 
@@ -84,7 +73,7 @@ def _parser() -> argparse.ArgumentParser:
     code.add_argument(
         "query", nargs="+", help="a response code (17, 6, http 503, pp 11 for postpaid) or words"
     )
-    code.set_defaults(run=_code)
+    code.set_defaults(run=terminal.code)
 
     status = sub.add_parser("status", help="check one transaction at IAK and print its card")
     status.add_argument("ref_id", help="the transaction's ref_id, as the backend sent it to IAK")
@@ -93,10 +82,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="a postpaid bill payment: ask IAK's postpaid API (IAK_POSTPAID_BASE_URL)",
     )
-    status.set_defaults(run=_status)
+    status.set_defaults(run=terminal.status)
 
     balance = sub.add_parser("balance", help="print the IAK deposit balance")
-    balance.set_defaults(run=_balance)
+    balance.set_defaults(run=terminal.balance)
 
     product = sub.add_parser("product", help="a product of IAK's price lists: price, active or not")
     product.add_argument(
@@ -104,25 +93,25 @@ def _parser() -> argparse.ArgumentParser:
         nargs="+",
         help="a product code (xld25000) or words (telkomsel 25); pp first for postpaid only",
     )
-    product.set_defaults(run=_product)
+    product.set_defaults(run=terminal.product)
 
     pending = sub.add_parser("pending", help="the pending transactions, oldest first")
-    pending.set_defaults(run=_pending)
+    pending.set_defaults(run=terminal.pending)
 
     stats = sub.add_parser("stats", help="outcomes and top failure codes over a window")
     stats.add_argument(
         "window", nargs="?", default="24h", choices=["1h", "24h", "7d"], help="default 24h"
     )
-    stats.set_defaults(run=_stats)
+    stats.set_defaults(run=terminal.stats)
 
     digest = sub.add_parser("digest", help="the daily digest: print it, or post it")
     digest.add_argument(
-        "--date", type=_day, help="the WIB day, YYYY-MM-DD (default: yesterday in WIB)"
+        "--date", type=terminal.day, help="the WIB day, YYYY-MM-DD (default: yesterday in WIB)"
     )
     digest.add_argument(
         "--post", action="store_true", help="post it with its chart to OPS_CHANNEL instead"
     )
-    digest.set_defaults(run=_digest)
+    digest.set_defaults(run=terminal.digest)
 
     manifest = sub.add_parser("manifest", help="print the Slack app manifest for a host")
     where = manifest.add_mutually_exclusive_group(required=True)
@@ -338,328 +327,6 @@ def _migrate(args: argparse.Namespace) -> int:
     return 0
 
 
-def _code(args: argparse.Namespace) -> int:
-    from bot.registry import Empty, Found, Line, Matches, Registry, Unknown
-    from bot.slack.blocks.cards import remediation_card, search_results, unknown_code
-    from bot.slack.blocks.terminal import render
-
-    typed = " ".join(args.query)
-    if search_too_long(typed):
-        print(search_too_long_note(), file=sys.stderr)
-        return EXIT_CONFIG
-    registry = Registry.load()
-    result = registry.lookup(typed)
-    match result:
-        case Found(code=code, note=note, homonym=homonym):
-            message = remediation_card(code, note=note, homonym=homonym, shareable=False)
-        case Matches():
-            message = search_results(result)
-        case Empty(line=line):
-            example = "pp 11" if line is Line.POSTPAID else "17"
-            print(
-                _("Give a code or words, e.g. iak-bot code {example}").format(example=example),
-                file=sys.stderr,
-            )
-            return EXIT_CONFIG
-        case _:
-            message = unknown_code(result)
-    sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
-    return 1 if isinstance(result, Unknown) else 0
-
-
-def _has_store(settings: Settings) -> bool:
-    """Whether DATABASE_URL names a database that may exist: a terminal command without one
-    goes without what the store adds, rather than create an empty database file."""
-    from sqlalchemy.engine import make_url
-
-    url = make_url(settings.database_url)
-    return url.get_backend_name() != "sqlite" or os.path.exists(url.database or "")
-
-
-def _status(args: argparse.Namespace) -> int:
-    from bot.iak.models import valid_ref_id
-    from bot.outcomes import Line, Outcome
-    from bot.registry import Registry
-    from bot.slack.blocks.status import check_card
-
-    if not valid_ref_id(args.ref_id):
-        print(
-            _(
-                "A ref_id is 1-100 printable characters without spaces, e.g. iak-bot status "
-                "order001 (iak-bot status --postpaid bill001 for a postpaid bill)"
-            ),
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    settings = load_settings()
-    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot status)")
-    registry = Registry.load()
-    line = Line.POSTPAID if args.postpaid else Line.PREPAID
-    checked = asyncio.run(_check(settings, registry, args.ref_id, line))
-    _print(check_card(checked, registry, recheck=False))
-    # 0 when IAK told the outcome (even failed); 1 when it is unknown (IAK down, refused, 06).
-    return 1 if checked.outcome is Outcome.UNKNOWN else 0
-
-
-async def _check(settings: Settings, registry: Registry, ref_id: str, line: Line) -> Checked:
-    """Check at IAK as `/iak status` does; recorded, with the history, when DATABASE_URL
-    names a migrated store (a terminal command never creates one)."""
-    from bot.checks import TransactionChecks
-    from bot.clock import SystemClock
-    from bot.iak.client import IakClient
-    from bot.store.database import Database
-
-    database = Database(settings.database_url) if _has_store(settings) else None
-    if database is not None:
-        try:
-            database.require_migrated()
-        except ConfigError:
-            database.close()
-            database = None  # no store yet: the card simply has no history
-    try:
-        async with IakClient.from_settings(settings, registry) as iak:
-            return await TransactionChecks(iak, database, SystemClock()).check(ref_id, line)
-    finally:
-        if database is not None:
-            await asyncio.to_thread(database.close)
-
-
-def _balance(args: argparse.Namespace) -> int:
-    from bot.registry import Registry
-    from bot.slack.blocks.status import balance_card
-
-    settings = load_settings()
-    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot balance)")
-    registry = Registry.load()
-    check = asyncio.run(_check_balance(settings, registry))
-    _print(balance_card(check, registry, low_threshold=settings.low_balance_threshold))
-    return 1 if check.balance is None else 0
-
-
-async def _check_balance(settings: Settings, registry: Registry) -> BalanceCheck:
-    from bot.iak.client import IakClient
-
-    async with IakClient.from_settings(settings, registry) as iak:
-        return await iak.check_balance()
-
-
-def _product(args: argparse.Namespace) -> int:
-    from bot.iak.products import NoProduct, find_product
-    from bot.price_lists import product_query, products_of
-    from bot.registry import Registry
-    from bot.slack.blocks.products import product_answer
-
-    typed = " ".join(args.query)
-    if search_too_long(typed):
-        print(search_too_long_note(), file=sys.stderr)
-        return EXIT_CONFIG
-    lines, query = product_query(typed)
-    if not query:
-        print(_("Give a product code or words, e.g. iak-bot product xld25000"), file=sys.stderr)
-        return EXIT_CONFIG
-    settings = load_settings()
-    settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot product)")
-    views, now = asyncio.run(_price_lists(settings, Registry.load(), lines))
-    lookup = find_product(products_of(views), query)
-    _print(product_answer(lookup, views, now=now))
-    return 1 if isinstance(lookup, NoProduct) else 0
-
-
-async def _price_lists(
-    settings: Settings, registry: Registry, lines: tuple[Line, ...]
-) -> tuple[list[PriceListView], datetime]:
-    """The lists from the database's cache (refreshed from IAK when old), or from IAK alone
-    when there is no migrated database here."""
-    from bot.clock import SystemClock
-    from bot.iak.client import IakClient
-    from bot.price_lists import PriceLists
-    from bot.store.price_lists import PriceListRepository
-
-    clock = SystemClock()
-    engine = _migrated_engine(settings) if _has_store(settings) else None
-    try:
-        async with IakClient.from_settings(settings, registry) as iak:
-            repository = PriceListRepository(engine) if engine is not None else None
-            views = await PriceLists(iak, repository, clock).current(lines)
-    finally:
-        if engine is not None:
-            engine.dispose()
-    return views, clock.now()
-
-
-def _migrated_engine(settings: Settings) -> Engine | None:
-    from bot.store.db import create_db_engine, require_migrated
-
-    engine = create_db_engine(settings.database_url)
-    try:
-        require_migrated(engine)
-    except ConfigError:
-        engine.dispose()
-        return None  # no schema yet: go without the cache
-    return engine
-
-
-def _print(message: Message) -> None:
-    from bot.slack.blocks.terminal import render
-
-    sys.stdout.write(render(message, bold=sys.stdout.isatty() and not os.environ.get("NO_COLOR")))
-
-
-def _store(settings: Settings) -> Engine:
-    """The migrated database, read directly (no writer process: these commands only
-    read); a missing or unmigrated one stops the command with a message."""
-    from bot.store.db import create_db_engine, display_url, require_migrated
-
-    if not _has_store(settings):
-        raise ConfigError(
-            f"No database at {display_url(settings.database_url)}: check DATABASE_URL, "
-            "or run iak-bot migrate and let the bot record transactions first."
-        )
-    engine = create_db_engine(settings.database_url)
-    try:
-        require_migrated(engine)
-    except ConfigError:
-        engine.dispose()
-        raise
-    return engine
-
-
-def _pending(args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-    from bot.slack.blocks.reports import pending_card
-    from bot.store.reports import Reports
-
-    engine = _store(load_settings())
-    try:
-        page = Reports(engine).pending_page()
-    finally:
-        engine.dispose()
-    _print(pending_card(page, now=SystemClock().now()))
-    return 0
-
-
-def _stats(args: argparse.Namespace) -> int:
-    from bot.clock import SystemClock
-    from bot.registry import Registry
-    from bot.slack.blocks.reports import stats_card
-    from bot.slack.listeners.reports import STATS_WINDOWS
-    from bot.store.reports import Reports, TimeBuckets
-
-    window = STATS_WINDOWS[args.window]
-    engine = _store(load_settings())
-    try:
-        buckets = TimeBuckets.ending(SystemClock().now(), window.span, window.buckets)
-        stats = Reports(engine).window_stats(buckets)
-    finally:
-        engine.dispose()
-    _print(stats_card(stats, Registry.load(), label=window.label))
-    return 0
-
-
-def _day(value: str) -> date:
-    from datetime import date
-
-    try:
-        return date.fromisoformat(value)
-    except ValueError:
-        raise argparse.ArgumentTypeError(
-            f"{value!r} is not a day as YYYY-MM-DD, e.g. 2026-12-03"
-        ) from None
-
-
-def _digest(args: argparse.Namespace) -> int:
-    from datetime import timedelta
-
-    from bot.clock import WIB, SystemClock
-    from bot.i18n import _
-    from bot.incidents.kinds.digest import digest_details
-    from bot.incidents.repository import IncidentRepository
-    from bot.registry import Registry
-    from bot.slack.blocks.digest import digest_message
-
-    settings = load_settings()
-    if args.post:
-        settings.require(
-            "slack_bot_token", "ops_channel", why="to post the digest (iak-bot digest --post)"
-        )
-    now = SystemClock().now()
-    today = now.astimezone(WIB).date()
-    day = args.date or today - timedelta(days=1)
-    if day > today:
-        print(
-            _("{day} has not begun yet in WIB (today is {today}).").format(day=day, today=today),
-            file=sys.stderr,
-        )
-        return EXIT_CONFIG
-    engine = _store(settings)
-    try:
-        with engine.connect() as connection:
-            details = digest_details(connection, IncidentRepository(engine), day, now)
-    finally:
-        engine.dispose()
-    registry = Registry.load()
-    if not args.post:
-        _print(digest_message(details, registry, chart=False))
-        return 0
-    return asyncio.run(_post_digest(settings, details, registry))
-
-
-async def _post_digest(settings: Settings, details: DigestDetails, registry: Registry) -> int:
-    """Post the digest to OPS_CHANNEL and its chart into its thread (as the monitor does,
-    but now and regardless of whether that day's digest went out already)."""
-    from slack_sdk.errors import SlackApiError
-    from slack_sdk.web.async_client import AsyncWebClient
-
-    from bot.i18n import _
-    from bot.slack.blocks.digest import chart_title, digest_message
-    from bot.slack.chart import hourly_chart
-    from bot.slack.uploads import upload_into_thread
-
-    message = digest_message(details, registry)
-    client = AsyncWebClient(
-        token=settings.slack_bot_token, base_url=settings.slack_api_url, timeout=10
-    )
-    try:
-        posted = await client.chat_postMessage(
-            channel=settings.ops_channel or "", text=message["text"], blocks=message["blocks"]
-        )
-    except SlackApiError as exc:
-        error = exc.response.get("error")
-        error = without_controls(str(error))
-        print(_("Slack refused the digest: {error}").format(error=error), file=sys.stderr)
-        return 1
-    except Exception as exc:  # network: refused, reset, timeout
-        reason = without_controls(f"{exc.__class__.__name__}: {exc}")
-        print(_("Could not reach Slack ({reason})").format(reason=reason), file=sys.stderr)
-        return 1
-    print(
-        _("Posted the digest for {day} to {channel}.").format(
-            day=details.day, channel=posted["channel"]
-        )
-    )
-    title = chart_title(details)
-    try:
-        picture = await asyncio.to_thread(hourly_chart, details, title)
-        await upload_into_thread(
-            client,
-            channel=str(posted["channel"]),
-            thread_ts=str(posted["ts"]),
-            filename=f"digest-{details.day.isoformat()}.png",
-            title=title,
-            content=picture,
-        )
-    except Exception as exc:
-        why = exc.response.get("error") if isinstance(exc, SlackApiError) else exc
-        print(
-            _("The chart did not go up ({reason}); the digest is posted without it.").format(
-                reason=without_controls(str(why))
-            )
-        )
-        return 0
-    print(_("Its chart is in the thread."))
-    return 0
-
-
 def _manifest(args: argparse.Namespace) -> int:
     from bot.slack.manifest import manifest_yaml
 
@@ -676,7 +343,3 @@ def _manifest(args: argparse.Namespace) -> int:
         )
     sys.stdout.write(manifest_yaml(f"https://{url.netloc}{url.path.rstrip('/')}"))
     return 0
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())
