@@ -4,6 +4,7 @@ BOT_LANGUAGE."""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import os
 import sys
@@ -15,7 +16,6 @@ from bot.i18n import _
 from bot.searches import search_too_long, search_too_long_note
 
 if TYPE_CHECKING:
-    import argparse
     from datetime import date, datetime
 
     from sqlalchemy import Engine
