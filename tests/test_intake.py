@@ -252,6 +252,7 @@ def test_health_reports_the_database(bot: RunningBot) -> None:
         "backlog": 0,
         "oldest_undelivered_age_seconds": None,
         "failed": 0,
+        "given_up": 0,
         "last_failure": None,
     }
 
