@@ -141,3 +141,15 @@ def test_every_card_seen_on_a_refused_check_is_about_the_check(
         if code.solution not in text:
             wrong.append(f"{code.key}: IAK's solution missing")
     assert wrong == []
+
+
+@pytest.mark.parametrize("key", ["postpaid 02", "postpaid 42"])
+def test_a_card_says_what_to_send_once(registry: Registry, key: str) -> None:
+    """The resend sentence says it; the advice does not repeat it."""
+    code = registry.get(key)
+    assert code is not None
+    with language("en"):
+        blocks = remediation_card(code)["blocks"]
+    text = " ".join(visible_text({"text": "", "blocks": blocks}).split())
+    assert text.count("no new ref_id") == 1
+    assert "the bill is unpaid and nothing was charged" in text
