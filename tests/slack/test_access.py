@@ -429,7 +429,7 @@ def test_production_without_access_lists_is_a_warning_at_start(
                 stderr=subprocess.STDOUT,
             )
             try:
-                wait_healthy(f"http://127.0.0.1:{port}", process, log_path, timeout=60)
+                wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
             finally:
                 process.terminate()
                 process.wait(15)

@@ -169,7 +169,7 @@ def test_a_rolled_back_release_migrates_nothing_and_serves_on_the_newer_schema(
             )
             url = f"http://127.0.0.1:{port}"
             try:
-                wait_healthy(url, process, log_path, timeout=60)
+                wait_healthy(url, process, log_path)
                 stored = httpx.post(
                     url + "/transactions",
                     json=topup_answer("after-rollback"),
