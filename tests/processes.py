@@ -13,7 +13,9 @@ def wait_healthy(
     url: str,
     process: subprocess.Popen[bytes] | subprocess.Popen[str],
     log: Path,
-    timeout: float = 20,
+    # generous: on a CI machine busy with the suite's other workers, a serve process has
+    # taken over 20 s to import, check its database and bind
+    timeout: float = 60,
 ) -> float:
     """Block until `url`/healthz answers 200; fail with the process's log if it dies or
     takes longer than `timeout`. Returns the seconds it took."""

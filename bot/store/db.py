@@ -6,6 +6,7 @@ import logging
 from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import Enum
+from functools import cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,6 +18,7 @@ from bot.store.connect import POSTGRES_CONNECT_ARGS, POSTGRES_WRITE_TIMEOUTS, sq
 
 if TYPE_CHECKING:
     from alembic.config import Config
+    from alembic.script import ScriptDirectory
     from sqlalchemy.exc import OperationalError
 
 # Alembic is imported where it is used: only `migrate` and the start-up check need it, and
@@ -95,11 +97,17 @@ def alembic_config() -> Config:
     return config
 
 
-def head_revision() -> str:
-    """The newest migration in this version of the code."""
+@cache
+def _scripts() -> ScriptDirectory:
+    """This version's migrations (read once: they do not change while the process runs)."""
     from alembic.script import ScriptDirectory
 
-    head = ScriptDirectory.from_config(alembic_config()).get_current_head()
+    return ScriptDirectory.from_config(alembic_config())
+
+
+def head_revision() -> str:
+    """The newest migration in this version of the code."""
+    head = _scripts().get_current_head()
     assert head is not None
     return head
 
@@ -126,7 +134,6 @@ class SchemaState(Enum):
 
 def schema_state(revision: str | None) -> SchemaState:
     """How the database's `revision` compares with this code's newest migration."""
-    from alembic.script import ScriptDirectory
     from alembic.util import CommandError
 
     if revision is None:
@@ -134,7 +141,7 @@ def schema_state(revision: str | None) -> SchemaState:
     if revision == head_revision():
         return SchemaState.CURRENT
     try:
-        ScriptDirectory.from_config(alembic_config()).get_revision(revision)
+        _scripts().get_revision(revision)
     except CommandError:  # "Can't locate revision"
         return SchemaState.AHEAD
     return SchemaState.BEHIND
