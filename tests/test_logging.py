@@ -171,7 +171,7 @@ def test_text_lines_carry_no_control_character(tmp_path: Path) -> None:
             )
             url = f"http://127.0.0.1:{port}"
             try:
-                wait_healthy(url, process, log_path, timeout=60)
+                wait_healthy(url, process, log_path)
                 path = "/nope%0d2026-01-01 00:00:00,000 INFO fake%1b%5b2J%1b%5d0%3btitle%07%c2%9b"
                 assert httpx.get(url + path).status_code == 404
             finally:

@@ -102,7 +102,7 @@ def _down_then_back(
         sender.close()
 
     bring_back()
-    wait_healthy(url, process, log, timeout=60)
+    wait_healthy(url, process, log)
     assert httpx.get(url + "/healthz").json() == {"status": "ok"}
     deadline = time.monotonic() + 15
     while True:
