@@ -9,7 +9,7 @@ import os
 import signal
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
 from typing import Any
@@ -67,8 +67,8 @@ class Bot:
     # what the HTTP server runs (bot.web.create_web)
     web: ASGIApp
     alerting: Alerting | None = None
-    database_recheck_seconds: float = DATABASE_RECHECK_SECONDS
-    _awaiting_database: asyncio.Task[None] | None = None
+    # rechecks the schema while the database has not answered since the start
+    _awaiting_database: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
     async def start(self) -> None:
         """Check the schema, start the database writer and (if enabled) the monitor.
@@ -97,7 +97,7 @@ class Bot:
         """Check the schema again until the database answers; a schema that does not fit
         then stops the process, as it would have at start."""
         while True:
-            await asyncio.sleep(self.database_recheck_seconds)
+            await asyncio.sleep(DATABASE_RECHECK_SECONDS)
             try:
                 await asyncio.to_thread(self.services.database.require_migrated)
             except DatabaseUnreachable:

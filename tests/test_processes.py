@@ -108,7 +108,7 @@ def test_two_web_processes_and_a_monitor(shared_postgres: str, tmp_path: Path) -
                         return False
                 return True
 
-            wait_until(all_up, timeout=30)
+            wait_until(all_up, timeout=60)
             wait_until(lambda: leader() is not None)
             callback(urls[0], "p-1", "102")
             callback(urls[1], "p-2", "204")
