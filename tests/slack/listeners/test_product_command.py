@@ -347,9 +347,11 @@ def test_a_long_search_leaves_the_event_loop_free(start: Start, fake_iak: FakeIa
         started = time.monotonic()
         code = answer(running.slack.command("code 17"))
         code_took = time.monotonic() - started
-        __, ack_took = searching.result()
+        ack, ack_took = searching.result()
     assert "17" in visible_text(code)
     assert code_took < 1.0  # held behind the search, it took as long as the search
     assert ack_took < SLACK_ACK_DEADLINE
-    (found,) = running.fake_slack.wait_for_response("slow", timeout=30)
-    assert "pkg" in visible_text(found)
+    # A machine fast enough answers within the ack; else the card follows.
+    if "pkg" not in visible_text(ack):
+        (ack,) = running.fake_slack.wait_for_response("slow", timeout=30)
+    assert "pkg" in visible_text(ack)

@@ -339,7 +339,7 @@ def test_a_failure_after_the_ack_replaces_checking_with_an_error_card(
     def broken(*_: Any, **__: Any) -> Any:
         raise RuntimeError("a bug in the card")
 
-    monkeypatch.setattr("bot.slack.listeners.checks.status_card", broken)
+    monkeypatch.setattr("bot.slack.listeners.checks.check_card", broken)
     response = running.slack.command("status broken1", response_key="broken")
     assert "Checking broken1" in visible_text(answer(response))
     (posted,) = running.fake_slack.wait_for_response("broken")
