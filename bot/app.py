@@ -28,6 +28,7 @@ from bot.config import (
     load_settings,
     required_for_slack,
 )
+from bot.cooldown import CHECK_COOLDOWN, Cooldown
 from bot.error_tracking import start_error_tracking
 from bot.health import health_report, setting_warnings
 from bot.iak.client import CallLimits, IakClient
@@ -41,7 +42,6 @@ from bot.services import Services
 from bot.slack import listeners
 from bot.slack.access import access_warnings
 from bot.slack.alerts.alerting import Alerting, build_alerting
-from bot.slack.cooldown import CHECK_COOLDOWN, Cooldown
 from bot.slack.locales import PersonLanguages
 from bot.slack.workspace import Workspace
 from bot.store.callbacks import CallbackRefusals

@@ -3,18 +3,25 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Protocol
 
 from bot.background import BackgroundTasks
 from bot.clock import Clock
 from bot.config import Settings
+from bot.cooldown import Cooldown
 from bot.iak.client import IakClient
 from bot.incidents.repository import IncidentRepository
 from bot.metrics import Metrics
 from bot.price_lists import PriceLists
 from bot.registry import Registry
-from bot.slack.cooldown import Cooldown
-from bot.slack.workspace import Workspace
 from bot.store.database import Database
+
+
+class Workspace(Protocol):
+    """The bot's own Slack workspace (`bot.slack.workspace.Workspace`)."""
+
+    async def team_id(self) -> str | None:
+        """auth.test's team id; None while Slack does not say."""
 
 
 @dataclass

@@ -30,10 +30,9 @@ from slack_bolt.response import BoltResponse
 from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.i18n import _
-from bot.services import Services
+from bot.services import Services, Workspace
 from bot.slack.blocks.access import access_refused
 from bot.slack.interactions import MAX_SLACK_ID, Click, post_soon
-from bot.slack.workspace import Workspace
 
 log = logging.getLogger(__name__)
 

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.cooldown import Cooldown
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident, IncidentKind
 from bot.services import Services
@@ -23,7 +24,6 @@ from bot.slack.alerts.common import wib, wib_day
 from bot.slack.alerts.render import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION
 from bot.slack.blocks.markup import md, mention
 from bot.slack.blocks.text import note, recheck_cooldown
-from bot.slack.cooldown import Cooldown
 from bot.slack.interactions import Click, answer_later, post_later
 
 if TYPE_CHECKING:

@@ -17,10 +17,10 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.cooldown import CHECK_COOLDOWN
 from bot.iak.client import CallLimits
 from bot.registry import Registry
 from bot.slack.blocks import limits
-from bot.slack.cooldown import CHECK_COOLDOWN
 from tests.conftest import (
     IAK_API_KEY,
     IAK_USERNAME,
