@@ -460,6 +460,18 @@ class ProductVolume:
     failures: int
 
 
+def happened_before(connection: Connection, moment: datetime) -> bool:
+    """Whether any stored transaction happened before `moment` (one index probe per
+    outcome: the outcome/started_at index)."""
+    t = transactions.c
+    first = connection.execute(
+        select(t.ref_id)
+        .where(t.outcome.in_([outcome.value for outcome in Outcome]), t.started_at < moment)
+        .limit(1)
+    ).first()
+    return first is not None
+
+
 def outcome_counts(connection: Connection, since: datetime, until: datetime) -> dict[Outcome, int]:
     """How many transactions that happened in [since, until) are in each outcome now."""
     started = transactions.c.started_at

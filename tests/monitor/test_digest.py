@@ -4,7 +4,7 @@ late when none was up then, never twice after a restart, with its chart in the t
 from __future__ import annotations
 
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import date, timedelta
 
 import pytest
 
@@ -23,6 +23,7 @@ from tests.support.digest import (
     seed_day,
     wib,
 )
+from tests.transactions import record_all, seen
 
 
 @pytest.fixture
@@ -80,9 +81,34 @@ async def test_three_processes_post_one_digest_with_its_chart(
     ]
 
 
+def heard_of_one_before(database: Database, registry: Registry, day: date) -> None:
+    """The bot has been running: one transaction the day before `day`."""
+    record_all(
+        database.transactions,
+        [seen(registry, "earlier", wib(day - timedelta(days=1), 9), "success")],
+    )
+
+
+async def test_a_fresh_install_posts_no_digest_until_its_first_day_with_transactions(
+    database: Database, registry: Registry, fake_slack: FakeSlack
+) -> None:
+    clock = FakeClock(wib(DAY + timedelta(days=1), 9, 0))  # installed the morning after DAY
+    bot = process(database, registry, clock, fake_slack, "fresh")
+    for _tick in range(3):
+        await bot.run_once()
+        clock.advance(minutes=10)
+    assert fake_slack.calls_to("chat.postMessage") == []  # DAY was before the bot
+    record_all(database.transactions, [seen(registry, "first", clock.now(), "success")])
+    clock.advance(days=1)  # the morning after its first day with a transaction
+    await bot.run_once()
+    (posted,) = fake_slack.calls_to("chat.postMessage")
+    assert "Daily digest · Fri 4 Dec 2026" in text_of(posted)
+
+
 async def test_posted_late_the_same_day_when_no_process_was_up(
     database: Database, registry: Registry, fake_slack: FakeSlack
 ) -> None:
+    heard_of_one_before(database, registry, DAY)
     clock = FakeClock(wib(DAY + timedelta(days=1), 15, 40))  # everything was down at 08:00
     first = process(database, registry, clock, fake_slack, "late")
     await first.run_once()
@@ -102,6 +128,7 @@ async def test_a_day_missed_entirely_is_not_posted_the_day_after(
     database: Database, registry: Registry, fake_slack: FakeSlack
 ) -> None:
     # Down from before 08:00 on the 4th until 07:00 on the 5th: the 3rd's digest is stale.
+    heard_of_one_before(database, registry, DAY)
     clock = FakeClock(wib(DAY + timedelta(days=2), 7, 0))
     alone = process(database, registry, clock, fake_slack, "back")
     await alone.run_once()
@@ -115,6 +142,7 @@ async def test_a_day_missed_entirely_is_not_posted_the_day_after(
 async def test_the_digest_posts_without_its_chart_when_the_upload_fails(
     database: Database, registry: Registry, fake_slack: FakeSlack
 ) -> None:
+    heard_of_one_before(database, registry, DAY)
     clock = FakeClock(wib(DAY + timedelta(days=1), 8, 0))
     fake_slack.fail("files.getUploadURLExternal", "missing_scope")
     alone = process(database, registry, clock, fake_slack, "solo")
@@ -132,6 +160,7 @@ async def test_an_upload_url_that_keeps_failing_is_given_up_after_a_few_tries(
 ) -> None:
     from tests.fakes.slack import UPLOAD_METHOD, Reply
 
+    heard_of_one_before(database, registry, DAY)
     clock = FakeClock(wib(DAY + timedelta(days=1), 8, 0))
     fake_slack.script(UPLOAD_METHOD, *[Reply(500, {"error": "boom"})] * 10)
     alone = process(database, registry, clock, fake_slack, "solo")

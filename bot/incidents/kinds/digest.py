@@ -211,7 +211,8 @@ def digest_details(
 
 
 class DigestWatch:
-    """Queues the digest of the day it is due for, unless it is recorded already."""
+    """Queues the digest of the day it is due for, unless it is recorded already or the
+    bot had heard of no transaction by the end of that day (a fresh install)."""
 
     def __init__(self, at: time) -> None:
         self.at = at
@@ -221,6 +222,8 @@ class DigestWatch:
         day = digest_due(tick.now, self.at)
         if day is None or tick.incidents.recorded(tick.connection, KIND, day.isoformat()):
             return
+        if not reports.happened_before(tick.connection, wib_day(day)[1]):
+            return  # a day before the bot heard of any transaction: nothing to sum up
         details = digest_details(tick.connection, tick.incidents, day, tick.now)
         if tick.incidents.record_once(
             tick.connection, digest_change(details), tick.now, tick.channel
