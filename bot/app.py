@@ -40,7 +40,6 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.services import Services
 from bot.slack import listeners
-from bot.slack.access import access_warnings
 from bot.slack.alerts.alerting import Alerting, build_alerting
 from bot.slack.locales import PersonLanguages
 from bot.slack.workspace import Workspace
@@ -219,7 +218,7 @@ def build_bot(
 ) -> Bot:
     """Build the bot from settings; nothing connects until it is started."""
     required_for_slack(settings, socket_mode=socket_mode)
-    for warning in [*setting_warnings(settings), *access_warnings(settings)]:
+    for warning in setting_warnings(settings):
         log.warning("%s", warning)
     services = build_services(
         settings,

@@ -71,4 +71,14 @@ def setting_warnings(settings: Settings) -> list[str]:
             "CALLBACK_ALLOWED_IPS is empty: POST /iak/callback takes calls from any address "
             "(the sign is still checked); set it to IAK's callback address, 52.220.38.194"
         )
+    if settings.iak_env == "production" and not (
+        settings.allowed_users or settings.allowed_channels
+    ):
+        warning = (
+            "ALLOWED_USERS and ALLOWED_CHANNELS are empty: everyone in the workspace sees "
+            "transaction data (/iak status, pending, stats, balance, the alert buttons)"
+        )
+        if not settings.admin_users:
+            warning += ", and anyone can mute an alert (ADMIN_USERS is empty too)"
+        warnings.append(warning)
     return warnings

@@ -37,6 +37,8 @@ def test_the_operator_gets_the_details(
     assert (body["status"], body["database"]) == ("ok", "ok")
     assert {"monitor", "outbox", "slack_errors", "warnings"} <= body.keys()
     assert any("CALLBACK_ALLOWED_IPS" in warning for warning in body["warnings"])
+    # nobody restricted in production: the operator is told here too, not only at start
+    assert any("ALLOWED_USERS and ALLOWED_CHANNELS are empty" in w for w in body["warnings"])
 
 
 def test_without_metrics_token_nobody_gets_the_details(

@@ -220,19 +220,6 @@ class AlertPermissions:
         return None
 
 
-def access_warnings(settings: Settings) -> list[str]:
-    """What the access settings leave open in production; logged at start-up."""
-    if settings.iak_env != "production" or settings.allowed_users or settings.allowed_channels:
-        return []
-    warning = (
-        "ALLOWED_USERS and ALLOWED_CHANNELS are empty: everyone in the workspace sees "
-        "transaction data (/iak status, pending, stats, balance, the alert buttons)"
-    )
-    if not settings.admin_users:
-        warning += ", and anyone can mute an alert (ADMIN_USERS is empty too)"
-    return [warning]
-
-
 def _describe(body: Mapping[str, Any]) -> str:
     """What was asked, for the log: the command, or the clicked action's id."""
     if "command" in body:
