@@ -441,6 +441,9 @@ def test_production_without_an_allow_list_is_a_warning_in_health(
     warnings = health_details(bot.url)["warnings"]
     assert any("CALLBACK_ALLOWED_IPS" in warning for warning in warnings)
     quiet = start_bot(
-        iak_env="production", callback_allowed_ips=["52.220.38.194"], metrics_token=METRICS_TOKEN
+        iak_env="production",
+        callback_allowed_ips=["52.220.38.194"],
+        allowed_channels=["C0OPS0001"],
+        metrics_token=METRICS_TOKEN,
     )
     assert health_details(quiet.url)["warnings"] == []
