@@ -170,7 +170,6 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
         is nothing to reply under or to edit.
         """
         intents = list(change.intents)
-        details = encode_details(change.details)
         if change.incident_id is None:
             standing = connection.execute(
                 select(mutes.c.until, mutes.c.muted_by).where(
@@ -180,23 +179,15 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
                 )
             ).first()
             parent = ParentState.HELD if standing is not None else ParentState.QUEUED
-            incident_id = int(
-                connection.execute(
-                    insert(incidents)
-                    .values(
-                        kind=change.kind.value,
-                        key=change.key,
-                        status=IncidentStatus.OPEN.value,
-                        opened_at=now,
-                        updated_at=now,
-                        channel=channel,
-                        details=details,
-                        parent_state=parent.value,
-                        muted_until=standing.until if standing else None,
-                        muted_by=standing.muted_by if standing else None,
-                    )
-                    .returning(incidents.c.id)
-                ).scalar_one()
+            incident_id = _insert(
+                connection,
+                change,
+                now,
+                channel,
+                status=IncidentStatus.OPEN.value,
+                parent_state=parent.value,
+                muted_until=standing.until if standing else None,
+                muted_by=standing.muted_by if standing else None,
             )
             if standing is not None:
                 intents = []
@@ -207,7 +198,7 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
                     incidents.c.id == incident_id
                 )
             ).one()
-            values: dict[str, Any] = {"details": details, "updated_at": now}
+            values: dict[str, Any] = {"details": encode_details(change.details), "updated_at": now}
             if change.resolve:
                 values.update(status=IncidentStatus.RESOLVED.value, resolved_at=now)
             connection.execute(
@@ -339,22 +330,14 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
         process's)."""
         try:
             with connection.begin_nested():
-                post_id = int(
-                    connection.execute(
-                        insert(incidents)
-                        .values(
-                            kind=change.kind.value,
-                            key=change.key,
-                            status=IncidentStatus.RESOLVED.value,
-                            opened_at=now,
-                            updated_at=now,
-                            resolved_at=now,
-                            channel=channel,
-                            details=encode_details(change.details),
-                            parent_state=ParentState.QUEUED.value,
-                        )
-                        .returning(incidents.c.id)
-                    ).scalar_one()
+                post_id = _insert(
+                    connection,
+                    change,
+                    now,
+                    channel,
+                    status=IncidentStatus.RESOLVED.value,
+                    resolved_at=now,
+                    parent_state=ParentState.QUEUED.value,
                 )
         except IntegrityError:
             return None
@@ -405,6 +388,27 @@ def incident_from_row(row: Any) -> Incident:
         muted_total=row.muted_total,
         escalated_at=row.escalated_at,
         reminded_at=row.reminded_at,
+    )
+
+
+def _insert(
+    connection: Connection, change: IncidentChange, now: datetime, channel: str, **values: Any
+) -> int:
+    """A new `incidents` row for `change`; returns its id."""
+    return int(
+        connection.execute(
+            insert(incidents)
+            .values(
+                kind=change.kind.value,
+                key=change.key,
+                opened_at=now,
+                updated_at=now,
+                channel=channel,
+                details=encode_details(change.details),
+                **values,
+            )
+            .returning(incidents.c.id)
+        ).scalar_one()
     )
 
 
