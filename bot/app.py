@@ -66,6 +66,8 @@ class Bot:
     # what the HTTP server runs (bot.web.create_web)
     web: ASGIApp
     alerting: Alerting | None = None
+    # refused callbacks, counted here and written a burst at a time
+    refusals: CallbackRefusals | None = None
     # rechecks the schema while the database has not answered since the start
     _awaiting_database: asyncio.Task[None] | None = field(default=None, init=False, repr=False)
 
@@ -256,7 +258,7 @@ def build_bot(
         metrics_page=metrics_page if settings.metrics_token else None,
         metrics_token=settings.metrics_token,
     )
-    bot = Bot(services=services, slack=slack, web=web, alerting=alerting)
+    bot = Bot(services=services, slack=slack, web=web, alerting=alerting, refusals=refusals)
     return bot
 
 

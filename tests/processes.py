@@ -7,6 +7,10 @@ import time
 from pathlib import Path
 
 import httpx
+from sqlalchemy import select
+
+from bot.store.db import create_db_engine
+from bot.store.schema import leases
 
 
 def wait_healthy(
@@ -33,3 +37,20 @@ def wait_healthy(
             f"not healthy in {timeout} s: {log.read_text()}"
         )
         time.sleep(0.02)
+
+
+def wait_for_leader_ticks(database_url: str, ticks: int = 3, timeout: float = 30) -> None:
+    """Block until whichever process leads the monitor has ticked `ticks` more times (each
+    leader tick stamps the lease's `last_tick_at`), read from the database the processes
+    share: what a test waits on before it asserts that nothing more was posted."""
+    engine = create_db_engine(database_url)
+    try:
+        seen: set[object] = set()
+        deadline = time.monotonic() + timeout
+        while len(seen) <= ticks:
+            assert time.monotonic() < deadline, f"{len(seen) - 1} leader ticks in {timeout} s"
+            with engine.connect() as connection:
+                seen.add(connection.execute(select(leases.c.last_tick_at)).scalar())
+            time.sleep(0.05)
+    finally:
+        engine.dispose()

@@ -119,16 +119,27 @@ def fields(text: str) -> set[str]:
     return {parsed[1] for parsed in Formatter().parse(text) if parsed[1] is not None}
 
 
-@pytest.mark.parametrize("message", list(translated(po("id"))), ids=lambda m: str(m.id)[:50])
-def test_a_translation_keeps_the_placeholders_and_markup(message: Message) -> None:
+def _broken_markup(message: Message) -> str | None:
+    """What a translation lost of its English source's placeholders and markup, if anything."""
     source = message.id[-1] if isinstance(message.id, tuple) else message.id
     strings = message.string if isinstance(message.string, tuple) else (message.string,)
     for text in strings:
-        assert fields(text) == fields(source)
+        if fields(text) != fields(source):
+            return f"placeholders {sorted(fields(text))} != {sorted(fields(source))}"
         # code spans and bold stay paired as in English
-        assert text.count("`") == source.count("`")
-        assert text.count("*") == source.count("*")
-        assert text.count("\n") == source.count("\n")
+        for mark, name in (("`", "code spans"), ("*", "bold"), ("\n", "line breaks")):
+            if text.count(mark) != source.count(mark):
+                return f"{name}: {text.count(mark)} != {source.count(mark)}"
+    return None
+
+
+def test_every_translation_keeps_the_placeholders_and_markup() -> None:
+    broken = {
+        str(message.id)[:60]: problem
+        for message in translated(po("id"))
+        if (problem := _broken_markup(message)) is not None
+    }
+    assert broken == {}
 
 
 def test_english_is_the_source_and_indonesian_is_real() -> None:
@@ -169,41 +180,54 @@ def modules() -> list[Path]:
 TRANSLATORS = {"_", "ngettext", "N_"}
 
 
-@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_texts_are_marked_where_the_extractor_can_see_them(path: Path) -> None:
+def _relative(path: Path) -> str:
+    return str(path.relative_to(ROOT))
+
+
+def test_texts_are_marked_where_the_extractor_can_see_them() -> None:
     """Babel reads an f-string as one token on Python 3.11: a `_("…")` inside one is never
     extracted, so its text would silently stay English."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    hidden = [
-        node.lineno
-        for joined in ast.walk(tree)
-        if isinstance(joined, ast.JoinedStr)
-        for node in ast.walk(joined)
-        if isinstance(node, ast.Call)
-        and isinstance(node.func, ast.Name)
-        and node.func.id in TRANSLATORS
-        and node.args
-        and isinstance(node.args[0], ast.Constant)
-    ]
-    assert hidden == []
+    hidden: dict[str, list[int]] = {}
+    for path in modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        lines = [
+            node.lineno
+            for joined in ast.walk(tree)
+            if isinstance(joined, ast.JoinedStr)
+            for node in ast.walk(joined)
+            if isinstance(node, ast.Call)
+            and isinstance(node.func, ast.Name)
+            and node.func.id in TRANSLATORS
+            and node.args
+            and isinstance(node.args[0], ast.Constant)
+        ]
+        if lines:
+            hidden[_relative(path)] = lines
+    assert hidden == {}
 
 
-@pytest.mark.parametrize("path", modules(), ids=lambda p: str(p.relative_to(ROOT)))
-def test_no_module_that_translates_rebinds_underscore(path: Path) -> None:
-    """`first, _, rest = …` in a module that imports `_` would make the next `_("…")` fail."""
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    imports = any(
+def _imports_underscore(tree: ast.Module) -> bool:
+    return any(
         isinstance(node, ast.ImportFrom)
         and node.module == "bot.i18n"
         and any(alias.name == "_" for alias in node.names)
         for node in ast.walk(tree)
     )
-    if not imports:
-        return
-    rebound = [
-        node.lineno
-        for node in ast.walk(tree)
-        if (isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store))
-        or (isinstance(node, ast.arg) and node.arg == "_")
-    ]
-    assert rebound == []
+
+
+def test_no_module_that_translates_rebinds_underscore() -> None:
+    """`first, _, rest = …` in a module that imports `_` would make the next `_("…")` fail."""
+    rebound: dict[str, list[int]] = {}
+    for path in modules():
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        if not _imports_underscore(tree):
+            continue
+        lines = [
+            node.lineno
+            for node in ast.walk(tree)
+            if (isinstance(node, ast.Name) and node.id == "_" and isinstance(node.ctx, ast.Store))
+            or (isinstance(node, ast.arg) and node.arg == "_")
+        ]
+        if lines:
+            rebound[_relative(path)] = lines
+    assert rebound == {}

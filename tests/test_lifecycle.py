@@ -18,7 +18,7 @@ from bot.store.db import create_db_engine
 from bot.store.schema import leases
 from tests.fakes.iak import FakeIak, IakReply, transaction
 from tests.fakes.slack import FakeSlack
-from tests.processes import wait_healthy
+from tests.processes import wait_for_leader_ticks, wait_healthy
 from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.metrics import METRICS_TOKEN, health_details
@@ -149,7 +149,7 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
             while len(posted_parents(slack)) < len(rcs):
                 assert time.monotonic() < deadline, posted_parents(slack)
                 time.sleep(0.1)
-            time.sleep(2)  # more ticks and passes of the successor
+            wait_for_leader_ticks(database_url, ticks=2)  # more ticks of the successor
         finally:
             for process in (leader, successor):
                 if process is not None and process.poll() is None:

@@ -17,6 +17,7 @@ import pytest
 
 from tests.db import TEST_DATABASE_URL, postgres_schema
 from tests.fakes.slack import FakeSlack
+from tests.processes import wait_for_leader_ticks
 from tests.support.cli import clean_env, free_port
 from tests.support.metrics import METRICS_TOKEN, health_details
 
@@ -130,7 +131,7 @@ def test_two_web_processes_and_a_monitor(shared_postgres: str, tmp_path: Path) -
             # the lease lasts 3 ticks (at least 1 s); then the next tick of another process acts
             assert takeover < 10 * max(INTERVAL, 1)
             wait_until(lambda: leader() not in (None, holder))
-            time.sleep(1.5)  # plenty more ticks of every survivor
+            wait_for_leader_ticks(shared_postgres)  # more ticks of the new leader
             texts = delivered_parents(slack)
             assert len(texts) == 3, texts
             assert sorted(t.split(":")[0] for t in texts) == [

@@ -99,6 +99,9 @@ class Monitor:
         self.holder = holder or holder_name()
         self.metrics = metrics
         self.is_leader = False
+        # Rounds finished, led or not, failed or not: something to wait on, where a test or
+        # an operator would otherwise guess how long "a few ticks" take.
+        self.ticks = 0
         # when the lease this process holds runs out, as of its last committed renewal
         self.lease_expires_at: datetime | None = None
         self.last_tick_at: datetime | None = None
@@ -141,6 +144,7 @@ class Monitor:
                     self.metrics.monitor_tick_failed()
                 self.is_leader = False
                 self.lease_expires_at = None
+            self.ticks += 1
             await self._pause(self.config.interval)
 
     async def _pause(self, length: timedelta) -> None:

@@ -74,6 +74,12 @@ class CallbackRefusals:
                 self._write_soon(), name="callback-refusals"
             )
 
+    @property
+    def waiting(self) -> bool:
+        """Whether refusals counted here are still to be written."""
+        writing = self._writing is not None and not self._writing.done()
+        return writing or bool(self._tallies or self._suspects)
+
     async def _write_soon(self) -> None:
         await asyncio.sleep(self.delay)
         await self.flush()

@@ -5,7 +5,6 @@ clock) posts threaded alerts; assertions are on what Slack received."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from tests.conftest import MONITOR_INGEST_TOKEN as TOKEN
@@ -21,6 +20,7 @@ from tests.support.alerts import (
     parents,
     posts,
     replies,
+    settle,
     text_of,
     wait_until,
 )
@@ -33,7 +33,7 @@ def test_a_pending_transaction_ages_out_then_resolves_in_its_thread(
     bot = monitored()
     shop = Shop(bot)
     shop.pending("order001")
-    time.sleep(0.2)
+    settle(bot)
     assert parents(fake_slack) == []  # not aged out yet
     clock.advance(minutes=16)
     ts = parent_ts(fake_slack)
@@ -65,7 +65,7 @@ def test_a_thousand_aging_out_together_is_one_parent(
         shop.pending(f"bulk{n:04d}")
     clock.advance(minutes=16)
     parent_ts(fake_slack)
-    time.sleep(0.5)  # several more ticks
+    settle(bot)  # several more ticks
     assert len(parents(fake_slack)) == 1
     assert len(posts(fake_slack)) == 1
     shown = text_of(parents(fake_slack)[0])
@@ -92,7 +92,7 @@ def test_a_failure_spike_opens_one_parent_and_threads_its_updates(
     assert len(parents(fake_slack)) == 1
     # quiet for a whole window: resolved
     clock.advance(minutes=6)
-    time.sleep(0.2)
+    settle(bot)
     clock.advance(minutes=6)
     wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)))
     wait_until(lambda: "Resolved" in text_of(fake_slack.calls_to("chat.update")[-1]))
@@ -124,7 +124,7 @@ def test_slack_rate_limits_then_an_outage_lose_no_alert(
     shop = Shop(bot)
     shop.callback("rl1", "2", "102")
     wait_until(lambda: len(parents(fake_slack)) == 1)
-    time.sleep(0.3)
+    settle(bot)
     assert len(parents(fake_slack)) == 1  # Retry-After honoured: not again within the second
     clock.advance(seconds=1)
     ts = parent_ts(fake_slack, 0)  # after the 429, the same post succeeds
@@ -132,9 +132,9 @@ def test_slack_rate_limits_then_an_outage_lose_no_alert(
     fake_slack.set_down("503")
     shop.callback("rl2", "2", "204")  # a second incident while Slack is down
     shop.pending("rl3")
-    time.sleep(0.3)  # a few ticks see the 204 inside its window
+    settle(bot)  # a few ticks see the 204 inside its window
     clock.advance(minutes=16)
-    time.sleep(0.3)
+    settle(bot)
     fake_slack.set_down(None)
     wait_until(lambda: len(delivered_parents(fake_slack)) >= 3, clock=clock)
     texts = [text_of(c) for c in delivered_parents(fake_slack)]
@@ -152,10 +152,12 @@ def test_two_monitors_on_one_database_post_each_alert_once(
     Shop(first).callback("dup1", "2", "110")
     Shop(second).callback("dup2", "2", "205")
     Shop(second).pending("dup3")
-    time.sleep(0.3)
+    settle(first)
+    settle(second)
     clock.advance(minutes=16)
     wait_until(lambda: len(delivered_parents(fake_slack)) >= 3)
-    time.sleep(0.5)  # many more ticks of both monitors
+    settle(first)  # many more ticks of both monitors
+    settle(second)
     assert len(parents(fake_slack)) == 3
     leaders = [bot.bot.alerting.monitor.is_leader for bot in (first, second) if bot.bot.alerting]
     assert sorted(leaders) == [False, True]
@@ -236,7 +238,7 @@ def test_the_monitor_backs_off_while_iak_hangs_or_answers_garbage_then_recovers(
     fake_iak.always("hang1", IakReply(200, transaction("hang1", "success")))
     for _ in range(5):  # back-off grows; time moves on
         clock.advance(minutes=5)
-        time.sleep(0.2)
+        settle(bot)
     wait_until(lambda: any("Resolved" in text_of(c) for c in replies(fake_slack, ts)), timeout=10)
     checks = fake_iak.calls_for("hang1")
     assert 3 <= len(checks) <= 12  # re-checked, but not hammered
@@ -254,13 +256,13 @@ def test_slack_down_for_two_minutes_then_rate_limiting_loses_nothing(
     shop.pending("down2")
     wait_until(lambda: any(c.answer.get("_status") == 503 for c in posts(fake_slack)))
     clock.advance(minutes=16)  # incident B: a pending transaction ages out
-    time.sleep(0.3)
+    settle(bot)
     for n in range(3, 8):  # A's count doubles: a thread update is queued behind A's parent
         shop.callback(f"down{n}", "2", "204")
-    time.sleep(0.3)
+    settle(bot)
     for _ in range(24):  # two minutes pass; the notifier keeps trying, backing off
         clock.advance(seconds=5)
-        time.sleep(0.02)
+        settle(bot, ticks=1)
     tries_while_down = len(posts(fake_slack))
     assert 3 <= tries_while_down <= 12  # retried with back-off, not hammered
     fake_slack.rate_limit("chat.postMessage", retry_after=1, times=2)

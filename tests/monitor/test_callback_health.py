@@ -6,7 +6,6 @@ fake Slack, on SQLite and Postgres."""
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 
 from tests.conftest import RunningBot
@@ -19,6 +18,7 @@ from tests.support.alerts import (
     parents,
     posts,
     replies,
+    settle,
     text_of,
     wait_until,
 )
@@ -45,7 +45,7 @@ def test_refusals_from_strangers_never_open_an_incident(
         assert shop.raw_callback(forged, forwarded_for=STRANGER).status_code == 401
         assert shop.raw_callback(b"not json", forwarded_for=STRANGER).status_code == 400
         assert shop.raw_callback(b"{" + b" " * 70_000, forwarded_for=STRANGER).status_code == 413
-    time.sleep(1.5)  # past the refusals' write, and many ticks
+    settle(shop.bot)  # past the refusals' write, and many ticks
     assert parents(fake_slack) == []
 
 
@@ -74,7 +74,7 @@ def test_a_callbacks_incident_never_pages_on_call(
         assert shop.raw_callback(b"garbage", forwarded_for=IAK_SANDBOX).status_code == 400
     ts = parent_ts(fake_slack)
     clock.advance(hours=2)  # far past any escalation
-    time.sleep(0.5)
+    settle(shop.bot)
     said = [text_of(call) for call in posts(fake_slack)]
     assert not any("S0ONCALL" in text or "nobody has acknowledged" in text for text in said)
     assert replies(fake_slack, ts) == []
@@ -88,7 +88,7 @@ def test_callbacks_refused_for_a_wrong_sign_blame_the_api_key_until_one_is_accep
     forged = callback_body("sig1", sign="0" * 32)
     for _n in range(2):
         assert shop.raw_callback(json.dumps(forged).encode()).status_code == 401
-    time.sleep(1.5)  # written, seen by many ticks: two refusals are not an incident
+    settle(shop.bot)  # written, seen by many ticks: two refusals are not an incident
     assert parents(fake_slack) == []
     assert shop.raw_callback(json.dumps(forged).encode()).status_code == 401
     ts = parent_ts(fake_slack)
@@ -173,7 +173,7 @@ def test_outcomes_learned_only_from_the_backend_mean_callbacks_are_missing(
     shop = watched(monitored, database_url)
     for n in range(4):
         shop.forward(f"fin{n}", status=1, rc="00")
-    time.sleep(0.5)
+    settle(shop.bot)
     assert parents(fake_slack) == []  # four finals in an hour: not yet
     shop.forward("fin4", status=2, rc="14")
     ts = parent_ts(fake_slack)
@@ -185,7 +185,7 @@ def test_outcomes_learned_only_from_the_backend_mean_callbacks_are_missing(
     clock.advance(minutes=10)
     shop.callback("fin0", "1", "00")  # IAK's callback arrives after all
     wait_until(lambda: any("accepted again" in text_of(c) for c in replies(fake_slack, ts)))
-    time.sleep(0.3)
+    settle(shop.bot)
     assert len(parents(fake_slack)) == 1  # the hour's callback keeps it from reopening
 
 
@@ -197,7 +197,7 @@ def test_postpaid_bills_never_make_callbacks_look_missing(
     shop = watched(monitored, database_url)
     for n in range(8):
         shop.bill(f"paid{n}")
-    time.sleep(0.5)
+    settle(shop.bot)
     assert parents(fake_slack) == []
 
 
@@ -209,5 +209,5 @@ def test_callback_health_is_off_by_default_with_the_sandbox(
         shop.forward(f"dev{n}", status=1, rc="00")
     for _n in range(3):
         assert shop.raw_callback(b"{}").status_code == 400
-    time.sleep(1.5)
+    settle(shop.bot)
     assert not any("callbacks" in text_of(c) for c in parents(fake_slack))

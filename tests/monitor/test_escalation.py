@@ -6,7 +6,6 @@ mute; all driven by the fake clock and read off the fake Slack, on SQLite and Po
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 
 from tests.conftest import RunningBot
@@ -19,6 +18,7 @@ from tests.support.alerts import (
     parent_ts,
     parents,
     replies,
+    settle,
     text_of,
     wait_until,
 )
@@ -44,7 +44,7 @@ def test_a_sales_stopping_incident_mentions_on_call_and_escalates_once_unacknowl
     assert GROUP in parent.args["text"]  # the notification itself pings the group
     assert GROUP in text_of(parent)
     shop.callback("ip2", "2", "102")
-    time.sleep(0.3)
+    settle(bot)
     assert escalations(fake_slack, ts) == []  # not yet a minute
     clock.advance(seconds=61)
     wait_until(lambda: len(escalations(fake_slack, ts)) == 1)
@@ -54,7 +54,7 @@ def test_a_sales_stopping_incident_mentions_on_call_and_escalates_once_unacknowl
     assert GROUP in shown and GROUP in escalation.args["text"]
     assert "2 failures since it opened at 10:00 WIB" in shown
     clock.advance(seconds=120)
-    time.sleep(0.5)
+    settle(bot)
     assert len(escalations(fake_slack, ts)) == 1  # once
 
 
@@ -76,7 +76,7 @@ def test_other_incidents_escalate_four_times_later_mentioning_each_user(
     ts = parent_ts(fake_slack)
     assert "<@U0ALICE>" not in str(parents(fake_slack)[0].args)  # sales go on: no ping
     clock.advance(seconds=61)
-    time.sleep(0.4)
+    settle(bot)
     assert escalations(fake_slack, ts) == []
     clock.advance(seconds=180)  # four minutes in
     wait_until(lambda: len(escalations(fake_slack, ts)) == 1)
@@ -103,7 +103,7 @@ def test_an_acknowledged_incident_never_escalates_and_reminds_its_owner_once(
     click(bot, "incident_ack", str(incident.id), user="U0LEAD")
     wait_until(lambda: any("Acknowledged by" in text_of(c) for c in replies(fake_slack, ts)))
     clock.advance(minutes=30)
-    time.sleep(0.3)
+    settle(bot)
     assert escalations(fake_slack, ts) == []
 
     def reminders() -> list[Call]:
@@ -115,7 +115,7 @@ def test_an_acknowledged_incident_never_escalates_and_reminds_its_owner_once(
     assert "<@U0LEAD>: you acknowledged this 4 h" in text_of(reminder)
     assert not broadcast(reminder)
     clock.advance(hours=2)
-    time.sleep(0.4)
+    settle(bot)
     assert len(reminders()) == 1
     assert escalations(fake_slack, ts) == []
 
@@ -136,7 +136,7 @@ def test_when_a_mute_ends_the_thread_and_the_channel_hear_how_far_it_went(
     for n in range(1, 15):  # 102 keeps failing every 4 minutes through the hour's mute
         clock.advance(minutes=4)
         shop.callback(f"m{n}", "2", "102")
-        time.sleep(0.1)
+        settle(bot, ticks=1)
     assert escalations(fake_slack, ts) == []  # muted: nobody is pinged
     clock.advance(minutes=5)  # the hour is over
 
@@ -148,6 +148,6 @@ def test_when_a_mute_ends_the_thread_and_the_channel_hear_how_far_it_went(
     told = re.search(r"Mute by <@U0MUTER> ended; (\d+) more failures since", text_of(notice))
     assert told is not None and told.group(1) == "14"
     assert broadcast(notice)
-    time.sleep(0.4)
+    settle(bot)
     assert len(ended()) == 1
     assert escalations(fake_slack, ts) == []  # the notice was the channel's reminder

@@ -4,13 +4,12 @@ like any other. Through the real callback route, the fake Slack and the fake clo
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import FakeSlack
-from tests.support.alerts import Shop, parent_ts, parents, text_of
+from tests.support.alerts import Shop, parent_ts, parents, settle, text_of
 from tests.support.messages import answer, visible_text
 
 
@@ -26,7 +25,7 @@ def test_cut_off_failures_open_no_spike_and_stats_counts_them_apart(
     clock.advance(hours=13, minutes=10)
     for n in range(5):
         shop.callback(f"cut{n}", "2", "109", product="PLNPOSTPAID")
-    time.sleep(0.3)  # several ticks see them in the spike window
+    settle(bot)  # several ticks see them in the spike window
     assert parents(fake_slack) == []
 
     stats = visible_text(answer(bot.slack.command("stats 1h")))

@@ -4,7 +4,6 @@ asked about through IAK's postpaid check-status."""
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from bot.outcomes import Line, Outcome
@@ -12,7 +11,7 @@ from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, bill, iak_sign, postpaid
 from tests.fakes.slack import FakeSlack
-from tests.support.alerts import Shop, parent_ts, parents, text_of, wait_until
+from tests.support.alerts import Shop, parent_ts, parents, settle, text_of, wait_until
 
 
 def test_a_spike_of_postpaid_06_is_the_postpaid_row(
@@ -24,7 +23,7 @@ def test_a_spike_of_postpaid_06_is_the_postpaid_row(
     for n in range(4):
         shop.bill(f"bill{n}", response_code="06", message="INQUIRY ID NOT FOUND", status=None)
     parent_ts(fake_slack)
-    time.sleep(0.3)
+    settle(bot)
     (parent,) = parents(fake_slack)
     shown = text_of(parent)
     assert "postpaid 06 INQUIRY ID NOT FOUND" in shown

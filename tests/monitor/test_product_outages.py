@@ -4,14 +4,13 @@ real callback route, the fake Slack, the fake IAK's price list and the fake cloc
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak, prepaid_product
 from tests.fakes.slack import FakeSlack
-from tests.support.alerts import Shop, parent_ts, parents, replies, text_of, wait_until
+from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
 
 PRICE_LIST = [
     prepaid_product("tsel25", "Telkomsel", "25000", 25500),
@@ -58,7 +57,7 @@ def test_out_of_service_is_one_incident_per_product_with_its_alternatives(
     for n in range(3):
         shop.callback(f"x{n}", "2", "20", product="xld25000")
     wait_until(lambda: len(parents(fake_slack)) >= 2)
-    time.sleep(0.3)
+    settle(bot)
     shown = [text_of(call) for call in parents(fake_slack)]
     assert len(shown) == 2
     assert "xld25000 cannot be sold" in shown[1] and "20 CODE NOT FOUND" in shown[1]
@@ -67,7 +66,7 @@ def test_out_of_service_is_one_incident_per_product_with_its_alternatives(
 
     # quiet for a whole window: the product's incident resolves in its own thread
     clock.advance(minutes=6)
-    time.sleep(0.2)
+    settle(bot)
     clock.advance(minutes=6)
     wait_until(
         lambda: any("tsel25 is selling again" in text_of(c) for c in replies(fake_slack, ts))

@@ -4,7 +4,6 @@ number, through the real routes, the fake Slack and the fake clock, on SQLite an
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -18,7 +17,7 @@ from bot.incidents.model import Incident, IncidentStatus, Member
 from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.slack import FakeSlack
-from tests.support.alerts import Shop, parent_ts, parents, replies, text_of, wait_until
+from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
 
 TOKEN = "01234567890123456789"
 # IAK writes a PLN `sn` as token/customer name/segment power; the token may come grouped
@@ -41,7 +40,7 @@ def test_a_pln_token_delivered_twice_opens_one_incident_and_a_third_joins_its_th
         shop.callback(f"blank{n}", "1", "00", product="pln20000", sn=placeholder)
     # a failure that names the same token is no delivery
     shop.callback("pln-failed", "2", "07", product="pln20000", sn=PLAIN)
-    time.sleep(0.3)  # several ticks
+    settle(bot)  # several ticks
     assert parents(fake_slack) == []
 
     clock.advance(minutes=3)
@@ -64,7 +63,7 @@ def test_a_pln_token_delivered_twice_opens_one_incident_and_a_third_joins_its_th
     wait_until(
         lambda: any("delivered 3 times" in text_of(c) for c in fake_slack.calls_to("chat.update"))
     )
-    time.sleep(0.3)
+    settle(bot)
     assert len(parents(fake_slack)) == 1
 
 
@@ -81,7 +80,7 @@ def test_voucher_serials_compare_whole_and_each_serial_is_its_own_incident(
     shop.callback("x1", "1", "00", product="xld25000", sn="123456789012")
     shop.callback("x2", "1", "00", product="xld25000", sn="123456789012")
     wait_until(lambda: len(parents(fake_slack)) >= 2)
-    time.sleep(0.3)
+    settle(bot)
     shown = [text_of(parent) for parent in parents(fake_slack)]
     assert len(shown) == 2
     game = next(text for text in shown if "`g1`" in text)

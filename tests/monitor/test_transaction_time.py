@@ -6,7 +6,6 @@ hears of at 11:00 has been pending two hours."""
 from __future__ import annotations
 
 import re
-import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
@@ -15,7 +14,15 @@ from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
 from tests.fakes.iak import FakeIak
 from tests.fakes.slack import FakeSlack
-from tests.support.alerts import Shop, delivered_parents, parent_ts, parents, text_of, wait_until
+from tests.support.alerts import (
+    Shop,
+    delivered_parents,
+    parent_ts,
+    parents,
+    settle,
+    text_of,
+    wait_until,
+)
 from tests.support.messages import answer, visible_text
 
 HOUR = timedelta(hours=1)
@@ -45,7 +52,7 @@ def test_a_day_of_history_is_the_baseline_and_a_live_spike_is_one_incident(
     with ThreadPoolExecutor(8) as pool:
         list(pool.map(send, steps))
     # 48 failures: 2 in the last hour (n = 1150, 1175), 46 in the 24 hours before it
-    time.sleep(0.5)  # the monitor ticks every 50 ms
+    settle(bot)  # the monitor ticks every 50 ms
     assert parents(fake_slack) == []  # yesterday's failures are history, not an incident
 
     stats = visible_text(answer(bot.slack.command("stats 24h")))
@@ -55,7 +62,7 @@ def test_a_day_of_history_is_the_baseline_and_a_live_spike_is_one_incident(
     for n in range(6):  # live: 2 + 6 = 8 in the window, over 3 × the usual 1.92
         shop.callback(f"live{n}", "2", "07")
     parent_ts(fake_slack)
-    time.sleep(0.3)
+    settle(bot)
     (parent,) = parents(fake_slack)
     shown = text_of(parent)
     assert "07 FAILED" in shown
@@ -78,7 +85,7 @@ def test_a_recent_backlog_is_still_an_incident(
     for n in range(4):  # and a backlog from yesterday, which is only history
         shop.forward(f"stale{n}", created_at=now - 20 * HOUR, status=2, rc="205")
     parent_ts(fake_slack)
-    time.sleep(0.3)
+    settle(bot)
     (parent,) = parents(fake_slack)
     assert "07 FAILED" in text_of(parent) and "4 failures" in text_of(parent)
 
@@ -108,7 +115,7 @@ def test_pending_age_counts_from_when_the_top_up_was_created(
 
     # the import may span a few ticks: the one incident grows, edited in place
     wait_until(lambda: "14 top-ups have been pending too long" in parent_now(), clock=clock)
-    time.sleep(0.3)
+    settle(bot)
     assert len(parents(fake_slack)) == 1
     shown = parent_now()
     assert "ancient" in shown and "pending 2 d" in shown  # oldest first, by its created_at

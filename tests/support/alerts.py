@@ -52,6 +52,7 @@ class Shop:
     """Sends what IAK and the merchant backend would send."""
 
     def __init__(self, running: RunningBot) -> None:
+        self.bot = running
         self.url = running.url
         self.http = httpx.Client(timeout=10)
         running.closers.append(self.http.close)
@@ -153,6 +154,24 @@ def wait_until(
         if clock is not None:
             clock.advance(seconds=step.total_seconds())
         time.sleep(0.02)
+
+
+def settle(bot: RunningBot, ticks: int = 3, timeout: float = 10.0) -> None:
+    """Wait until the bot's monitor has finished `ticks` more rounds and its notifier a whole
+    delivery pass after them: whatever those rounds decided has reached the fake Slack.
+    What a test waits on before it asserts that nothing (more) was posted."""
+    alerting = bot.bot.alerting
+    assert alerting is not None, "the bot has no monitor (OPS_CHANNEL unset?)"
+    refusals = bot.bot.refusals
+    if refusals is not None:  # refused callbacks are written a burst at a time
+        wait_until(lambda: not refusals.waiting, timeout)
+    target = alerting.monitor.ticks + ticks
+    wait_until(lambda: alerting.monitor.ticks >= target, timeout)
+    if not alerting.monitor.is_leader:
+        return  # a follower's notifier sends nothing
+    # the pass under way may have started before the last round committed: wait for the next
+    passes = alerting.notifier.passes + 2
+    wait_until(lambda: alerting.notifier.passes >= passes, timeout)
 
 
 def delivered_parents(slack: FakeSlack) -> list[Call]:

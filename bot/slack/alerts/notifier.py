@@ -152,6 +152,8 @@ class Notifier:
         # left nothing behind: replies that waited over an hour meanwhile are folded.
         self.catching_up = True
         self._wake = asyncio.Event()
+        # delivery passes finished since the start (what a test waits on, not a guess)
+        self.passes = 0
 
     @property
     def blocked(self) -> dict[str, str]:
@@ -172,6 +174,7 @@ class Notifier:
                 retry_at = (await self.deliver()).retry_at
             except Exception:
                 log.exception("outbox delivery pass failed; retrying")
+            self.passes += 1
             await self._wait(stopping, retry_at)
 
     async def _wait(self, stopping: asyncio.Event, retry_at: datetime | None) -> None:

@@ -19,6 +19,7 @@ from tests.support.alerts import (
     delivered_parents,
     parent_ts,
     replies,
+    settle,
     text_of,
     wait_until,
 )
@@ -102,7 +103,7 @@ def test_mute_holds_new_messages_and_shows_until_when(
     before = len(replies(fake_slack, ts))
     for n in range(2, 12):
         shop.callback(f"m{n}", "2", "102")  # the count doubles: normally a broadcast update
-    time.sleep(0.4)
+    settle(bot)
     assert len(replies(fake_slack, ts)) == before  # muted: no new message
     select = buttons_of(latest_parent(fake_slack, ts))["incident_mute"]
     assert select["options"][0]["value"] == f"{incident_id}:0"  # Unmute offered
@@ -121,12 +122,12 @@ def test_muting_an_rc_holds_its_next_incident_until_the_mute_ends(
     (told,) = fake_slack.wait_for_response("rc")
     assert "any new incident of rc 102" in told["text"]
     clock.advance(minutes=6)
-    time.sleep(0.2)
+    settle(bot)
     clock.advance(minutes=6)  # a quiet window: the incident resolves (an edit, not a message)
     wait_until(lambda: not bot.bot.services.incidents.open_incidents())
     shop.callback("again1", "2", "102")  # the rc fails again within the 24 h mute
     wait_until(lambda: len(bot.bot.services.incidents.open_incidents()) == 1)
-    time.sleep(0.3)
+    settle(bot)
     assert len(delivered_parents(fake_slack)) == 1  # held back
     clock.advance(hours=24)
     shop.callback("again2", "2", "102")
@@ -159,7 +160,7 @@ def test_a_click_on_a_resolved_incident_says_so(
     bot, _, ts = spike(monitored, fake_slack)
     incident_id = buttons_of(delivered_parents(fake_slack)[0])["incident_ack"]["value"]
     clock.advance(minutes=6)
-    time.sleep(0.2)
+    settle(bot)
     clock.advance(minutes=6)
     wait_until(lambda: "Resolved" in text_of(latest_parent(fake_slack, ts)))
     assert "incident_ack" not in buttons_of(latest_parent(fake_slack, ts))  # no buttons now
@@ -176,7 +177,7 @@ def test_buttons_refuse_people_outside_the_allowed_lists(
     click(bot, "incident_ack", incident_id, user="U0STRANGER", key="no")
     (told,) = fake_slack.wait_for_response("no")
     assert "only show transaction details" in told["text"]
-    time.sleep(0.2)
+    settle(bot)
     assert bot.bot.services.incidents.open_incidents()[0].acknowledged_by is None
 
 
@@ -238,7 +239,7 @@ def test_a_click_acts_only_on_an_incident_of_the_channel_it_came_from(
     for key in ("ack", "recheck", "mute"):
         (told,) = fake_slack.wait_for_response(key)
         assert "acts only on the alert it belongs to" in told["text"]
-    time.sleep(0.2)
+    settle(bot)
     incident = bot.bot.services.incidents.open_incidents()[0]
     assert incident.acknowledged_by is None and incident.muted_until is None
     assert mutes_recorded(bot) == 0
@@ -257,7 +258,7 @@ def test_clicks_from_another_workspace_change_nothing(
     for key in ("ack", "mute"):
         (told,) = fake_slack.wait_for_response(key)
         assert "only show transaction details" in told["text"]
-    time.sleep(0.2)
+    settle(bot)
     incident = bot.bot.services.incidents.open_incidents()[0]
     assert incident.acknowledged_by is None and incident.muted_until is None
 

@@ -343,7 +343,7 @@ def test_a_long_search_leaves_the_event_loop_free(start: Start, fake_iak: FakeIa
         searching = pool.submit(
             command, running, "product operator paket1x paket2x paket3x 25 murah data", "slow"
         )
-        time.sleep(0.3)
+        time.sleep(0.2)  # the search is under way
         started = time.monotonic()
         code = answer(running.slack.command("code 17"))
         code_took = time.monotonic() - started
