@@ -37,6 +37,18 @@ NO_IAK_URL = "http://127.0.0.1:9"
 NO_COOLDOWN = timedelta(0)
 
 
+# Fixtures that serve the whole bot over loopback: a test that uses one (or that starts
+# the bot's processes, marked in its module) is a scenario test, marked slow, so that
+# `scripts/test.sh -m "not slow"` runs the rest in seconds.
+BOT_FIXTURES = frozenset({"start_bot", "running_bot", "shared_bot", "monitored"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if BOT_FIXTURES.intersection(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(scope="session")
 def registry() -> Registry:
     return Registry.load()

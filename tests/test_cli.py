@@ -17,6 +17,9 @@ from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 
 def test_code_prints_the_card_offline(tmp_path: Path) -> None:
     result = iak_bot("code", "17", cwd=tmp_path, env=clean_env(SLACK_API_URL="http://127.0.0.1:9/"))

@@ -19,6 +19,9 @@ from tests.support.cli import clean_env, iak_bot
 from tests.support.digest import seed_day
 from tests.transactions import record_all, seen
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 # The digest of the seeded day as the terminal shows it: Slack's markup undone.
 TERMINAL_FIGURES = (
     "Daily digest · Thu 3 Dec 2026\n=============================",

@@ -14,6 +14,9 @@ from tests.conftest import IAK_API_KEY, IAK_USERNAME
 from tests.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.cli import clean_env, iak_bot
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 CUSTOMER = "0817777215"
 
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
+
 from tests.support.cli import clean_env, iak_bot
+
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
 
 
 def test_the_terminal_card_is_in_bot_language(tmp_path: Path) -> None:

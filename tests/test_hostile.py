@@ -33,6 +33,9 @@ from tests.slack_requests import sign
 from tests.support.intake import INGEST_TOKEN
 from tests.support.metrics import METRICS_TOKEN, OPERATOR
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 CHECKS = [
     not_a_server_error,
     status_code_conformance,

@@ -22,7 +22,7 @@ from tests.support.intake import INGEST_TOKEN, iak_sign
 
 # One worker runs the whole module, in order: the last test checks what the others stored
 # (scripts/test.sh distributes with --dist loadgroup, which honours this).
-pytestmark = pytest.mark.xdist_group("intake-fuzzing")
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("intake-fuzzing")]
 
 json_scalars = (
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30)

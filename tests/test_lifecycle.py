@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
+import pytest
 from sqlalchemy import select
 
 from bot.store.db import create_db_engine
@@ -22,6 +23,9 @@ from tests.processes import wait_for_leader_ticks, wait_healthy
 from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.metrics import METRICS_TOKEN, health_details
+
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
 
 SECRET = "lifecycle-signing-secret"
 

@@ -25,6 +25,9 @@ from tests.processes import wait_healthy
 from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 BOT_TOKEN = "xoxb-1111-2222-secrettokenvalue"
 SIGNING_SECRET = "signing-secret-9f8e7d6c5b4a"
 API_KEY = "iak-api-key-0a1b2c3d4e5f"

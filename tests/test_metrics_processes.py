@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import httpx
+import pytest
 
 from tests.fakes.slack import FakeSlack
 from tests.processes import wait_healthy
@@ -17,6 +18,9 @@ from tests.support.alerts import wait_until
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.intake import callback_body
 from tests.support.metrics import METRICS_TOKEN, Scrape, scrape
+
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
 
 CALLBACKS = 20
 

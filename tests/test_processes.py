@@ -21,6 +21,9 @@ from tests.processes import wait_for_leader_ticks
 from tests.support.cli import clean_env, free_port
 from tests.support.metrics import METRICS_TOKEN, health_details
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 USERNAME, API_KEY = "082210138584", "k-processes"
 INTERVAL = 0.3
 

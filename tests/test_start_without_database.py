@@ -25,6 +25,9 @@ from tests.support.cli import clean_env, free_port
 from tests.support.intake import callback_body
 from tests.support.metrics import METRICS_TOKEN, OPERATOR, health_details
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 
 def _serve(
     tmp_path: Path, slack: FakeSlack, database_url: str, **extra: str

@@ -33,6 +33,7 @@ def database(database_url: str) -> Iterator[Database]:
     db.close()
 
 
+@pytest.mark.slow
 async def test_three_processes_post_one_digest_with_its_chart(
     database: Database, registry: Registry, fake_slack: FakeSlack
 ) -> None:

@@ -32,6 +32,9 @@ from tests.processes import wait_healthy
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.messages import answer, visible_text
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 OPS_USER, OPS_CHANNEL = "U0OPS0001", "C0OPS0001"
 OUTSIDER, ELSEWHERE = "U0OUTSIDE", "C0RANDOM1"
 RESTRICTED = (

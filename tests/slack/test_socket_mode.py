@@ -17,6 +17,9 @@ from aiohttp import WSMsgType, web
 from tests.fakes.slack import FakeSlack, Reply
 from tests.support.cli import clean_env
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 
 class FakeSocketModeServer:
     """A WebSocket endpoint that delivers one envelope and records the bot's acknowledgement."""

@@ -39,6 +39,9 @@ from tests.processes import wait_healthy
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.intake import INGEST_TOKEN, topup_answer
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 # A revision no release of this code knows: the next release's.
 FUTURE = "0999"
 

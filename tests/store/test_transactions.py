@@ -310,6 +310,7 @@ for n in range(40):
 """
 
 
+@pytest.mark.slow
 def test_two_processes_lose_nothing(database_url: str, tmp_path: Path) -> None:
     script = tmp_path / "writer.py"
     script.write_text(WRITER_SCRIPT)

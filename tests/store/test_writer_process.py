@@ -27,6 +27,9 @@ from bot.store.writer import StoreRejected, StoreUnavailable, WriterProcess
 from tests.db import sqlite_copy
 from tests.transactions import seen
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture
 def path(sqlite_template: Path, tmp_path: Path) -> str:

@@ -36,6 +36,9 @@ from tests.fakes.iak import (
 from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
 from tests.support.messages import answer, assert_valid, visible_text
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 CUSTOMER = "6391601202"
 BILL_NAME = "JAORAH"
 

@@ -30,6 +30,9 @@ from tests.fakes.iak import (
 from tests.support.iak import SHORT
 from tests.support.messages import assert_valid, visible_text
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 ANI = "U0ANIJKT1"  # Slack in Bahasa Indonesia
 BEN = "U0BENSGP1"  # Slack in English
 PEOPLE = {"en": BEN, "id": ANI}

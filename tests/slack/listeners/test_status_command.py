@@ -38,6 +38,9 @@ from tests.fakes.iak import (
 from tests.support.iak import SHORT, SLACK_ACK_DEADLINE
 from tests.support.messages import answer, text_objects, visible_text
 
+# scenario tests: the bot runs whole, over loopback or as processes
+pytestmark = pytest.mark.slow
+
 CUSTOMER = "0817777215"
 LOW_BALANCE_THRESHOLD = 1_000_000
 
