@@ -34,7 +34,7 @@ from bot.store.database import Database
 from bot.store.db import create_db_engine, migrate
 
 sys.path.insert(0, str(ROOT))
-from tests.fakes.slack import FakeSlack
+from tests.support.fakes.slack import FakeSlack
 
 USERNAME, API_KEY = "082210138584", "bench-iak-api-key"
 

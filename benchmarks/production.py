@@ -37,7 +37,7 @@ from benchmarks.slash_commands import signed_command
 from bot.store.db import create_db_engine, migrate
 
 sys.path.insert(0, str(ROOT))
-from tests.fakes.slack import FakeSlack
+from tests.support.fakes.slack import FakeSlack
 
 
 def startup_seconds(runs: int = 3) -> list[float]:

@@ -41,7 +41,7 @@ from benchmarks.common import (
     wrk,
 )
 from benchmarks.slash_commands import signed_command
-from tests.slack_requests import SlackSender, sign
+from tests.support.slack_requests import SlackSender, sign
 
 IAK_USERNAME = "081200000000"
 IAK_API_KEY = "bench-iak-key"
@@ -51,8 +51,8 @@ LIVE, BUSY, TIMEOUT = "live status", "busy", "timeout"
 
 def run_fakes(conn: Connection, delay: float, ref_ids: list[str]) -> None:
     """Child process: the slow fake IAK and the response_url sink, until told to stop."""
-    from tests.fakes.iak import FakeIak, transaction
-    from tests.fakes.slack import RESPONSE_URL_METHOD, FakeSlack
+    from tests.support.fakes.iak import FakeIak, transaction
+    from tests.support.fakes.slack import RESPONSE_URL_METHOD, FakeSlack
 
     with FakeIak(IAK_USERNAME, IAK_API_KEY) as fake_iak, FakeSlack() as fake_slack:
         fake_iak.delay = delay

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
@@ -12,30 +10,34 @@ from typing import Any
 import pytest
 from sqlalchemy.engine import make_url
 
-from bot.app import Bot, build_bot
+from bot.app import build_bot
 from bot.clock import Clock
 from bot.config import Settings
 from bot.iak.client import CallLimits
 from bot.registry import Registry
-from tests.db import TEST_DATABASE_URL, migrated_sqlite_template, postgres_schema, sqlite_copy
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak
-from tests.fakes.server import ServerThread
-from tests.fakes.slack import FakeSlack
-from tests.fakes.tcp_proxy import TcpProxy
-from tests.slack_requests import SlackSender
-
-SIGNING_SECRET = "test-signing-secret-8c1f"
-BOT_TOKEN = "xoxb-test-token"
-IAK_USERNAME = "082210138584"
-IAK_API_KEY = "test-iak-api-key"
-# Nothing listens on the discard port: a test that forgets to point the bot at the fake
-# IAK gets "unreachable", never the real IAK.
-NO_IAK_URL = "http://127.0.0.1:9"
-# Test bots let one person ask IAK again at once (many tests check in a row as one user);
-# the tests of the cooldown itself give it.
-NO_COOLDOWN = timedelta(0)
-
+from tests.support.bot import (
+    IAK_API_KEY,
+    IAK_USERNAME,
+    MONITOR_INGEST_TOKEN,
+    NO_COOLDOWN,
+    SIGNING_SECRET,
+    RunningBot,
+    SettingsFactory,
+    bot_server,
+    bot_settings,
+)
+from tests.support.db import (
+    TEST_DATABASE_URL,
+    migrated_sqlite_template,
+    postgres_schema,
+    sqlite_copy,
+)
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak
+from tests.support.fakes.server import ServerThread
+from tests.support.fakes.slack import FakeSlack
+from tests.support.fakes.tcp_proxy import TcpProxy
+from tests.support.slack_requests import SlackSender
 
 # Fixtures that serve the whole bot over loopback: a test that uses one (or that starts
 # the bot's processes, marked in its module) is a scenario test, marked slow, so that
@@ -86,29 +88,6 @@ def fake_iak() -> Iterator[FakeIak]:
         yield fake
 
 
-SettingsFactory = Callable[..., Settings]
-
-
-def bot_settings(fake_slack: FakeSlack, directory: Path, **overrides: Any) -> Settings:
-    """Settings for a test bot: fake Slack, a throwaway database, overrides on top."""
-    values: dict[str, Any] = {
-        "slack_bot_token": BOT_TOKEN,
-        "slack_signing_secret": SIGNING_SECRET,
-        "slack_api_url": fake_slack.api_url,
-        "ops_channel": "C0ALERTS",
-        "iak_username": IAK_USERNAME,
-        "iak_api_key": IAK_API_KEY,
-        "iak_base_url": NO_IAK_URL,
-        "iak_postpaid_base_url": NO_IAK_URL,
-        "database_url": f"sqlite:///{directory}/iak_bot.db",
-        "monitor_enabled": False,
-        # Alert tests count what reaches the channel: the daily digest only where asked for.
-        "digest_time": "",
-    }
-    values.update(overrides)
-    return Settings(_env_file=None, **values)  # type: ignore[call-arg]
-
-
 @pytest.fixture
 def make_settings(fake_slack: FakeSlack, tmp_path: Path, sqlite_template: Path) -> SettingsFactory:
     """Build test Settings with overrides, on a fresh migrated SQLite database."""
@@ -119,26 +98,6 @@ def make_settings(fake_slack: FakeSlack, tmp_path: Path, sqlite_template: Path) 
         return bot_settings(fake_slack, tmp_path, **overrides)
 
     return make
-
-
-@dataclass
-class RunningBot:
-    """The bot served over loopback HTTP, with a signed Slack sender and the fake Slack."""
-
-    bot: Bot
-    url: str
-    slack: SlackSender
-    fake_slack: FakeSlack
-    server: ServerThread | None = None
-    closers: list[Callable[[], None]] = field(default_factory=list)
-
-    def stop(self) -> None:
-        """Stop this bot's server (the fixtures stop any still running at the end)."""
-        if self.server is not None:
-            self.server.__exit__(None, None, None)
-        for close in self.closers:
-            close()
-        self.closers.clear()
 
 
 @pytest.fixture
@@ -186,31 +145,6 @@ def running_bot(start_bot: Callable[..., RunningBot]) -> RunningBot:
     return start_bot()
 
 
-@contextmanager
-def bot_server(
-    registry: Registry,
-    directory: Path,
-    sqlite_template: Path,
-    *,
-    iak_limits: CallLimits | None = None,
-    check_cooldown: timedelta = NO_COOLDOWN,
-    **overrides: Any,
-) -> Iterator[RunningBot]:
-    """A bot with its own fake Slack and database, served until the block ends."""
-    with FakeSlack() as fake:
-        overrides.setdefault("database_url", sqlite_copy(sqlite_template, directory))
-        settings = bot_settings(fake, directory, **overrides)
-        bot = build_bot(
-            settings, registry=registry, iak_limits=iak_limits, check_cooldown=check_cooldown
-        )
-        with ServerThread(bot.web) as server:
-            sender = SlackSender(server.url, SIGNING_SECRET, fake.base_url + "/response")
-            try:
-                yield RunningBot(bot, server.url, sender, fake)
-            finally:
-                sender.close()
-
-
 @pytest.fixture(scope="module")
 def shared_bot(
     registry: Registry, tmp_path_factory: pytest.TempPathFactory, sqlite_template: Path
@@ -218,9 +152,6 @@ def shared_bot(
     """One bot for a whole module of tests that only read (answers to commands)."""
     with bot_server(registry, tmp_path_factory.mktemp("shared"), sqlite_template) as running:
         yield running
-
-
-MONITOR_INGEST_TOKEN = "ingest-token-for-monitor-tests"
 
 
 @pytest.fixture

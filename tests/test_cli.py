@@ -11,11 +11,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import SIGNING_SECRET
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_healthy
-from tests.slack_requests import SlackSender
+from tests.support.bot import SIGNING_SECRET
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.slack import FakeSlack
+from tests.support.processes import wait_healthy
+from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -12,12 +12,12 @@ from bot.config import ConfigError, Settings, load_settings
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.transactions import TransactionStore
-from tests.db import sqlite_copy
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import text_of
 from tests.support.cli import clean_env, iak_bot
+from tests.support.db import sqlite_copy
 from tests.support.digest import seed_day
-from tests.transactions import record_all, seen
+from tests.support.fakes.slack import FakeSlack
+from tests.support.transactions import record_all, seen
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -10,9 +10,9 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from bot.cli import main
-from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import FakeIak, bill, postpaid, transaction
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME
 from tests.support.cli import clean_env, iak_bot
+from tests.support.fakes.iak import FakeIak, bill, postpaid, transaction
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -12,8 +12,8 @@ import sentry_sdk
 
 from bot.error_tracking import start_error_tracking
 from bot.intake import Intake
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, SettingsFactory
-from tests.fakes.sentry import FakeSentry
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot, SettingsFactory
+from tests.support.fakes.sentry import FakeSentry
 from tests.support.intake import INGEST_TOKEN, callback_body, iak_sign
 
 CUSTOMER = "081298765432"

@@ -17,10 +17,10 @@ from sqlalchemy.pool import NullPool
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.writer import StoreUnavailable, Writer
-from tests.conftest import RunningBot
-from tests.fakes.tcp_proxy import TcpProxy
+from tests.support.bot import RunningBot
+from tests.support.fakes.tcp_proxy import TcpProxy
 from tests.support.intake import INGEST_TOKEN, callback_body, topup_answer
-from tests.transactions import seen
+from tests.support.transactions import seen
 
 
 def test_database_outage_gives_503_then_recovers(

@@ -8,7 +8,7 @@ from collections.abc import Callable
 import httpx
 import pytest
 
-from tests.conftest import RunningBot
+from tests.support.bot import RunningBot
 from tests.support.metrics import METRICS_TOKEN, OPERATOR
 
 WRONG = [

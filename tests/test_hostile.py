@@ -26,12 +26,12 @@ from schemathesis.specs.openapi.checks import (
 
 from bot.app import Bot, build_bot
 from bot.registry import Registry
-from tests.conftest import SIGNING_SECRET, RunningBot, bot_server, bot_settings
-from tests.db import sqlite_copy
-from tests.fakes.slack import FakeSlack
-from tests.slack_requests import sign
+from tests.support.bot import SIGNING_SECRET, RunningBot, bot_server, bot_settings
+from tests.support.db import sqlite_copy
+from tests.support.fakes.slack import FakeSlack
 from tests.support.intake import INGEST_TOKEN
 from tests.support.metrics import METRICS_TOKEN, OPERATOR
+from tests.support.slack_requests import sign
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

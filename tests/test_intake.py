@@ -16,7 +16,7 @@ from sqlalchemy import event, func, select
 from bot.intake import Intake
 from bot.outcomes import Outcome
 from bot.store.schema import transaction_events, transactions
-from tests.conftest import RunningBot
+from tests.support.bot import RunningBot
 from tests.support.intake import INGEST_TOKEN, callback_body, iak_sign, topup_answer
 from tests.support.metrics import METRICS_TOKEN, OPERATOR, health_details
 

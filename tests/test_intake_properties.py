@@ -17,7 +17,7 @@ from bot.iak.models import valid_ref_id
 from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.store.schema import transaction_events, transactions
-from tests.conftest import RunningBot, bot_server
+from tests.support.bot import RunningBot, bot_server
 from tests.support.intake import INGEST_TOKEN, iak_sign
 
 # One worker runs the whole module, in order: the last test checks what the others stored

@@ -17,12 +17,12 @@ from sqlalchemy import select
 
 from bot.store.db import create_db_engine
 from bot.store.schema import leases
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_for_leader_ticks, wait_healthy
-from tests.slack_requests import SlackSender
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack
 from tests.support.metrics import METRICS_TOKEN, health_details
+from tests.support.processes import wait_for_leader_ticks, wait_healthy
+from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

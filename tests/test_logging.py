@@ -18,12 +18,12 @@ import pytest
 
 from bot.config import Settings
 from bot.logs import Redactor, secrets_of, setup_logging
-from tests.conftest import RunningBot
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_healthy
-from tests.slack_requests import SlackSender
+from tests.support.bot import RunningBot
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack
+from tests.support.processes import wait_healthy
+from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 import httpx
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack
-from tests.fakes.tcp_proxy import TcpProxy
 from tests.support.alerts import Shop, wait_until
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack
+from tests.support.fakes.tcp_proxy import TcpProxy
 from tests.support.intake import INGEST_TOKEN, callback_body, topup_answer
 from tests.support.metrics import METRICS_TOKEN, Scrape, scrape
 

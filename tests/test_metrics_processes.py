@@ -12,12 +12,12 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_healthy
 from tests.support.alerts import wait_until
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.slack import FakeSlack
 from tests.support.intake import callback_body
 from tests.support.metrics import METRICS_TOKEN, Scrape, scrape
+from tests.support.processes import wait_healthy
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

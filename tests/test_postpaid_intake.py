@@ -12,8 +12,8 @@ import httpx
 import pytest
 
 from bot.outcomes import Line, Outcome
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
 from tests.support.intake import INGEST_TOKEN, postpaid_answer, topup_answer
 from tests.support.messages import answer, visible_text
 from tests.support.metrics import METRICS_TOKEN, OPERATOR

@@ -15,11 +15,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.db import TEST_DATABASE_URL, postgres_schema
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_for_leader_ticks
 from tests.support.cli import clean_env, free_port
+from tests.support.db import TEST_DATABASE_URL, postgres_schema
+from tests.support.fakes.slack import FakeSlack
 from tests.support.metrics import METRICS_TOKEN, health_details
+from tests.support.processes import wait_for_leader_ticks
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

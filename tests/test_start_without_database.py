@@ -16,14 +16,14 @@ from pathlib import Path
 import httpx
 import pytest
 
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, SIGNING_SECRET
-from tests.fakes.slack import FakeSlack
-from tests.fakes.tcp_proxy import TcpProxy
-from tests.processes import wait_healthy
-from tests.slack_requests import SlackSender
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, SIGNING_SECRET
 from tests.support.cli import clean_env, free_port
+from tests.support.fakes.slack import FakeSlack
+from tests.support.fakes.tcp_proxy import TcpProxy
 from tests.support.intake import callback_body
 from tests.support.metrics import METRICS_TOKEN, OPERATOR, health_details
+from tests.support.processes import wait_healthy
+from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
 
 from bot.iak.client import CallLimits, IakClient, IakEndpoint
 from bot.registry import Registry
-from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import FakeIak
-
-FAST = CallLimits(connect_timeout=1.0, deadline=2.0, max_retries=2, backoff=0.01)
-
-ClientFactory = Callable[..., IakClient]
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME
+from tests.support.fakes.iak import FakeIak
+from tests.support.iak import FAST, ClientFactory
 
 
 @pytest.fixture

@@ -16,8 +16,8 @@ from bot.clock import SystemClock
 from bot.outcomes import Line, Outcome, Source
 from bot.store.database import Database
 from bot.store.schema import transactions
-from tests.fakes.iak import FakeIak, IakReply, bill, transaction
-from tests.iak.conftest import ClientFactory
+from tests.support.fakes.iak import FakeIak, IakReply, bill, transaction
+from tests.support.iak import ClientFactory
 
 BOT = Path(__file__).resolve().parents[2] / "bot"
 

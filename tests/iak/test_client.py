@@ -17,8 +17,8 @@ from bot.iak.client import (
 )
 from bot.outcomes import Outcome
 from bot.registry import Line, Registry
-from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import (
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME
+from tests.support.fakes.iak import (
     BALANCE,
     NOT_FOUND,
     FakeIak,
@@ -26,7 +26,7 @@ from tests.fakes.iak import (
     iak_sign,
     transaction,
 )
-from tests.iak.conftest import ClientFactory
+from tests.support.iak import ClientFactory
 
 
 async def test_check_status_sends_the_documented_signed_request(

@@ -8,8 +8,8 @@ import pytest
 from bot.iak.client import ErrorKind, IakClient, IakEndpoint
 from bot.iak.models import PostpaidOutcome
 from bot.registry import Line, Registry
-from tests.conftest import IAK_API_KEY, IAK_USERNAME
-from tests.fakes.iak import (
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME
+from tests.support.fakes.iak import (
     POSTPAID_NOT_FOUND,
     POSTPAID_PRICE_LIST,
     PREPAID_PRICE_LIST,
@@ -21,7 +21,7 @@ from tests.fakes.iak import (
     prepaid_product,
     transaction,
 )
-from tests.iak.conftest import FAST, ClientFactory
+from tests.support.iak import FAST, ClientFactory
 
 
 async def test_postpaid_check_status_sends_the_documented_signed_request(

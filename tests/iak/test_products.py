@@ -13,7 +13,7 @@ from bot.iak.products import (
     parse_price_list,
 )
 from bot.registry import Line
-from tests.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS, prepaid_product
+from tests.support.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS, prepaid_product
 
 
 @pytest.fixture(scope="module")

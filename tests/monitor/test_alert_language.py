@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import Shop, parent_ts, parents, replies, text_of, wait_until
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
 
 
 def test_an_alert_and_its_thread_are_posted_in_bot_language(

@@ -7,11 +7,6 @@ from __future__ import annotations
 import re
 from collections.abc import Callable
 
-from tests.conftest import MONITOR_INGEST_TOKEN as TOKEN
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import (
     CUSTOMER,
     Shop,
@@ -24,6 +19,11 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
+from tests.support.bot import MONITOR_INGEST_TOKEN as TOKEN
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack
 from tests.support.metrics import METRICS_TOKEN, health_details
 
 

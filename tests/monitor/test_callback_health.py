@@ -8,9 +8,6 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import (
     Shop,
     broadcast,
@@ -22,6 +19,9 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
 from tests.support.intake import callback_body
 
 # Where IAK's documentation says its sandbox calls back from (IAK_ENV=development).

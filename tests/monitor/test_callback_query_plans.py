@@ -14,7 +14,7 @@ from sqlalchemy import event
 
 from bot.incidents.kinds import callbacks as queries
 from bot.store.database import Database
-from tests.db import sqlite_copy
+from tests.support.db import sqlite_copy
 
 
 @pytest.fixture

@@ -18,10 +18,6 @@ from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.schema import incidents
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import (
     Shop,
     delivered_parents,
@@ -30,7 +26,11 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
-from tests.transactions import record_all, seen
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack
+from tests.support.transactions import record_all, seen
 
 
 def stored(bot: RunningBot, ref_id: str) -> Outcome | None:

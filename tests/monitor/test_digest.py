@@ -10,8 +10,6 @@ import pytest
 
 from bot.registry import Registry
 from bot.store.database import Database
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import text_of
 from tests.support.digest import (
     BEFORE_DIGEST,
@@ -23,7 +21,9 @@ from tests.support.digest import (
     seed_day,
     wib,
 )
-from tests.transactions import record_all, seen
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
+from tests.support.transactions import record_all, seen
 
 
 @pytest.fixture
@@ -159,7 +159,7 @@ async def test_the_digest_posts_without_its_chart_when_the_upload_fails(
 async def test_an_upload_url_that_keeps_failing_is_given_up_after_a_few_tries(
     database: Database, registry: Registry, fake_slack: FakeSlack
 ) -> None:
-    from tests.fakes.slack import UPLOAD_METHOD, Reply
+    from tests.support.fakes.slack import UPLOAD_METHOD, Reply
 
     heard_of_one_before(database, registry, DAY)
     clock = FakeClock(wib(DAY + timedelta(days=1), 8, 0))

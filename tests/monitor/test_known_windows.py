@@ -6,10 +6,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import Shop, parent_ts, parents, settle, text_of
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
 from tests.support.messages import answer, visible_text
 
 

@@ -13,8 +13,8 @@ from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
-from tests.fakes.clock import FakeClock
 from tests.support.alerts import CONFIG
+from tests.support.fakes.clock import FakeClock
 
 
 @pytest.fixture

@@ -7,11 +7,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.outcomes import Line, Outcome
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, bill, iak_sign, postpaid
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import Shop, parent_ts, parents, settle, text_of, wait_until
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, bill, iak_sign, postpaid
+from tests.support.fakes.slack import FakeSlack
 
 
 def test_a_spike_of_postpaid_06_is_the_postpaid_row(

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, prepaid_product
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, prepaid_product
+from tests.support.fakes.slack import FakeSlack
 
 PRICE_LIST = [
     prepaid_product("tsel25", "Telkomsel", "25000", 25500),

@@ -18,9 +18,9 @@ from bot.incidents.tick import Monitor
 from bot.outcomes import Source
 from bot.registry import Registry
 from bot.store.database import Database
-from tests.db import sqlite_copy
-from tests.fakes.clock import FakeClock
-from tests.transactions import record_all, seen
+from tests.support.db import sqlite_copy
+from tests.support.fakes.clock import FakeClock
+from tests.support.transactions import record_all, seen
 
 T0 = datetime(2026, 12, 1, 3, 0, tzinfo=UTC)
 

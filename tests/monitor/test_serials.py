@@ -14,10 +14,10 @@ from sqlalchemy import event
 from bot.incidents.kinds.serial import SerialSnapshot
 from bot.incidents.kinds.serial import decide as decide_serial
 from bot.incidents.model import Incident, IncidentStatus, Member
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
 
 TOKEN = "01234567890123456789"
 # IAK writes a PLN `sn` as token/customer name/segment power; the token may come grouped

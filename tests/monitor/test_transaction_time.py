@@ -10,10 +10,6 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import (
     Shop,
     delivered_parents,
@@ -23,6 +19,10 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak
+from tests.support.fakes.slack import FakeSlack
 from tests.support.messages import answer, visible_text
 
 HOUR = timedelta(hours=1)

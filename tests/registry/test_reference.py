@@ -3,7 +3,13 @@
 from __future__ import annotations
 
 from bot.registry import Action, Line, Provenance, Registry, Table
-from tests.seed import POSTPAID_REFERENCE, PREPAID_REFERENCE, SeedRow, reference_rows, seed_rows
+from tests.support.seed import (
+    POSTPAID_REFERENCE,
+    PREPAID_REFERENCE,
+    SeedRow,
+    reference_rows,
+    seed_rows,
+)
 
 
 def test_118_is_word_for_word_from_the_prepaid_reference_page(registry: Registry) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 
 from bot.registry import Action, Line, Provenance, Registry, Status, Table
-from tests.seed import seed_rows
+from tests.support.seed import seed_rows
 
 
 def test_every_seed_row_is_in_the_registry_word_for_word(registry: Registry) -> None:

@@ -25,12 +25,12 @@ from bot.config import Settings
 from bot.registry import Registry
 from bot.slack.access import AccessPolicy, Requester
 from bot.slack.blocks.access import REFUSED_TEXT
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
-from tests.fakes.iak import FakeIak, bill, postpaid, transaction
-from tests.fakes.slack import Call, FakeSlack
-from tests.processes import wait_healthy
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.iak import FakeIak, bill, postpaid, transaction
+from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.messages import answer, visible_text
+from tests.support.processes import wait_healthy
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

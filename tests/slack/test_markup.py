@@ -24,9 +24,10 @@ import pytest
 
 from bot.registry import Line, Registry
 from bot.slack.blocks.status import IAK_IP_SETTINGS
-from tests.conftest import MONITOR_INGEST_TOKEN, RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import (
+from tests.support.alerts import delivered_parents, replies, wait_until
+from tests.support.bot import MONITOR_INGEST_TOKEN, RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import (
     PREPAID_PRODUCTS,
     FakeIak,
     IakReply,
@@ -35,8 +36,7 @@ from tests.fakes.iak import (
     prepaid_product,
     transaction,
 )
-from tests.fakes.slack import Call, FakeSlack
-from tests.support.alerts import delivered_parents, replies, wait_until
+from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.intake import iak_sign
 from tests.support.messages import (
     answer,

@@ -26,11 +26,11 @@ from bot.registry import Registry
 from bot.slack.alerts.notifier import Notifier
 from bot.store.db import create_db_engine
 from bot.store.schema import outbox
-from tests.conftest import BOT_TOKEN
-from tests.db import sqlite_copy
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import FakeSlack
 from tests.support.alerts import spike_details
+from tests.support.bot import BOT_TOKEN
+from tests.support.db import sqlite_copy
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import FakeSlack
 from tests.support.messages import visible_text
 
 CHANNEL = "C0ALERTS"

@@ -14,8 +14,8 @@ from typing import Any
 import pytest
 from aiohttp import WSMsgType, web
 
-from tests.fakes.slack import FakeSlack, Reply
 from tests.support.cli import clean_env
+from tests.support.fakes.slack import FakeSlack, Reply
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.db import TEST_DATABASE_URL, postgres_schema
+from tests.support.db import TEST_DATABASE_URL, postgres_schema
 
 
 @pytest.fixture(params=["sqlite", "postgres"])

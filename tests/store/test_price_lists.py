@@ -11,7 +11,7 @@ from bot.iak.products import parse_price_list
 from bot.registry import Line
 from bot.store.db import create_db_engine
 from bot.store.price_lists import PriceListRepository, StoredAttempts
-from tests.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS
+from tests.support.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS
 
 SANDBOX = "https://prepaid.iak.dev"
 PRODUCTION = "https://prepaid.iak.id"

@@ -14,7 +14,7 @@ from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.reports import PendingCursor, PendingPage, Reports, TimeBuckets
 from bot.store.transactions import TransactionStore
-from tests.transactions import record_all, seen
+from tests.support.transactions import record_all, seen
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -33,11 +33,11 @@ from bot.store.db import (
 )
 from bot.store.online_ddl import create_index_concurrently, drop_index_concurrently
 from bot.store.schema import transactions
-from tests.conftest import SIGNING_SECRET
-from tests.fakes.slack import FakeSlack
-from tests.processes import wait_healthy
+from tests.support.bot import SIGNING_SECRET
 from tests.support.cli import clean_env, free_port, iak_bot
+from tests.support.fakes.slack import FakeSlack
 from tests.support.intake import INGEST_TOKEN, topup_answer
+from tests.support.processes import wait_healthy
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

@@ -24,7 +24,7 @@ from bot.store.schema import transaction_events, transactions
 from bot.store.states import Observation
 from bot.store.transactions import TransactionStore
 from bot.store.writer import InProcess, StoreRejected
-from tests.db import TEST_DATABASE_URL, postgres_schema
+from tests.support.db import TEST_DATABASE_URL, postgres_schema
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 

@@ -24,8 +24,8 @@ from bot.store.db import create_db_engine
 from bot.store.states import Observation
 from bot.store.transactions import History, TransactionStore
 from bot.store.writer import StoreRejected, StoreUnavailable, WriterProcess
-from tests.db import sqlite_copy
-from tests.transactions import seen
+from tests.support.db import sqlite_copy
+from tests.support.transactions import seen
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow

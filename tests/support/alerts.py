@@ -11,9 +11,9 @@ import httpx
 
 from bot.incidents.config import MonitorConfig
 from bot.incidents.kinds.spike import SpikeDetails
-from tests.conftest import MONITOR_INGEST_TOKEN, RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import Call, FakeSlack
+from tests.support.bot import MONITOR_INGEST_TOKEN, RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.intake import iak_sign, postpaid_answer
 from tests.support.messages import visible_text
 

@@ -18,12 +18,12 @@ from bot.registry import Registry
 from bot.slack.alerts.notifier import Notifier
 from bot.store.database import Database
 from bot.store.transactions import TransactionStore
-from tests.conftest import BOT_TOKEN
-from tests.fakes.clock import FakeClock
-from tests.fakes.slack import Call, FakeSlack
 from tests.support.alerts import CONFIG, spike_details
+from tests.support.bot import BOT_TOKEN
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.messages import visible_text
-from tests.transactions import record_all, seen
+from tests.support.transactions import record_all, seen
 
 CHANNEL = "C0ALERTS"
 DAY = date(2026, 12, 3)  # the day the digest is about (WIB)

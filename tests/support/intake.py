@@ -5,7 +5,7 @@ from __future__ import annotations
 import hashlib
 from typing import Any
 
-from tests.conftest import IAK_API_KEY, IAK_USERNAME
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME
 
 INGEST_TOKEN = "ingest-token-0123456789abcdef"
 

@@ -48,8 +48,8 @@ from bot.slack.blocks.text import number, rupiah
 from bot.slack.listeners.commands import USAGE
 from bot.store.reports import PendingPage, TimeBuckets, WindowStats
 from bot.store.transactions import PendingTransaction
-from tests.fakes.iak import bill, refusal, transaction
 from tests.support.alerts import spike_details
+from tests.support.fakes.iak import bill, refusal, transaction
 from tests.support.messages import assert_valid, visible_text
 
 NOW = datetime(2026, 8, 28, 7, 5, tzinfo=UTC)  # 14:05 WIB

@@ -10,7 +10,7 @@ from bot.price_lists import PriceListView
 from bot.registry import Line
 from bot.slack.blocks.products import product_answer
 from bot.slack.blocks.terminal import render
-from tests.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS, prepaid_product
+from tests.support.fakes.iak import POSTPAID_PRODUCTS, PREPAID_PRODUCTS, prepaid_product
 from tests.support.messages import assert_valid, mrkdwn_texts, shown
 
 NOW = datetime(2026, 12, 2, 3, 0, tzinfo=UTC)

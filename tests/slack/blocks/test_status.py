@@ -34,7 +34,14 @@ from bot.slack.blocks.status import (
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
 from bot.store.transactions import Event, History
-from tests.fakes.iak import IP_NOT_ALLOWED, NOT_FOUND, WRONG_SIGN, bill, refusal, transaction
+from tests.support.fakes.iak import (
+    IP_NOT_ALLOWED,
+    NOT_FOUND,
+    WRONG_SIGN,
+    bill,
+    refusal,
+    transaction,
+)
 from tests.support.messages import all_text, assert_valid, mrkdwn_texts, shown
 
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")

@@ -8,10 +8,10 @@ import time
 import pytest
 
 from bot.registry import Line, Registry
-from tests.conftest import RunningBot
-from tests.seed import POSTPAID_REFERENCE, reference_rows, seed_rows
-from tests.slack_requests import sign
+from tests.support.bot import RunningBot
 from tests.support.messages import answer, header, text_objects, visible_text
+from tests.support.seed import POSTPAID_REFERENCE, reference_rows, seed_rows
+from tests.support.slack_requests import sign
 
 
 def test_every_seed_code_answers_with_its_card(shared_bot: RunningBot) -> None:

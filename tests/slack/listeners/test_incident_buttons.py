@@ -8,10 +8,6 @@ from typing import Any
 
 from sqlalchemy import text
 
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import Call, FakeSlack
 from tests.support.alerts import (
     OPS,
     Shop,
@@ -23,6 +19,10 @@ from tests.support.alerts import (
     text_of,
     wait_until,
 )
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import Call, FakeSlack
 
 
 def buttons_of(call: Call) -> dict[str, dict[str, Any]]:

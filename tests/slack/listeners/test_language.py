@@ -10,11 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 from bot.slack.blocks.cards import SHARE_ACTION
-from tests.conftest import BOT_TOKEN, RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import FakeIak, IakReply, transaction
-from tests.fakes.slack import FakeSlack, Reply
 from tests.support.alerts import wait_until
+from tests.support.bot import BOT_TOKEN, RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import FakeIak, IakReply, transaction
+from tests.support.fakes.slack import FakeSlack, Reply
 from tests.support.iak import SLACK_ACK_DEADLINE
 from tests.support.messages import answer, visible_text
 

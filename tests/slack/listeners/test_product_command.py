@@ -15,9 +15,9 @@ import pytest
 from sqlalchemy import select
 
 from bot.store.schema import price_lists
-from tests.conftest import RunningBot
-from tests.fakes.clock import FakeClock
-from tests.fakes.iak import (
+from tests.support.bot import RunningBot
+from tests.support.fakes.clock import FakeClock
+from tests.support.fakes.iak import (
     POSTPAID_PRICE_LIST,
     PREPAID_PRICE_LIST,
     FakeIak,

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from bot.registry import Registry
-from tests.conftest import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
-from tests.fakes.iak import (
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
+from tests.support.fakes.iak import (
     POSTPAID_IP_NOT_ALLOWED,
     POSTPAID_WRONG_SIGN,
     FakeIak,

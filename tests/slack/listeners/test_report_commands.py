@@ -18,10 +18,10 @@ from sqlalchemy import text
 from bot.registry import Registry
 from bot.slack.listeners import commands
 from bot.store.transactions import TransactionStore
-from tests.conftest import RunningBot
+from tests.support.bot import RunningBot
 from tests.support.intake import callback_body, topup_answer
 from tests.support.messages import answer, assert_valid, visible_text
-from tests.transactions import CUSTOMER, record_all, seen
+from tests.support.transactions import CUSTOMER, record_all, seen
 
 INGEST_TOKEN = "ingest-token-for-reports"
 

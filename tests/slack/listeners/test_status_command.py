@@ -21,13 +21,8 @@ from bot.cooldown import CHECK_COOLDOWN
 from bot.iak.client import CallLimits
 from bot.registry import Registry
 from bot.slack.blocks import limits
-from tests.conftest import (
-    IAK_API_KEY,
-    IAK_USERNAME,
-    RunningBot,
-    bot_server,
-)
-from tests.fakes.iak import (
+from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
+from tests.support.fakes.iak import (
     IP_NOT_ALLOWED,
     NOT_FOUND,
     WRONG_SIGN,

@@ -6,7 +6,7 @@ import gzip
 import json
 from typing import Any
 
-from tests.fakes.loopback import Answer, LoopbackServer
+from tests.support.fakes.loopback import Answer, LoopbackServer
 
 
 class FakeSentry(LoopbackServer):

@@ -21,7 +21,7 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Any
 
-from tests.fakes.loopback import Answer, LoopbackServer
+from tests.support.fakes.loopback import Answer, LoopbackServer
 
 BALANCE = "balance"
 PREPAID_PRICE_LIST = "pricelist"

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import parse_qsl
 
-from tests.fakes.loopback import Answer, LoopbackServer
+from tests.support.fakes.loopback import Answer, LoopbackServer
 
 RESPONSE_URL_METHOD = "response_url"
 # Where a file's bytes go: the upload_url files.getUploadURLExternal hands out.

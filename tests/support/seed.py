@@ -13,7 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-HERE = Path(__file__).parent
+# the tables themselves stay beside the tests that read them
+HERE = Path(__file__).resolve().parent.parent
 SEED = HERE / "iak_response_codes_seed.txt"
 PREPAID_REFERENCE = HERE / "iak_prepaid_response_codes_reference.md"
 POSTPAID_REFERENCE = HERE / "iak_postpaid_response_codes_reference.md"
