@@ -3,7 +3,9 @@ outbox, Slack errors, and settings that leave something open."""
 
 from __future__ import annotations
 
-from typing import Any, Protocol
+from typing import Literal, Protocol
+
+from pydantic import BaseModel, Field
 
 from bot.config import Settings
 from bot.services import Services
@@ -21,46 +23,92 @@ class Alerting(Protocol):
         """Channels Slack refuses alerts to, and why."""
 
 
-def health_report(services: Services, alerting: Alerting | None) -> dict[str, Any]:
+class MonitorHealth(BaseModel):
+    """Whether the monitor runs here, which process leads it, and when it last ticked."""
+
+    enabled: bool
+    this_process_leads: bool
+    leader: str | None = Field(None, description="the lease holder, while its lease holds")
+    last_tick_at: str | None = Field(None, description="ISO 8601")
+    last_tick_age_seconds: float | None = None
+
+
+class LastFailure(BaseModel):
+    at: str = Field(description="ISO 8601")
+    error: str | None
+
+
+class OutboxHealth(BaseModel):
+    """Alerts not yet delivered to Slack, and those that never will be."""
+
+    backlog: int = 0
+    oldest_undelivered_age_seconds: float | None = None
+    # rows that could never be delivered (logged when they failed)
+    failed: int = 0
+    # rows Slack kept answering with a retryable error, dropped so they hold nothing back
+    # (logged when given up)
+    given_up: int = 0
+    last_failure: LastFailure | None = None
+
+
+class HealthReport(BaseModel):
+    """What /healthz tells (to whoever has the token) and the Home tab shows."""
+
+    monitor: MonitorHealth
+    outbox: OutboxHealth
+    slack_errors: dict[str, str] = Field(
+        default_factory=dict,
+        description="channels whose alerts stopped on a permanent Slack error, and the error",
+    )
+    warnings: list[str] = Field(
+        default_factory=list,
+        description="settings that work but leave something open, e.g. callbacks",
+    )
+
+
+class Health(BaseModel):
+    """The /healthz answer: whether the bot can serve; with the token, the report too."""
+
+    status: Literal["ok", "unavailable"]
+    database: Literal["ok", "unavailable"] | None = None
+    monitor: MonitorHealth | None = None
+    outbox: OutboxHealth | None = None
+    slack_errors: dict[str, str] | None = None
+    warnings: list[str] | None = None
+
+
+def health_report(services: Services, alerting: Alerting | None) -> HealthReport:
     """What /healthz tells beyond the database: the monitor, the outbox, Slack errors."""
     now = services.clock.now()
     leader = services.incidents.leader()
     outbox = services.incidents.outbox_health()
-    report: dict[str, Any] = {
-        "monitor": {
-            "enabled": alerting is not None and services.settings.monitor_enabled,
-            "this_process_leads": bool(alerting and alerting.leads),
-            "leader": leader.holder if leader and leader.expires_at > now else None,
-            "last_tick_at": leader.last_tick_at.isoformat()
-            if leader and leader.last_tick_at
+    last_tick = leader.last_tick_at if leader else None
+    return HealthReport(
+        monitor=MonitorHealth(
+            enabled=alerting is not None and services.settings.monitor_enabled,
+            this_process_leads=bool(alerting and alerting.leads),
+            leader=leader.holder if leader and leader.expires_at > now else None,
+            last_tick_at=last_tick.isoformat() if last_tick else None,
+            last_tick_age_seconds=round((now - last_tick).total_seconds(), 1)
+            if last_tick
             else None,
-            "last_tick_age_seconds": round((now - leader.last_tick_at).total_seconds(), 1)
-            if leader and leader.last_tick_at
-            else None,
-        },
-        "outbox": {
-            "backlog": outbox.backlog,
-            "oldest_undelivered_age_seconds": round(
+        ),
+        outbox=OutboxHealth(
+            backlog=outbox.backlog,
+            oldest_undelivered_age_seconds=round(
                 (now - outbox.oldest_created_at).total_seconds(), 1
             )
             if outbox.oldest_created_at
             else None,
-            # rows that could never be delivered (logged when they failed)
-            "failed": outbox.failed,
-            # rows Slack kept answering with a retryable error, dropped so they hold
-            # nothing back (logged when given up)
-            "given_up": outbox.given_up,
-            "last_failure": {
-                "at": outbox.last_failed_at.isoformat(),
-                "error": outbox.last_error,
-            }
+            failed=outbox.failed,
+            given_up=outbox.given_up,
+            last_failure=LastFailure(at=outbox.last_failed_at.isoformat(), error=outbox.last_error)
             if outbox.last_failed_at
             else None,
-        },
-        "slack_errors": alerting.slack_errors if alerting else {},
-        "warnings": setting_warnings(services.settings),
-    }
-    return report
+        ),
+        slack_errors=alerting.slack_errors if alerting else {},
+        warnings=setting_warnings(services.settings),
+    )
 
 
 def setting_warnings(settings: Settings) -> list[str]:

@@ -12,6 +12,7 @@ import secrets
 import time
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from fastapi import FastAPI, Request, Response
@@ -21,6 +22,7 @@ from pydantic import BaseModel, Field
 from slack_bolt.async_app import AsyncApp
 from slack_bolt.request.async_request import AsyncBoltRequest
 
+from bot.health import Health, HealthReport
 from bot.intake import MAX_BODY, CallbackBody, IngestBody, Intake, IntakeError, Stored
 from bot.logs import request_id
 from bot.metrics import CONTENT_TYPE, Metrics, MetricsPage
@@ -183,15 +185,6 @@ class SlackEvents:
 
 def _slack_error(status: int, error: str) -> _Raw:
     return status, _JSON.encode({"error": error}).encode(), [_JSON_TYPE]
-
-
-def add_slack_routes(app: FastAPI, events: SlackEvents) -> None:
-    """`POST /slack/events` as a FastAPI route, for other methods' 405 and the app without
-    FastPath in front; FastPath serves it ahead of FastAPI when it is installed."""
-
-    @app.post("/slack/events", include_in_schema=False)
-    async def slack_events() -> Response:
-        return _Delegate(events)
 
 
 class StoredAnswer(BaseModel):
@@ -438,60 +431,69 @@ class FastPath:
         await self.app(scope, receive, send)
 
 
-def add_intake_routes(app: FastAPI, handlers: IntakeHandlers) -> None:
-    """`POST /iak/callback` and `POST /transactions`, as FastAPI routes (documented in the
-    OpenAPI page); FastPath serves them ahead of FastAPI when it is installed."""
+@dataclass(frozen=True)
+class PostRoute:
+    """A POST route that takes load, declared once: FastPath serves it straight from ASGI,
+    and FastAPI gets the same path (other methods' 405, the OpenAPI page) from `docs`."""
 
-    @app.post(
-        "/iak/callback",
-        summary="IAK's callback with a transaction's final result",
-        description="IAK calls this URL when a transaction succeeds or fails. `data.sign` "
-        "must be md5(IAK_USERNAME + IAK_API_KEY + ref_id). Answers 200 once the result is "
-        "stored durably, also for a duplicate, so IAK stops retrying.",
-        tags=["intake"],
-        response_model=StoredAnswer,
-        responses=_errors(400, 401, 403, 413, 503),
-        openapi_extra=_request_body(CallbackBody),
-    )
-    async def iak_callback() -> Response:
-        return _Delegate(handlers.callback)
-
-    @app.post(
-        "/transactions",
-        summary="Forward IAK's answer to a top-up or check-status",
-        description="The merchant backend forwards IAK's answer untouched "
-        '(`{"data": {...}}`), optionally with `created_at`. This is how the bot learns '
-        "about pending transactions: IAK never calls back while a top-up is processing. "
-        "Needs `Authorization: Bearer $INGEST_TOKEN`.",
-        tags=["intake"],
-        response_model=StoredAnswer,
-        responses=_errors(400, 401, 413, 503),
-        openapi_extra=_request_body(IngestBody),
-    )
-    async def ingest() -> Response:
-        return _Delegate(handlers.ingest)
+    path: str
+    handler: ASGIApp
+    # FastAPI's options for the route: summary, description, responses, ...
+    docs: dict[str, Any] = field(default_factory=lambda: {"include_in_schema": False})
 
 
-class Health(BaseModel):
-    """Whether the bot can serve; with the token, how its alerting is doing too."""
+def post_routes(events: SlackEvents, handlers: IntakeHandlers) -> list[PostRoute]:
+    """Slack's endpoint, IAK's callback and the ingest API."""
+    return [
+        PostRoute("/slack/events", events),
+        PostRoute(
+            "/iak/callback",
+            handlers.callback,
+            {
+                "summary": "IAK's callback with a transaction's final result",
+                "description": "IAK calls this URL when a transaction succeeds or fails. "
+                "`data.sign` must be md5(IAK_USERNAME + IAK_API_KEY + ref_id). Answers 200 "
+                "once the result is stored durably, also for a duplicate, so IAK stops "
+                "retrying.",
+                "tags": ["intake"],
+                "response_model": StoredAnswer,
+                "responses": _errors(400, 401, 403, 413, 503),
+                "openapi_extra": _request_body(CallbackBody),
+            },
+        ),
+        PostRoute(
+            "/transactions",
+            handlers.ingest,
+            {
+                "summary": "Forward IAK's answer to a top-up or check-status",
+                "description": "The merchant backend forwards IAK's answer untouched "
+                '(`{"data": {...}}`), optionally with `created_at`. This is how the bot '
+                "learns about pending transactions: IAK never calls back while a top-up is "
+                "processing. Needs `Authorization: Bearer $INGEST_TOKEN`.",
+                "tags": ["intake"],
+                "response_model": StoredAnswer,
+                "responses": _errors(400, 401, 413, 503),
+                "openapi_extra": _request_body(IngestBody),
+            },
+        ),
+    ]
 
-    status: Literal["ok", "unavailable"]
-    database: Literal["ok", "unavailable"] | None = None
-    monitor: dict[str, Any] | None = Field(
-        None, description="enabled, leader (which process), this_process_leads, last tick"
-    )
-    outbox: dict[str, Any] | None = Field(
-        None, description="alerts not yet delivered to Slack: backlog, oldest age in seconds"
-    )
-    slack_errors: dict[str, str] | None = Field(
-        None, description="channels whose alerts stopped on a permanent Slack error"
-    )
-    warnings: list[str] | None = Field(
-        None, description="settings that work but leave something open, e.g. callbacks"
-    )
+
+def add_post_routes(app: FastAPI, routes: list[PostRoute]) -> None:
+    """Each route as a FastAPI route that hands the request to its ASGI handler: for the
+    app without FastPath in front, other methods' 405, and the OpenAPI page."""
+    for route in routes:
+        app.add_api_route(route.path, _delegating(route.handler), methods=["POST"], **route.docs)
 
 
-HealthDetails = Callable[[], dict[str, Any]]
+def _delegating(handler: ASGIApp) -> Callable[[], Awaitable[Response]]:
+    async def endpoint() -> Response:
+        return _Delegate(handler)
+
+    return endpoint
+
+
+HealthDetails = Callable[[], HealthReport]
 
 
 class HealthCache:
@@ -525,13 +527,15 @@ class HealthCache:
             )
         else:
             status = 200
-            body = Health(status="ok", database="ok", **extra).model_dump(exclude_none=True)
+            body = Health(status="ok", database="ok").model_dump(exclude_none=True)
+            if extra is not None:
+                body.update(extra.model_dump())
         self._answer = (time.monotonic(), status, body)
         return status, body
 
-    def _check(self) -> dict[str, Any]:
+    def _check(self) -> HealthReport | None:
         self.database.transactions.ping()
-        return self.details() if self.details is not None else {}
+        return self.details() if self.details is not None else None
 
 
 def bearer_token_matches(authorization: str | None, expected: bytes) -> bool:
@@ -650,20 +654,13 @@ def create_web(
         docs_url=None,
         redoc_url=None,
     )
-    add_slack_routes(app, events)
-    add_intake_routes(app, handlers)
+    routes = post_routes(events, handlers)
+    add_post_routes(app, routes)
     add_health_route(app, database, health, metrics_token)
     # Without a token these routes do not exist (404): never open to anyone.
     if metrics_page is not None and metrics_token:
         add_metrics_route(app, metrics_page, metrics_token)
     if metrics_token:
         add_docs_routes(app, metrics_token)
-    fast = FastPath(
-        app,
-        {
-            "/slack/events": events,
-            "/iak/callback": handlers.callback,
-            "/transactions": handlers.ingest,
-        },
-    )
+    fast = FastPath(app, {route.path: route.handler for route in routes})
     return RequestLog(fast)

@@ -276,13 +276,16 @@ async def test_the_fastapi_slack_route_answers_like_the_fast_path(
     import httpx
     from fastapi import FastAPI
 
-    from bot.web import SlackEvents, add_slack_routes
+    from bot.intake import Intake
+    from bot.web import IntakeHandlers, SlackEvents, add_post_routes, post_routes
 
     sender = slack_target.slack
     body = sender.command_body("code 17")
     fast = sender.post(body)
     app = FastAPI()
-    add_slack_routes(app, SlackEvents(slack_target.bot.slack))
+    services = slack_target.bot.services
+    intake = Intake(services.settings, services.registry, services.database, services.clock)
+    add_post_routes(app, post_routes(SlackEvents(slack_target.bot.slack), IntakeHandlers(intake)))
     stamp = str(int(time.time()))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:

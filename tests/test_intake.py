@@ -287,7 +287,7 @@ async def test_the_documented_fastapi_routes_answer_like_the_fast_path(
     so the app behaves the same without the fast path in front."""
     from fastapi import FastAPI
 
-    from bot.web import IntakeHandlers, add_intake_routes
+    from bot.web import IntakeHandlers, SlackEvents, add_post_routes, post_routes
 
     intake = Intake(
         bot.bot.services.settings,
@@ -296,7 +296,7 @@ async def test_the_documented_fastapi_routes_answer_like_the_fast_path(
         bot.bot.services.clock,
     )
     app = FastAPI()
-    add_intake_routes(app, IntakeHandlers(intake))
+    add_post_routes(app, post_routes(SlackEvents(bot.bot.slack), IntakeHandlers(intake)))
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://bot") as client:
         answer = await client.post("/iak/callback", json=callback_body("plain-1"))

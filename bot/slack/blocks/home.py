@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.health import HealthReport
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident
 from bot.outcomes import split_code_key
@@ -34,7 +35,7 @@ class HomeSnapshot:
     balance: int | None = None
     balance_at: datetime | None = None
     low_balance_threshold: int | None = None
-    health: dict[str, Any] = field(default_factory=dict)
+    health: HealthReport | None = None
 
 
 def permalink(channel: str, ts: str) -> str:
@@ -140,21 +141,20 @@ def _deposit(snapshot: HomeSnapshot) -> str:
 
 
 def _monitor(snapshot: HomeSnapshot) -> str:
-    monitor = snapshot.health.get("monitor") or {}
-    outbox = snapshot.health.get("outbox") or {}
-    errors = snapshot.health.get("slack_errors") or {}
+    health = snapshot.health
     parts = []
-    if not monitor.get("enabled"):
+    if health is None or not health.monitor.enabled:
         parts.append(":white_circle: " + _("monitor off in this process"))
-    leader = monitor.get("leader")
+    leader = health.monitor.leader if health else None
     if leader:
         parts.append(_("leader {leader}").format(leader=f"`{leader}`"))
     else:
         parts.append(":red_circle: " + _("no monitor leader"))
-    age = monitor.get("last_tick_age_seconds")
+    age = health.monitor.last_tick_age_seconds if health else None
     if age is not None:
         parts.append(_("last tick {seconds} s ago").format(seconds=f"{age:.0f}"))
-    backlog = outbox.get("backlog", 0)
+    backlog = health.outbox.backlog if health else 0
+    errors = health.slack_errors if health else {}
     parts.append(
         ngettext(
             "{count} alert waiting to be sent", "{count} alerts waiting to be sent", backlog

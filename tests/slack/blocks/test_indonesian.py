@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.health import HealthReport, MonitorHealth, OutboxHealth
 from bot.i18n import language
 from bot.iak.client import CallLimits, IakClient, IakEndpoint
 from bot.incidents.kinds.conflict import Claim, ConflictDetails, ConflictSettled
@@ -140,11 +141,16 @@ def test_a_full_home_tab_fits(registry: Registry) -> None:
         balance=123_456_789,
         balance_at=NOW - timedelta(minutes=3),
         low_balance_threshold=200_000_000,
-        health={
-            "monitor": {"enabled": True, "leader": "web.1:42:ab12cd", "last_tick_age_seconds": 12},
-            "outbox": {"backlog": 3},
-            "slack_errors": {"C0ALERTS": "not_in_channel"},
-        },
+        health=HealthReport(
+            monitor=MonitorHealth(
+                enabled=True,
+                this_process_leads=True,
+                leader="web.1:42:ab12cd",
+                last_tick_age_seconds=12,
+            ),
+            outbox=OutboxHealth(backlog=3),
+            slack_errors={"C0ALERTS": "not_in_channel"},
+        ),
     )
     view = home_view(snapshot, registry)
     assert_valid(view, surface="home")
