@@ -19,6 +19,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.authorization import AuthorizeResult
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.asgi import ASGIApp
 from bot.background import BackgroundTasks
 from bot.clock import Clock, SystemClock
 from bot.config import (
@@ -46,7 +47,7 @@ from bot.slack.workspace import Workspace
 from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.price_lists import PriceListRepository
-from bot.web import ASGIApp, create_web
+from bot.web import create_web
 
 log = logging.getLogger(__name__)
 

@@ -277,7 +277,8 @@ async def test_the_fastapi_slack_route_answers_like_the_fast_path(
     from fastapi import FastAPI
 
     from bot.intake import Intake
-    from bot.web import IntakeHandlers, SlackEvents, add_post_routes, post_routes
+    from bot.intake_http import IntakeHandlers
+    from bot.web import SlackEvents, add_post_routes, post_routes
 
     sender = slack_target.slack
     body = sender.command_body("code 17")

@@ -287,7 +287,8 @@ async def test_the_documented_fastapi_routes_answer_like_the_fast_path(
     so the app behaves the same without the fast path in front."""
     from fastapi import FastAPI
 
-    from bot.web import IntakeHandlers, SlackEvents, add_post_routes, post_routes
+    from bot.intake_http import IntakeHandlers
+    from bot.web import SlackEvents, add_post_routes, post_routes
 
     intake = Intake(
         bot.bot.services.settings,
