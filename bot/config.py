@@ -59,7 +59,7 @@ def _split_ids(value: object) -> object:
 
 
 class Settings(BaseSettings):
-    """Every setting of the bot; see `.env.example` and the README for what each one means."""
+    """Every setting of the bot; `.env.example` and docs/configuration.md say what each means."""
 
     model_config = SettingsConfigDict(
         env_file=".env",
