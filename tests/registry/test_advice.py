@@ -126,7 +126,7 @@ def test_00_does_not_send_ops_to_a_card_that_masks_the_serial(registry: Registry
     text = card(registry, "00")
     assert "from the status card" not in text
     assert "give them the serial number (SN; for PLN, the token) exactly as IAK sent it" in text
-    assert "cards mask it" in text
+    assert "Cards mask it: Show SN on the /iak status card shows it whole" in text
 
 
 def test_143_says_the_sale_itself_is_unaffected(registry: Registry) -> None:
