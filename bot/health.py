@@ -127,6 +127,9 @@ def setting_warnings(settings: Settings) -> list[str]:
             "transaction data (/iak status, pending, stats, balance, the alert buttons)"
         )
         if not settings.admin_users:
-            warning += ", and anyone can mute an alert (ADMIN_USERS is empty too)"
+            warning += (
+                ", and anyone can mute an alert or see a serial number whole (ADMIN_USERS is "
+                "empty too)"
+            )
         warnings.append(warning)
     return warnings

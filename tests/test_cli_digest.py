@@ -53,6 +53,21 @@ def test_digest_prints_a_day(seeded: str, tmp_path: Path) -> None:
     assert "chart" not in result.stdout  # the picture is Slack's only
 
 
+def test_an_indonesian_digest_writes_days_numbers_and_shares_the_indonesian_way(
+    seeded: str, tmp_path: Path
+) -> None:
+    env = clean_env(DATABASE_URL=seeded, BOT_LANGUAGE="id")
+    result = iak_bot("digest", "--date", "2026-12-03", cwd=tmp_path, env=env)
+    assert result.returncode == 0, result.stderr
+    shown = result.stdout
+    assert "Kam 3 Des 2026" in shown  # not "Thu 3 Dec 2026"
+    assert "64,7%" in shown and "100,0%" in shown  # not 64.7 % nor 64.7%
+    assert "▼ 35,3 poin" in shown
+    assert "WIB" in shown  # every time with its zone
+    for english in ("Thu", "Dec", "64.7", " %", "Daily digest"):
+        assert english not in shown, english
+
+
 def test_digest_posts_with_its_chart(seeded: str, tmp_path: Path, fake_slack: FakeSlack) -> None:
     env = clean_env(
         DATABASE_URL=seeded,

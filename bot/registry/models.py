@@ -131,7 +131,8 @@ class SeenAs(StrEnum):
 
 
 def resend_rule_offences(code: ResponseCode) -> list[str]:
-    """Why this code's resend facts could sell or pay twice (empty when they cannot)."""
+    """Why this code's resend facts, or its "what to do" beside them, could sell or pay twice
+    (empty when they cannot)."""
     offences: list[str] = []
     postpaid = code.table is Table.POSTPAID
     if code.status is Status.PENDING and code.sold is not Sold.UNKNOWN:
@@ -150,6 +151,17 @@ def resend_rule_offences(code: ResponseCode) -> list[str]:
         offences.append(f"{code.key}: only postpaid payments name a tr_id")
     if code.status is Status.SUCCESS and code.sold is not Sold.YES:
         offences.append(f"{code.key}: success, yet sold is {code.sold.value}")
+    # The card's "what to do" line comes first: it must not say retry where the resend
+    # sentence under it says not to.
+    if code.action in (Action.RETRY_NOW, Action.RETRY_LATER):
+        if code.sold is not Sold.NO:
+            offences.append(
+                f"{code.key}: sold is {code.sold.value}, yet what to do is {code.action.value}"
+            )
+        if code.resend in (Resend.NEVER, Resend.WAIT):
+            offences.append(
+                f"{code.key}: resend is {code.resend.value}, yet what to do is {code.action.value}"
+            )
     return offences
 
 

@@ -13,7 +13,7 @@ database, and its answer names nothing (not the lists, not what was asked about)
 
 On an alert, anyone allowed acknowledges and rechecks; muting (which also stops the
 escalation to on-call) is for ADMIN_USERS; and a click acts only on an incident of the
-channel it was clicked in.
+channel it was clicked in. Revealing a serial number whole (Show SN) is for ADMIN_USERS too.
 """
 
 from __future__ import annotations
@@ -102,6 +102,15 @@ class AccessPolicy:
     def allows_muting(self, user_id: str) -> bool:
         """Whether the person may mute and unmute incidents (and a code's future ones), on
         top of seeing them: a mute holds back the incident's messages and its escalation."""
+        return self._is_admin(user_id)
+
+    def allows_revealing_serials(self, user_id: str) -> bool:
+        """Whether the person may see a serial number whole, on top of seeing transactions:
+        a serial (a PLN token, a voucher's code) is what the customer paid for, and can be
+        used by whoever reads it."""
+        return self._is_admin(user_id)
+
+    def _is_admin(self, user_id: str) -> bool:
         return not self.admins or user_id in self.admins
 
     def allows_home(self, user_id: str) -> bool:

@@ -33,3 +33,21 @@ def test_an_alert_and_its_thread_are_posted_in_bot_language(
     assert thread[-1].startswith("Selesai setelah")
     edited = text_of(fake_slack.calls_to("chat.update")[-1])
     assert "Selesai: 1 top-up yang lama pending sudah tuntas" in edited
+
+
+def test_a_duplicate_serial_alert_in_indonesian_says_the_customer_was_wronged(
+    monitored: Callable[..., RunningBot], clock: FakeClock, fake_slack: FakeSlack
+) -> None:
+    """The customer was cheated, not the cheat ("pelanggan yang curang" said the opposite)."""
+    bot = monitored(bot_language="id")
+    shop = Shop(bot)
+    token = "01234567890123456789"
+    shop.callback("pln-a", "1", "00", product="pln20000", sn=f"{token}/BUDI/R1/900")
+    clock.advance(minutes=3)
+    shop.callback("pln-b", "1", "00", product="pln50000", sn=f"{token}/SITI/R1/900")
+    parent_ts(fake_slack)
+    shown = text_of(parents(fake_slack)[0])
+    assert "terkirim 2 kali" in shown and "SN " in shown
+    assert "pelanggan dirugikan" in shown
+    for wrong in ("curang", "Nomor serial", "Nomor seri"):
+        assert wrong not in shown, wrong

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import pytest
 
-from bot.i18n import Language, language
+from bot.i18n import Language, _, language
 from bot.registry import (
+    Action,
     Line,
     Registry,
     Resend,
@@ -24,6 +25,7 @@ from bot.registry import (
 from bot.slack.blocks.cards import (
     RESEND_SENTENCES,
     SOLD_SENTENCES,
+    refused_check_action,
     refused_check_advice,
     remediation_blocks,
     remediation_card,
@@ -46,6 +48,9 @@ def test_pending_and_unknown_codes_wait_or_reuse_the_ref_id(registry: Registry) 
             assert code.resend not in (Resend.NEW_REF_ID, Resend.PAY_TR_ID), code.key
         if code.sold is Sold.YES:
             assert code.resend is Resend.NEVER, code.key
+        if code.action in (Action.RETRY_NOW, Action.RETRY_LATER):
+            assert code.sold is Sold.NO, code.key
+            assert code.resend not in (Resend.NEVER, Resend.WAIT), code.key
     pending = {code.key for code in registry if code.status is Status.PENDING}
     assert pending >= {"OTHER", "39", "201", "postpaid 05", "postpaid 39", "postpaid 201"}
 
@@ -61,6 +66,9 @@ def test_pending_and_unknown_codes_wait_or_reuse_the_ref_id(registry: Registry) 
         ("07", {"resend": Resend.PAY_TR_ID}, "only postpaid payments name a tr_id"),
         ("postpaid 11", {"resend": Resend.SAME_REF_ID}, "postpaid and sold unknown"),
         ("00", {"sold": Sold.UNKNOWN}, "success, yet sold is unknown"),
+        ("postpaid 103", {"action": Action.RETRY_NOW}, "sold is unknown, yet what to do is"),
+        ("postpaid 01", {"action": Action.RETRY_LATER}, "resend is never, yet what to do is"),
+        ("00", {"action": Action.RETRY_NOW}, "sold is yes, yet what to do is retry_now"),
     ],
 )
 def test_each_rule_names_a_code_that_breaks_it(
@@ -78,8 +86,6 @@ def card_text(code: ResponseCode, lang: Language) -> str:
 
 
 def sentences(lang: Language, table: dict[object, str]) -> dict[object, str]:
-    from bot.i18n import _
-
     with language(lang):
         return {key: " ".join(_(text).split()) for key, text in table.items()}
 
@@ -98,6 +104,18 @@ def test_every_card_says_what_was_sold_and_what_sending_again_means(
             wrong.append(f"{code.key}: no {code.resend.value} sentence")
         if sold[code.sold] not in text:
             wrong.append(f"{code.key}: no sold {code.sold.value} sentence")
+        with language(lang):
+            badge = status_badge(code.status)
+            todo = " ".join(_("What to do: {action}").format(action=code.action.label).split())
+            retries = [" ".join(a.label.split()) for a in (Action.RETRY_NOW, Action.RETRY_LATER)]
+            refused = _("Check refused")
+        if badge not in text or todo not in text:
+            wrong.append(f"{code.key}: not its own status badge and what to do")
+        if refused in text:
+            wrong.append(f"{code.key}: says the check was refused")
+        may_land = code.sold is not Sold.NO or code.resend in (Resend.NEVER, Resend.WAIT)
+        if may_land and any(retry in text for retry in retries):
+            wrong.append(f"{code.key}: says retry, yet sold is {code.sold.value}")
         for other, sentence in resend.items():
             if other is not code.resend and sentence in text:
                 wrong.append(f"{code.key}: says {other} too")
@@ -128,9 +146,13 @@ def test_every_card_seen_on_a_refused_check_is_about_the_check(
             badge = status_badge(code.status)
             advice = " ".join(refused_check_advice(line).split())
             own_advice = " ".join(code.translated_advice.split())
+            refused_badge = _("Check refused")
+            todo = _("What to do: {action}").format(action=refused_check_action())
         text = " ".join(visible_text({"text": "", "blocks": blocks}).split())
         if badge in text:
             wrong.append(f"{code.key}: shows {badge}")
+        if refused_badge not in text or todo not in text:
+            wrong.append(f"{code.key}: no Check refused badge and what to do about the check")
         if advice not in text:
             wrong.append(f"{code.key}: no refused-check advice")
         if own_advice in text:

@@ -43,6 +43,7 @@ from bot.slack.blocks.cards import (
 )
 from bot.slack.blocks.markup import Mrkdwn, join, link, md
 from bot.slack.blocks.markup import date as slack_date
+from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -59,6 +60,7 @@ from bot.slack.blocks.text import (
     section,
     truncate,
 )
+from bot.store.states import serial_key
 from bot.store.transactions import History
 
 RECHECK_ACTION = "recheck_status"
@@ -210,6 +212,7 @@ def status_card(
         RecheckTarget(check.ref_id) if recheck else None,
         code,
         transaction.product_code if transaction else None,
+        serial=_shows_serial(transaction, check.outcome),
     )
     if elements:
         blocks.append(actions(*elements, block_id="status_actions"))
@@ -376,11 +379,19 @@ def _remediation_section(code: ResponseCode, seen: SeenAs = SeenAs.ANSWER) -> li
 
 
 def _status_buttons(
-    target: RecheckTarget | None, code: ResponseCode | None, product_code: str | None
+    target: RecheckTarget | None,
+    code: ResponseCode | None,
+    product_code: str | None,
+    *,
+    serial: bool = False,
 ) -> list[Block]:
-    """Recheck, "Check the product" when the code is about the product, and the code's links."""
+    """Recheck, Show SN when the card masks a serial number, "Check the product" when the
+    code is about the product, and the code's links."""
     # No target: a terminal, with nothing to press but links.
     elements = [button(_("Recheck"), RECHECK_ACTION, target.value)] if target is not None else []
+    if target is not None and serial:
+        # The value names the transaction only: the serial is read from the store on a click.
+        elements.append(button(_("Show SN"), SHOW_SERIAL_ACTION, target.value))
     if target is not None and code is not None and code.code in PRODUCT_CODES and product_code:
         line = code.table.line
         elements.append(
@@ -392,6 +403,13 @@ def _status_buttons(
             for index, link in enumerate(code.links)
         ]
     return elements
+
+
+def _shows_serial(transaction: TransactionData | None, outcome: Outcome) -> bool:
+    """Whether the card shows a sale's serial number (masked): a real one, not IAK's `-`."""
+    if transaction is None or outcome is not Outcome.SUCCESS:
+        return False
+    return serial_key(transaction.sn, transaction.product_code) is not None
 
 
 def _has_status(data: TransactionData | PostpaidBill | None) -> bool:

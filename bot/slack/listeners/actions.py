@@ -14,12 +14,14 @@ from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
+from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
 from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.text import note, recheck_cooldown
 from bot.slack.interactions import Click, answer_later, post_soon
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import TransactionReports
+from bot.slack.listeners.serials import SerialReveal
 
 
 class CardActions:
@@ -119,6 +121,8 @@ def register(app: AsyncApp, services: Services) -> None:
     # These reveal transaction data: ALLOWED_USERS / ALLOWED_CHANNELS first.
     guarded = [AccessGuard.from_services(services).check]
     app.action(RECHECK_ACTION, middleware=guarded)(StatusActions(services).recheck)
+    # The serial number whole: for admins only, once the guard let them through.
+    app.action(SHOW_SERIAL_ACTION, middleware=guarded)(SerialReveal(services).show)
     pages = TransactionReports(services).page
     app.action(PENDING_NEXT_ACTION, middleware=guarded)(pages)
     app.action(PENDING_PREVIOUS_ACTION, middleware=guarded)(pages)

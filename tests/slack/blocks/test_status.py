@@ -21,6 +21,7 @@ from bot.iak.client import (
 )
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
+from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
 from bot.slack.blocks.status import (
     CHECK_PRODUCT_ACTION,
     RECHECK_ACTION,
@@ -304,6 +305,37 @@ async def test_longest_and_hostile_input_fits_and_is_never_markup(registry: Regi
     for markup in ("<!channel>", "<!here>", "<@U123|boss>"):
         assert all(markup not in text for text in mrkdwn)
         assert markup not in card["text"]
+
+
+@pytest.mark.parametrize(
+    ("data", "recheck", "offered"),
+    [
+        (transaction("sn1"), True, True),
+        (transaction("sn1", sn=f"{PLN_TOKEN}/BUDI/R1/900", product_code="pln20"), True, True),
+        (transaction("sn1", "pending"), True, False),
+        (transaction("sn1", "failed", sn="123456789"), True, False),
+        (transaction("sn1", sn="-"), True, False),  # IAK's placeholders are no serial
+        (transaction("sn1", sn="0"), True, False),
+        (transaction("sn1", sn=""), True, False),
+        (transaction("sn1"), False, False),  # a terminal has nothing to press
+    ],
+)
+async def test_show_sn_only_where_the_card_masks_a_serial(
+    registry: Registry, data: dict[str, Any], recheck: bool, offered: bool
+) -> None:
+    card = status_card(await status_of(registry, 200, data, "sn1"), registry, recheck=recheck)
+    found = [e for e in buttons(card) if e["action_id"] == SHOW_SERIAL_ACTION]
+    assert bool(found) is offered
+    if found:
+        assert found[0]["text"]["text"] == "Show SN"
+        assert found[0]["value"] == "sn1"  # the transaction only: never the serial
+    assert_valid(card)
+
+
+async def test_a_postpaid_card_offers_no_show_sn(registry: Registry) -> None:
+    check = await postpaid_of(registry, 200, bill("bill-sn", "success"), "bill-sn")
+    card = postpaid_status_card(check, registry)
+    assert SHOW_SERIAL_ACTION not in [e["action_id"] for e in buttons(card)]
 
 
 async def test_terminal_card_without_recheck(registry: Registry) -> None:

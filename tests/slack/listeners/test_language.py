@@ -164,3 +164,20 @@ def test_the_home_tab_is_in_its_owners_language(
 
 def _user(user_id: str, locale: str) -> dict[str, Any]:
     return {"ok": True, "user": {"id": user_id, "locale": locale}}
+
+
+def test_an_indonesian_card_names_its_table_and_its_link_buttons_in_indonesian(
+    start_bot: Callable[..., RunningBot], fake_slack: FakeSlack
+) -> None:
+    locales(fake_slack)
+    bot = start_bot()
+    card = answer(bot.slack.command("code pp 17", user_id=ANI))
+    assert card["blocks"][0]["text"]["text"] == "Pascabayar 17 · BALANCE NOT ENOUGH"
+    links = [
+        element["text"]["text"]
+        for block in card["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+        if "url" in element
+    ]
+    assert links == ["Isi ulang deposit IAK", "Deposit sandbox"]
