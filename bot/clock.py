@@ -6,6 +6,10 @@ import asyncio
 from datetime import UTC, date, datetime, time, timedelta, timezone
 from typing import Protocol
 
+from babel.dates import format_datetime
+
+from bot.i18n import babel_locale
+
 
 class Clock(Protocol):
     """Where the current time comes from, and how to wait for it to pass."""
@@ -39,3 +43,15 @@ def wib_day(day: date) -> tuple[datetime, datetime]:
     """The WIB calendar day as the UTC moments [start, end) it spans."""
     start = datetime.combine(day, time(), WIB).astimezone(UTC)
     return start, start + timedelta(days=1)
+
+
+def wib_time(moment: datetime) -> str:
+    """`14:05 WIB`: a moment as ops read it, in Jakarta time."""
+    return moment.astimezone(WIB).strftime("%H:%M WIB")
+
+
+def wib_moment(moment: datetime) -> str:
+    """`28 Nov 14:05 WIB` (`28 Agu 14:05 WIB` in Indonesian): the month in the reader's
+    language, always with the zone."""
+    day = format_datetime(moment.astimezone(WIB), "d MMM HH:mm", locale=babel_locale())
+    return f"{day} WIB"

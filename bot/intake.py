@@ -11,12 +11,12 @@ import ipaddress
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
-from bot.clock import Clock
+from bot.clock import WIB, Clock
 from bot.config import IAK_CALLBACK_IPS, Settings
 from bot.iak.models import PostpaidBill, TransactionData, valid_ref_id
 from bot.iak.signing import verify
@@ -32,7 +32,6 @@ MAX_BODY = 64 * 1024
 CLOCK_SKEW = timedelta(minutes=5)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 # IAK's postpaid `datetime` is Western Indonesia Time, which has no daylight saving.
-WIB = timezone(timedelta(hours=7), "WIB")
 # Fields only IAK's postpaid answers carry: a body with any of them is a bill, and a bill
 # without its `response_code` is not one IAK sent.
 POSTPAID_ONLY = ("response_code", "tr_name", "period", "nominal", "admin", "noref")

@@ -9,11 +9,10 @@ PLN failures in those hours are judged as any others.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta, timezone
+from datetime import UTC, datetime, time, timedelta
 
+from bot.clock import WIB
 from bot.i18n import N_
-
-WIB = timezone(timedelta(hours=7), "WIB")
 
 
 @dataclass(frozen=True)

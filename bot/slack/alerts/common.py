@@ -7,27 +7,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar
 
-from babel.dates import format_datetime
-
-from bot.clock import WIB
-from bot.i18n import _, babel_locale, ngettext
+from bot.clock import wib_time
+from bot.i18n import _, ngettext
 from bot.incidents.model import Incident, Reply, Resolved
 from bot.masking import mask_customer_id
 from bot.registry import Registry
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, md
 from bot.slack.blocks.text import Message
-
-
-def wib(moment: datetime) -> str:
-    """`14:05 WIB`: ops work in Jakarta time."""
-    return moment.astimezone(WIB).strftime("%H:%M WIB")
-
-
-def wib_day(moment: datetime) -> str:
-    """`28 Nov 14:05 WIB` (`28 Agu 14:05 WIB` in Indonesian): the month in the language."""
-    day = format_datetime(moment.astimezone(WIB), "d MMM HH:mm", locale=babel_locale())
-    return f"{day} WIB"
 
 
 def lasting(seconds: float) -> str:
@@ -88,7 +75,7 @@ class Renderer:
 
     def changed_since_open(self, incident: Incident) -> str:
         """What an escalation says has happened since it opened."""
-        return _("Open since {opened}.").format(opened=wib(incident.opened_at))
+        return _("Open since {opened}.").format(opened=wib_time(incident.opened_at))
 
     def more_since(self, more: int) -> str:
         """How far its running figure went on during a mute."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from bot.clock import wib_moment, wib_time
 from bot.i18n import _, ngettext
 from bot.incidents.model import (
     Acknowledged,
@@ -26,7 +27,7 @@ from bot.incidents.model import (
     ThreadReply,
 )
 from bot.registry import Registry
-from bot.slack.alerts.common import View, lasting, wib, wib_day
+from bot.slack.alerts.common import View, lasting
 from bot.slack.alerts.kinds import renderer
 from bot.slack.blocks.markup import join, md, mention, mentions
 from bot.slack.blocks.text import Block, Message, actions, button, context, message, plain, section
@@ -80,15 +81,15 @@ def parent_message(
 
 
 def _status_context(incident: Incident, now: datetime) -> Block:
-    parts = [md(_("Opened {when}"), when=wib_day(incident.opened_at))]
+    parts = [md(_("Opened {when}"), when=wib_moment(incident.opened_at))]
     if not incident.is_open and incident.resolved_at is not None:
-        parts.append(md(_("resolved {when}"), when=wib_day(incident.resolved_at)))
+        parts.append(md(_("resolved {when}"), when=wib_moment(incident.resolved_at)))
     if incident.acknowledged_by:
         parts.append(
             md(":eyes: " + _("Acknowledged by {person}"), person=mention(incident.acknowledged_by))
         )
     if incident.muted(now) and incident.muted_until is not None:
-        until = wib(incident.muted_until)
+        until = wib_time(incident.muted_until)
         if incident.muted_by:
             muted = md(
                 _("muted until {time} by {person}"), time=until, person=mention(incident.muted_by)
@@ -157,7 +158,9 @@ def reply_message(
                 "{count} updates from {since} to {until} were not posted while Slack could not "
                 "take them; the message above shows where this stands now.",
                 reply.count,
-            ).format(count=reply.count, since=wib_day(reply.since), until=wib_day(reply.until))
+            ).format(
+                count=reply.count, since=wib_moment(reply.since), until=wib_moment(reply.until)
+            )
             return message(text, [section(f":hourglass: {text}")])
         case Acknowledged():
             told = md(_("Acknowledged by {person}."), person=mention(reply.user_id))

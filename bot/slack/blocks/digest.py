@@ -6,12 +6,12 @@ picture of the same hours, is drawn by `bot.slack.chart` and goes into the threa
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
-from babel.dates import format_date, format_datetime
+from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
-from bot.clock import WIB
+from bot.clock import wib_moment
 from bot.i18n import N_, _, babel_locale, ngettext
 from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
 from bot.outcomes import Outcome, split_code_key
@@ -47,12 +47,6 @@ def day_label(details: DigestDetails) -> str:
     return format_date(details.day, "EEE d MMM y", locale=babel_locale())
 
 
-def _moment(at: datetime) -> str:
-    """`4 Dec 08:00 WIB` (`4 Des 08:00 WIB`): a moment of the day, in the language, with its zone
-    (the pattern the alerts use)."""
-    return format_datetime(at.astimezone(WIB), "d MMM HH:mm", locale=babel_locale()) + " WIB"
-
-
 def digest_title(details: DigestDetails) -> str:
     """`Daily digest · Thu 3 Dec 2026`."""
     return _("Daily digest · {day}").format(day=day_label(details))
@@ -73,7 +67,7 @@ def digest_message(details: DigestDetails, registry: Registry, *, chart: bool = 
     blocks.append(section(_pending_text(details)))
     blocks.append(section(_deposit_text(details)))
     blocks.append(section(_incidents_text(details)))
-    gathered = _moment(details.gathered_at)
+    gathered = wib_moment(details.gathered_at)
     note = _(
         "The day in WIB. Each transaction counts when it happened; outcomes, pending and "
         "the balance are as of {moment}."
@@ -217,7 +211,7 @@ def _deposit_text(details: DigestDetails) -> str:
     spent = _("Spent {amount} on that day's successful sales").format(amount=rupiah(details.spent))
     if details.balance is None or details.balance_at is None:
         return f"{title}\n:moneybag: {spent}. " + _("No balance reported by IAK yet.")
-    reported = _moment(details.balance_at)
+    reported = wib_moment(details.balance_at)
     balance = _("balance {amount} (reported {moment})").format(
         amount=rupiah(details.balance), moment=reported
     )

@@ -7,12 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from bot.clock import wib_moment, wib_time
 from bot.health import HealthReport
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident
 from bot.outcomes import split_code_key
 from bot.registry import Registry
-from bot.slack.alerts.common import wib, wib_day
 from bot.slack.alerts.kinds import renderer
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.charts import bar
@@ -47,7 +47,9 @@ def home_view(snapshot: HomeSnapshot, registry: Registry) -> dict[str, Any]:
     """The Home tab view for someone allowed to see transaction data."""
     blocks: list[Block] = [
         header(_("IAK bot: the state of top-ups")),
-        context(_("As of {when} · reopen the tab to refresh").format(when=wib_day(snapshot.now))),
+        context(
+            _("As of {when} · reopen the tab to refresh").format(when=wib_moment(snapshot.now))
+        ),
         divider(),
         section(_incidents(snapshot, registry)),
         divider(),
@@ -87,7 +89,7 @@ def _incidents(snapshot: HomeSnapshot, registry: Registry) -> str:
                 md(_("acknowledged by {person}"), person=mention(incident.acknowledged_by))
             )
         if incident.muted(snapshot.now) and incident.muted_until:
-            extra.append(md(_("muted until {time}"), time=wib(incident.muted_until)))
+            extra.append(md(_("muted until {time}"), time=wib_time(incident.muted_until)))
         age = duration(snapshot.now - incident.opened_at)
         line = md("{} " + _("{title} · open {age}"), kind.emoji, title=title, age=age)
         lines.append(md("{} · {}", line, join(extra, ", ")) if extra else line)

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.clock import wib_moment, wib_time
 from bot.cooldown import Cooldown
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident, IncidentKind
 from bot.services import Services
 from bot.slack.access import AccessGuard, AccessPolicy, AlertPermissions
-from bot.slack.alerts.common import wib, wib_day
 from bot.slack.alerts.render import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION
 from bot.slack.blocks.markup import md, mention
 from bot.slack.blocks.text import note, recheck_cooldown
@@ -121,11 +121,11 @@ class IncidentActions:
             await _tell(
                 respond,
                 _("Muted until {time}, with any new incident of rc {rc} until then.").format(
-                    time=wib(until), rc=before.key
+                    time=wib_time(until), rc=before.key
                 ),
             )
         else:
-            await _tell(respond, _("Muted until {time}.").format(time=wib(until)))
+            await _tell(respond, _("Muted until {time}.").format(time=wib_time(until)))
 
     async def _recheck(self, body: dict[str, Any], respond: AsyncRespond) -> None:
         incident_id, __ = _value(body)
@@ -178,7 +178,7 @@ class IncidentActions:
         if not incident.is_open:
             if incident.resolved_at:
                 resolved = _("This incident already resolved ({when}); nothing to do.").format(
-                    when=wib_day(incident.resolved_at)
+                    when=wib_moment(incident.resolved_at)
                 )
             else:
                 resolved = _("This incident already resolved; nothing to do.")

@@ -11,6 +11,7 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.clock import wib_moment
 from bot.health import HealthReport, MonitorHealth, OutboxHealth
 from bot.i18n import language
 from bot.iak.client import CallLimits, IakClient, IakEndpoint
@@ -37,7 +38,6 @@ from bot.incidents.model import (
 from bot.incidents.model import Details as IncidentDetails
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
-from bot.slack.alerts.common import wib_day
 from bot.slack.alerts.render import parent_message, reply_message
 from bot.slack.blocks import limits
 from bot.slack.blocks.cards import codes_list, help_message, remediation_card, search_results
@@ -70,12 +70,12 @@ def test_numbers_money_durations_and_dates_are_written_the_indonesian_way() -> N
     assert duration(timedelta(hours=3, minutes=12)) == "3 jam 12 mnt"
     assert duration(timedelta(seconds=45)) == "45 dtk"
     assert duration(timedelta(days=2, hours=1)) == "2 hari 1 jam"
-    assert wib_day(NOW) == "28 Agu 14:05 WIB"
+    assert wib_moment(NOW) == "28 Agu 14:05 WIB"
     with language("en"):
         assert rupiah(25_000) == "Rp25.000"
         assert number(1_234_567) == "1,234,567"
         assert duration(timedelta(hours=3, minutes=12)) == "3 h 12 min"
-        assert wib_day(NOW) == "28 Aug 14:05 WIB"
+        assert wib_moment(NOW) == "28 Aug 14:05 WIB"
 
 
 def test_every_remediation_card_is_indonesian_with_iak_words_untouched(

@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_time
 from bot.config import IAK_CALLBACK_IPS
 from bot.i18n import _
 from bot.incidents.kinds.callbacks import CallbackDetails, CallbackProblem, RefusedCallbacks
 from bot.incidents.model import Incident, Resolved
 from bot.outcomes import Refusal
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, wib
+from bot.slack.alerts.common import Renderer, View
 from bot.slack.blocks.markup import Mrkdwn, join, link, md
 from bot.slack.blocks.text import Block, Message, context, header, message, section, truncate
 
@@ -29,7 +30,7 @@ def callbacks_title(d: CallbackDetails) -> str:
 
 
 def _refused_line(refused: RefusedCallbacks, d: CallbackDetails) -> Mrkdwn:
-    at = wib(refused.last_at)
+    at = wib_time(refused.last_at)
     if refused.reason is Refusal.BAD_SIGN:
         return md(
             _(
@@ -171,7 +172,9 @@ class CallbacksRenderer(Renderer):
         return _(
             "Since {opened}: {finals} outcomes learned without a callback and {refused} "
             "callbacks refused in the last hour."
-        ).format(opened=wib(incident.opened_at), finals=d.finals_without, refused=d.refused_count)
+        ).format(
+            opened=wib_time(incident.opened_at), finals=d.finals_without, refused=d.refused_count
+        )
 
 
 RENDERER = CallbacksRenderer()

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_moment, wib_time
 from bot.i18n import N_, _
 from bot.incidents.kinds.conflict import ConflictDetails, ConflictSettled
 from bot.incidents.model import Incident, Reply
 from bot.outcomes import Outcome, Source
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, member_line, wib, wib_day
+from bot.slack.alerts.common import Renderer, View, member_line
 from bot.slack.blocks.markup import join, md
 from bot.slack.blocks.text import Block, Message, context, header, message, section, truncate
 
@@ -54,7 +55,7 @@ class ConflictRenderer(Renderer):
             lines.append(
                 md(
                     "• " + _("{when}: {source} said {outcome}{rc}"),
-                    when=wib_day(claim.at),
+                    when=wib_moment(claim.at),
                     source=_(_SOURCE_WORDS[claim.source]),
                     outcome=_(OUTCOME_WORDS[claim.outcome]),
                     rc=rc,
@@ -107,7 +108,7 @@ class ConflictRenderer(Renderer):
 
     def changed_since_open(self, incident: Incident) -> str:
         return _("IAK's own check has not settled it since {opened}.").format(
-            opened=wib(incident.opened_at)
+            opened=wib_time(incident.opened_at)
         )
 
 

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_time
 from bot.i18n import _
 from bot.incidents.kinds.deposit import DepositDetails, DepositUpdate
 from bot.incidents.model import Incident, Reply, Resolved
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, lasting, wib
+from bot.slack.alerts.common import Renderer, View, lasting
 from bot.slack.blocks.markup import join, link, md
 from bot.slack.blocks.text import Block, Message, header, message, rupiah, section
 
@@ -100,7 +101,7 @@ class DepositRenderer(Renderer):
         ).format(
             balance=rupiah(d.balance),
             lowest=rupiah(d.lowest),
-            opened=wib(incident.opened_at),
+            opened=wib_time(incident.opened_at),
             threshold=rupiah(d.threshold),
         )
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_time
 from bot.i18n import N_, _, ngettext
 from bot.incidents.kinds.pending import (
     PendingDetails,
@@ -14,7 +15,7 @@ from bot.incidents.kinds.pending import (
 from bot.incidents.model import Incident, Reply, Resolved
 from bot.outcomes import code_key, split_code_key
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, member_line, wib
+from bot.slack.alerts.common import Renderer, View, member_line
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import join, md
 from bot.slack.blocks.text import Block, Message, context, header, message, number, section
@@ -131,7 +132,7 @@ class PendingRenderer(Renderer):
             "{succeeded} succeeded, {failed} failed."
         ).format(
             total=d.total,
-            opened=wib(incident.opened_at),
+            opened=wib_time(incident.opened_at),
             waiting=d.waiting,
             succeeded=d.succeeded,
             failed=d.failed,

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_moment, wib_time
 from bot.i18n import _
 from bot.incidents.kinds.product import ProductOutageDetails
 from bot.incidents.model import Incident, Resolved
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, lasting, wib, wib_day
+from bot.slack.alerts.common import Renderer, View, lasting
 from bot.slack.blocks.cards import remediation_blocks
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
@@ -50,7 +51,7 @@ class ProductRenderer(Renderer):
                 count=spike.count, window=window, expected=f"{spike.expected:g}"
             ),
             _("{total} since {time} · peak {peak} per {window}").format(
-                total=spike.total, time=wib(incident.opened_at), peak=spike.peak, window=window
+                total=spike.total, time=wib_time(incident.opened_at), peak=spike.peak, window=window
             ),
         ]
         if spike.sparkline:
@@ -98,7 +99,7 @@ def _alternatives(d: ProductOutageDetails) -> str:
             "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
             "will show here. `/iak product <operator>` lists them now."
         )
-    fetched = wib_day(d.price_list_at)
+    fetched = wib_moment(d.price_list_at)
     if d.operator is None or d.nominal is None:
         return _(
             "{product} is not in IAK's price list (fetched {fetched}): no alternative to offer."

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_moment
 from bot.i18n import _
 from bot.incidents.kinds.serial import SerialAgain, SerialDetails
 from bot.incidents.model import Incident, Member, Reply, Resolved
 from bot.masking import mask_serial
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, member_line, wib_day
+from bot.slack.alerts.common import Renderer, View, member_line
 from bot.slack.blocks.markup import Mrkdwn, join, md
 from bot.slack.blocks.text import (
     Block,
@@ -25,7 +26,7 @@ from bot.slack.blocks.text import (
 
 def _delivery_line(member: Member, mask: bool) -> Mrkdwn:
     line = member_line(member.ref_id, member.product_code, member.customer_id, mask)
-    return md("{} · {}", line, wib_day(member.started_at))
+    return md("{} · {}", line, wib_moment(member.started_at))
 
 
 class SerialRenderer(Renderer):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from bot.clock import wib_time
 from bot.i18n import _
 from bot.incidents.kinds.spike import SpikeDetails, SpikeUpdate
 from bot.incidents.model import Incident, Reply, Resolved
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, lasting, wib
+from bot.slack.alerts.common import Renderer, View, lasting
 from bot.slack.blocks.cards import STOPS_SALES, remediation_blocks
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
@@ -52,7 +53,7 @@ class SpikeRenderer(Renderer):
             + (f" (*{factor:.0f}×*)" if factor >= 2 else ""),
             _("*{total}* since {time} · peak {peak} per {window}").format(
                 total=number(d.total),
-                time=wib(incident.opened_at),
+                time=wib_time(incident.opened_at),
                 peak=number(d.peak),
                 window=window,
             ),
@@ -117,7 +118,7 @@ class SpikeRenderer(Renderer):
             "(peak {peak})."
         ).format(
             total=d.total,
-            opened=wib(incident.opened_at),
+            opened=wib_time(incident.opened_at),
             count=d.count,
             window=lasting(d.window_seconds),
             peak=d.peak,
