@@ -21,6 +21,7 @@ from bot.registry import (
     Unknown,
 )
 from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, is_user_id, join, md, mention
+from bot.slack.blocks.outcomes import STATUS_EMOJI, STATUS_WORDS
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -35,12 +36,6 @@ from bot.slack.blocks.text import (
     truncate,
 )
 
-STATUS_EMOJI = {
-    Status.SUCCESS: ":white_check_mark:",
-    Status.FAILED: ":x:",
-    Status.PENDING: ":hourglass_flowing_sand:",
-    Status.SUCCESS_OR_FAILED: ":grey_question:",
-}
 STOPS_SALES = ":rotating_light:"
 CHECK_REFUSED = ":no_entry_sign:"
 TABLE_NAMES = {
@@ -48,13 +43,6 @@ TABLE_NAMES = {
     Table.PREPAID: N_("Prepaid"),
     Table.GAME: N_("Game inquiry"),
     Table.POSTPAID: N_("Postpaid"),
-}
-# IAK's status column, in the reader's words (the English is IAK's own).
-STATUS_WORDS = {
-    Status.SUCCESS: N_("Success"),
-    Status.FAILED: N_("Failed"),
-    Status.PENDING: N_("Pending"),
-    Status.SUCCESS_OR_FAILED: N_("Success/Failed"),
 }
 # What the request that got a code sold or paid, per line (see `Sold`).
 SOLD_SENTENCES = {

@@ -12,14 +12,15 @@ from babel.dates import format_date
 from babel.numbers import format_decimal, format_percent
 
 from bot.clock import wib_moment
-from bot.i18n import N_, _, babel_locale, ngettext
+from bot.i18n import _, babel_locale, ngettext
 from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
-from bot.outcomes import Outcome, split_code_key
+from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, join, md
+from bot.slack.blocks.outcomes import OUTCOME_LINES
 from bot.slack.blocks.reports import short_advice
 from bot.slack.blocks.text import (
     Block,
@@ -32,13 +33,6 @@ from bot.slack.blocks.text import (
     number,
     rupiah,
     section,
-)
-
-_OUTCOMES = (
-    (Outcome.SUCCESS, ":white_check_mark:", N_("Success")),
-    (Outcome.FAILED, ":x:", N_("Failed")),
-    (Outcome.PENDING, ":hourglass_flowing_sand:", N_("Pending")),
-    (Outcome.UNKNOWN, ":grey_question:", N_("Unknown")),
 )
 
 
@@ -115,7 +109,7 @@ def _outcome_blocks(details: DigestDetails) -> list[Block]:
         )
     cells = [
         f"{icon} {_(name)}\n*{number(details.outcomes.get(outcome.value, 0))}*"
-        for outcome, icon, name in _OUTCOMES
+        for outcome, icon, name in OUTCOME_LINES
     ]
     hours = _(
         "*Per hour*, 00 to 24 WIB\n`{transactions}` transactions\n`{failures}` failures"

@@ -14,12 +14,13 @@ from babel.numbers import format_decimal
 
 from bot.i18n import N_, _, babel_locale, ngettext
 from bot.masking import mask_customer_id
-from bot.outcomes import Line, Outcome, split_code_key
+from bot.outcomes import Line, split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, as_mrkdwn, cut, join, md
+from bot.slack.blocks.outcomes import OUTCOME_COUNTED, OUTCOME_EMOJI, OUTCOME_LINES
 from bot.slack.blocks.text import (
     Block,
     Message,
@@ -49,23 +50,6 @@ MAX_SHOWN_REF_ID = 120
 MAX_SHOWN_PRODUCT = 60
 _SECTION_BUDGET = 2900
 
-PENDING_ICONS = {
-    Outcome.PENDING: ":hourglass_flowing_sand:",
-    Outcome.UNKNOWN: ":grey_question:",
-}
-OUTCOME_LINES = (
-    (Outcome.SUCCESS, ":white_check_mark:", N_("Success")),
-    (Outcome.FAILED, ":x:", N_("Failed")),
-    (Outcome.PENDING, ":hourglass_flowing_sand:", N_("Pending")),
-    (Outcome.UNKNOWN, ":grey_question:", N_("Unknown")),
-)
-# The outcomes as counted in the text fallback: "3 success, 1 failed".
-OUTCOME_COUNTED = {
-    Outcome.SUCCESS: N_("success"),
-    Outcome.FAILED: N_("failed"),
-    Outcome.PENDING: N_("pending"),
-    Outcome.UNKNOWN: N_("unknown"),
-}
 _SENTENCE_END = re.compile(r"(?<=[.!?])\s")
 _PENDING_FOOTNOTE = N_(
     ":hourglass_flowing_sand: IAK is still processing · :grey_question: IAK gave no usable "
@@ -153,7 +137,7 @@ def _pending_line(item: PendingTransaction, now: datetime) -> Mrkdwn:
     )
     return md(
         "{} *{}* · {} · {} · {} · {} ({})",
-        PENDING_ICONS.get(item.outcome, ""),
+        OUTCOME_EMOJI[item.outcome],
         duration(now - item.started_at),
         _code(item.ref_id, MAX_SHOWN_REF_ID),
         product,

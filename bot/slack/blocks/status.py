@@ -15,7 +15,7 @@ from babel.dates import format_date, format_datetime
 from babel.numbers import format_decimal
 
 from bot.checks import Checked
-from bot.i18n import N_, _, babel_locale, ngettext
+from bot.i18n import _, babel_locale, ngettext
 from bot.iak.client import (
     Answer,
     BalanceCheck,
@@ -33,7 +33,7 @@ from bot.iak.models import (
 )
 from bot.iak.products import product_key
 from bot.masking import mask_customer_id, mask_name, mask_serial
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Outcome
 from bot.registry import Line, Registry, ResponseCode, SeenAs, Table, line_named
 from bot.slack.blocks.cards import (
     PRODUCT_CODES,
@@ -43,6 +43,13 @@ from bot.slack.blocks.cards import (
 )
 from bot.slack.blocks.markup import Mrkdwn, join, link, md
 from bot.slack.blocks.markup import date as slack_date
+from bot.slack.blocks.outcomes import (
+    OUTCOME_BADGES,
+    OUTCOME_WORDS,
+    POSTPAID_OUTCOME_BADGES,
+    POSTPAID_OUTCOME_WORDS,
+    SOURCE_WORDS,
+)
 from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
 from bot.slack.blocks.text import (
     Block,
@@ -71,38 +78,6 @@ SAME_MOMENT = timedelta(minutes=1)
 # The code IAK answers a wrong sign with, per line.
 WRONG_SIGN_CODES = {Line.PREPAID: "204", Line.POSTPAID: "100"}
 
-# (emoji, words): the words are translated where shown.
-OUTCOME_BADGES = {
-    Outcome.SUCCESS: (":white_check_mark:", N_("Success")),
-    Outcome.FAILED: (":x:", N_("Failed")),
-    Outcome.PENDING: (":hourglass_flowing_sand:", N_("Pending")),
-    Outcome.UNKNOWN: (":grey_question:", N_("Unknown: treat as pending")),
-}
-OUTCOME_WORDS = {
-    Outcome.SUCCESS: N_("Success"),
-    Outcome.FAILED: N_("Failed"),
-    Outcome.PENDING: N_("Pending"),
-    Outcome.UNKNOWN: N_("Unknown (treat as pending)"),
-}
-SOURCE_WORDS = {
-    Source.CALLBACK: N_("IAK callback"),
-    Source.INGEST: N_("merchant backend"),
-    Source.STATUS_CHECK: N_("status check"),
-}
-POSTPAID_OUTCOME_BADGES = {
-    PostpaidOutcome.SUCCESS: (":white_check_mark:", N_("Paid")),
-    PostpaidOutcome.FAILED: (":x:", N_("Payment failed")),
-    PostpaidOutcome.PENDING: (":hourglass_flowing_sand:", N_("In process")),
-    PostpaidOutcome.NOT_PAID: (":white_circle:", N_("Not paid: IAK never received the payment")),
-    PostpaidOutcome.UNKNOWN: (":grey_question:", N_("Unknown: treat as pending")),
-}
-POSTPAID_OUTCOME_WORDS = {
-    PostpaidOutcome.SUCCESS: N_("Paid"),
-    PostpaidOutcome.FAILED: N_("Payment failed"),
-    PostpaidOutcome.PENDING: N_("In process"),
-    PostpaidOutcome.NOT_PAID: N_("Not paid (IAK never received the payment)"),
-    PostpaidOutcome.UNKNOWN: N_("Unknown (treat as pending)"),
-}
 IAK_IP_SETTINGS = "https://developer.iak.id/prod-setting"
 # Phone numbers (08…, 62…) and PLN meter numbers are 10-13 digits; tr_ids and amounts in
 # IAK's messages are shorter.

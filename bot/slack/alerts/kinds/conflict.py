@@ -5,26 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 
 from bot.clock import wib_moment, wib_time
-from bot.i18n import N_, _
+from bot.i18n import _
 from bot.incidents.kinds.conflict import ConflictDetails, ConflictSettled
 from bot.incidents.model import Incident, Reply
-from bot.outcomes import Outcome, Source
 from bot.registry import Registry
 from bot.slack.alerts.common import Renderer, View, member_line
 from bot.slack.blocks.markup import join, md
+from bot.slack.blocks.outcomes import OUTCOME_COUNTED, SOURCE_PHRASES
 from bot.slack.blocks.text import Block, Message, context, header, message, section, truncate
-
-OUTCOME_WORDS = {
-    Outcome.SUCCESS: N_("success"),
-    Outcome.FAILED: N_("failed"),
-    Outcome.PENDING: N_("pending"),
-    Outcome.UNKNOWN: N_("unknown"),
-}
-_SOURCE_WORDS = {
-    Source.CALLBACK: N_("IAK's callback"),
-    Source.INGEST: N_("the backend"),
-    Source.STATUS_CHECK: N_("IAK's status check"),
-}
 
 
 class ConflictRenderer(Renderer):
@@ -42,7 +30,7 @@ class ConflictRenderer(Renderer):
                 "asking IAK."
             ).format(ref_id=d.ref_id)
         else:
-            said = _(OUTCOME_WORDS[d.iak.outcome] if d.iak else OUTCOME_WORDS[d.stored])
+            said = _(OUTCOME_COUNTED[d.iak.outcome] if d.iak else OUTCOME_COUNTED[d.stored])
             title = ":white_check_mark: " + _("Settled: {ref_id} is {outcome}").format(
                 ref_id=d.ref_id, outcome=said
             )
@@ -56,8 +44,8 @@ class ConflictRenderer(Renderer):
                 md(
                     "• " + _("{when}: {source} said {outcome}{rc}"),
                     when=wib_moment(claim.at),
-                    source=_(_SOURCE_WORDS[claim.source]),
-                    outcome=_(OUTCOME_WORDS[claim.outcome]),
+                    source=_(SOURCE_PHRASES[claim.source]),
+                    outcome=_(OUTCOME_COUNTED[claim.outcome]),
                     rc=rc,
                 )
             )
@@ -65,14 +53,14 @@ class ConflictRenderer(Renderer):
             lines.append(
                 md(
                     _("Stored: *{outcome}* (the first final answer). Asking IAK…"),
-                    outcome=_(OUTCOME_WORDS[d.stored]),
+                    outcome=_(OUTCOME_COUNTED[d.stored]),
                 )
             )
         else:
             lines.append(
                 md(
                     _("IAK now says *{outcome}*: stored as that."),
-                    outcome=_(OUTCOME_WORDS[d.iak.outcome]),
+                    outcome=_(OUTCOME_COUNTED[d.iak.outcome]),
                 )
             )
         blocks: list[Block] = [header(truncate(title, 150)), section(join(lines))]
@@ -89,7 +77,7 @@ class ConflictRenderer(Renderer):
 
     def reply(self, incident: Incident, reply: Reply, view: View) -> Message:
         if isinstance(reply, ConflictSettled):
-            said = _(OUTCOME_WORDS[reply.said])
+            said = _(OUTCOME_COUNTED[reply.said])
             rc = f" (rc {reply.rc})" if reply.rc else ""
             if reply.said == reply.before:
                 text = _("IAK's own check confirms {outcome}{rc}.").format(outcome=said, rc=rc)
@@ -97,7 +85,7 @@ class ConflictRenderer(Renderer):
                 text = _(
                     "IAK's own check says {outcome}{rc}: the transaction is now stored as "
                     "{outcome} (it was {before})."
-                ).format(outcome=said, rc=rc, before=_(OUTCOME_WORDS[reply.before]))
+                ).format(outcome=said, rc=rc, before=_(OUTCOME_COUNTED[reply.before]))
             return message(text, [section(f":white_check_mark: {text}")])
         return super().reply(incident, reply, view)
 
