@@ -118,7 +118,7 @@ async def _check(settings: Settings, registry: Registry, ref_id: str, line: Line
 
 def balance(args: argparse.Namespace) -> int:
     from bot.registry import Registry
-    from bot.slack.blocks.status import balance_card
+    from bot.slack.blocks.balance import balance_card
 
     settings = load_settings()
     settings.require("iak_username", "iak_api_key", why="to ask IAK (iak-bot balance)")

@@ -23,7 +23,7 @@ import httpx
 import pytest
 
 from bot.registry import Line, Registry
-from bot.slack.blocks.status import IAK_IP_SETTINGS
+from bot.slack.blocks.iak_answers import IAK_IP_SETTINGS
 from tests.support.alerts import delivered_parents, replies, wait_until
 from tests.support.bot import MONITOR_INGEST_TOKEN, RunningBot
 from tests.support.fakes.clock import FakeClock

@@ -12,10 +12,10 @@ from bot.iak.models import valid_ref_id
 from bot.services import Services
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.iak_answers import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
 from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
-from bot.slack.blocks.status import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.text import note, recheck_cooldown
 from bot.slack.interactions import Click, answer_later, post_soon
 from bot.slack.listeners.checks import LiveChecks, not_configured_message

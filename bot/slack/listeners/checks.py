@@ -16,7 +16,8 @@ from bot.i18n import _
 from bot.iak.client import IakClient
 from bot.outcomes import Line
 from bot.services import Services
-from bot.slack.blocks.status import balance_card, check_card, iak_not_configured
+from bot.slack.blocks.balance import balance_card
+from bot.slack.blocks.status import check_card, iak_not_configured
 from bot.slack.blocks.text import Message
 from bot.slack.interactions import post_later
 

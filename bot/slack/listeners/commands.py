@@ -18,6 +18,7 @@ from bot.searches import search_too_long, search_too_long_note
 from bot.services import Services
 from bot.slack.access import AccessGuard, Requester
 from bot.slack.blocks.access import access_refused
+from bot.slack.blocks.balance import checking_balance_message
 from bot.slack.blocks.cards import (
     CommandHelp,
     codes_list,
@@ -27,7 +28,7 @@ from bot.slack.blocks.cards import (
     unknown_code,
 )
 from bot.slack.blocks.reports import reading_message
-from bot.slack.blocks.status import checking_balance_message, checking_message
+from bot.slack.blocks.status import checking_message
 from bot.slack.blocks.text import Message, note, recheck_cooldown, truncate
 from bot.slack.interactions import ack_ephemeral, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message

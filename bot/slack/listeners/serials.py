@@ -20,8 +20,8 @@ from bot.iak.models import valid_ref_id
 from bot.outcomes import Outcome
 from bot.services import Services
 from bot.slack.access import AccessPolicy
+from bot.slack.blocks.iak_answers import RecheckTarget
 from bot.slack.blocks.serials import serial_missing, serial_refused, serial_shown, serial_unknown
-from bot.slack.blocks.status import RecheckTarget
 from bot.slack.interactions import Click, answer_later, post_later
 
 log = logging.getLogger(__name__)

@@ -40,11 +40,13 @@ from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
 from bot.slack.alerts.render import parent_message, reply_message
 from bot.slack.blocks import limits
+from bot.slack.blocks.balance import balance_card
+from bot.slack.blocks.bills import postpaid_status_card
 from bot.slack.blocks.cards import codes_list, help_message, remediation_card, search_results
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.home import HomeSnapshot, home_view
 from bot.slack.blocks.reports import pending_card, stats_card
-from bot.slack.blocks.status import balance_card, postpaid_status_card, status_card
+from bot.slack.blocks.status import status_card
 from bot.slack.blocks.text import number, rupiah
 from bot.slack.listeners.commands import USAGE
 from bot.store.reports import PendingPage, TimeBuckets, WindowStats

@@ -21,17 +21,11 @@ from bot.iak.client import (
 )
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry
+from bot.slack.blocks.balance import balance_card
+from bot.slack.blocks.bills import postpaid_status_card
+from bot.slack.blocks.iak_answers import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.serials import SHOW_SERIAL_ACTION
-from bot.slack.blocks.status import (
-    CHECK_PRODUCT_ACTION,
-    RECHECK_ACTION,
-    RecheckTarget,
-    balance_card,
-    checking_message,
-    iak_not_configured,
-    postpaid_status_card,
-    status_card,
-)
+from bot.slack.blocks.status import checking_message, iak_not_configured, status_card
 from bot.slack.blocks.terminal import render
 from bot.slack.blocks.text import Message, rupiah
 from bot.store.transactions import Event, History
