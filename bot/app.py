@@ -12,7 +12,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from functools import partial
-from typing import Any
 
 from fastapi import FastAPI
 from slack_bolt.async_app import AsyncApp
@@ -137,7 +136,7 @@ def build_slack_app(
     # No token on Bolt's client: `authorize` hands Bolt the token for each request.
     client = client or AsyncWebClient(base_url=settings.slack_api_url)
 
-    async def authorize(**_: Any) -> AuthorizeResult:
+    async def authorize(**_: object) -> AuthorizeResult:
         # One workspace, one token: no auth.test round trip before the first answer,
         # so `/iak code` works even while Slack's Web API is unreachable.
         return AuthorizeResult(enterprise_id=None, team_id=None, bot_token=token)

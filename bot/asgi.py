@@ -9,6 +9,8 @@ from typing import Any, Literal
 
 from pydantic import BaseModel
 
+from bot.shapes import Json
+
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -28,7 +30,7 @@ Raw = tuple[int, bytes, list[tuple[bytes, bytes]]]
 
 
 # An intake answer: status, JSON body, extra headers.
-Answer = tuple[int, dict[str, Any], list[tuple[bytes, bytes]]]
+Answer = tuple[int, Json, list[tuple[bytes, bytes]]]
 
 
 class ErrorAnswer(BaseModel):

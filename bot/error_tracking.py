@@ -9,10 +9,11 @@ key, IAK sign or customer number leaves the process in an error report either.
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, cast
 
 from bot.config import Settings
 from bot.logs import Redactor, secrets_of
+from bot.shapes import Json
 
 # Fields that Sentry itself fills with ids (32 hex digits, like an IAK sign): kept as they
 # are, or Sentry could not tell one event or trace from another.
@@ -44,15 +45,15 @@ def start_error_tracking(settings: Settings) -> bool:
         include_local_variables=False,
         max_request_body_size="never",
         before_send=lambda event, _hint: cast("Event", clean(event)),
-        before_breadcrumb=lambda crumb, _hint: cast("dict[str, Any]", clean(crumb)),
+        before_breadcrumb=lambda crumb, _hint: cast("Json", clean(crumb)),
     )
     return True
 
 
-def redacting(redact: Redactor) -> Callable[[Any], Any]:
+def redacting(redact: Redactor) -> Callable[[object], object]:
     """What redacts every string of an event or breadcrumb, keys included."""
 
-    def clean(value: Any) -> Any:
+    def clean(value: object) -> object:
         if isinstance(value, str):
             return redact(value)
         if isinstance(value, dict):

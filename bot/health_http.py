@@ -8,7 +8,6 @@ import hmac
 import logging
 import time
 from collections.abc import Callable
-from typing import Any
 
 from fastapi import FastAPI, Request, Response
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -17,6 +16,7 @@ from fastapi.responses import JSONResponse
 from bot.asgi import ErrorAnswer
 from bot.health import Health, HealthReport
 from bot.metrics import CONTENT_TYPE, MetricsPage
+from bot.shapes import Json
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -38,10 +38,10 @@ class HealthCache:
     def __init__(self, database: Database, details: HealthDetails | None) -> None:
         self.database = database
         self.details = details
-        self._answer: tuple[float, int, dict[str, Any]] | None = None
-        self._computing: asyncio.Task[tuple[int, dict[str, Any]]] | None = None
+        self._answer: tuple[float, int, Json] | None = None
+        self._computing: asyncio.Task[tuple[int, Json]] | None = None
 
-    async def answer(self) -> tuple[int, dict[str, Any]]:
+    async def answer(self) -> tuple[int, Json]:
         """(HTTP status, body) no older than HEALTH_MAX_AGE."""
         cached = self._answer
         if cached is not None and time.monotonic() - cached[0] <= HEALTH_MAX_AGE:
@@ -51,7 +51,7 @@ class HealthCache:
         # shielded: one caller going away must not cancel the others' answer
         return await asyncio.shield(self._computing)
 
-    async def _compute(self) -> tuple[int, dict[str, Any]]:
+    async def _compute(self) -> tuple[int, Json]:
         try:
             extra = await asyncio.wait_for(self.database.read(self._check), HEALTH_TIMEOUT)
         except Exception as exc:

@@ -12,7 +12,7 @@ import json
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Annotated, Any
+from typing import Annotated
 
 from pydantic import BaseModel, Field, ValidationError, WithJsonSchema
 
@@ -22,6 +22,7 @@ from bot.iak.models import PostpaidBill, TransactionData, valid_ref_id
 from bot.iak.signing import verify
 from bot.outcomes import Line, Outcome, Refusal, Source
 from bot.registry import Registry
+from bot.shapes import Json
 from bot.store.callbacks import CallbackRefusals
 from bot.store.database import Database
 from bot.store.states import Observation
@@ -257,9 +258,7 @@ class Intake:
             return await self._store_bill(data, created_at=created_at)
         return await self._store(Source.INGEST, data, created_at=created_at)
 
-    async def _store(
-        self, source: Source, data: dict[str, Any], *, created_at: datetime | None
-    ) -> Stored:
+    async def _store(self, source: Source, data: Json, *, created_at: datetime | None) -> Stored:
         try:
             parsed = TransactionData.model_validate(data)
         except ValidationError as exc:
@@ -273,7 +272,7 @@ class Intake:
         )
         return await self._write(observation)
 
-    async def _store_bill(self, data: dict[str, Any], *, created_at: datetime | None) -> Stored:
+    async def _store_bill(self, data: Json, *, created_at: datetime | None) -> Stored:
         """A postpaid answer: its outcome from the postpaid table, its time from IAK's own
         `datetime` unless the backend gave one."""
         try:
@@ -359,7 +358,7 @@ def _address(text: str | None) -> IpAddress | None:
         return None
 
 
-def _json_object(body: bytes) -> dict[str, Any]:
+def _json_object(body: bytes) -> Json:
     try:
         document = json.loads(body)
     except (ValueError, RecursionError) as exc:
@@ -383,14 +382,14 @@ def _ref_id_in(body: bytes) -> str | None:
     return None
 
 
-def _data_object(document: dict[str, Any]) -> dict[str, Any]:
+def _data_object(document: Json) -> Json:
     data = document.get("data")
     if not isinstance(data, dict):
         raise IntakeError(400, 'body must have a "data" object, as IAK sends it')
     return data
 
 
-def _line(data: dict[str, Any]) -> Line:
+def _line(data: Json) -> Line:
     """Which of IAK's APIs answered: postpaid answers carry `response_code` (and bill
     fields), prepaid ones `rc`. A body with both codes, or with bill fields and no
     `response_code`, is refused rather than read against the wrong table."""

@@ -20,6 +20,7 @@ from bot.asgi import (
 )
 from bot.intake import MAX_BODY, CallbackBody, IngestBody, Intake, IntakeError, Stored
 from bot.metrics import Metrics
+from bot.shapes import Json
 
 
 class StoredAnswer(BaseModel):
@@ -33,7 +34,7 @@ class StoredAnswer(BaseModel):
     duplicate: bool = Field(description="The same observation had already been stored.")
 
 
-def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
+def _inline_schema(model: type[BaseModel]) -> Json:
     """The model's JSON schema with its $defs inlined, for an OpenAPI requestBody."""
     schema = model.model_json_schema()
     definitions = schema.pop("$defs", {})
@@ -47,11 +48,11 @@ def _inline_schema(model: type[BaseModel]) -> dict[str, Any]:
             return [resolve(item) for item in node]
         return node
 
-    resolved: dict[str, Any] = resolve(schema)
+    resolved: Json = resolve(schema)
     return resolved
 
 
-def _request_body(model: type[BaseModel]) -> dict[str, Any]:
+def _request_body(model: type[BaseModel]) -> Json:
     return {
         "requestBody": {
             "required": True,
@@ -60,7 +61,7 @@ def _request_body(model: type[BaseModel]) -> dict[str, Any]:
     }
 
 
-def _errors(*statuses: int) -> dict[int | str, dict[str, Any]]:
+def _errors(*statuses: int) -> dict[int | str, Json]:
     reasons = {
         400: "Malformed: not JSON, no data object, a missing ref_id, an unknown status.",
         401: "Authentication failed (nothing stored).",
@@ -169,7 +170,7 @@ async def _answer_intake(
 
 
 # What the OpenAPI page says of each route (FastAPI's route options; bot.web declares them).
-CALLBACK_DOCS: dict[str, Any] = {
+CALLBACK_DOCS: Json = {
     "summary": "IAK's callback with a transaction's final result",
     "description": "IAK calls this URL when a transaction succeeds or fails. "
     "`data.sign` must be md5(IAK_USERNAME + IAK_API_KEY + ref_id). Answers 200 "
@@ -180,7 +181,7 @@ CALLBACK_DOCS: dict[str, Any] = {
     "responses": _errors(400, 401, 403, 413, 503),
     "openapi_extra": _request_body(CallbackBody),
 }
-INGEST_DOCS: dict[str, Any] = {
+INGEST_DOCS: Json = {
     "summary": "Forward IAK's answer to a top-up or check-status",
     "description": "The merchant backend forwards IAK's answer untouched "
     '(`{"data": {...}}`), optionally with `created_at`. This is how the bot '

@@ -11,7 +11,6 @@ import time
 from collections.abc import Awaitable, Callable
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, field
-from typing import Any
 
 from fastapi import FastAPI, Response
 from slack_bolt.async_app import AsyncApp
@@ -34,6 +33,7 @@ from bot.intake import Intake
 from bot.intake_http import CALLBACK_DOCS, INGEST_DOCS, IntakeHandlers
 from bot.logs import request_id
 from bot.metrics import Metrics, MetricsPage
+from bot.shapes import Json
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -226,7 +226,7 @@ class PostRoute:
     path: str
     handler: ASGIApp
     # FastAPI's options for the route: summary, description, responses, ...
-    docs: dict[str, Any] = field(default_factory=lambda: {"include_in_schema": False})
+    docs: Json = field(default_factory=lambda: {"include_in_schema": False})
 
 
 def post_routes(events: SlackEvents, handlers: IntakeHandlers) -> list[PostRoute]:

@@ -13,11 +13,10 @@ import json
 import logging
 import random
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from enum import StrEnum
 from types import TracebackType
-from typing import Any
 
 import httpx
 from pydantic import ValidationError
@@ -40,6 +39,7 @@ from bot.iak.signing import (
 )
 from bot.outcomes import Outcome, Source
 from bot.registry import Line, Registry, normalize_rc
+from bot.shapes import Json, JsonView
 
 log = logging.getLogger(__name__)
 
@@ -116,7 +116,7 @@ class Answer:
     attempts: int
     elapsed: float
     http_status: int | None = None
-    data: Mapping[str, Any] | None = None
+    data: JsonView | None = None
     failure: CallFailure | None = None
 
     @property
@@ -497,7 +497,7 @@ class IakClient:
 
     async def _attempt(
         self, endpoint: IakEndpoint, path: str, payload: dict[str, str]
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, Json]:
         try:
             response = await self._http.post(endpoint.base_url + path, json=payload)
         except httpx.TimeoutException:
@@ -548,7 +548,7 @@ class IakClient:
         attempts: int,
         failure: CallFailure | None,
         http_status: int | None = None,
-        data: dict[str, Any] | None = None,
+        data: Json | None = None,
     ) -> Answer:
         elapsed = time.monotonic() - started
         if failure is not None:

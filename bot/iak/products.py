@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.i18n import _
 from bot.iak.models import _rupiah
 from bot.registry import Line
+from bot.shapes import JsonView
 
 # A hostile or broken answer must not fill the database; IAK's lists hold a few thousand.
 MAX_PRODUCTS = 20_000
@@ -137,7 +137,7 @@ def _short_text(value: object) -> str | None:
     return text[:MAX_TEXT] or None
 
 
-def parse_price_list(line: Line, data: Mapping[str, Any]) -> tuple[Product, ...] | None:
+def parse_price_list(line: Line, data: JsonView) -> tuple[Product, ...] | None:
     """The products of a price-list answer's `data`, or None when it holds no list.
 
     IAK's reference shows the prepaid list as `data` itself, its SDKs as `data.pricelist`;

@@ -18,11 +18,12 @@ from bot.incidents.model import (
     ThreadReply,
     UpdateParent,
 )
+from bot.shapes import Json
 
-_ADAPTERS: dict[type[Any], TypeAdapter[Any]] = {}
+_ADAPTERS: dict[type[object], TypeAdapter[Any]] = {}
 
 
-def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
+def _adapter(kind: type[object]) -> TypeAdapter[Any]:
     """The (de)serialiser of one domain type, built once: building one is slow."""
     adapter = _ADAPTERS.get(kind)
     if adapter is None:
@@ -30,13 +31,13 @@ def _adapter(kind: type[Any]) -> TypeAdapter[Any]:
     return adapter
 
 
-def encode_details(details: Details) -> dict[str, Any]:
+def encode_details(details: Details) -> Json:
     """An incident's figures as stored in `incidents.details`."""
-    encoded: dict[str, Any] = _adapter(type(details)).dump_python(details, mode="json")
+    encoded: Json = _adapter(type(details)).dump_python(details, mode="json")
     return encoded
 
 
-def decode_details(kind: IncidentKind, stored: Any) -> Details:
+def decode_details(kind: IncidentKind, stored: Json | None) -> Details:
     """The figures of an incident of `kind`, from `incidents.details`."""
     stored = dict(stored or {})
     if kind is IncidentKind.PENDING:
@@ -49,7 +50,7 @@ def decode_details(kind: IncidentKind, stored: Any) -> Details:
     return details
 
 
-def encode_intent(intent: Intent) -> dict[str, Any]:
+def encode_intent(intent: Intent) -> Json:
     """An intent as stored in `outbox.payload`: a reply's kind, broadcast flag and fields."""
     if not isinstance(intent, ThreadReply):
         return {}
@@ -58,7 +59,7 @@ def encode_intent(intent: Intent) -> dict[str, Any]:
     return {"type": reply.kind, "broadcast": intent.broadcast, **fields}
 
 
-def decode_intent(action: OutboxAction, payload: Any) -> Intent:
+def decode_intent(action: OutboxAction, payload: object) -> Intent:
     """The intent an outbox row stands for; ValueError or ValidationError if unreadable."""
     if action is OutboxAction.POST_PARENT:
         return PostParent()

@@ -22,6 +22,7 @@ from bot.incidents.model import (
     ThreadReply,
 )
 from bot.incidents.statements import Statements
+from bot.shapes import DbRow
 from bot.store.schema import UTCDateTime, incidents, outbox
 
 
@@ -187,7 +188,7 @@ class OutboxStatements(Statements):
         )
 
 
-def _kept_when_stale(payload: Any) -> bool:
+def _kept_when_stale(payload: object) -> bool:
     """Whether a queued reply still goes out late (its kind says so: a digest's chart)."""
     if not isinstance(payload, dict):
         return False
@@ -224,7 +225,7 @@ def write_intents(
     )
 
 
-def _outbox_item(row: Any) -> OutboxItem:
+def _outbox_item(row: DbRow) -> OutboxItem:
     problem = None
     try:
         action = OutboxAction(row.action)

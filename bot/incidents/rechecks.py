@@ -5,7 +5,7 @@ back-off it follows."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, NamedTuple
+from typing import NamedTuple
 
 from sqlalchemy import Connection, or_, select, update
 
@@ -13,6 +13,7 @@ from bot.incidents.config import STOP_CHECKING_AFTER, MonitorConfig
 from bot.incidents.model import IncidentKind
 from bot.incidents.repository import open_incident_exists
 from bot.outcomes import NOT_FINAL_VALUES, Line
+from bot.shapes import DbRow, Json
 from bot.store.schema import transactions
 
 t = transactions.c
@@ -94,7 +95,7 @@ def due_rechecks(
     return [_recheck(row) for row in rows]
 
 
-def _recheck(row: Any) -> Recheck:
+def _recheck(row: DbRow) -> Recheck:
     return Recheck(row.ref_id, row.started_at, int(row.checks), Line(row.line))
 
 
@@ -102,7 +103,7 @@ def record_check(
     connection: Connection, ref_id: str, checks: int, next_at: datetime | None, now: datetime
 ) -> None:
     """After a re-check: when the next one is due, or that the monitor gave up."""
-    values: dict[str, Any] = {"checks": checks, "next_check_at": next_at}
+    values: Json = {"checks": checks, "next_check_at": next_at}
     if next_at is None:
         values["checks_stopped_at"] = now
     connection.execute(update(transactions).where(t.ref_id == ref_id).values(values))

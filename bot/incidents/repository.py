@@ -12,7 +12,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
@@ -36,6 +35,7 @@ from bot.incidents.model import (
     UpdateParent,
 )
 from bot.incidents.outbox import OutboxStatements, write_intents
+from bot.shapes import DbRow, Json
 from bot.store.schema import incidents, mutes
 
 log = logging.getLogger(__name__)
@@ -136,7 +136,7 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
         A mute that ran out is cleared; the notice of its end stands for the escalation too:
         someone had seen the incident, and the channel hears of it again either way.
         """
-        values: dict[str, Any] = {"updated_at": now}
+        values: Json = {"updated_at": now}
         if follow_up.follow_up is FollowUp.ESCALATED:
             values["escalated_at"] = now
         elif follow_up.follow_up is FollowUp.REMINDED:
@@ -198,7 +198,7 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
                     incidents.c.id == incident_id
                 )
             ).one()
-            values: dict[str, Any] = {"details": encode_details(change.details), "updated_at": now}
+            values: Json = {"details": encode_details(change.details), "updated_at": now}
             if change.resolve:
                 values.update(status=IncidentStatus.RESOLVED.value, resolved_at=now)
             connection.execute(
@@ -366,7 +366,7 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
         return IncidentDay(opened=len(opened), resolved=int(resolved), ack_seconds=tuple(waits))
 
 
-def incident_from_row(row: Any) -> Incident:
+def incident_from_row(row: DbRow) -> Incident:
     """An Incident from an `incidents` row."""
     kind = IncidentKind(row.kind)
     return Incident(
@@ -392,7 +392,7 @@ def incident_from_row(row: Any) -> Incident:
 
 
 def _insert(
-    connection: Connection, change: IncidentChange, now: datetime, channel: str, **values: Any
+    connection: Connection, change: IncidentChange, now: datetime, channel: str, **values: object
 ) -> int:
     """A new `incidents` row for `change`; returns its id."""
     return int(

@@ -16,7 +16,7 @@ import secrets
 import time
 from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
-from typing import Any, Protocol, cast
+from typing import Protocol, cast
 
 from sqlalchemy import Engine
 
@@ -160,7 +160,7 @@ class Monitor:
                 wait.cancel()
             await asyncio.gather(*waits, return_exceptions=True)
 
-    def _spawn(self, work: Coroutine[Any, Any, None], name: str) -> asyncio.Task[None]:
+    def _spawn(self, work: Coroutine[object, object, None], name: str) -> asyncio.Task[None]:
         task = asyncio.create_task(work, name=name)
         self._beside.add(task)
         task.add_done_callback(self._beside.discard)

@@ -12,7 +12,7 @@ import asyncio
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from sqlalchemy import Connection
 
@@ -82,7 +82,7 @@ class WatchContext:
     registry: Registry
     price_lists: PriceLists | None = None
     # start work beside the ticks (a fetch); the monitor cancels it when it stops
-    spawn: Callable[[Coroutine[Any, Any, None], str], asyncio.Task[None]] = field(
+    spawn: Callable[[Coroutine[object, object, None], str], asyncio.Task[None]] = field(
         default=lambda work, name: asyncio.create_task(work, name=name)
     )
 

@@ -7,10 +7,12 @@ Babel calls `extract_advice` for `bot/registry/codes.yaml` (see babel.cfg).
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
-from typing import IO, Any
+from collections.abc import Collection, Iterator
+from typing import IO
 
 import yaml
+
+from bot.shapes import JsonView
 
 # Babel's extractor protocol: (line number, function name, message, translator comments).
 Extracted = tuple[int, str | None, str, list[str]]
@@ -18,9 +20,9 @@ Extracted = tuple[int, str | None, str, list[str]]
 
 def extract_advice(
     fileobj: IO[bytes],
-    keywords: Mapping[str, Any],
+    keywords: JsonView,
     comment_tags: Collection[str],
-    options: Mapping[str, Any],
+    options: JsonView,
 ) -> Iterator[Extracted]:
     """Every row's `advice`, single-spaced as the registry loads it, and its links' titles,
     with the row they are for."""

@@ -22,7 +22,7 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Protocol
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from slack_bolt.response import BoltResponse
@@ -31,6 +31,7 @@ from bot.background import BackgroundTasks
 from bot.config import Settings
 from bot.i18n import _
 from bot.services import Services, Workspace
+from bot.shapes import Json, JsonView
 from bot.slack.blocks.access import access_refused
 from bot.slack.interactions import MAX_SLACK_ID, Click, post_soon
 
@@ -47,7 +48,7 @@ class Requester:
     teams: frozenset[str] = frozenset()
 
     @classmethod
-    def of(cls, body: Mapping[str, Any]) -> Requester:
+    def of(cls, body: JsonView) -> Requester:
         """The requester of a slash command or of an interaction (block_actions and the like)."""
         teams = _teams(body)
         if "command" in body:
@@ -57,7 +58,7 @@ class Requester:
         return cls(click.user_id, click.channel_id, teams)
 
 
-def _teams(body: Mapping[str, Any]) -> frozenset[str]:
+def _teams(body: JsonView) -> frozenset[str]:
     """Every workspace id a request carries: a slash command's `team_id` (and `user_team`),
     an interaction's `team.id` and `user.team_id`."""
     team = body.get("team")
@@ -170,7 +171,7 @@ class AccessGuard:
     async def check(
         self,
         ack: AsyncAck,
-        body: dict[str, Any],
+        body: Json,
         respond: AsyncRespond,
         next_: Callable[[], Awaitable[None]],
     ) -> BoltResponse | None:
@@ -209,7 +210,7 @@ class AlertPermissions:
         self.policy = policy
         self.incident = incident
 
-    async def refusal(self, body: Mapping[str, Any], incident_id: int, *, mute: bool) -> str | None:
+    async def refusal(self, body: JsonView, incident_id: int, *, mute: bool) -> str | None:
         """None when the click may act on the incident; else what to tell the clicker."""
         click = Click.of(body)
         if mute and not self.policy.allows_muting(click.user_id):
@@ -229,7 +230,7 @@ class AlertPermissions:
         return None
 
 
-def _describe(body: Mapping[str, Any]) -> str:
+def _describe(body: JsonView) -> str:
     """What was asked, for the log: the command, or the clicked action's id."""
     if "command" in body:
         return str(body.get("command"))

@@ -10,14 +10,13 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import Coroutine, Mapping
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.background import BackgroundTasks
 from bot.logs import request_id
+from bot.shapes import JsonView, Work
 from bot.slack.blocks.text import Message, failure_note
 
 log = logging.getLogger(__name__)
@@ -38,7 +37,7 @@ class Click:
     channel_id: str | None
 
     @classmethod
-    def of(cls, body: Mapping[str, Any]) -> Click:
+    def of(cls, body: JsonView) -> Click:
         """Read the first action of a block_actions payload; missing parts are empty."""
         actions = body.get("actions") or [{}]
         action = actions[0] if isinstance(actions[0], dict) else {}
@@ -113,7 +112,7 @@ def post_soon(
 def answer_later(
     background: BackgroundTasks,
     respond: AsyncRespond,
-    work: Coroutine[Any, Any, Any],
+    work: Work,
     *,
     what: str,
     replace_original: bool = True,

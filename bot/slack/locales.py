@@ -14,7 +14,6 @@ import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
 
 from slack_bolt.context.async_context import AsyncBoltContext
 from slack_sdk.web.async_client import AsyncWebClient
@@ -94,8 +93,8 @@ class PersonLanguages:
         return found
 
     async def middleware(
-        self, context: AsyncBoltContext, next_: Callable[[], Awaitable[Any]]
-    ) -> Any:
+        self, context: AsyncBoltContext, next_: Callable[[], Awaitable[object]]
+    ) -> object:
         """Bolt middleware: everything a request's listener writes (and the work it leaves
         for after the ack, which inherits the context) is in the asker's language.
 

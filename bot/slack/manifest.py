@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import yaml
 
+from bot.shapes import Json
 from bot.slack.listeners.commands import COMMAND, USAGE, subcommand_name
 
 PLACEHOLDER_URL = "https://your-app.example.com"
@@ -17,18 +16,18 @@ def usage_hint() -> str:
     return " | ".join(" ".join(entry.usage.split()[1:]) for entry in USAGE)
 
 
-def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False) -> dict[str, Any]:
+def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False) -> Json:
     """The manifest as a dict; every request URL points at `base_url` + /slack/events."""
     events_url = base_url.rstrip("/") + EVENTS_PATH
-    command: dict[str, Any] = {
+    command: Json = {
         "command": COMMAND,
         "description": "IAK response codes and transactions",
         "usage_hint": usage_hint(),
         "should_escape": False,
     }
-    interactivity: dict[str, Any] = {"is_enabled": True}
+    interactivity: Json = {"is_enabled": True}
     # The Home tab's dashboard is published when someone opens it.
-    events: dict[str, Any] = {"bot_events": ["app_home_opened"]}
+    events: Json = {"bot_events": ["app_home_opened"]}
     if not socket_mode:
         command["url"] = events_url
         interactivity["request_url"] = events_url

@@ -6,7 +6,8 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+
+from bot.shapes import Json
 
 # How long one statement, or a wait for a lock, may take before the database gives up:
 # well inside the time a request waits for its write (bot.store.writer.WRITE_DEADLINE),
@@ -22,7 +23,7 @@ POSTGRES_WRITE_TIMEOUTS = (
     f"SET LOCAL lock_timeout = {LOCK_TIMEOUT_MS}"
 )
 
-POSTGRES_CONNECT_ARGS: dict[str, Any] = {
+POSTGRES_CONNECT_ARGS: Json = {
     "connect_timeout": 5,
     "application_name": "iak-bot",
     # No server-side prepared statements. psycopg prepares a statement after its fifth

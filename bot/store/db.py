@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from enum import Enum
 from functools import cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.engine import URL, make_url
@@ -60,7 +60,7 @@ def _postgres_engine(url: URL) -> Engine:
     )
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         # Writes (callbacks, the monitor's tick, the buttons) give up on a stalled statement
         # or a held lock instead of waiting on it. Set per transaction (SET LOCAL), so the
         # session keeps no state a transaction-mode pooler would have to carry.
@@ -77,7 +77,7 @@ def _sqlite_engine(url: URL) -> Engine:
     engine = create_engine(url, creator=lambda: sqlite_connect(path), hide_parameters=True)
 
     @event.listens_for(engine, "begin")
-    def _on_begin(connection: Any) -> None:
+    def _on_begin(connection: Connection) -> None:
         # A writer takes the write lock up front: a transaction that reads then writes
         # cannot fail halfway with SQLITE_BUSY because another process wrote meanwhile.
         if connection.get_execution_options().get("write"):

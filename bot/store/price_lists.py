@@ -10,7 +10,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
 from pydantic import ValidationError
 from sqlalchemy import Connection, Engine, select
@@ -18,6 +17,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 
 from bot.iak.products import Product
 from bot.registry import Line
+from bot.shapes import DbRow, Json
 from bot.store.schema import price_lists
 
 log = logging.getLogger(__name__)
@@ -89,14 +89,14 @@ class PriceListRepository:
             yield connection
 
 
-def _upsert(connection: Connection, key: dict[str, Any], values: dict[str, Any]) -> None:
+def _upsert(connection: Connection, key: Json, values: Json) -> None:
     """Insert the row, or update it where another process (or an earlier fetch) made it."""
     insert = postgresql.insert if connection.dialect.name == "postgresql" else sqlite.insert
     statement = insert(price_lists).values(**key, **values)
     connection.execute(statement.on_conflict_do_update(index_elements=list(key), set_=values))
 
 
-def _products(line: Line, rows: list[Any]) -> Iterator[Product]:
+def _products(line: Line, rows: list[DbRow]) -> Iterator[Product]:
     for row in rows:
         try:
             yield Product.model_validate({**row, "line": line})

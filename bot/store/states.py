@@ -14,6 +14,7 @@ from datetime import datetime
 from typing import Any, NamedTuple, Protocol
 
 from bot.outcomes import Line, Outcome, Source
+from bot.shapes import DbRow, Json
 
 # Characters that only group a PLN token for reading ("0123-4567 8901…"): the same token
 # is the same whether IAK wrote it grouped or not.
@@ -97,11 +98,11 @@ class Observation:
         """The transaction's ref_id."""
         return self.data.ref_id
 
-    def payload(self) -> dict[str, Any]:
+    def payload(self) -> Json:
         """What was observed, as stored in the history (never the sign)."""
         data = self.data
         # The values are text, whole numbers or None: as they are in JSON.
-        payload: dict[str, Any] = {name: getattr(data, name) for name in REPORTED_FIELDS}
+        payload: Json = {name: getattr(data, name) for name in REPORTED_FIELDS}
         if self.line is not Line.PREPAID:
             # only when postpaid, so a prepaid observation's fingerprint stays as it was
             payload["line"] = self.line.value
@@ -185,7 +186,7 @@ class TransactionState:
     serial: str | None = None
 
     @classmethod
-    def from_row(cls, row: Any) -> TransactionState:
+    def from_row(cls, row: DbRow) -> TransactionState:
         """Build from a `transactions` row."""
         values = {name: getattr(row, name) for name in STATE_FIELDS}
         values["outcome"] = Outcome(values["outcome"])

@@ -5,11 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
 
-from sqlalchemy import Engine, Row, select
+from sqlalchemy import Engine, select
 
 from bot.outcomes import Line, Outcome, Source
+from bot.shapes import DbRow
 from bot.store.schema import transaction_events, transactions
 from bot.store.states import TransactionState
 
@@ -86,7 +86,7 @@ class TransactionStore:
             connection.execute(select(1))
 
 
-def _event(row: Row[Any]) -> Event:
+def _event(row: DbRow) -> Event:
     return Event(
         source=Source(row.source),
         at=row.observed_at,

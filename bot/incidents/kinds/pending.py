@@ -27,6 +27,7 @@ from bot.incidents.model import (
 )
 from bot.incidents.watch import Tick, WatchContext
 from bot.outcomes import FINAL_VALUES, NOT_FINAL_VALUES, Line, Outcome
+from bot.shapes import DbRow
 from bot.store.schema import transactions
 from bot.store.transactions import PendingTransaction
 
@@ -229,7 +230,7 @@ _PENDING_COLUMNS = (
 )
 
 
-def _pending(row: Any) -> PendingTransaction:
+def _pending(row: DbRow) -> PendingTransaction:
     return PendingTransaction(
         ref_id=row.ref_id,
         product_code=row.product_code,
@@ -288,7 +289,7 @@ def aged_out(
     return tuple(_pending(row) for row in rows)
 
 
-def set_members(connection: Connection, ref_ids: Sequence[str], **values: Any) -> None:
+def set_members(connection: Connection, ref_ids: Sequence[str], **values: object) -> None:
     """Update the monitor's columns of some transactions."""
     for chunk in _chunks(ref_ids):
         connection.execute(update(transactions).where(t.ref_id.in_(chunk)).values(values))

@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -33,6 +33,7 @@ from bot.incidents.kinds.digest import DigestChart, DigestDetails
 from bot.incidents.model import Incident, OutboxItem, PostParent, ThreadReply, UpdateParent
 from bot.incidents.repository import IncidentRepository
 from bot.registry import Registry
+from bot.shapes import JsonView, Work
 from bot.slack.alerts.render import alert_message
 from bot.slack.blocks.digest import chart_title
 from bot.slack.blocks.text import Message
@@ -178,7 +179,7 @@ class Notifier:
             await self._wait(stopping, retry_at)
 
     async def _wait(self, stopping: asyncio.Event, retry_at: datetime | None) -> None:
-        waits: list[Coroutine[Any, Any, Any]] = [self._wake.wait(), stopping.wait()]
+        waits: list[Work] = [self._wake.wait(), stopping.wait()]
         if retry_at is not None:
             waits.append(self.clock.sleep((retry_at - self.clock.now()).total_seconds()))
         tasks = [asyncio.ensure_future(wait) for wait in waits]
@@ -394,7 +395,7 @@ class Notifier:
         channel: ChannelState,
         status: int | None,
         error: object,
-        headers: Any,
+        headers: JsonView | None,
         report: DeliveryReport,
     ) -> bool:
         reason = str(error or f"HTTP {status}")
@@ -497,7 +498,7 @@ def _later_edits(items: list[OutboxItem]) -> set[int]:
     }
 
 
-def _retry_after(headers: Any) -> timedelta:
+def _retry_after(headers: JsonView | None) -> timedelta:
     value = None
     if headers:
         for key in ("Retry-After", "retry-after"):

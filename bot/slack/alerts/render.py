@@ -9,7 +9,6 @@ status line, the buttons, acknowledgements, follow-ups) is here.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from bot.clock import wib_moment, wib_time
 from bot.i18n import _, ngettext
@@ -131,7 +130,7 @@ def incident_buttons(incident: Incident, now: datetime) -> Block:
     return actions(*elements, block_id=f"incident_{key}")
 
 
-def _option(text: str, value: str) -> dict[str, Any]:
+def _option(text: str, value: str) -> Block:
     return {"text": plain(text, 75), "value": value}
 
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
 
 from bot.clock import wib_moment, wib_time
 from bot.health import HealthReport
@@ -43,7 +42,7 @@ def permalink(channel: str, ts: str) -> str:
     return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
-def home_view(snapshot: HomeSnapshot, registry: Registry) -> dict[str, Any]:
+def home_view(snapshot: HomeSnapshot, registry: Registry) -> Block:
     """The Home tab view for someone allowed to see transaction data."""
     blocks: list[Block] = [
         header(_("IAK bot: the state of top-ups")),
@@ -62,7 +61,7 @@ def home_view(snapshot: HomeSnapshot, registry: Registry) -> dict[str, Any]:
     return {"type": "home", "blocks": blocks}
 
 
-def home_refused() -> dict[str, Any]:
+def home_refused() -> Block:
     """The Home tab for someone ALLOWED_USERS leaves out: no data at all."""
     return {
         "type": "home",

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from typing import Any
+
+from bot.slack.blocks.text import Block
 
 MAX_MESSAGE_BLOCKS = 50
 MAX_VIEW_BLOCKS = 100
@@ -29,7 +30,7 @@ MAX_MESSAGE_CHARS = 12000
 MAX_TEXT_FALLBACK = 4000
 
 
-def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
+def problems(payload: Block, *, surface: str = "message") -> list[str]:
     """Every Block Kit limit a message (or a `home`/`modal` view) breaks; empty when valid."""
     blocks = payload.get("blocks", [])
     found: list[str] = []
@@ -52,7 +53,7 @@ def problems(payload: dict[str, Any], *, surface: str = "message") -> list[str]:
     return found
 
 
-def _block_problems(block: dict[str, Any]) -> Iterator[str]:
+def _block_problems(block: Block) -> Iterator[str]:
     kind = block.get("type")
     if len(str(block.get("block_id", ""))) > MAX_BLOCK_ID:
         yield "block_id too long"
@@ -93,7 +94,7 @@ def _block_problems(block: dict[str, Any]) -> Iterator[str]:
         yield f"unknown block type {kind!r}"
 
 
-def _element_problems(element: dict[str, Any]) -> Iterator[str]:
+def _element_problems(element: Block) -> Iterator[str]:
     if len(str(element.get("action_id", ""))) > MAX_ACTION_ID:
         yield "action_id too long"
     if element.get("type") == "button":

@@ -8,10 +8,9 @@ from __future__ import annotations
 
 import re
 import textwrap
-from typing import Any
 
 from bot.controls import without_controls
-from bot.slack.blocks.text import Message
+from bot.slack.blocks.text import Block, Message
 
 EMOJI = {
     ":white_check_mark:": "✅",
@@ -42,7 +41,7 @@ def render(message: Message, *, width: int = 80, bold: bool = False) -> str:
     return "\n".join(out).rstrip() + "\n"
 
 
-def _block(block: dict[str, Any], width: int, bold: bool) -> list[str]:
+def _block(block: Block, width: int, bold: bool) -> list[str]:
     kind = block["type"]
     if kind == "header":
         title = _plain(block["text"]["text"])
@@ -73,13 +72,13 @@ def _wrap(text: str, width: int) -> list[str]:
     return textwrap.wrap(text, width, break_on_hyphens=False, break_long_words=False)
 
 
-def _button(element: dict[str, Any]) -> str:
+def _button(element: Block) -> str:
     label = _plain(element["text"]["text"])
     url = element.get("url")
     return f"  [{label}] {without_controls(url)}" if url else f"  [{label}]"
 
 
-def _paragraphs(text_object: dict[str, Any], width: int, bold: bool) -> list[str]:
+def _paragraphs(text_object: Block, width: int, bold: bool) -> list[str]:
     raw = text_object["text"]
     if text_object["type"] == "mrkdwn":
         raw = _inline(raw, bold)
@@ -93,7 +92,7 @@ def _paragraphs(text_object: dict[str, Any], width: int, bold: bool) -> list[str
     return lines
 
 
-def _element(element: dict[str, Any], bold: bool) -> str:
+def _element(element: Block, bold: bool) -> str:
     text = str(element.get("text", ""))
     return _inline(text, bold) if element.get("type") == "mrkdwn" else _plain(text)
 

@@ -85,12 +85,12 @@ def note(text: str) -> Message:
     return message(text, [section(text)])
 
 
-def plain(text: str, limit: int = 3000) -> dict[str, Any]:
+def plain(text: str, limit: int = 3000) -> Block:
     """A plain_text object: Slack renders it literally, so user input is safe in it."""
     return {"type": "plain_text", "text": truncate(text, limit), "emoji": True}
 
 
-def mrkdwn(text: str, limit: int = 3000) -> dict[str, Any]:
+def mrkdwn(text: str, limit: int = 3000) -> Block:
     """A mrkdwn text object, cut to the limit: a plain `str` escaped, `Mrkdwn` as written.
 
     Verbatim, so Slack turns no bare URL, `#channel` or `@name` in it into a link or a

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
 from bot.i18n import current, language
 from bot.iak.models import valid_ref_id
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
 from bot.slack.blocks.iak_answers import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
@@ -30,20 +30,20 @@ class CardActions:
     def __init__(self, services: Services) -> None:
         self.services = services
 
-    async def share(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def share(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Post the card `in_channel` for the team; the caller's ephemeral copy stays."""
         await ack()
         sharer = str(body.get("user", {}).get("id", ""))
         self._answer(body, respond, shared_by=sharer, response_type="in_channel", replace=False)
 
-    async def show(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def show(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Replace a search-results list with the chosen code's card."""
         await ack()
         self._answer(body, respond, shared_by=None, response_type="ephemeral", replace=True)
 
     def _answer(
         self,
-        body: dict[str, Any],
+        body: Json,
         respond: AsyncRespond,
         *,
         shared_by: str | None,
@@ -80,7 +80,7 @@ class StatusActions:
         # shared with /iak status and /iak balance
         self.cooldown = services.check_cooldown
 
-    async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def recheck(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Ack the click, ask IAK again (prepaid or postpaid, as the button says), and replace
         the card with the new answer."""
         await ack()

@@ -6,7 +6,6 @@ import asyncio
 import time
 from collections.abc import Awaitable, Callable, Coroutine
 from dataclasses import dataclass
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -16,6 +15,7 @@ from bot.price_lists import product_query
 from bot.registry import Empty, Found, Line, Matches, Unknown, line_named
 from bot.searches import search_too_long, search_too_long_note
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.access import AccessGuard, Requester
 from bot.slack.blocks.access import access_refused
 from bot.slack.blocks.balance import checking_balance_message
@@ -146,7 +146,7 @@ class IakCommand:
         """Every subcommand with an example."""
         return list(USAGE)
 
-    async def handle(self, ack: AsyncAck, command: dict[str, Any], respond: AsyncRespond) -> None:
+    async def handle(self, ack: AsyncAck, command: Json, respond: AsyncRespond) -> None:
         """Bolt listener for `/iak`."""
         started = time.perf_counter()
         text = " ".join(str(command.get("text", "")).split())
@@ -163,7 +163,7 @@ class IakCommand:
         self,
         ack: AsyncAck,
         respond: AsyncRespond,
-        command: dict[str, Any],
+        command: Json,
         name: str,
         args: str,
     ) -> None:
@@ -332,7 +332,7 @@ class IakCommand:
     async def _answer_from_store(
         self,
         call: Invocation,
-        answer: Coroutine[Any, Any, Message],
+        answer: Coroutine[object, object, Message],
         *,
         waiting: Message,
         name: str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
@@ -12,6 +12,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.health import health_report
 from bot.i18n import N_
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
 
@@ -38,7 +39,7 @@ class HomeTab:
         self.alerting = alerting
         self.policy = AccessPolicy.from_settings(services.settings)
 
-    async def opened(self, event: dict[str, Any], client: AsyncWebClient) -> None:
+    async def opened(self, event: Json, client: AsyncWebClient) -> None:
         """`app_home_opened`: Slack needs the event acked within 3 s, so the reading and
         publishing run in the background."""
         if event.get("tab") not in (None, "home"):

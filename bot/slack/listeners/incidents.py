@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
@@ -20,6 +20,7 @@ from bot.cooldown import Cooldown
 from bot.i18n import _, ngettext
 from bot.incidents.model import Incident, IncidentKind
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.access import AccessGuard, AccessPolicy, AlertPermissions
 from bot.slack.alerts.render import ACK_ACTION, MUTE_ACTION, RECHECK_NOW_ACTION
 from bot.slack.blocks.markup import md, mention
@@ -45,26 +46,28 @@ class IncidentActions:
             AccessPolicy.from_settings(services.settings), services.incidents.get
         )
 
-    async def acknowledge(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def acknowledge(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Acknowledge: recorded, told in the thread, shown on the parent."""
         await ack()
         self._later(respond, self._acknowledge(body, respond), "acknowledgement")
 
-    async def mute(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def mute(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Mute for 1/4/24 h (optionally the rc's future incidents too), or unmute."""
         await ack()
         self._later(respond, self._mute(body, respond), "mute")
 
-    async def recheck(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def recheck(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Recheck now: ask IAK about the incident's waiting transactions at once."""
         await ack()
         self._later(respond, self._recheck(body, respond), "recheck of an incident")
 
-    def _later(self, respond: AsyncRespond, work: Coroutine[Any, Any, None], what: str) -> None:
+    def _later(
+        self, respond: AsyncRespond, work: Coroutine[object, object, None], what: str
+    ) -> None:
         # The clicked alert is the channel's: an error gets a message of its own.
         answer_later(self.services.background, respond, work, what=what, replace_original=False)
 
-    async def _acknowledge(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _acknowledge(self, body: Json, respond: AsyncRespond) -> None:
         incident_id, __ = _value(body)
         if (refusal := await self.permissions.refusal(body, incident_id, mute=False)) is not None:
             await _tell(respond, refusal)
@@ -91,7 +94,7 @@ class IncidentActions:
             _("Acknowledged. Updates keep coming in the thread, without pinging the channel."),
         )
 
-    async def _mute(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _mute(self, body: Json, respond: AsyncRespond) -> None:
         incident_id, choice = _value(body)
         if (refusal := await self.permissions.refusal(body, incident_id, mute=True)) is not None:
             await _tell(respond, refusal)
@@ -127,7 +130,7 @@ class IncidentActions:
         else:
             await _tell(respond, _("Muted until {time}.").format(time=wib_time(until)))
 
-    async def _recheck(self, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def _recheck(self, body: Json, respond: AsyncRespond) -> None:
         incident_id, __ = _value(body)
         if (refusal := await self.permissions.refusal(body, incident_id, mute=False)) is not None:
             await _tell(respond, refusal)
@@ -191,13 +194,13 @@ class IncidentActions:
             self.alerting.wake()
 
 
-def _value(body: dict[str, Any]) -> tuple[int, str]:
+def _value(body: Json) -> tuple[int, str]:
     """(incident id, the rest) from a button's value or a menu's chosen option."""
     head, __, rest = Click.of(body).value.partition(":")
     return (int(head) if head.isdigit() else -1), rest
 
 
-def _user(body: dict[str, Any]) -> str:
+def _user(body: Json) -> str:
     return Click.of(body).user_id
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Sequence
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
@@ -17,6 +16,7 @@ from bot.iak.products import find_product, parse_product_key
 from bot.price_lists import PriceLists, PriceListView, products_of
 from bot.registry import Line
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION, fetching_message, product_answer
 from bot.slack.blocks.text import Message
 from bot.slack.interactions import Click, ack_ephemeral, answer_later, post_later, post_soon
@@ -47,8 +47,9 @@ class ProductAnswers:
             self._from_cache(price_lists, lines, query), name="read-price-lists"
         )
         done, _ = await asyncio.wait({reading}, timeout=read_within)
-        if reading in done and reading.result() is not None:
-            await ack_ephemeral(ack, reading.result())
+        fresh = reading.result() if reading in done else None
+        if fresh is not None:
+            await ack_ephemeral(ack, fresh)
             return
         await ack_ephemeral(ack, fetching_message(query))
         answer_later(
@@ -84,7 +85,7 @@ class ProductAnswers:
             respond, found, replace_original=False, what=f"product answer {query[:40]}"
         )
 
-    async def open(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def open(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """A search result's button (replaces the list) or a status card's "Check the product"
         (a new message under the card): the product's card."""
         await ack()

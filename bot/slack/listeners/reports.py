@@ -9,13 +9,13 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import N_
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.blocks.reports import (
     PENDING_PREVIOUS_ACTION,
     pending_card,
@@ -87,7 +87,7 @@ class TransactionReports:
             return store_unavailable(STATS_WHAT)
         return stats_card(stats, self.services.registry, label=window.label)
 
-    async def page(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def page(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Next page / Previous page: the neighbouring page replaces the list."""
         await ack()
         click = Click.of(body)

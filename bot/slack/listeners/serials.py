@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncRespond
 
 from bot.iak.models import valid_ref_id
 from bot.outcomes import Outcome
 from bot.services import Services
+from bot.shapes import Json
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.iak_answers import RecheckTarget
 from bot.slack.blocks.serials import serial_missing, serial_refused, serial_shown, serial_unknown
@@ -34,7 +34,7 @@ class SerialReveal:
         self.services = services
         self.policy = AccessPolicy.from_settings(services.settings)
 
-    async def show(self, ack: AsyncAck, body: dict[str, Any], respond: AsyncRespond) -> None:
+    async def show(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Ack the click; the serial (or why not) follows to the clicker alone."""
         await ack()
         answer_later(

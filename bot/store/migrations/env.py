@@ -8,10 +8,8 @@ runs outside any transaction, where no lock timeout applies: its waits block no 
 
 from __future__ import annotations
 
-from typing import Any
-
 from alembic import context
-from sqlalchemy import event
+from sqlalchemy import Connection, event
 
 from bot.store.schema import metadata
 
@@ -20,7 +18,7 @@ postgres = connection.dialect.name == "postgresql"
 lock_timeout_ms = int(context.config.attributes["lock_timeout_ms"])
 
 
-def _set_lock_timeout(conn: Any) -> None:
+def _set_lock_timeout(conn: Connection) -> None:
     if conn.get_execution_options().get("isolation_level") != "AUTOCOMMIT":
         conn.exec_driver_sql(f"SET LOCAL lock_timeout = {lock_timeout_ms}")
 
