@@ -6,9 +6,6 @@ import hashlib
 import json
 import logging
 import re
-import signal
-import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -22,7 +19,7 @@ from tests.support.bot import RunningBot
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.fakes.iak import FakeIak, IakReply, transaction
 from tests.support.fakes.slack import FakeSlack
-from tests.support.processes import wait_healthy
+from tests.support.processes import serving
 from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
@@ -88,58 +85,40 @@ def test_a_full_scenario_logs_no_secret(tmp_path: Path) -> None:
             LOG_FORMAT="json",
         )
         assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
+        with serving(env, tmp_path) as served:
+            url, log_path = served.url, served.log
             signs: list[str] = []
-            try:
-                wait_healthy(url, process, log_path)
-                sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response")
-                assert sender.command("code 17").status_code == 200
-                iak.always("logs1", IakReply(200, transaction("logs1", customer_id=CUSTOMER)))
-                assert sender.command("status logs1", response_key="st").status_code == 200
-                slack.wait_for_response("st")
-                # another person: one person's checks at IAK share a cooldown
-                balance = sender.command("balance", user_id="U0OPS0002", response_key="bal")
-                assert balance.status_code == 200
-                slack.wait_for_response("bal")
-                for ref_id, rc in (("logs2", "102"), ("logs3", "00")):
-                    sign = hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
-                    signs.append(sign)
-                    data = {
-                        "ref_id": ref_id,
-                        "status": "2" if rc != "00" else "1",
-                        "rc": rc,
-                        "customer_id": CUSTOMER,
-                        "sign": sign,
-                    }
-                    assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
-                bad = {"data": {"ref_id": "logs4", "sign": "0" * 32, "customer_id": CUSTOMER}}
-                assert httpx.post(url + "/iak/callback", json=bad).status_code == 401
-                ingest = {
-                    "data": {"ref_id": "logs5", "status": 0, "rc": "39", "customer_id": CUSTOMER}
+            sender = SlackSender(url, SIGNING_SECRET, slack.base_url + "/response")
+            assert sender.command("code 17").status_code == 200
+            iak.always("logs1", IakReply(200, transaction("logs1", customer_id=CUSTOMER)))
+            assert sender.command("status logs1", response_key="st").status_code == 200
+            slack.wait_for_response("st")
+            # another person: one person's checks at IAK share a cooldown
+            balance = sender.command("balance", user_id="U0OPS0002", response_key="bal")
+            assert balance.status_code == 200
+            slack.wait_for_response("bal")
+            for ref_id, rc in (("logs2", "102"), ("logs3", "00")):
+                sign = hashlib.md5(f"{USERNAME}{API_KEY}{ref_id}".encode()).hexdigest()
+                signs.append(sign)
+                data = {
+                    "ref_id": ref_id,
+                    "status": "2" if rc != "00" else "1",
+                    "rc": rc,
+                    "customer_id": CUSTOMER,
+                    "sign": sign,
                 }
-                headers = {"Authorization": f"Bearer {INGEST}"}
-                assert (
-                    httpx.post(url + "/transactions", json=ingest, headers=headers).status_code
-                    == 200
-                )
-                wrong = {"Authorization": "Bearer " + INGEST[:-1]}
-                assert (
-                    httpx.post(url + "/transactions", json=ingest, headers=wrong).status_code == 401
-                )
-                slack.wait_for("chat.postMessage", 1, timeout=10)  # the 102 alert
-                sender.close()
-            finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(20)
+                assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
+            bad = {"data": {"ref_id": "logs4", "sign": "0" * 32, "customer_id": CUSTOMER}}
+            assert httpx.post(url + "/iak/callback", json=bad).status_code == 401
+            ingest = {"data": {"ref_id": "logs5", "status": 0, "rc": "39", "customer_id": CUSTOMER}}
+            headers = {"Authorization": f"Bearer {INGEST}"}
+            assert (
+                httpx.post(url + "/transactions", json=ingest, headers=headers).status_code == 200
+            )
+            wrong = {"Authorization": "Bearer " + INGEST[:-1]}
+            assert httpx.post(url + "/transactions", json=ingest, headers=wrong).status_code == 401
+            slack.wait_for("chat.postMessage", 1, timeout=10)  # the 102 alert
+            sender.close()
         text = log_path.read_text()
     lines = [line for line in text.splitlines() if line.strip()]
     assert len(lines) > 10
@@ -165,23 +144,10 @@ def test_text_lines_carry_no_control_character(tmp_path: Path) -> None:
             LOG_FORMAT="text",
         )
         assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_healthy(url, process, log_path)
-                path = "/nope%0d2026-01-01 00:00:00,000 INFO fake%1b%5b2J%1b%5d0%3btitle%07%c2%9b"
-                assert httpx.get(url + path).status_code == 404
-            finally:
-                process.send_signal(signal.SIGTERM)
-                process.wait(20)
+        with serving(env, tmp_path) as served:
+            url, log_path = served.url, served.log
+            path = "/nope%0d2026-01-01 00:00:00,000 INFO fake%1b%5b2J%1b%5d0%3btitle%07%c2%9b"
+            assert httpx.get(url + path).status_code == 404
         text = log_path.read_text()
     (line,) = [line for line in text.splitlines() if "/nope" in line]
     assert "/nope2026-01-01 00:00:00,000 INFO fake[2J]0;title 404" in line

@@ -8,8 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import subprocess
-import sys
 import time
 import zlib
 from collections.abc import Iterator
@@ -30,7 +28,7 @@ from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.messages import answer, visible_text
-from tests.support.processes import wait_healthy
+from tests.support.processes import serving
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow
@@ -422,20 +420,8 @@ def test_production_without_access_lists_is_a_warning_at_start(
             **settings,
         )
         assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-            )
-            try:
-                wait_healthy(f"http://127.0.0.1:{port}", process, log_path)
-            finally:
-                process.terminate()
-                process.wait(15)
+        with serving(env, tmp_path) as served:
+            log_path = served.log
     logged = log_path.read_text()
     assert ("ALLOWED_USERS and ALLOWED_CHANNELS are empty" in logged) is warned
     assert ("anyone can mute an alert" in logged) is warned

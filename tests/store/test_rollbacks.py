@@ -7,8 +7,6 @@ migration gives up on a busy table instead of queueing every callback behind it.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
@@ -37,7 +35,7 @@ from tests.support.bot import SIGNING_SECRET
 from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.fakes.slack import FakeSlack
 from tests.support.intake import INGEST_TOKEN, topup_answer
-from tests.support.processes import wait_healthy
+from tests.support.processes import serving
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow
@@ -161,27 +159,14 @@ def test_a_rolled_back_release_migrates_nothing_and_serves_on_the_newer_schema(
             MONITOR_ENABLED="false",
             INGEST_TOKEN=INGEST_TOKEN,
         )
-        log_path = tmp_path / "serve.log"
-        with log_path.open("w") as log:
-            process = subprocess.Popen(
-                [sys.executable, "-m", "bot", "serve"],
-                cwd=tmp_path,
-                env=env,
-                stdout=log,
-                stderr=subprocess.STDOUT,
+        with serving(env, tmp_path) as served:
+            url, log_path = served.url, served.log
+            stored = httpx.post(
+                url + "/transactions",
+                json=topup_answer("after-rollback"),
+                headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
+                timeout=10,
             )
-            url = f"http://127.0.0.1:{port}"
-            try:
-                wait_healthy(url, process, log_path)
-                stored = httpx.post(
-                    url + "/transactions",
-                    json=topup_answer("after-rollback"),
-                    headers={"Authorization": f"Bearer {INGEST_TOKEN}"},
-                    timeout=10,
-                )
-            finally:
-                process.terminate()
-                process.wait(15)
     assert stored.status_code == 200, log_path.read_text()
     assert "newer than this release" in log_path.read_text()
     engine = create_db_engine(database_url)

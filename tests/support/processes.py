@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
+import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -54,3 +59,41 @@ def wait_for_leader_ticks(database_url: str, ticks: int = 3, timeout: float = 30
             time.sleep(0.05)
     finally:
         engine.dispose()
+
+
+@dataclass
+class Served:
+    """A running `iak-bot serve`: its process, URL and log file."""
+
+    process: subprocess.Popen[bytes]
+    url: str
+    log: Path
+
+
+@contextmanager
+def serving(env: dict[str, str], directory: Path, *, healthy: bool = True) -> Iterator[Served]:
+    """`iak-bot serve` as a real process on `env["PORT"]`, run in `directory` with its output
+    in `serve.log` there. Waits for /healthz to answer 200 unless `healthy` is False; at the
+    end SIGTERM, then a kill if it has not stopped within 15 s."""
+    log_path = directory / "serve.log"
+    with log_path.open("w") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "bot", "serve"],
+            cwd=directory,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+    served = Served(process, f"http://127.0.0.1:{env['PORT']}", log_path)
+    try:
+        if healthy:
+            wait_healthy(served.url, process, log_path)
+        yield served
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
