@@ -134,7 +134,7 @@ def _outcome(state: TransactionState | None) -> Outcome | None:
 # An observation to append to the history: (observation, fingerprint, payload JSON, applied).
 _Event = tuple[Observation, str, str, bool]
 
-_EVENT_COLUMNS = (
+EVENT_COLUMNS = (
     "ref_id",
     "fingerprint",
     "source",
@@ -227,7 +227,7 @@ class _Statements:
     def _build(self, kind: str, count: int) -> str:
         columns: Sequence[str]
         if kind == "event":
-            table, columns = "transaction_events", _EVENT_COLUMNS
+            table, columns = "transaction_events", EVENT_COLUMNS
         else:
             table, columns = "transactions", STATE_FIELDS
         marks = [
@@ -280,7 +280,7 @@ class _Statements:
         return rows
 
     def event_rows(self, events: Sequence[_Event]) -> list[tuple[Any, ...]]:
-        """Bind values of history rows, in _EVENT_COLUMNS order."""
+        """Bind values of history rows, in EVENT_COLUMNS order."""
         return [
             (
                 observation.data.ref_id,
