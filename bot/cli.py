@@ -1,6 +1,7 @@
 """`iak-bot …`: the command-line entry points. The process commands (serve, socket,
 monitor, migrate) are here; the terminal twins of the slash commands (code, status, balance,
-product, pending, stats, digest) are `bot.terminal`, calling the same use cases as Slack."""
+product, pending, stats, handover, digest) are `bot.terminal`, calling the same use cases as
+Slack."""
 
 from __future__ import annotations
 
@@ -103,6 +104,11 @@ def _parser() -> argparse.ArgumentParser:
         "window", nargs="?", default="24h", choices=["1h", "24h", "7d"], help="default 24h"
     )
     stats.set_defaults(run=terminal.stats)
+
+    handover = sub.add_parser(
+        "handover", help="the shift handover: open incidents, mutes, old pending, failures"
+    )
+    handover.set_defaults(run=terminal.handover)
 
     digest = sub.add_parser("digest", help="the daily digest: print it, or post it")
     digest.add_argument(

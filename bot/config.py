@@ -98,6 +98,8 @@ class Settings(BaseSettings):
     mask_customer_id: bool = True
     # WIB time of the daily digest in OPS_CHANNEL; None (empty) turns it off
     digest_time: time | None = time(8, 0)
+    # WIB times at which the shift handover is posted to OPS_CHANNEL (08:00,16:00,00:00)
+    handover_times: Annotated[tuple[time, ...], NoDecode] = ()
     # Slack user group (S…) and/or user IDs (U…) told of sales-stopping incidents and
     # escalations.
     oncall_mention: Annotated[list[str], NoDecode] = Field(default_factory=list)
@@ -233,6 +235,26 @@ class Settings(BaseSettings):
         if found is None:
             raise ValueError("must be a WIB time as HH:MM (e.g. 08:00), or empty to turn it off")
         return time(int(found[1]), int(found[2]))
+
+    @field_validator("handover_times", mode="before")
+    @classmethod
+    def _handover_times(cls, value: object) -> object:
+        if not isinstance(value, str):
+            return value
+        slots = []
+        for part in value.split(","):
+            if not part.strip():
+                continue
+            found = _CLOCK_TIME.fullmatch(part.strip())
+            if found is None:
+                raise ValueError(
+                    "must be WIB times as HH:MM separated by commas (e.g. 08:00,16:00,00:00), "
+                    f"not {part.strip()[:20]!r}"
+                )
+            slots.append(time(int(found[1]), int(found[2])))
+        if len(slots) > 24:
+            raise ValueError("at most 24 handover times")
+        return tuple(sorted(set(slots)))
 
     @field_validator("slack_bot_token")
     @classmethod

@@ -1,5 +1,5 @@
 """The terminal twins of the slash commands (`iak-bot code|status|balance|product|pending|
-stats|digest`): the same use cases and cards as Slack, rendered for a terminal in
+stats|handover|digest`): the same use cases and cards as Slack, rendered for a terminal in
 BOT_LANGUAGE."""
 
 from __future__ import annotations
@@ -245,6 +245,26 @@ def stats(args: argparse.Namespace) -> int:
     finally:
         engine.dispose()
     _print(stats_card(stats, Registry.load(), label=window.label))
+    return 0
+
+
+def handover(args: argparse.Namespace) -> int:
+    from datetime import timedelta
+
+    from bot.clock import SystemClock
+    from bot.incidents.kinds.handover import handover_now
+    from bot.incidents.repository import IncidentRepository
+    from bot.registry import Registry
+    from bot.slack.alerts.kinds.handover import handover_message
+
+    settings = load_settings()
+    engine = _store(settings)
+    try:
+        age_out = timedelta(seconds=settings.pending_age_out_seconds)
+        details = handover_now(engine, IncidentRepository(engine), SystemClock().now(), age_out)
+    finally:
+        engine.dispose()
+    _print(handover_message(details, Registry.load()))
     return 0
 
 

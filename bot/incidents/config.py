@@ -28,6 +28,8 @@ class MonitorConfig:
     low_balance_threshold: int | None
     # WIB time of the daily digest; None: no digest
     digest_time: time | None = None
+    # WIB times of the shift handover; empty: none
+    handover_times: tuple[time, ...] = ()
     escalate_after: timedelta = timedelta(seconds=900)
     watch_callbacks: bool = False
     iak_env: str = "development"
@@ -45,6 +47,7 @@ class MonitorConfig:
             spike_factor=settings.spike_factor,
             low_balance_threshold=settings.low_balance_threshold,
             digest_time=settings.digest_time,
+            handover_times=settings.handover_times,
             escalate_after=timedelta(seconds=settings.escalate_after_seconds),
             watch_callbacks=settings.watch_callbacks,
             iak_env=settings.iak_env,

@@ -38,6 +38,9 @@ class IncidentKind(StrEnum):
     # with a thread like an incident's, so it goes out through the same outbox; it is
     # recorded already resolved, so it is never listed or counted as an open incident.
     DIGEST = "digest"
+    # Not trouble either: the shift handover at a HANDOVER_TIMES slot, keyed by the slot,
+    # recorded resolved like the digest.
+    HANDOVER = "handover"
 
 
 class IncidentStatus(StrEnum):

@@ -64,6 +64,16 @@ def open_incident_exists(kind: IncidentKind, key: ColumnElement[str]) -> ColumnE
     )
 
 
+@dataclass(frozen=True)
+class StandingMute:
+    """A kind and key muted for incidents opened before `until` (an rc, a product)."""
+
+    kind: str
+    key: str
+    until: datetime
+    muted_by: str | None
+
+
 class IncidentRepository(LeaseStatements, OutboxStatements):
     """Incidents and mutes; the outbox and the lease through its bases; over one engine."""
 
@@ -307,7 +317,17 @@ class IncidentRepository(LeaseStatements, OutboxStatements):
             reply = ThreadReply(Rechecked(user_id, asked=asked, answered=answered))
             write_intents(connection, incident_id, incident.channel or "", [reply], now)
 
-    # --- posts that are no incident (the daily digest) ------------------------------------
+    def standing_mutes(self, connection: Connection, now: datetime) -> list[StandingMute]:
+        """Mutes of a kind and key that hold back future incidents, still running at `now`,
+        the one that ends first first."""
+        rows = connection.execute(
+            select(mutes.c.kind, mutes.c.key, mutes.c.until, mutes.c.muted_by)
+            .where(mutes.c.until > now)
+            .order_by(mutes.c.until, mutes.c.kind, mutes.c.key)
+        ).all()
+        return [StandingMute(row.kind, row.key, row.until, row.muted_by) for row in rows]
+
+    # --- posts that are no incident (the daily digest, the shift handover) ----------------
 
     def recorded(self, connection: Connection, kind: IncidentKind, key: str) -> bool:
         """Whether a post of that kind and key has been recorded (posted or on its way)."""

@@ -25,6 +25,7 @@ EVERYTHING_ON = MonitorConfig(
     spike_factor=3,
     low_balance_threshold=1_000_000,
     digest_time=time(8, 0),
+    handover_times=(time(8, 0), time(16, 0)),
     watch_callbacks=True,
 )
 
@@ -70,8 +71,12 @@ def test_the_tick_runs_one_watch_per_kind_when_everything_is_on(registry: Regist
 
 def test_settings_turn_the_optional_kinds_off(registry: Registry) -> None:
     quiet = dataclasses.replace(
-        EVERYTHING_ON, low_balance_threshold=None, digest_time=None, watch_callbacks=False
+        EVERYTHING_ON,
+        low_balance_threshold=None,
+        digest_time=None,
+        handover_times=(),
+        watch_callbacks=False,
     )
     running = {type(watch).__name__ for watch in watches(WatchContext(quiet, registry))}
-    assert running.isdisjoint({"DepositWatch", "DigestWatch", "CallbacksWatch"})
+    assert running.isdisjoint({"DepositWatch", "DigestWatch", "HandoverWatch", "CallbacksWatch"})
     assert {"PendingWatch", "SpikeWatch"} <= running

@@ -223,6 +223,16 @@ def click(
     )
 
 
+def buttons_of(call: Call) -> dict[str, dict[str, Any]]:
+    """The action elements of an alert message, by action_id."""
+    found = {}
+    for block in call.args.get("blocks", []):
+        if block.get("type") == "actions":
+            for element in block["elements"]:
+                found[element["action_id"]] = element
+    return found
+
+
 def broadcast(call: Call) -> bool:
     """Whether a thread reply was also shown in the channel."""
     return call.args.get("reply_broadcast") in (True, "true", "1", "True")

@@ -13,7 +13,7 @@ from babel.numbers import format_decimal, format_percent
 
 from bot.clock import wib_moment
 from bot.i18n import _, babel_locale, ngettext
-from bot.incidents.kinds.digest import CodeCount, DigestDetails, ProductFailures
+from bot.incidents.kinds.digest import DigestDetails, ProductFailures
 from bot.outcomes import split_code_key
 from bot.registry import Registry
 from bot.slack.blocks.cards import STOPS_SALES
@@ -131,7 +131,7 @@ def _failure_text(details: DigestDetails, registry: Registry) -> Mrkdwn | str:
             failures,
         ).format(count=number(failures))
     ]
-    lines.extend(_code_line(code, registry) for code in details.failure_codes)
+    lines.extend(failure_code_line(code.rc, code.count, registry) for code in details.failure_codes)
     if details.other_failures:
         lines.append(
             _("_+{count} failures of other codes_").format(count=number(details.other_failures))
@@ -139,12 +139,14 @@ def _failure_text(details: DigestDetails, registry: Registry) -> Mrkdwn | str:
     return join(lines)
 
 
-def _code_line(code: CodeCount, registry: Registry) -> Mrkdwn:
+def failure_code_line(code_key: str | None, failures: int, registry: Registry) -> Mrkdwn:
+    """`• 14 · INCORRECT DESTINATION NUMBER — 8 · Fix the input: …`: a code's failures and
+    what to do (the digest's and the handover's lists)."""
     known = None
-    if code.rc:
-        line, rc = split_code_key(code.rc)
+    if code_key:
+        line, rc = split_code_key(code_key)
         known = registry.rc(rc, line=line)
-    count = number(code.count)
+    count = number(failures)
     if known is not None:
         stops = f" {STOPS_SALES}" if known.stops_sales else ""
         # IAK's own words (its description and solution) are shown as IAK wrote them.
@@ -156,9 +158,9 @@ def _code_line(code: CodeCount, registry: Registry) -> Mrkdwn:
             known.action.label,
             short_advice(known.translated_advice),
         )
-    if code.rc:
+    if code_key:
         return md(
-            "• *rc {}* — *{}* · {}", code.rc, count, _("not in IAK's table: ask IAK what it means")
+            "• *rc {}* — *{}* · {}", code_key, count, _("not in IAK's table: ask IAK what it means")
         )
     return md("• *{}* — *{}* · {}", _("No rc"), count, _("IAK said failed without a code"))
 

@@ -16,7 +16,7 @@ from bot.slack.alerts.kinds import renderer
 from bot.slack.blocks.access import REFUSED_TEXT
 from bot.slack.blocks.charts import bar
 from bot.slack.blocks.durations import duration
-from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention
+from bot.slack.blocks.markup import Mrkdwn, join, link, md, mention, permalink
 from bot.slack.blocks.text import Block, context, divider, header, number, rupiah, section
 
 MAX_INCIDENTS = 15
@@ -35,11 +35,6 @@ class HomeSnapshot:
     balance_at: datetime | None = None
     low_balance_threshold: int | None = None
     health: HealthReport | None = None
-
-
-def permalink(channel: str, ts: str) -> str:
-    """A link to a message (its thread opens from it)."""
-    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
 
 
 def home_view(snapshot: HomeSnapshot, registry: Registry) -> Block:

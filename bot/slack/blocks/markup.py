@@ -111,6 +111,11 @@ def mentions(ids: Iterable[str]) -> Mrkdwn:
     )
 
 
+def permalink(channel: str, ts: str) -> str:
+    """A link to a message (its thread opens from it)."""
+    return f"https://slack.com/archives/{channel}/p{ts.replace('.', '')}"
+
+
 def link(url: str, title: str) -> Mrkdwn:
     """`<https://…|title>`: a link the bot means (IAK's pages, a permalink), its title shown
     as text. A URL that is not plain http(s) gives the title alone, not a link."""

@@ -34,6 +34,7 @@ from bot.slack.interactions import ack_ephemeral, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
 from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import (
+    HANDOVER_WHAT,
     PENDING_WHAT,
     STATS_WHAT,
     TransactionReports,
@@ -43,7 +44,7 @@ from bot.slack.listeners.reports import (
 COMMAND = "/iak"
 MAX_CACHED_ANSWERS = 1024
 # Subcommands that show transaction data: ALLOWED_USERS / ALLOWED_CHANNELS apply to them.
-RESTRICTED = frozenset({"status", "pending", "stats", "balance"})
+RESTRICTED = frozenset({"status", "pending", "stats", "balance", "handover"})
 # A store read that answers within this goes back in the ack itself (one message, no
 # round trip); a slower one is acked with "Reading…" and posted via response_url, well
 # inside Slack's 3-second deadline either way.
@@ -112,6 +113,13 @@ USAGE: tuple[CommandHelp, ...] = (
     STATS_HELP,
     CommandHelp("/iak balance", N_("the IAK deposit balance, live")),
     PRODUCT_HELP,
+    CommandHelp(
+        "/iak handover",
+        N_(
+            "the shift handover: open incidents and who acknowledged them, mutes, old "
+            "pending transactions, the last 8 h's top failures"
+        ),
+    ),
     CommandHelp("/iak help", N_("this list")),
 )
 
@@ -139,6 +147,7 @@ class IakCommand:
             "stats": self.stats,
             "balance": self.balance,
             "product": self.product,
+            "handover": self.handover,
             "help": self.help,
         }
 
@@ -327,6 +336,12 @@ class IakCommand:
             return
         await self._answer_from_store(
             call, self.reports.stats(window), waiting=reading_message(STATS_WHAT), name="stats"
+        )
+
+    async def handover(self, call: Invocation) -> None:
+        """`/iak handover`: what the next shift needs, as of now."""
+        await self._answer_from_store(
+            call, self.reports.handover(), waiting=reading_message(HANDOVER_WHAT), name="handover"
         )
 
     async def _answer_from_store(

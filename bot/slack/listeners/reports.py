@@ -14,8 +14,10 @@ from slack_bolt.async_app import AsyncAck, AsyncRespond
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.i18n import N_
+from bot.incidents.kinds.handover import handover_now
 from bot.services import Services
 from bot.shapes import Json
+from bot.slack.alerts.kinds.handover import handover_message
 from bot.slack.blocks.reports import (
     PENDING_PREVIOUS_ACTION,
     pending_card,
@@ -30,6 +32,7 @@ log = logging.getLogger(__name__)
 
 PENDING_WHAT = N_("the pending transactions")
 STATS_WHAT = N_("the transaction stats")
+HANDOVER_WHAT = N_("the shift handover")
 
 
 @dataclass(frozen=True)
@@ -86,6 +89,23 @@ class TransactionReports:
             log.exception("could not read the transaction stats")
             return store_unavailable(STATS_WHAT)
         return stats_card(stats, self.services.registry, label=window.label)
+
+    async def handover(self) -> Message:
+        """The shift handover as of now."""
+        services = self.services
+        age_out = timedelta(seconds=services.settings.pending_age_out_seconds)
+        try:
+            details = await services.database.read(
+                handover_now,
+                services.database.engine,
+                services.incidents,
+                services.clock.now(),
+                age_out,
+            )
+        except SQLAlchemyError:
+            log.exception("could not read the shift handover")
+            return store_unavailable(HANDOVER_WHAT)
+        return handover_message(details, services.registry)
 
     async def page(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
         """Next page / Previous page: the neighbouring page replaces the list."""

@@ -11,6 +11,7 @@ from sqlalchemy import text
 from tests.support.alerts import (
     OPS,
     Shop,
+    buttons_of,
     click,
     delivered_parents,
     parent_ts,
@@ -23,16 +24,6 @@ from tests.support.bot import RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.iak import FakeIak, IakReply, transaction
 from tests.support.fakes.slack import Call, FakeSlack
-
-
-def buttons_of(call: Call) -> dict[str, dict[str, Any]]:
-    """The action elements of an alert message, by action_id."""
-    found = {}
-    for block in call.args.get("blocks", []):
-        if block.get("type") == "actions":
-            for element in block["elements"]:
-                found[element["action_id"]] = element
-    return found
 
 
 def latest_parent(slack: FakeSlack, ts: str) -> Call:
