@@ -34,7 +34,48 @@ def test_manifest_respects_slacks_limits_and_needs() -> None:
     )
     assert manifest["settings"]["interactivity"]["is_enabled"] is True
     assert manifest["features"]["app_home"]["home_tab_enabled"] is True
-    assert manifest["settings"]["event_subscriptions"]["bot_events"] == ["app_home_opened"]
+    assert manifest["settings"]["event_subscriptions"]["bot_events"] == [
+        "app_home_opened",
+        "function_executed",
+    ]
+
+
+def test_the_message_shortcut_is_declared_within_slacks_limits() -> None:
+    (shortcut,) = build_manifest()["features"]["shortcuts"]
+    assert shortcut["type"] == "message"
+    assert shortcut["callback_id"] == "check_at_iak"
+    assert shortcut["name"] == "Check at IAK"
+    assert len(shortcut["name"]) <= 24
+    assert 1 <= len(shortcut["description"]) <= 150
+
+
+def test_the_workflow_step_is_declared_as_slack_needs_for_a_custom_step() -> None:
+    """Slack's manifest schema: `functions` keyed by callback_id, each with a title, a
+    description and its parameters keyed by name, each with a type; the app org-ready, its
+    functions run on its own server, and function_executed delivered to it."""
+    manifest = build_manifest()
+    settings = manifest["settings"]
+    assert settings["org_deploy_enabled"] is True
+    assert settings["function_runtime"] == "remote"
+    assert "function_executed" in settings["event_subscriptions"]["bot_events"]
+    step = manifest["functions"]["check_iak_transaction"]
+    assert {"title", "description", "input_parameters", "output_parameters"} == set(step)
+    inputs, outputs = step["input_parameters"], step["output_parameters"]
+    assert list(inputs) == ["ref_id", "line"]
+    assert inputs["ref_id"]["is_required"] is True
+    assert inputs["line"]["is_required"] is False
+    assert list(outputs) == [
+        "outcome",
+        "rc",
+        "message",
+        "product_code",
+        "serial_masked",
+        "summary",
+    ]
+    for name, parameter in {**inputs, **outputs}.items():
+        assert parameter["type"] == "string"
+        assert parameter["name"] == name
+        assert parameter["title"] and parameter["description"]
 
 
 def test_every_url_points_at_the_host() -> None:

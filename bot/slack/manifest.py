@@ -5,7 +5,13 @@ from __future__ import annotations
 import yaml
 
 from bot.shapes import Json
+from bot.slack import workflow_step
 from bot.slack.listeners.commands import COMMAND, USAGE, subcommand_name
+from bot.slack.listeners.message_checks import (
+    CHECK_AT_IAK,
+    SHORTCUT_DESCRIPTION,
+    SHORTCUT_NAME,
+)
 
 PLACEHOLDER_URL = "https://your-app.example.com"
 EVENTS_PATH = "/slack/events"
@@ -26,8 +32,9 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
         "should_escape": False,
     }
     interactivity: Json = {"is_enabled": True}
-    # The Home tab's dashboard is published when someone opens it.
-    events: Json = {"bot_events": ["app_home_opened"]}
+    # The Home tab's dashboard is published when someone opens it; function_executed runs
+    # the workflow step.
+    events: Json = {"bot_events": ["app_home_opened", "function_executed"]}
     if not socket_mode:
         command["url"] = events_url
         interactivity["request_url"] = events_url
@@ -48,6 +55,14 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
             },
             "bot_user": {"display_name": "iak-bot", "always_online": True},
             "slash_commands": [command],
+            "shortcuts": [
+                {
+                    "name": SHORTCUT_NAME,
+                    "type": "message",
+                    "callback_id": CHECK_AT_IAK,
+                    "description": SHORTCUT_DESCRIPTION,
+                }
+            ],
         },
         # files:write: the digest's chart; users:read: users.info tells each person's Slack
         # locale, the language of their answers.
@@ -57,10 +72,14 @@ def build_manifest(base_url: str = PLACEHOLDER_URL, *, socket_mode: bool = False
         "settings": {
             "event_subscriptions": events,
             "interactivity": interactivity,
-            "org_deploy_enabled": False,
+            # Slack lists an app's workflow steps in Workflow Builder only when it is
+            # org-ready, and runs them on the app's own server ("remote").
+            "org_deploy_enabled": True,
             "socket_mode_enabled": socket_mode,
             "token_rotation_enabled": False,
+            "function_runtime": "remote",
         },
+        "functions": {workflow_step.CALLBACK_ID: workflow_step.definition()},
     }
 
 

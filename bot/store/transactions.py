@@ -3,6 +3,7 @@ bot.store.states'; the writes are bot.store.writer's."""
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -79,6 +80,16 @@ class TransactionStore:
             ).scalar()
         rows = {row.id: row for row in [*first, *recent]}
         return History(tuple(_event(rows[key]) for key in sorted(rows)), created_at)
+
+    def lines_of(self, ref_ids: Collection[str]) -> dict[str, Line]:
+        """Which of `ref_ids` the store holds, each with its line (one indexed read)."""
+        if not ref_ids:
+            return {}
+        query = select(transactions.c.ref_id, transactions.c.line).where(
+            transactions.c.ref_id.in_(list(ref_ids))
+        )
+        with self.engine.connect() as connection:
+            return {row.ref_id: Line(row.line) for row in connection.execute(query)}
 
     def ping(self) -> None:
         """Raise unless the database answers."""

@@ -16,7 +16,7 @@ from sqlalchemy.pool import NullPool
 
 from bot.iak.models import TransactionData
 from bot.incidents.kinds.pending import aged_out
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.reports import failures_by_rc
@@ -294,7 +294,7 @@ WRITER_SCRIPT = """
 import sys
 from datetime import UTC, datetime
 from bot.iak.models import TransactionData
-from bot.outcomes import Outcome, Source
+from bot.outcomes import Line, Outcome, Source
 from bot.store.db import create_db_engine
 from bot.store.transactions import TransactionStore
 from bot.store.states import Observation
@@ -405,3 +405,24 @@ def test_a_failed_statement_never_shows_its_values(database_url: str) -> None:
     assert "INSERT INTO no_such_table" in said
     assert "0817777215" not in said and "hidden-ref-1" not in said
     assert "hide_parameters=True" in said
+
+
+def test_lines_of_reads_which_ref_ids_are_stored_and_on_which_line(
+    store: TransactionStore, registry: Registry
+) -> None:
+    """The message shortcut's lookup: one read for many words, most of them no ref_id."""
+    InProcess(store.engine).write(
+        [
+            observation(registry, "ORD-77", status=0, rc="39"),
+            Observation(
+                Source.INGEST,
+                TransactionData.model_validate({"ref_id": "bill-9", "status": 1, "rc": "00"}),
+                Outcome.SUCCESS,
+                T0,
+                line=Line.POSTPAID,
+            ),
+        ]
+    )
+    found = store.lines_of(["cek", "ORD-77", "sama", "bill-9", "ord-77", "ORD-78"])
+    assert found == {"ORD-77": Line.PREPAID, "bill-9": Line.POSTPAID}
+    assert store.lines_of([]) == {}

@@ -18,6 +18,10 @@ def sign(secret: str, timestamp: str, body: str) -> str:
     return "v0=" + hmac.new(secret.encode(), base, hashlib.sha256).hexdigest()
 
 
+# The token Slack gives one execution of a workflow step, for ending it.
+STEP_TOKEN = "xwfp-step-token"
+
+
 class SlackSender:
     """Sends signed slash commands and interactions to the bot at `base_url`."""
 
@@ -134,3 +138,78 @@ class SlackSender:
             "actions": [action],
         }
         return self.post(urlencode({"payload": json.dumps(payload)}))
+
+    def message_shortcut(
+        self,
+        text: str,
+        *,
+        callback_id: str = "check_at_iak",
+        user_id: str = "U0OPS0001",
+        channel_id: str = "C0OPS0001",
+        response_key: str = "m1",
+        team_id: str = "T0TEAM",
+    ) -> httpx.Response:
+        """Send a `message_action` payload (a message shortcut used on a message saying
+        `text`), shaped like Slack's documented example."""
+        payload: dict[str, Any] = {
+            "type": "message_action",
+            "token": "deprecated-verification-token",
+            "action_ts": f"{time.time():.6f}",
+            "team": {"id": team_id, "domain": "acme"},
+            "user": {"id": user_id, "name": "ops.person", "team_id": team_id},
+            "channel": {"id": channel_id, "name": "ops"},
+            "is_enterprise_install": False,
+            "enterprise": None,
+            "callback_id": callback_id,
+            "trigger_id": "1234.5678.abcdef",
+            "response_url": f"{self.response_base}/{response_key}",
+            "message_ts": "1700000000.000200",
+            "message": {
+                "type": "message",
+                "user": "U0AGENT01",
+                "ts": "1700000000.000200",
+                "text": text,
+                "team": team_id,
+            },
+        }
+        return self.post(urlencode({"payload": json.dumps(payload)}))
+
+    def function_executed(
+        self,
+        inputs: dict[str, Any],
+        *,
+        callback_id: str = "check_iak_transaction",
+        execution_id: str = "Fx0EXEC0001",
+        bot_access_token: str = STEP_TOKEN,
+        team_id: str = "T0TEAM",
+    ) -> httpx.Response:
+        """Send the Events API envelope of a `function_executed` event: a workflow ran the
+        app's step `callback_id` with `inputs` (shaped like Slack's documented example)."""
+        event = {
+            "type": "function_executed",
+            "function": {
+                "id": "Fn0STEP0001",
+                "callback_id": callback_id,
+                "title": "Check a transaction at IAK",
+                "type": "app",
+                "app_id": "A0IAKBOT",
+                "date_created": 1700000000,
+                "date_updated": 1700000000,
+                "date_deleted": 0,
+            },
+            "inputs": inputs,
+            "function_execution_id": execution_id,
+            "workflow_execution_id": "Wx0RUN0001",
+            "event_ts": f"{time.time():.6f}",
+            "bot_access_token": bot_access_token,
+        }
+        envelope = {
+            "token": "deprecated-verification-token",
+            "team_id": team_id,
+            "api_app_id": "A0IAKBOT",
+            "event": event,
+            "type": "event_callback",
+            "event_id": f"Ev{execution_id}",
+            "event_time": int(time.time()),
+        }
+        return self.post(json.dumps(envelope), content_type="application/json")

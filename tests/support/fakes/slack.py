@@ -20,6 +20,8 @@ from tests.support.fakes.loopback import Answer, LoopbackServer
 RESPONSE_URL_METHOD = "response_url"
 # Where a file's bytes go: the upload_url files.getUploadURLExternal hands out.
 UPLOAD_METHOD = "upload_url"
+# How an app ends a workflow step's execution.
+STEP_END_METHODS = ("functions.completeSuccess", "functions.completeError")
 
 
 @dataclass(frozen=True)
@@ -143,6 +145,21 @@ class FakeSlack(LoopbackServer):
 
         return self._wait_for(found, timeout, f"expected {count} response(s) at {key}")
 
+    def wait_for_step_end(self, execution_id: str, timeout: float = 5.0) -> Call:
+        """Block until the workflow step execution `execution_id` was ended (by
+        functions.completeSuccess or functions.completeError); that call."""
+
+        def found() -> Call | None:
+            for call in self.calls:
+                if (
+                    call.method in STEP_END_METHODS
+                    and call.args.get("function_execution_id") == execution_id
+                ):
+                    return call
+            return None
+
+        return self._wait_for(found, timeout, f"step execution {execution_id} never ended")
+
     # Serving -------------------------------------------------------------------
     def _answer(self, method: str, args: dict[str, Any]) -> Reply:
         with self._lock:
@@ -176,6 +193,19 @@ class FakeSlack(LoopbackServer):
             return {"ok": True, "files": args.get("files", [])}
         if method == "users.info":
             return self._user(args)
+        if method in STEP_END_METHODS:
+            return self._step_end(method, args)
+        return {"ok": True}
+
+    def _step_end(self, method: str, args: dict[str, Any]) -> dict[str, Any]:
+        """How Slack answers the end of a workflow step: the execution's id, and the outputs
+        (an object) or the error (text) that end it."""
+        if not args.get("function_execution_id"):
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "functions.completeSuccess" and not isinstance(args.get("outputs"), dict):
+            return {"ok": False, "error": "invalid_arguments"}
+        if method == "functions.completeError" and not args.get("error"):
+            return {"ok": False, "error": "invalid_arguments"}
         return {"ok": True}
 
     def upload_url(self, file_id: str) -> str:
@@ -232,7 +262,7 @@ def _parse(raw: str, content_type: str) -> dict[str, Any]:
         parsed = json.loads(raw or "{}")
         return parsed if isinstance(parsed, dict) else {"_": parsed}
     args: dict[str, Any] = dict(parse_qsl(raw, keep_blank_values=True))
-    for key in ("blocks", "attachments", "view", "metadata", "files"):
+    for key in ("blocks", "attachments", "view", "metadata", "files", "outputs"):
         if isinstance(args.get(key), str):
             with contextlib.suppress(ValueError):
                 args[key] = json.loads(args[key])
