@@ -60,6 +60,11 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+# A search key: its kind's two letters, then at most a serial number's length.
+SEARCH_KEY = String(2 + MAX_LENGTH["sn"]).with_variant(
+    String(2 + MAX_LENGTH["sn"], collation="C"), "postgresql"
+)
+
 # SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
 
@@ -228,6 +233,25 @@ transactions = Table(
         "serial",
         sqlite_where=text("serial IS NOT NULL"),
         postgresql_where=text("serial IS NOT NULL"),
+    ),
+)
+
+# What a customer quotes, turned into keys (bot.store.search_keys): `/iak find` looks a
+# transaction up by its customer number in any spelling, its serial's last digits, its tr_id.
+# A table of its own, not columns and indexes on `transactions`: one index serves every kind
+# of key, the migration builds it on a new table (no index build on the big one), and the
+# rows it fills for older transactions lock none of theirs.
+transaction_keys = Table(
+    "transaction_keys",
+    metadata,
+    # compared byte-wise on every database (SQLite's default; "C" on Postgres), so that the
+    # keys starting with some digits are one range of the index
+    Column("key", SEARCH_KEY, primary_key=True),
+    Column(
+        "ref_id",
+        String(MAX_LENGTH["ref_id"]),
+        ForeignKey("transactions.ref_id", ondelete="CASCADE"),
+        primary_key=True,
     ),
 )
 
