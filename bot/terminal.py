@@ -220,7 +220,7 @@ def find(args: argparse.Namespace) -> int:
     from bot.slack.blocks.finds import find_results
     from bot.store.transactions import TransactionStore
 
-    typed = " ".join(args.query)
+    typed = without_controls(" ".join(args.query)).strip()
     if search_too_long(typed):
         print(search_too_long_note(), file=sys.stderr)
         return EXIT_CONFIG

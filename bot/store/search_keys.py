@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from bot.controls import without_controls
+
 # A serial matches by at least this many of its token's last digits: fewer would match
 # strangers' vouchers by chance.
 MIN_SERIAL_DIGITS = 8
@@ -100,7 +102,8 @@ class SearchKeys:
     def of(cls, typed: str) -> SearchKeys:
         """Every kind of match a search tries at once: a ref_id, a tr_id, a customer number,
         a serial whole or by its last digits."""
-        typed = typed.strip()
+        # nothing stored holds a control character, and Postgres refuses a NUL in a query
+        typed = without_controls(typed).strip()
         exact = {TR_ID + typed}
         customer = customer_number(typed)
         if customer:

@@ -10,6 +10,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.controls import without_controls
 from bot.i18n import N_, _, current
 from bot.iak.models import valid_ref_id
 from bot.price_lists import product_query
@@ -304,7 +305,7 @@ class IakCommand:
     async def find(self, call: Invocation) -> None:
         """`/iak find <customer number | serial | tr_id | ref_id>`: the stored transactions
         that match, newest first."""
-        typed = call.args.strip()
+        typed = without_controls(call.args).strip()
         if not typed or search_too_long(typed):
             if typed:
                 note_text = search_too_long_note()

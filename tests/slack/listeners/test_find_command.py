@@ -171,6 +171,10 @@ def test_an_empty_or_too_long_search_gets_the_usage(finding: RunningBot) -> None
     assert "/iak find 0812-3450-0001" in visible_text(answer(finding.slack.command("find")))
     too_long = visible_text(answer(finding.slack.command("find " + "9" * 101)))
     assert "too long" in too_long
+    # a control character (Postgres refuses a NUL in a query) finds nothing, no error
+    controls = visible_text(answer(finding.slack.command("find find-\x00old\x1b")))
+    assert listed(answer(finding.slack.command("find find-\x00old\x1b"))) == ["find-old"]
+    assert "\x1b" not in controls and "\x00" not in controls
 
 
 def test_find_is_refused_to_who_may_not_see_transactions(
