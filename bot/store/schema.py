@@ -25,6 +25,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from bot.iak.models import MAX_LENGTH
+from bot.store.search_keys import KEY_LENGTH
 
 # An incident's key: an rc, a kind's name, or a ref_id.
 INCIDENT_KEY = MAX_LENGTH["ref_id"]
@@ -60,10 +61,7 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-# A search key: its kind's two letters, then at most a serial number's length.
-SEARCH_KEY = String(2 + MAX_LENGTH["sn"]).with_variant(
-    String(2 + MAX_LENGTH["sn"], collation="C"), "postgresql"
-)
+SEARCH_KEY = String(KEY_LENGTH).with_variant(String(KEY_LENGTH, collation="C"), "postgresql")
 
 # SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")

@@ -14,6 +14,9 @@ from dataclasses import dataclass
 
 from bot.controls import without_controls
 
+# The longest key: its kind's two characters and a serial number's 500 (what the column
+# holds; a longer one, which upper-casing can make of odd text, is cut to it).
+KEY_LENGTH = 502
 # A serial matches by at least this many of its token's last digits: fewer would match
 # strangers' vouchers by chance.
 MIN_SERIAL_DIGITS = 8
@@ -81,7 +84,7 @@ def transaction_keys(customer_id: str | None, tr_id: str | None, sn: str | None)
     if whole and not (by_digits and _only_digits(serial_token(sn))):
         # a token of digits alone is found whole by its digits key, as by its last digits
         keys.add(SERIAL + whole)
-    return keys
+    return {key[:KEY_LENGTH] for key in keys}
 
 
 def _only_digits(token: str) -> bool:
@@ -118,7 +121,8 @@ class SearchKeys:
         # like ORD-20261207-0001 is not a serial.
         if len(digits) >= MIN_SERIAL_DIGITS and _only_digits(token):
             prefix = SERIAL_DIGITS + digits[::-1]
-        return cls(typed, tuple(sorted(exact)), prefix)
+        exact = {key[:KEY_LENGTH] for key in exact}
+        return cls(typed, tuple(sorted(exact)), prefix and prefix[:KEY_LENGTH])
 
 
 def after_prefix(prefix: str) -> str:

@@ -124,3 +124,19 @@ def test_a_busy_number_shows_the_newest_and_counts_the_rest(
     capped = store.find("0812 3450 0001", count_up_to=21)
     assert len(capped.transactions) == 20 and capped.more_than_counted
     engine.dispose()
+
+
+def test_odd_text_that_upper_cases_longer_than_the_column_is_stored_and_found(
+    database_url: str, registry: Registry
+) -> None:
+    """`ß` upper-cases to `SS`: a 500-character serial of it makes a key past the column's
+    length, which Postgres would refuse, and the callback with it."""
+    engine = create_db_engine(database_url)
+    store = TransactionStore(engine)
+    odd = "ß" * 500
+    # pending: a success's `serial` column has the same trouble of its own (not find's)
+    record_all(store, [seen(registry, "odd-1", AT, sn=odd, customer_id="ß" * 100)])
+    assert store.get("odd-1") is not None
+    assert [state.ref_id for state in store.find("ß" * 50).transactions] == []
+    assert [state.ref_id for state in store.find("odd-1").transactions] == ["odd-1"]
+    engine.dispose()
