@@ -31,6 +31,7 @@ FULL = [
     ("IAK callbacks (issue 4)", ["benchmarks.callbacks", "--seconds", "15"]),
     ("Monitor queries at 1,000,000 rows (issue 4)", ["benchmarks.monitor_queries"]),
     ("Monitor tick and reaction time (issue 5)", ["benchmarks.monitor_tick"]),
+    ("/iak find at 1,000,000 rows (issue 26)", ["benchmarks.find"]),
     (
         "Production: start-up, workers, memory, sustained load (issue 7)",
         ["benchmarks.production", "--seconds", "10", "--sustain", "60"],
@@ -64,6 +65,7 @@ QUICK = [
             "2",
         ],
     ),
+    ("/iak find (issue 26)", ["benchmarks.find", "--rows", "50000", "--writes", "2000"]),
     (
         "Production: start-up, workers, memory, sustained load (issue 7)",
         ["benchmarks.production", "--seconds", "3", "--sustain", "10"],

@@ -202,6 +202,7 @@ def build_services(
             AsyncWebClient(base_url=settings.slack_api_url), settings.slack_bot_token
         ),
         check_cooldown=Cooldown(clock, check_cooldown),
+        find_cooldown=Cooldown(clock, check_cooldown),
         iak=iak,
         price_lists=price_lists,
         metrics=metrics,

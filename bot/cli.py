@@ -1,7 +1,7 @@
 """`iak-bot …`: the command-line entry points. The process commands (serve, socket,
 monitor, migrate) are here; the terminal twins of the slash commands (code, status, balance,
-product, pending, stats, handover, digest) are `bot.terminal`, calling the same use cases as
-Slack."""
+product, find, pending, stats, handover, digest) are `bot.terminal`, calling the same use
+cases as Slack."""
 
 from __future__ import annotations
 
@@ -95,6 +95,17 @@ def _parser() -> argparse.ArgumentParser:
         help="a product code (xld25000) or words (telkomsel 25); pp first for postpaid only",
     )
     product.set_defaults(run=terminal.product)
+
+    find = sub.add_parser(
+        "find", help="the stored transactions of a customer number, serial, tr_id or ref_id"
+    )
+    find.add_argument(
+        "query",
+        nargs="+",
+        help="a customer number in any spelling (0812-3450-0001, +62 812…), a serial number "
+        "or its last 8+ digits, a tr_id or a ref_id",
+    )
+    find.set_defaults(run=terminal.find)
 
     pending = sub.add_parser("pending", help="the pending transactions, oldest first")
     pending.set_defaults(run=terminal.pending)

@@ -50,8 +50,9 @@ def wib_time(moment: datetime) -> str:
     return moment.astimezone(WIB).strftime("%H:%M WIB")
 
 
-def wib_moment(moment: datetime) -> str:
-    """`28 Nov 14:05 WIB` (`28 Agu 14:05 WIB` in Indonesian): the month in the reader's
-    language, always with the zone."""
-    day = format_datetime(moment.astimezone(WIB), "d MMM HH:mm", locale=babel_locale())
+def wib_moment(moment: datetime, *, with_year: bool = False) -> str:
+    """`28 Nov 14:05 WIB` (`28 Agu 14:05 WIB` in Indonesian; `28 Nov 2026 14:05 WIB` with
+    the year): the month in the reader's language, always with the zone."""
+    pattern = "d MMM y HH:mm" if with_year else "d MMM HH:mm"
+    day = format_datetime(moment.astimezone(WIB), pattern, locale=babel_locale())
     return f"{day} WIB"

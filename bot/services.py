@@ -39,6 +39,9 @@ class Services:
     # one live check at IAK per person per CHECK_COOLDOWN: /iak status, /iak balance and
     # the Recheck button share it, so that one person cannot hold every slot at IAK
     check_cooldown: Cooldown
+    # one `/iak find` per person per CHECK_COOLDOWN too (a search reveals what a number
+    # bought), counted apart from the checks so that a found transaction's Check works at once
+    find_cooldown: Cooldown
     # None when IAK_USERNAME / IAK_API_KEY are unset: /iak status then says what to set.
     iak: IakClient | None = None
     # IAK's price lists, cached in the database; None without IAK credentials, as `iak`.

@@ -216,6 +216,24 @@ def _store(settings: Settings) -> Engine:
     return engine
 
 
+def find(args: argparse.Namespace) -> int:
+    from bot.slack.blocks.finds import find_results
+    from bot.store.transactions import TransactionStore
+
+    typed = without_controls(" ".join(args.query)).strip()
+    if search_too_long(typed):
+        print(search_too_long_note(), file=sys.stderr)
+        return EXIT_CONFIG
+    engine = _store(load_settings())
+    try:
+        found = TransactionStore(engine).find(typed)
+    finally:
+        engine.dispose()
+    _print(find_results(typed, found, checkable=False))
+    # 1 when nothing matched, as `code` and `product` do
+    return 0 if found.transactions else 1
+
+
 def pending(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.slack.blocks.reports import pending_card

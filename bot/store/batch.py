@@ -1,6 +1,6 @@
 """One batch of observations, one database transaction: lock the batch's transactions, merge
 each observation into its state (bot.store.states: state only moves forward), write the
-new states and the history, commit.
+new states, the keys they are found by (bot.store.search_keys) and the history, commit.
 
 It speaks the database driver's own interface (DB-API) and SQL, with no SQLAlchemy: it
 runs in the store's writer process, which loads nothing it does not need, as well as in
@@ -18,6 +18,7 @@ from typing import Any, Protocol
 
 from bot.outcomes import Line, Outcome, Source
 from bot.store.connect import POSTGRES_WRITE_TIMEOUTS
+from bot.store.search_keys import transaction_keys
 from bot.store.states import STATE_FIELDS, Observation, Recorded, TransactionState, merge
 
 SQLITE = "sqlite"
@@ -91,7 +92,7 @@ def _apply(
     ref_ids = sorted({observation.ref_id for observation in observations})
     cursor.execute(statements.lock_states(len(ref_ids)), ref_ids)
     states = {state.ref_id: state for state in map(statements.state, cursor.fetchall())}
-    stored = set(states)
+    stored = dict(states)
     encoded = [observation.encoded() for observation in observations]
     prints = [fingerprint for _, fingerprint in encoded]
     cursor.execute(statements.seen_prints(len(prints)), prints)
@@ -114,17 +115,47 @@ def _apply(
             dirty.add(observation.ref_id)
         events.append((observation, fingerprint, payload, after != before))
 
-    new = [states[ref_id] for ref_id in sorted(dirty - stored)]
+    new = [states[ref_id] for ref_id in sorted(dirty - stored.keys())]
     if new:
         statements.run(cursor, "insert", statements.state_rows(new))
-    changed = [states[ref_id] for ref_id in sorted(dirty & stored)]
+    changed = [states[ref_id] for ref_id in sorted(dirty & stored.keys())]
     if changed:
         statements.run(cursor, "update", statements.state_rows(changed))
+    _write_keys(
+        cursor, statements, [stored.get(ref_id) for ref_id in sorted(dirty)], [*new, *changed]
+    )
     if events:
         # in fingerprint order, so racing writers meet their duplicates in the same order
         events.sort(key=lambda event: event[1])
         statements.run(cursor, "event", statements.event_rows(events))
     return results
+
+
+def _write_keys(
+    cursor: Cursor,
+    statements: _Statements,
+    before: Sequence[TransactionState | None],
+    after: Sequence[TransactionState],
+) -> None:
+    """The keys each written state is found by. Every key of a written state is (re)inserted,
+    present or not, so a transaction stored by code from before the keys existed becomes
+    findable the next time it changes; a key it lost (its serial corrected) goes."""
+    rows: list[tuple[str, str]] = []
+    gone: list[tuple[str, str]] = []
+    now = {state.ref_id: _keys(state) for state in after}
+    for state in before:
+        if state is not None:
+            gone += [(key, state.ref_id) for key in sorted(_keys(state) - now[state.ref_id])]
+    for ref_id in sorted(now):
+        rows += [(key, ref_id) for key in sorted(now[ref_id])]
+    for row in gone:
+        cursor.execute(statements.forget_key, row)
+    if rows:
+        statements.run(cursor, "key", rows)
+
+
+def _keys(state: TransactionState) -> set[str]:
+    return transaction_keys(state.customer_id, state.tr_id, state.sn)
 
 
 def _outcome(state: TransactionState | None) -> Outcome | None:
@@ -146,6 +177,7 @@ EVENT_COLUMNS = (
     "applied",
     "data",
 )
+KEY_COLUMNS = ("key", "ref_id")
 # Positions in a state row whose values need converting: times, and enums to text.
 _TIME_AT = [
     n
@@ -170,6 +202,9 @@ class _Statements:
         # then writes cannot fail halfway because another process wrote meanwhile; on
         # Postgres the locks are per row (FOR UPDATE), and a stall is cut short.
         self.begin = "BEGIN IMMEDIATE" if self.sqlite else POSTGRES_WRITE_TIMEOUTS
+        self.forget_key = (
+            f"DELETE FROM transaction_keys WHERE key = {self.mark} AND ref_id = {self.mark}"  # noqa: S608
+        )
         self._sql: dict[tuple[str, int], str] = {}
 
     @classmethod
@@ -215,8 +250,8 @@ class _Statements:
         return TransactionState(*values)
 
     def run(self, cursor: Cursor, kind: str, rows: list[tuple[Any, ...]]) -> None:
-        """Insert new states ("insert"), write changed ones ("update"), or append history
-        ("event")."""
+        """Insert new states ("insert"), write changed ones ("update"), append history
+        ("event"), or add the keys states are found by ("key")."""
         for start in range(0, len(rows), CHUNK):
             chunk = rows[start : start + CHUNK]
             sql = self._sql.get((kind, len(chunk)))
@@ -228,6 +263,8 @@ class _Statements:
         columns: Sequence[str]
         if kind == "event":
             table, columns = "transaction_events", EVENT_COLUMNS
+        elif kind == "key":
+            table, columns = "transaction_keys", KEY_COLUMNS
         else:
             table, columns = "transactions", STATE_FIELDS
         marks = [
@@ -240,6 +277,8 @@ class _Statements:
             f"INSERT INTO {table} ({', '.join(columns)}) "  # noqa: S608
             f"VALUES {', '.join([row] * count)}"
         )
+        if kind == "key":
+            sql += " ON CONFLICT (key, ref_id) DO NOTHING"
         if kind == "update":
             # The rows exist and this transaction has locked them, so the upsert always
             # takes its DO UPDATE branch: a whole batch of changed states in one statement.

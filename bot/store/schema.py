@@ -24,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.types import TypeDecorator
 
 from bot.iak.models import MAX_LENGTH
+from bot.store.search_keys import KEY_LENGTH
 
 # An incident's key: an rc, a kind's name, or a ref_id.
 INCIDENT_KEY = MAX_LENGTH["ref_id"]
@@ -58,6 +59,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
+
+SEARCH_KEY = String(KEY_LENGTH).with_variant(String(KEY_LENGTH, collation="C"), "postgresql")
 
 # SQLite only auto-increments INTEGER PRIMARY KEY.
 BigId = BigInteger().with_variant(Integer(), "sqlite")
@@ -227,6 +230,25 @@ transactions = Table(
         "serial",
         sqlite_where=text("serial IS NOT NULL"),
         postgresql_where=text("serial IS NOT NULL"),
+    ),
+)
+
+# What a customer quotes, turned into keys (bot.store.search_keys): `/iak find` looks a
+# transaction up by its customer number in any spelling, its serial's last digits, its tr_id.
+# A table of its own, not columns and indexes on `transactions`: one index serves every kind
+# of key, the migration builds it on a new table (no index build on the big one), and the
+# rows it fills for older transactions lock none of theirs.
+transaction_keys = Table(
+    "transaction_keys",
+    metadata,
+    # compared byte-wise on every database (SQLite's default; "C" on Postgres), so that the
+    # keys starting with some digits are one range of the index
+    Column("key", SEARCH_KEY, primary_key=True),
+    Column(
+        "ref_id",
+        String(MAX_LENGTH["ref_id"]),
+        ForeignKey("transactions.ref_id", ondelete="CASCADE"),
+        primary_key=True,
     ),
 )
 

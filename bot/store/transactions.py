@@ -7,12 +7,17 @@ from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Engine, select
+from sqlalchemy import ColumnElement, Engine, func, or_, select, union
 
 from bot.outcomes import Line, Outcome, Source
 from bot.shapes import DbRow
-from bot.store.schema import transaction_events, transactions
+from bot.store.schema import transaction_events, transaction_keys, transactions
+from bot.store.search_keys import SearchKeys, after_prefix
 from bot.store.states import TransactionState
+
+# `/iak find` lists this many, newest first, and counts the matches up to MAX_COUNTED.
+MAX_FOUND = 20
+MAX_COUNTED = 1000
 
 
 @dataclass(frozen=True)
@@ -53,6 +58,21 @@ class History:
     created_at: datetime | None = None
 
 
+@dataclass(frozen=True)
+class Found:
+    """The stored transactions a search matched: the newest first, at most a page of them,
+    and how many matched in all (counted up to `counted_up_to`; more reads as "more than")."""
+
+    transactions: tuple[TransactionState, ...]
+    total: int
+    counted_up_to: int = MAX_COUNTED
+
+    @property
+    def more_than_counted(self) -> bool:
+        """Whether more matched than were counted."""
+        return self.total > self.counted_up_to
+
+
 class TransactionStore:
     """Reads of transactions and their history (synchronous; the async side runs them in
     threads). Writes go through bot.store.writer."""
@@ -90,6 +110,31 @@ class TransactionStore:
         )
         with self.engine.connect() as connection:
             return {row.ref_id: Line(row.line) for row in connection.execute(query)}
+
+    def find(self, typed: str, limit: int = MAX_FOUND, count_up_to: int = MAX_COUNTED) -> Found:
+        """The transactions whose ref_id, tr_id, customer number (any spelling) or serial
+        (whole, or its token's last digits) is what was typed, newest first."""
+        search = SearchKeys.of(typed)
+        key = transaction_keys.c.key
+        matches: list[ColumnElement[bool]] = [key.in_(search.exact)]
+        if search.serial_prefix is not None:
+            prefix = search.serial_prefix
+            matches.append((key >= prefix) & (key < after_prefix(prefix)))
+        matched = union(
+            select(transaction_keys.c.ref_id).where(or_(*matches)),
+            select(transactions.c.ref_id).where(transactions.c.ref_id == search.ref_id),
+        )
+        newest = (
+            select(transactions)
+            .where(transactions.c.ref_id.in_(matched))
+            .order_by(transactions.c.started_at.desc(), transactions.c.ref_id.desc())
+            .limit(limit)
+        )
+        counted = select(func.count()).select_from(matched.limit(count_up_to + 1).subquery())
+        with self.engine.connect() as connection:
+            rows = connection.execute(newest).all()
+            total = connection.execute(counted).scalar_one() if len(rows) == limit else len(rows)
+        return Found(tuple(TransactionState.from_row(row) for row in rows), total, count_up_to)
 
     def ping(self) -> None:
         """Raise unless the database answers."""

@@ -43,6 +43,8 @@ RESTRICTED = (
     "stats",
     "stats 7d",
     "balance",
+    "find 0817777215",
+    "find order001",
 )
 
 
@@ -215,6 +217,8 @@ def test_remediation_answers_stay_open(guarded: GuardedBot, text: str) -> None:
     [
         ("recheck_status", "order001"),
         ("recheck_status", "postpaid bill001"),
+        ("check_found", "order001"),
+        ("check_found", "postpaid bill001"),
         ("pending_next_page", "2026-11-28T03:00:00+00:00|order001"),
         ("pending_previous_page", "2026-11-28T03:00:00+00:00|order001"),
     ],

@@ -42,6 +42,8 @@ pytestmark = pytest.mark.slow
 
 # A revision no release of this code knows: the next release's.
 FUTURE = "0999"
+# The revision before the last migration that alters `transactions` (0012).
+ALTERS_TRANSACTIONS_AFTER = "0011"
 
 Columns = dict[str, dict[str, dict[str, Any]]]
 
@@ -189,10 +191,9 @@ def test_a_migration_gives_up_on_a_busy_table_instead_of_queueing_writes_behind_
     postgres_only: str,
 ) -> None:
     engine = create_db_engine(postgres_only)
-    previous = ScriptDirectory.from_config(alembic_config()).get_revision(head_revision())
-    assert previous is not None and isinstance(previous.down_revision, str)
-    _upgrade(engine, previous.down_revision)
-    # A long report holds a read lock on transactions; the newest migration alters it.
+    # A long report holds a read lock on transactions; 0012, the last migration to alter
+    # it, waits for the lock (the newer ones only add tables beside it).
+    _upgrade(engine, ALTERS_TRANSACTIONS_AFTER)
     reader = engine.connect()
     reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
     outcome: list[BaseException | None] = []
@@ -214,9 +215,29 @@ def test_a_migration_gives_up_on_a_busy_table_instead_of_queueing_writes_behind_
     thread.join(10)
     assert waited < 5
     assert len(outcome) == 1 and isinstance(outcome[0], MigrationLockTimeout)
-    assert current_revision(engine) == previous.down_revision
+    assert current_revision(engine) == ALTERS_TRANSACTIONS_AFTER
     # Once the table is free, the same migration goes through.
     migrate(engine, lock_timeout=0.3)
+    assert current_revision(engine) == head_revision()
+    engine.dispose()
+
+
+def test_the_find_keys_migration_goes_through_while_a_report_reads_transactions(
+    postgres_only: str,
+) -> None:
+    """0013 adds a table beside `transactions` and fills it by reading: a long read of
+    transactions does not hold it up, and it leaves transactions' rows unlocked."""
+    engine = create_db_engine(postgres_only)
+    keys = ScriptDirectory.from_config(alembic_config()).get_revision("0013")
+    assert keys is not None and isinstance(keys.down_revision, str)
+    _upgrade(engine, keys.down_revision)
+    reader = engine.connect()
+    reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
+    try:
+        migrate(engine, lock_timeout=0.3)
+    finally:
+        reader.rollback()
+        reader.close()
     assert current_revision(engine) == head_revision()
     engine.dispose()
 

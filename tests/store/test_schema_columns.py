@@ -3,8 +3,8 @@ SQLAlchemy): its lists must be the schema's, or a new column is silently never w
 
 from __future__ import annotations
 
-from bot.store.batch import EVENT_COLUMNS
-from bot.store.schema import transaction_events, transactions
+from bot.store.batch import EVENT_COLUMNS, KEY_COLUMNS
+from bot.store.schema import transaction_events, transaction_keys, transactions
 from bot.store.states import STATE_FIELDS
 
 
@@ -19,3 +19,4 @@ def test_the_batch_writers_columns_are_the_schemas() -> None:
     assert required - set(STATE_FIELDS) == set(), "required by the schema but never written"
     history = {column.name for column in transaction_events.columns} - {"id"}
     assert set(EVENT_COLUMNS) == history
+    assert set(KEY_COLUMNS) == {column.name for column in transaction_keys.columns}

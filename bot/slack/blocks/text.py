@@ -80,6 +80,11 @@ def recheck_cooldown(wait: timedelta) -> str:
     return _("You asked IAK a moment ago: try again in {duration}.").format(duration=duration(wait))
 
 
+def search_cooldown(wait: timedelta) -> str:
+    """A search of the stored transactions asked for again too soon: how long until it works."""
+    return _("You searched a moment ago: try again in {duration}.").format(duration=duration(wait))
+
+
 def note(text: str) -> Message:
     """A short answer in one section."""
     return message(text, [section(text)])

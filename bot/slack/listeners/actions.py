@@ -12,6 +12,7 @@ from bot.services import Services
 from bot.shapes import Json
 from bot.slack.access import AccessGuard
 from bot.slack.blocks.cards import SHARE_ACTION, SHOW_CARD_ACTION, remediation_card
+from bot.slack.blocks.finds import CHECK_FOUND_ACTION
 from bot.slack.blocks.iak_answers import CHECK_PRODUCT_ACTION, RECHECK_ACTION, RecheckTarget
 from bot.slack.blocks.products import SHOW_PRODUCT_ACTION
 from bot.slack.blocks.reports import PENDING_NEXT_ACTION, PENDING_PREVIOUS_ACTION
@@ -72,7 +73,7 @@ class CardActions:
 
 
 class StatusActions:
-    """The Recheck button on a status card."""
+    """The Recheck button on a status card, and the Check at IAK button of `/iak find`."""
 
     def __init__(self, services: Services) -> None:
         self.services = services
@@ -84,7 +85,15 @@ class StatusActions:
         """Ack the click, ask IAK again (prepaid or postpaid, as the button says), and replace
         the card with the new answer."""
         await ack()
-        click = Click.of(body)
+        self._check(Click.of(body), respond, replace_original=True)
+
+    async def check_found(self, ack: AsyncAck, body: Json, respond: AsyncRespond) -> None:
+        """A transaction of a find's list, checked at IAK: its status card is posted under
+        the list, which stays for the next one."""
+        await ack()
+        self._check(Click.of(body), respond, replace_original=False)
+
+    def _check(self, click: Click, respond: AsyncRespond, *, replace_original: bool) -> None:
         target = RecheckTarget.parse(click.value)
         ref_id = target.ref_id
         if not valid_ref_id(ref_id):
@@ -99,7 +108,9 @@ class StatusActions:
             message = not_configured_message(self.services.settings)
             post_soon(self.services.background, respond, message, what="IAK settings")
             return
-        work = self.checks.deliver_status(iak, ref_id, target.line, respond, replace_original=True)
+        work = self.checks.deliver_status(
+            iak, ref_id, target.line, respond, replace_original=replace_original
+        )
         answer_later(
             self.services.background,
             respond,
@@ -120,7 +131,9 @@ def register(app: AsyncApp, services: Services) -> None:
     app.action(CHECK_PRODUCT_ACTION)(products.open)
     # These reveal transaction data: ALLOWED_USERS / ALLOWED_CHANNELS first.
     guarded = [AccessGuard.from_services(services).check]
-    app.action(RECHECK_ACTION, middleware=guarded)(StatusActions(services).recheck)
+    status = StatusActions(services)
+    app.action(RECHECK_ACTION, middleware=guarded)(status.recheck)
+    app.action(CHECK_FOUND_ACTION, middleware=guarded)(status.check_found)
     # The serial number whole: for admins only, once the guard let them through.
     app.action(SHOW_SERIAL_ACTION, middleware=guarded)(SerialReveal(services).show)
     pages = TransactionReports(services).page

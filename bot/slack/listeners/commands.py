@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from slack_bolt.async_app import AsyncAck, AsyncApp, AsyncRespond
 
+from bot.controls import without_controls
 from bot.i18n import N_, _, current
 from bot.iak.models import valid_ref_id
 from bot.price_lists import product_query
@@ -29,9 +30,10 @@ from bot.slack.blocks.cards import (
 )
 from bot.slack.blocks.reports import reading_message
 from bot.slack.blocks.status import checking_message
-from bot.slack.blocks.text import Message, note, recheck_cooldown, truncate
+from bot.slack.blocks.text import Message, note, recheck_cooldown, search_cooldown, truncate
 from bot.slack.interactions import ack_ephemeral, answer_later, post_later
 from bot.slack.listeners.checks import LiveChecks, not_configured_message
+from bot.slack.listeners.finds import FIND_WHAT, TransactionFinds
 from bot.slack.listeners.products import ProductAnswers
 from bot.slack.listeners.reports import (
     HANDOVER_WHAT,
@@ -44,7 +46,7 @@ from bot.slack.listeners.reports import (
 COMMAND = "/iak"
 MAX_CACHED_ANSWERS = 1024
 # Subcommands that show transaction data: ALLOWED_USERS / ALLOWED_CHANNELS apply to them.
-RESTRICTED = frozenset({"status", "pending", "stats", "balance", "handover"})
+RESTRICTED = frozenset({"status", "pending", "stats", "balance", "find", "handover"})
 # A store read that answers within this goes back in the ack itself (one message, no
 # round trip); a slower one is acked with "Reading…" and posted via response_url, well
 # inside Slack's 3-second deadline either way.
@@ -83,6 +85,13 @@ PRODUCT_HELP = CommandHelp(
         "`product telkomsel 25`; `product pp bpjs` for postpaid)"
     ),
 )
+FIND_HELP = CommandHelp(
+    "/iak find 0812-3450-0001",
+    N_(
+        "the stored transactions of a customer number (any spelling), a serial number (or "
+        "its last 8+ digits), a tr_id or a ref_id, newest first"
+    ),
+)
 STATS_HELP = CommandHelp(
     "/iak stats 24h",
     N_("outcomes and the top failure codes over the last `1h`, `24h` (the default) or `7d`"),
@@ -109,6 +118,7 @@ USAGE: tuple[CommandHelp, ...] = (
     ),
     STATUS_HELP,
     POSTPAID_STATUS_HELP,
+    FIND_HELP,
     CommandHelp("/iak pending", N_("transactions still pending, oldest first, with their ages")),
     STATS_HELP,
     CommandHelp("/iak balance", N_("the IAK deposit balance, live")),
@@ -137,12 +147,14 @@ class IakCommand:
         self.checks = LiveChecks(services)
         self.reports = TransactionReports(services)
         self.products = ProductAnswers(services)
+        self.finds = TransactionFinds(services)
         self.guard = AccessGuard.from_services(services)
         self._answers: dict[tuple[str, str], Message] = {}
         self.handlers: dict[str, Handler] = {
             "code": self.code,
             "codes": self.codes,
             "status": self.status,
+            "find": self.find,
             "pending": self.pending,
             "stats": self.stats,
             "balance": self.balance,
@@ -299,6 +311,31 @@ class IakCommand:
             return False
         await ack_ephemeral(call.ack, note(recheck_cooldown(wait)))
         return True
+
+    async def find(self, call: Invocation) -> None:
+        """`/iak find <customer number | serial | tr_id | ref_id>`: the stored transactions
+        that match, newest first."""
+        typed = without_controls(call.args).strip()
+        if not typed or search_too_long(typed):
+            if typed:
+                note_text = search_too_long_note()
+            else:
+                note_text = _(
+                    "Find what? Give a customer number, a serial number, a tr_id or a ref_id, "
+                    "for example /iak find 0812-3450-0001."
+                )
+            await ack_ephemeral(call.ack, help_message([FIND_HELP], note=note_text))
+            return
+        wait = self.services.find_cooldown.wait_left(call.user_id)
+        if wait is not None:
+            await ack_ephemeral(call.ack, note(search_cooldown(wait)))
+            return
+        await self._answer_from_store(
+            call,
+            self.finds.answer(typed, user_id=call.user_id),
+            waiting=reading_message(FIND_WHAT),
+            name="find",
+        )
 
     async def product(self, call: Invocation) -> None:
         """`/iak product <code or words>`: from the cached price lists, or IAK's when old."""
