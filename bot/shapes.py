@@ -12,11 +12,17 @@ Block Kit blocks are `bot.slack.blocks.text.Block`.
 from __future__ import annotations
 
 from collections.abc import Coroutine, Mapping
-from typing import Any
-
-from sqlalchemy import Row
+from typing import TYPE_CHECKING, Any
 
 Json = dict[str, Any]
 JsonView = Mapping[str, Any]
-DbRow = Row[*tuple[Any, ...]]
 Work = Coroutine[Any, Any, Any]
+
+if TYPE_CHECKING:
+    # Only for type checking: the SQLite writer process imports this module and must not
+    # load SQLAlchemy (tests/store/test_writer_process.py); every use is an annotation.
+    from sqlalchemy import Row
+
+    DbRow = Row[*tuple[Any, ...]]
+else:
+    DbRow = tuple

@@ -215,3 +215,17 @@ def test_a_one_off_command_writes_without_a_writer_process(path: str, registry: 
     assert writers == []
     assert threading.active_count() == threads_before
     database.close()
+
+
+def test_it_loads_no_library_beyond_the_driver() -> None:
+    """The writer process stays small because it imports the merge rules and the driver
+    alone: a type alias that drags in SQLAlchemy would cost every SQLite worker megabytes."""
+    probe = (
+        "import sys, bot.store.writer_process;"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & "
+        "{'sqlalchemy', 'pydantic', 'fastapi', 'slack_bolt', 'httpx', 'babel'}))"
+    )
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    assert loaded == "[]"
