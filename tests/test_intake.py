@@ -448,3 +448,12 @@ def test_production_without_an_allow_list_is_a_warning_in_health(
         metrics_token=METRICS_TOKEN,
     )
     assert health_details(quiet.url)["warnings"] == []
+
+
+def test_a_serial_that_grows_when_upper_cased_is_stored(bot: RunningBot) -> None:
+    """`ß` upper-cases to `SS`: a 500-character sn, the longest the route takes, must not
+    become a serial key longer than its column (Postgres refused the whole callback)."""
+    answer = post(bot, "/iak/callback", callback_body("long-sn", sn="ß" * 500))
+    assert answer.status_code == 200, answer.text
+    stored_state = bot.bot.services.database.transactions.get("long-sn")
+    assert stored_state is not None and stored_state.sn == "ß" * 500

@@ -232,6 +232,10 @@ def supersedes(current: TransactionState, observation: Observation) -> bool:
     return new is Outcome.PENDING and observation.data.rc not in (None, current.rc)
 
 
+# transactions.serial's length (schema.py; the route takes an sn of at most as many).
+SERIAL_KEY_LENGTH = 500
+
+
 def serial_key(sn: str | None, product_code: str | None) -> str | None:
     """The serial number as two deliveries of the same voucher or token would share it; None
     for none at all or a placeholder (`-`, `0`, all zeros).
@@ -246,7 +250,8 @@ def serial_key(sn: str | None, product_code: str | None) -> str | None:
     key = " ".join(key.split()).upper()
     if not _ALPHANUMERIC.search(key) or not key.strip("0 -./"):
         return None
-    return key
+    # Upper-casing can lengthen text (`ß` is `SS`): the key keeps to its column.
+    return key[:SERIAL_KEY_LENGTH]
 
 
 def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:

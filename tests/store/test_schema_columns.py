@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.store.batch import EVENT_COLUMNS, KEY_COLUMNS
 from bot.store.schema import transaction_events, transaction_keys, transactions
-from bot.store.states import STATE_FIELDS
+from bot.store.states import SERIAL_KEY_LENGTH, STATE_FIELDS
 
 
 def test_the_batch_writers_columns_are_the_schemas() -> None:
@@ -20,3 +20,7 @@ def test_the_batch_writers_columns_are_the_schemas() -> None:
     history = {column.name for column in transaction_events.columns} - {"id"}
     assert set(EVENT_COLUMNS) == history
     assert set(KEY_COLUMNS) == {column.name for column in transaction_keys.columns}
+
+
+def test_the_serial_key_fits_its_column() -> None:
+    assert transactions.c.serial.type.length == SERIAL_KEY_LENGTH
