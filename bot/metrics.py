@@ -33,6 +33,7 @@ from bot.incidents.model import IncidentKind
 from bot.incidents.repository import IncidentRepository
 from bot.outcomes import NOT_FINAL, Outcome
 from bot.registry import Registry
+from bot.store import reports
 from bot.store.database import Database
 
 log = logging.getLogger(__name__)
@@ -167,8 +168,8 @@ class StoreGauges:
             outbox_failed=outbox.failed,
             outbox_given_up=outbox.given_up,
             open_incidents=incidents.open_counts(),
-            not_final=database.reports.not_final_counts(),
-            balance=database.reports.latest_balance(),
+            not_final=reports.on(database.engine, reports.not_final_counts),
+            balance=reports.on(database.engine, reports.latest_balance),
             last_tick_at=leader.last_tick_at if leader else None,
             now=now,
         )

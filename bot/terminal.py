@@ -237,11 +237,11 @@ def find(args: argparse.Namespace) -> int:
 def pending(args: argparse.Namespace) -> int:
     from bot.clock import SystemClock
     from bot.slack.blocks.reports import pending_card
-    from bot.store.reports import Reports
+    from bot.store import reports
 
     engine = _store(load_settings())
     try:
-        page = Reports(engine).pending_page()
+        page = reports.on(engine, reports.pending_page)
     finally:
         engine.dispose()
     _print(pending_card(page, now=SystemClock().now()))
@@ -253,13 +253,14 @@ def stats(args: argparse.Namespace) -> int:
     from bot.registry import Registry
     from bot.slack.blocks.reports import stats_card
     from bot.slack.listeners.reports import STATS_WINDOWS
-    from bot.store.reports import Reports, TimeBuckets
+    from bot.store import reports
+    from bot.store.reports import TimeBuckets
 
     window = STATS_WINDOWS[args.window]
     engine = _store(load_settings())
     try:
         buckets = TimeBuckets.ending(SystemClock().now(), window.span, window.buckets)
-        stats = Reports(engine).window_stats(buckets)
+        stats = reports.on(engine, reports.window_stats, buckets)
     finally:
         engine.dispose()
     _print(stats_card(stats, Registry.load(), label=window.label))

@@ -8,7 +8,6 @@ from collections.abc import Callable
 from typing import ParamSpec, TypeVar
 
 from bot.store.db import create_db_engine, require_migrated
-from bot.store.reports import Reports
 from bot.store.transactions import TransactionStore
 from bot.store.writer import Writer
 
@@ -25,7 +24,6 @@ class Database:
     def __init__(self, url: str) -> None:
         self.engine = create_db_engine(url)
         self.transactions = TransactionStore(self.engine)
-        self.reports = Reports(self.engine)
         self.writer = Writer(self.engine)
 
     def require_migrated(self) -> None:

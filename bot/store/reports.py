@@ -12,9 +12,10 @@ Synchronous, like the rest of the store: callers on the event loop run them thro
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Concatenate, ParamSpec, TypeVar
 
 from sqlalchemy import Connection, Engine, and_, case, func, or_, select
 from sqlalchemy.sql.elements import ColumnElement
@@ -24,6 +25,9 @@ from bot.outcomes import NOT_FINAL, Line, Outcome, code_key
 from bot.registry.windows import KNOWN_WINDOWS, KnownWindow
 from bot.store.schema import UTCDateTime, transaction_events, transactions
 from bot.store.transactions import PendingTransaction
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 DEFAULT_PAGE_SIZE = 15
 _CURSOR_SEPARATOR = "|"
@@ -146,147 +150,132 @@ class WindowStats:
         return sorted(totals, key=lambda item: (-item[1], item[0] or ""))
 
 
-class Reports:
-    """The read-only report queries (synchronous; run them through `Database.read`)."""
+def on(
+    engine: Engine,
+    query: Callable[Concatenate[Connection, P], T],
+    *args: P.args,
+    **kwargs: P.kwargs,
+) -> T:
+    """One report query on a connection of its own (blocking: from a worker thread, e.g.
+    `await database.read(reports.on, engine, reports.pending_page)`). Every query here
+    takes the connection first, so the monitor runs them inside its tick's transaction."""
+    with engine.connect() as connection:
+        return query(connection, *args, **kwargs)
 
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
 
-    def pending_page(
-        self,
-        *,
-        after: PendingCursor | None = None,
-        before: PendingCursor | None = None,
-        size: int = DEFAULT_PAGE_SIZE,
-    ) -> PendingPage:
-        """A page of pending transactions, oldest first: the first page, or the one right
-        after `after` or right before `before`.
+def pending_page(
+    connection: Connection,
+    *,
+    after: PendingCursor | None = None,
+    before: PendingCursor | None = None,
+    size: int = DEFAULT_PAGE_SIZE,
+) -> PendingPage:
+    """A page of pending transactions, oldest first: the first page, or the one right
+    after `after` or right before `before`.
 
-        A page asked for past the end (everything after `after` resolved meanwhile) is the
-        last page; one asked for before the start is the first page.
-        """
-        with self.engine.connect() as connection:
-            total = connection.execute(
-                select(func.count()).select_from(transactions).where(_is_pending())
-            ).scalar_one()
-            if before is not None:
-                rows = _pending_rows(connection, size, before=before)
-                if len(rows) < size:
-                    rows = _pending_rows(connection, size)
-            elif after is not None:
-                rows = _pending_rows(connection, size, after=after)
-                if not rows:
-                    rows = _pending_rows(connection, size, last=True)
-            else:
-                rows = _pending_rows(connection, size)
-            start = 0
-            if rows:
-                start = connection.execute(
-                    select(func.count())
-                    .select_from(transactions)
-                    .where(_is_pending(), _before(PendingCursor.at(rows[0])))
-                ).scalar_one()
-        # The counts and the rows are separate statements: clamp, so a page never claims
-        # to end past the total it shows.
-        total = max(int(total), int(start) + len(rows))
-        return PendingPage(transactions=tuple(rows), total=total, start=int(start))
+    A page asked for past the end (everything after `after` resolved meanwhile) is the
+    last page; one asked for before the start is the first page.
+    """
+    total = connection.execute(
+        select(func.count()).select_from(transactions).where(_is_pending())
+    ).scalar_one()
+    if before is not None:
+        rows = _pending_rows(connection, size, before=before)
+        if len(rows) < size:
+            rows = _pending_rows(connection, size)
+    elif after is not None:
+        rows = _pending_rows(connection, size, after=after)
+        if not rows:
+            rows = _pending_rows(connection, size, last=True)
+    else:
+        rows = _pending_rows(connection, size)
+    start = 0
+    if rows:
+        start = connection.execute(
+            select(func.count())
+            .select_from(transactions)
+            .where(_is_pending(), _before(PendingCursor.at(rows[0])))
+        ).scalar_one()
+    # The counts and the rows are separate statements: clamp, so a page never claims to end
+    # past the total it shows.
+    total = max(int(total), int(start) + len(rows))
+    return PendingPage(transactions=tuple(rows), total=total, start=int(start))
 
-    def not_final_counts(self) -> dict[Outcome, int]:
-        """How many transactions are pending and unknown now, whenever they happened."""
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(transactions.c.outcome, func.count())
-                .where(_is_pending())
-                .group_by(transactions.c.outcome)
-            ).all()
-        counts = dict.fromkeys(NOT_FINAL, 0)
-        for outcome, count in rows:
-            counts[Outcome(outcome)] = int(count)
-        return counts
 
-    def outcome_counts(self, since: datetime, until: datetime) -> dict[Outcome, int]:
-        """How many transactions that happened in [since, until) are in each outcome now."""
-        with self.engine.connect() as connection:
-            return outcome_counts(connection, since, until)
+def not_final_counts(connection: Connection) -> dict[Outcome, int]:
+    """How many transactions are pending and unknown now, whenever they happened."""
+    rows = connection.execute(
+        select(transactions.c.outcome, func.count())
+        .where(_is_pending())
+        .group_by(transactions.c.outcome)
+    ).all()
+    counts = dict.fromkeys(NOT_FINAL, 0)
+    for outcome, count in rows:
+        counts[Outcome(outcome)] = int(count)
+    return counts
 
-    def failures_by_bucket(
-        self, window: TimeBuckets, rcs: Sequence[str] | None = None
-    ) -> dict[str | None, list[int]]:
-        """Failures per code key in each bucket of `window`, by when the transactions
-        happened.
 
-        Only codes that failed at least once in the window appear; `rcs` narrows the
-        question to those rcs, on either line (a spike alert's sparkline needs one).
-        """
-        started = transactions.c.started_at
-        edges = window.edges()
-        # One CASE over bound timestamps works alike on SQLite and Postgres, where date
-        # arithmetic does not; the database groups, so only rc x bucket rows come back.
-        bucket = case(
-            *((started < edge, index) for index, edge in enumerate(edges[1:-1])),
-            else_=window.count - 1,
+def failures_by_bucket(
+    connection: Connection, window: TimeBuckets, rcs: Sequence[str] | None = None
+) -> dict[str | None, list[int]]:
+    """Failures per code key in each bucket of `window`, by when the transactions happened.
+
+    Only codes that failed at least once in the window appear; `rcs` narrows the question
+    to those rcs, on either line (a spike alert's sparkline needs one).
+    """
+    started = transactions.c.started_at
+    edges = window.edges()
+    # One CASE over bound timestamps works alike on SQLite and Postgres, where date
+    # arithmetic does not; the database groups, so only rc x bucket rows come back.
+    bucket = case(
+        *((started < edge, index) for index, edge in enumerate(edges[1:-1])),
+        else_=window.count - 1,
+    )
+    conditions = [
+        transactions.c.outcome == Outcome.FAILED.value,
+        started >= window.start,
+        started < window.end,
+    ]
+    if rcs is not None:
+        conditions.append(transactions.c.rc.in_(list(rcs)))
+    # Grouped in an outer query: Postgres does not see the CASE in GROUP BY as the one in
+    # SELECT (each has its own bound parameters) and would refuse the statement.
+    inner = select(
+        transactions.c.rc.label("rc"), transactions.c.line.label("line"), bucket.label("bucket")
+    ).where(*conditions)
+    counted = inner.subquery()
+    rows = connection.execute(
+        select(counted.c.rc, counted.c.line, counted.c.bucket, func.count()).group_by(
+            counted.c.rc, counted.c.line, counted.c.bucket
         )
-        conditions = [
-            transactions.c.outcome == Outcome.FAILED.value,
-            started >= window.start,
-            started < window.end,
-        ]
-        if rcs is not None:
-            conditions.append(transactions.c.rc.in_(list(rcs)))
-        # Grouped in an outer query: Postgres does not see the CASE in GROUP BY as the one
-        # in SELECT (each has its own bound parameters) and would refuse the statement.
-        inner = select(
-            transactions.c.rc.label("rc"), transactions.c.line.label("line"), bucket.label("bucket")
-        ).where(*conditions)
-        counted = inner.subquery()
-        with self.engine.connect() as connection:
-            rows = connection.execute(
-                select(counted.c.rc, counted.c.line, counted.c.bucket, func.count()).group_by(
-                    counted.c.rc, counted.c.line, counted.c.bucket
-                )
-            ).all()
-        failures: dict[str | None, list[int]] = {}
-        for rc, line, index, count in rows:
-            key = code_key(Line(line), rc) if rc else None
-            failures.setdefault(key, [0] * window.count)[int(index)] += int(count)
-        return failures
+    ).all()
+    failures: dict[str | None, list[int]] = {}
+    for rc, line, index, count in rows:
+        key = code_key(Line(line), rc) if rc else None
+        failures.setdefault(key, [0] * window.count)[int(index)] += int(count)
+    return failures
 
-    def failures_by_rc(self, since: datetime) -> dict[str, int]:
-        """Failed transactions per rc since then."""
-        with self.engine.connect() as connection:
-            return failures_by_rc(connection, since)
 
-    def latest_balance(self) -> tuple[int, datetime] | None:
-        """The deposit balance IAK last reported, and when."""
-        with self.engine.connect() as connection:
-            return latest_balance(connection)
-
-    def pending_by_age(self, now: datetime, edges: Sequence[timedelta]) -> list[int]:
-        """Transactions not final yet, counted per age band (see `pending_by_age`)."""
-        with self.engine.connect() as connection:
-            return pending_by_age(connection, now, edges)
-
-    def window_stats(self, window: TimeBuckets) -> WindowStats:
-        """Outcome totals and failures per rc over time, for `/iak stats`; failures a known
-        window expects are counted apart."""
-        failures = self.failures_by_bucket(window)
-        with self.engine.connect() as connection:
-            expected = expected_failures(connection, window.start, window.end)
-        apart: dict[str, int] = {}
-        width = window.width
-        for failure in expected:
-            buckets = failures.get(failure.rc)
-            index = min(int((failure.started_at - window.start) / width), window.count - 1)
-            if buckets is None or buckets[index] <= 0:
-                continue
-            buckets[index] -= 1
-            apart[failure.window.name] = apart.get(failure.window.name, 0) + 1
-        return WindowStats(
-            window=window,
-            outcomes=self.outcome_counts(window.start, window.end),
-            failures={rc: counts for rc, counts in failures.items() if any(counts)},
-            expected=apart,
-        )
+def window_stats(connection: Connection, window: TimeBuckets) -> WindowStats:
+    """Outcome totals and failures per rc over time, for `/iak stats`; failures a known
+    window expects are counted apart."""
+    failures = failures_by_bucket(connection, window)
+    expected = expected_failures(connection, window.start, window.end)
+    apart: dict[str, int] = {}
+    width = window.width
+    for failure in expected:
+        buckets = failures.get(failure.rc)
+        index = min(int((failure.started_at - window.start) / width), window.count - 1)
+        if buckets is None or buckets[index] <= 0:
+            continue
+        buckets[index] -= 1
+        apart[failure.window.name] = apart.get(failure.window.name, 0) + 1
+    return WindowStats(
+        window=window,
+        outcomes=outcome_counts(connection, window.start, window.end),
+        failures={rc: counts for rc, counts in failures.items() if any(counts)},
+        expected=apart,
+    )
 
 
 def failures_by_rc(

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from typing import Any
 
 import pytest
@@ -12,7 +13,15 @@ from sqlalchemy import event
 from bot.outcomes import Outcome
 from bot.registry import Registry
 from bot.store.db import create_db_engine
-from bot.store.reports import PendingCursor, PendingPage, Reports, TimeBuckets
+from bot.store.reports import (
+    PendingCursor,
+    PendingPage,
+    TimeBuckets,
+    failures_by_bucket,
+    on,
+    pending_page,
+    window_stats,
+)
 from bot.store.transactions import TransactionStore
 from tests.support.transactions import record_all, seen
 
@@ -26,9 +35,13 @@ def store(database_url: str) -> Iterator[TransactionStore]:
     engine.dispose()
 
 
+Read = Callable[..., Any]
+
+
 @pytest.fixture
-def reports(store: TransactionStore) -> Reports:
-    return Reports(store.engine)
+def read(store: TransactionStore) -> Read:
+    """A report query on a connection of its own, as the bot runs one."""
+    return partial(on, store.engine)
 
 
 def minutes(n: float) -> datetime:
@@ -39,15 +52,15 @@ def ref_ids(page: PendingPage) -> list[str]:
     return [item.ref_id for item in page.transactions]
 
 
-def test_nothing_pending(reports: Reports) -> None:
-    page = reports.pending_page()
+def test_nothing_pending(read: Read) -> None:
+    page = read(pending_page)
     assert page.transactions == ()
     assert page.total == 0
     assert not page.has_previous and not page.has_next
 
 
 def test_pending_and_unknown_are_listed_oldest_first(
-    store: TransactionStore, reports: Reports, registry: Registry
+    store: TransactionStore, read: Read, registry: Registry
 ) -> None:
     record_all(
         store,
@@ -62,7 +75,7 @@ def test_pending_and_unknown_are_listed_oldest_first(
             seen(registry, "settled", minutes(2), "success"),
         ],
     )
-    page = reports.pending_page()
+    page = read(pending_page)
     assert ref_ids(page) == ["p-old", "u-mid", "p-new"]
     assert page.total == 3
     first = page.transactions[0]
@@ -73,32 +86,32 @@ def test_pending_and_unknown_are_listed_oldest_first(
 
 
 def test_pages_walk_forward_and_back(
-    store: TransactionStore, reports: Reports, registry: Registry
+    store: TransactionStore, read: Read, registry: Registry
 ) -> None:
     # 12 transactions, some seen at the same instant: the ref_id breaks the tie.
     record_all(store, [seen(registry, f"t{n:02d}", minutes(n // 2)) for n in range(12)])
-    first = reports.pending_page(size=5)
+    first = read(pending_page, size=5)
     assert ref_ids(first) == ["t00", "t01", "t02", "t03", "t04"]
     assert (first.start, first.total, first.has_previous, first.has_next) == (0, 12, False, True)
 
-    second = reports.pending_page(after=PendingCursor.at(first.transactions[-1]), size=5)
+    second = read(pending_page, after=PendingCursor.at(first.transactions[-1]), size=5)
     assert ref_ids(second) == ["t05", "t06", "t07", "t08", "t09"]
     assert (second.start, second.has_previous, second.has_next) == (5, True, True)
 
-    third = reports.pending_page(after=PendingCursor.at(second.transactions[-1]), size=5)
+    third = read(pending_page, after=PendingCursor.at(second.transactions[-1]), size=5)
     assert ref_ids(third) == ["t10", "t11"]
     assert (third.start, third.has_previous, third.has_next) == (10, True, False)
 
-    back = reports.pending_page(before=PendingCursor.at(third.transactions[0]), size=5)
+    back = read(pending_page, before=PendingCursor.at(third.transactions[0]), size=5)
     assert ref_ids(back) == ref_ids(second)
     assert back.start == 5
 
 
 def test_a_page_does_not_skip_what_moved_up_while_reading(
-    store: TransactionStore, reports: Reports, registry: Registry
+    store: TransactionStore, read: Read, registry: Registry
 ) -> None:
     record_all(store, [seen(registry, f"t{n:02d}", minutes(n)) for n in range(10)])
-    first = reports.pending_page(size=4)
+    first = read(pending_page, size=4)
     # Two on the page being read settle; with offsets the next page would skip t04, t05.
     record_all(
         store,
@@ -107,21 +120,21 @@ def test_a_page_does_not_skip_what_moved_up_while_reading(
             seen(registry, "t02", minutes(20), "success"),
         ],
     )
-    second = reports.pending_page(after=PendingCursor.at(first.transactions[-1]), size=4)
+    second = read(pending_page, after=PendingCursor.at(first.transactions[-1]), size=4)
     assert ref_ids(second) == ["t04", "t05", "t06", "t07"]
     assert (second.start, second.total) == (2, 8)
 
 
 def test_pages_past_either_end_fall_back_to_the_last_or_first(
-    store: TransactionStore, reports: Reports, registry: Registry
+    store: TransactionStore, read: Read, registry: Registry
 ) -> None:
     record_all(store, [seen(registry, f"t{n:02d}", minutes(n)) for n in range(6)])
     beyond = PendingCursor(minutes(100), "zzz")
-    last = reports.pending_page(after=beyond, size=4)
+    last = read(pending_page, after=beyond, size=4)
     assert ref_ids(last) == ["t02", "t03", "t04", "t05"]
     assert (last.start, last.has_next) == (2, False)
     # Going back from the second item finds one older than it: show the first page instead.
-    first = reports.pending_page(before=PendingCursor(minutes(1), "t01"), size=4)
+    first = read(pending_page, before=PendingCursor(minutes(1), "t01"), size=4)
     assert ref_ids(first) == ["t00", "t01", "t02", "t03"]
     assert first.start == 0
 
@@ -157,7 +170,7 @@ def test_time_buckets() -> None:
         TimeBuckets(T0, T0, 3)
 
 
-def test_window_stats(store: TransactionStore, reports: Reports, registry: Registry) -> None:
+def test_window_stats(store: TransactionStore, read: Read, registry: Registry) -> None:
     window = TimeBuckets(minutes(0), minutes(60), 12)  # 5-minute buckets
     record_all(
         store,
@@ -177,7 +190,7 @@ def test_window_stats(store: TransactionStore, reports: Reports, registry: Regis
             seen(registry, "late", minutes(31), "failed", rc="07"),
         ],
     )
-    stats = reports.window_stats(window)
+    stats = read(window_stats, window)
     assert stats.outcomes == {
         Outcome.SUCCESS: 1,
         Outcome.FAILED: 5,
@@ -192,18 +205,18 @@ def test_window_stats(store: TransactionStore, reports: Reports, registry: Regis
     }
     assert stats.failure_count == 5
     assert stats.top_failures()[0] == ("17", 3)
-    assert reports.failures_by_bucket(window, rcs=["07"]) == {"07": stats.failures["07"]}
+    assert read(failures_by_bucket, window, rcs=["07"]) == {"07": stats.failures["07"]}
 
 
-def test_an_empty_window(reports: Reports) -> None:
-    stats = reports.window_stats(TimeBuckets.ending(T0, timedelta(days=7), 28))
+def test_an_empty_window(read: Read) -> None:
+    stats = read(window_stats, TimeBuckets.ending(T0, timedelta(days=7), 28))
     assert stats.transactions == 0
     assert stats.failures == {}
     assert stats.top_failures() == []
 
 
 def test_queries_stay_on_the_indexes(
-    database_url: str, store: TransactionStore, reports: Reports, registry: Registry
+    database_url: str, store: TransactionStore, read: Read, registry: Registry
 ) -> None:
     """The statements the reports really send, explained by SQLite (Postgres picks plans by
     table statistics, so a tiny test table proves nothing there)."""
@@ -216,14 +229,14 @@ def test_queries_stay_on_the_indexes(
         if statement.lstrip().upper().startswith("SELECT"):
             sent.append((statement, parameters))
 
-    event.listen(reports.engine, "before_cursor_execute", capture)
+    event.listen(store.engine, "before_cursor_execute", capture)
     try:
-        first = reports.pending_page(size=2)
-        reports.pending_page(after=PendingCursor.at(first.transactions[-1]), size=2)
-        reports.window_stats(TimeBuckets.ending(minutes(60), timedelta(hours=1), 12))
+        first = read(pending_page, size=2)
+        read(pending_page, after=PendingCursor.at(first.transactions[-1]), size=2)
+        read(window_stats, TimeBuckets.ending(minutes(60), timedelta(hours=1), 12))
     finally:
-        event.remove(reports.engine, "before_cursor_execute", capture)
-    with reports.engine.connect() as connection:
+        event.remove(store.engine, "before_cursor_execute", capture)
+    with store.engine.connect() as connection:
         plans = [
             " ".join(
                 str(row[-1])

@@ -15,6 +15,7 @@ from bot.services import Services
 from bot.shapes import Json
 from bot.slack.access import AccessPolicy
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
+from bot.store import reports
 
 if TYPE_CHECKING:
     from bot.slack.alerts.alerting import Alerting
@@ -61,16 +62,17 @@ class HomeTab:
     def snapshot(self) -> HomeSnapshot:
         """Everything the dashboard shows (runs in a worker thread)."""
         services = self.services
-        reports = services.database.reports
         now = services.clock.now()
-        bands = reports.pending_by_age(now, [edge for __, edge in AGE_BANDS])
-        balance = reports.latest_balance()
+        with services.database.engine.connect() as connection:
+            bands = reports.pending_by_age(connection, now, [edge for __, edge in AGE_BANDS])
+            balance = reports.latest_balance(connection)
+            failures = reports.failures_by_rc(connection, now - timedelta(hours=24))
         labels = [label for label, __ in AGE_BANDS] + [OLDEST_BAND]
         return HomeSnapshot(
             now=now,
             incidents=services.incidents.open_incidents(),
             pending_by_age=list(zip(labels, bands, strict=True)),
-            failures_24h=reports.failures_by_rc(now - timedelta(hours=24)),
+            failures_24h=failures,
             balance=balance[0] if balance else None,
             balance_at=balance[1] if balance else None,
             low_balance_threshold=services.settings.low_balance_threshold,

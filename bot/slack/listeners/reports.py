@@ -26,7 +26,8 @@ from bot.slack.blocks.reports import (
 )
 from bot.slack.blocks.text import Message
 from bot.slack.interactions import Click, answer_later, post_later
-from bot.store.reports import PendingCursor, Reports, TimeBuckets
+from bot.store import reports
+from bot.store.reports import PendingCursor, TimeBuckets
 
 log = logging.getLogger(__name__)
 
@@ -65,15 +66,15 @@ class TransactionReports:
 
     def __init__(self, services: Services) -> None:
         self.services = services
-        self.reports = Reports(services.database.engine)
 
     async def pending(
         self, *, after: PendingCursor | None = None, before: PendingCursor | None = None
     ) -> Message:
         """A page of the pending list (the first unless a cursor says which)."""
         try:
-            page = await self.services.database.read(
-                self.reports.pending_page, after=after, before=before
+            database = self.services.database
+            page = await database.read(
+                reports.on, database.engine, reports.pending_page, after=after, before=before
             )
         except SQLAlchemyError:
             log.exception("could not read the pending transactions")
@@ -84,7 +85,8 @@ class TransactionReports:
         """Outcomes and top failure codes over the window up to now."""
         buckets = TimeBuckets.ending(self.services.clock.now(), window.span, window.buckets)
         try:
-            stats = await self.services.database.read(self.reports.window_stats, buckets)
+            database = self.services.database
+            stats = await database.read(reports.on, database.engine, reports.window_stats, buckets)
         except SQLAlchemyError:
             log.exception("could not read the transaction stats")
             return store_unavailable(STATS_WHAT)
