@@ -3,7 +3,7 @@
 Every line passes through `Redactor` after formatting, so a secret cannot leak through a
 message, an exception or a library's log call: the configured tokens and keys are replaced
 by name, IAK signs (32 hex digits) and long digit runs (customer numbers, PLN tokens) are
-masked.
+masked, and the row values Postgres quotes in an error's DETAIL are hidden.
 """
 
 from __future__ import annotations
@@ -28,6 +28,13 @@ _SIGN = re.compile(r"(?<![0-9a-fA-F])[0-9a-fA-F]{32}(?![0-9a-fA-F])")
 # as printed: five groups of four digits (dates and times never look like either)
 _LONG_DIGITS = re.compile(r"(?<![\d.])\+?\d{10,}(?![\d.])|(?<!\d)\d{4}(?:[- ]\d{4}){4}(?!\d)")
 
+# Postgres names a row's values in an error's DETAIL ("Failing row contains (…)", "Key
+# (ref_id)=(…) already exists"): the columns stay, the values go, whatever they are.
+_ROW_VALUES = re.compile(
+    r"(Failing row contains )\(.*\)"
+    r"|(Key \(.*?\)=)\(.*?\)(?= (?:already exists|is not present|is still referenced|conflicts))"
+)
+
 
 class Redactor:
     """Removes secrets and customer numbers from a finished log line."""
@@ -44,7 +51,12 @@ class Redactor:
             if value in line:
                 line = line.replace(value, f"[{name}]")
         line = _SIGN.sub("[sign]", line)
+        line = _ROW_VALUES.sub(_hide_values, line)
         return _LONG_DIGITS.sub(_mask_digits, line)
+
+
+def _hide_values(match: re.Match[str]) -> str:
+    return (match.group(1) or match.group(2)) + "(…)"
 
 
 def _mask_digits(match: re.Match[str]) -> str:

@@ -172,3 +172,37 @@ def test_the_request_line_says_how_long_the_request_queued(
     waits = [float(m.group(1)) for line in lines if (m := re.search(r"queued ([\d.]+) ms", line))]
     assert len(waits) == 3, lines
     assert all(250 <= wait < 10_000 for wait in waits), waits
+
+
+def test_a_postgres_error_logs_no_row_values() -> None:
+    """Postgres puts the row's values in an error's DETAIL ("Failing row contains (…)",
+    "Key (…)=(…)"): hide_parameters keeps them out of the SQL, the redaction out of the
+    DETAIL, whatever they are (a voucher code has letters, so no digit rule catches it)."""
+    from sqlalchemy import text
+    from sqlalchemy.exc import IntegrityError
+
+    from bot.store.db import create_db_engine
+    from tests.support.db import TEST_DATABASE_URL, postgres_schema
+
+    if not TEST_DATABASE_URL:
+        pytest.skip("TEST_DATABASE_URL is not set")
+    with postgres_schema() as url:
+        engine = create_db_engine(url)
+        try:
+            with engine.begin() as connection:
+                connection.execute(text("CREATE TABLE t (code text PRIMARY KEY, sn text NOT NULL)"))
+                connection.execute(text("INSERT INTO t VALUES ('VOUCHER-ABC-XYZ', 'x')"))
+            errors = []
+            # the bot binds every value: hide_parameters keeps them out of [SQL: …]
+            for row in ({"code": "VOUCHER-ABC-XYZ", "sn": "y"}, {"code": "SECRET-PIN-QWERTY"}):
+                with pytest.raises(IntegrityError) as failed, engine.begin() as connection:
+                    connection.execute(
+                        text("INSERT INTO t VALUES (:code, :sn)"), {"sn": None, **row}
+                    )
+                errors.append(str(failed.value))
+        finally:
+            engine.dispose()
+    assert all("DETAIL" in error for error in errors)  # Postgres did say which row
+    logged = [Redactor({})(error) for error in errors]
+    for line in logged:
+        assert "VOUCHER-ABC-XYZ" not in line and "SECRET-PIN-QWERTY" not in line, line
