@@ -7,6 +7,7 @@ from typing import Any, Protocol
 
 from bot.config import Settings
 from bot.services import Services
+from bot.store.retention import last_run
 
 
 class Alerting(Protocol):
@@ -57,10 +58,23 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
             if outbox.last_failed_at
             else None,
         },
+        "retention": retention_report(services),
         "slack_errors": alerting.slack_errors if alerting else {},
         "warnings": setting_warnings(services.settings),
     }
     return report
+
+
+def retention_report(services: Services) -> dict[str, Any]:
+    """RETENTION_DAYS and what the leader's last retention run did."""
+    with services.database.engine.connect() as connection:
+        run = last_run(connection)
+    return {
+        "days": services.settings.retention_days,
+        "last_run_at": run.at.isoformat() if run else None,
+        "last_run_deleted": run.deleted if run else None,
+        "last_run_blanked": run.blanked if run else None,
+    }
 
 
 def setting_warnings(settings: Settings) -> list[str]:

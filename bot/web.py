@@ -483,6 +483,9 @@ class Health(BaseModel):
     outbox: dict[str, Any] | None = Field(
         None, description="alerts not yet delivered to Slack: backlog, oldest age in seconds"
     )
+    retention: dict[str, Any] | None = Field(
+        None, description="RETENTION_DAYS, and the rows the leader's last run deleted and blanked"
+    )
     slack_errors: dict[str, str] | None = Field(
         None, description="channels whose alerts stopped on a permanent Slack error"
     )

@@ -21,17 +21,29 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Connection, Engine, delete, func, insert, select, text, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Select,
+    case,
+    delete,
+    func,
+    insert,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.outcomes import FINAL_VALUES
 from bot.store.schema import (
+    UTCDateTime,
     callback_refusals,
     incidents,
     outbox,
@@ -57,11 +69,15 @@ BATCH = 1_000
 # How long a batch waits for a row lock on Postgres before it gives up (the run goes on
 # with the next part; what was left is tried again at the next run).
 LOCK_TIMEOUT_MS = 200
-# Between batches, so that callbacks queued behind one (SQLite's write lock) go first.
+# Between batches, so that callbacks queued behind one (SQLite's write lock) go first...
 PAUSE_SECONDS = 0.005
+# ... and at least as long as the batch took: retention keeps the database (and its CPU,
+# on a small plan) busy half the time at most, however large the backlog.
+REST = 1.0
 # Outbox states that are done with: never delivered again.
 _OUTBOX_DONE = ("sent", "superseded", "failed", "given_up")
 _RESOLVED = "resolved"
+_DONE = object()
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,7 @@ class RetentionPolicy:
     blank_after: timedelta = BLANKED_AFTER
     batch: int = BATCH
     pause: float = PAUSE_SECONDS
+    rest: float = REST
 
     @classmethod
     def of_days(cls, days: int) -> RetentionPolicy | None:
@@ -156,11 +173,15 @@ class Retention:
         try:
             for part in parts:
                 try:
-                    for _ in part():
+                    batches = part()
+                    while True:
+                        started = time.perf_counter()
+                        if next(batches, _DONE) is _DONE:
+                            break
+                        took = time.perf_counter() - started
+                        time.sleep(max(self.policy.pause, took * self.policy.rest))
                         if not keep_going():
                             raise _Stop
-                        if self.policy.pause:
-                            time.sleep(self.policy.pause)
                 except OperationalError as exc:
                     if not _lock_not_available(exc):
                         raise
@@ -187,7 +208,6 @@ class Retention:
             yield connection
 
     def _transactions(self, before: datetime, report: RetentionReport) -> Iterator[None]:
-        t = transactions.c
         batch = self.policy.batch
         for outcome in FINAL_VALUES:
             # A keyset on the index (outcome, started_at, …): each batch starts where the
@@ -195,32 +215,76 @@ class Retention:
             since: datetime | None = None
             while True:
                 with self._batch() as connection:
-                    query = (
-                        select(t.ref_id, t.started_at)
-                        .where(t.outcome == outcome, t.started_at < before)
-                        .order_by(t.started_at)
-                        .limit(batch)
-                        .with_for_update(skip_locked=True)
-                    )
-                    if since is not None:
-                        query = query.where(t.started_at >= since)
-                    rows = connection.execute(query).all()
-                    if not rows:
-                        break
-                    ref_ids = [row.ref_id for row in rows]
-                    report.history += connection.execute(
-                        delete(transaction_events).where(transaction_events.c.ref_id.in_(ref_ids))
-                    ).rowcount
-                    # final stays final (states only move forward): checked all the same
-                    report.transactions += connection.execute(
-                        delete(transactions).where(
-                            t.ref_id.in_(ref_ids), t.outcome.in_(FINAL_VALUES)
+                    if self.postgres:
+                        found, history, since = self._delete_postgres(
+                            connection, outcome, before, since
                         )
-                    ).rowcount
-                    since = rows[-1].started_at
-                yield
-                if len(rows) < batch:
+                    else:
+                        found, history, since = self._delete_sqlite(
+                            connection, outcome, before, since
+                        )
+                report.transactions += found
+                report.history += history
+                if not found:
                     break
+                yield
+                if found < batch:
+                    break
+
+    def _doomed(self, outcome: str, before: datetime, since: datetime | None) -> Select[Any]:
+        """The next batch of final transactions of one outcome that happened before
+        `before` (from `since` on), taken on Postgres only if no one holds them."""
+        t = transactions.c
+        query = (
+            select(t.ref_id, t.started_at)
+            .where(t.outcome == outcome, t.started_at < before)
+            .order_by(t.started_at)
+            .limit(self.policy.batch)
+            .with_for_update(skip_locked=True)
+        )
+        return query.where(t.started_at >= since) if since is not None else query
+
+    def _delete_postgres(
+        self, connection: Connection, outcome: str, before: datetime, since: datetime | None
+    ) -> tuple[int, int, datetime | None]:
+        # One statement: no ref_id travels to the bot and back (the web process's own
+        # callbacks share its interpreter).
+        doomed = self._doomed(outcome, before, since).cte("doomed")
+        events = (
+            delete(transaction_events)
+            .where(transaction_events.c.ref_id == doomed.c.ref_id)
+            .returning(transaction_events.c.id)
+            .cte("events")
+        )
+        gone = (
+            delete(transactions)
+            .where(transactions.c.ref_id == doomed.c.ref_id)
+            .returning(transactions.c.started_at)
+            .cte("gone")
+        )
+        row = connection.execute(
+            select(
+                func.count(),
+                func.max(gone.c.started_at, type_=UTCDateTime()),
+                select(func.count()).select_from(events).scalar_subquery(),
+            ).select_from(gone)
+        ).one()
+        return int(row[0]), int(row[2]), row[1] if row[1] is not None else since
+
+    def _delete_sqlite(
+        self, connection: Connection, outcome: str, before: datetime, since: datetime | None
+    ) -> tuple[int, int, datetime | None]:
+        rows = connection.execute(self._doomed(outcome, before, since)).all()
+        if not rows:
+            return 0, 0, since
+        ref_ids = [row.ref_id for row in rows]
+        history = connection.execute(
+            delete(transaction_events).where(transaction_events.c.ref_id.in_(ref_ids))
+        ).rowcount
+        found = connection.execute(
+            delete(transactions).where(transactions.c.ref_id.in_(ref_ids))
+        ).rowcount
+        return found, history, rows[-1].started_at
 
     def _incidents(self, before: datetime, report: RetentionReport) -> Iterator[None]:
         i = incidents.c
@@ -305,14 +369,25 @@ class Retention:
         while True:
             with self._batch() as connection:
                 through = self._bookmark(connection)
-                rows = connection.execute(
+                # the next batch of ids: where it ends, and its first row too young
+                ids = (
                     select(e.id, e.observed_at)
                     .where(e.id > through)
                     .order_by(e.id)
                     .limit(self.policy.batch)
-                ).all()
-                upto = _prefix_end(rows, before)
-                if upto is None:
+                    .subquery()
+                )
+                last, young, count = connection.execute(
+                    select(
+                        func.max(ids.c.id),
+                        func.min(case((ids.c.observed_at >= before, ids.c.id))),
+                        func.count(),
+                    )
+                ).one()
+                if not count:
+                    return
+                upto = int(last) if young is None else int(young) - 1
+                if upto <= through:
                     return
                 report.blanked += connection.execute(
                     text(self._blank_sql()), {"after": through, "upto": upto}
@@ -323,7 +398,7 @@ class Retention:
                     .values(blanked_through=upto)
                 )
             yield
-            if upto != rows[-1].id or len(rows) < self.policy.batch:
+            if young is not None or count < self.policy.batch:
                 return
 
     def _blank_sql(self) -> str:
@@ -371,16 +446,6 @@ class Retention:
                     last_run_blanked=report.blanked,
                 )
             )
-
-
-def _prefix_end(rows: Sequence[Any], before: datetime) -> int | None:
-    """The id of the last row of the leading run of rows observed before `before`."""
-    upto = None
-    for row in rows:
-        if row.observed_at >= before:
-            break
-        upto = row.id
-    return upto
 
 
 def last_run(connection: Connection) -> RetentionRun | None:

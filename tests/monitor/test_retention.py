@@ -4,9 +4,9 @@ driven through real ticks and read back from the database."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
@@ -19,6 +19,7 @@ from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
+from bot.store.db import create_db_engine
 from bot.store.retention import Retention, RetentionPolicy, RetentionReport
 from bot.store.schema import (
     callback_refusals,
@@ -28,8 +29,10 @@ from bot.store.schema import (
     transaction_events,
     transactions,
 )
+from tests.conftest import RunningBot
 from tests.fakes.clock import FakeClock
-from tests.support.alerts import CONFIG, spike_details
+from tests.support.alerts import CONFIG, spike_details, wait_until
+from tests.support.metrics import METRICS_TOKEN, health_details, scrape
 from tests.transactions import CUSTOMER, record_all, seen
 
 DAY = timedelta(days=1)
@@ -384,3 +387,35 @@ async def test_a_row_a_callback_holds_is_left_without_waiting(
     assert ref_ids(database.engine) == {"t3"}
     # the next run deletes it
     assert run.run(now).transactions == 1
+
+
+def test_operators_see_what_retention_did(
+    database_url: str, start_bot: Callable[..., RunningBot], registry: Registry
+) -> None:
+    """The running bot's leader deletes at its first tick; /metrics and /healthz say so."""
+    now = datetime.now(UTC)
+    seeding = Database(database_url)
+    record_all(
+        seeding.transactions,
+        [seen(registry, "gone", now - 100 * DAY, "success"), seen(registry, "kept", now, "success")],
+    )
+    seeding.close()
+    bot = start_bot(
+        database_url=database_url,
+        metrics_token=METRICS_TOKEN,
+        monitor_enabled=True,
+        monitor_interval_seconds=0.05,
+    )
+    wait_until(lambda: health_details(bot.url)["retention"]["last_run_at"] is not None)
+    retention_health = health_details(bot.url)["retention"]
+    assert retention_health["days"] == 90
+    assert retention_health["last_run_deleted"] == 2  # the transaction and its history row
+    metrics = scrape(bot.url)
+    assert metrics.value("iak_bot_retention_deleted_rows_total", table="transactions") == 1
+    assert metrics.value("iak_bot_retention_deleted_rows_total", table="transaction_events") == 1
+    assert metrics.value("iak_bot_retention_runs_total", result="done") == 1
+    engine = create_db_engine(database_url)
+    try:
+        assert ref_ids(engine) == {"kept"}
+    finally:
+        engine.dispose()
