@@ -31,7 +31,7 @@ def health_report(services: Services, alerting: Alerting | None) -> dict[str, An
         "monitor": {
             "enabled": alerting is not None and services.settings.monitor_enabled,
             "this_process_leads": bool(alerting and alerting.leads),
-            "leader": leader.holder if leader and leader.expires_at > now else None,
+            "leader": leader.holder if leader and leader.live else None,
             "last_tick_at": leader.last_tick_at.isoformat()
             if leader and leader.last_tick_at
             else None,

@@ -202,6 +202,8 @@ class Monitor:
         if self.metrics is not None:
             self.metrics.monitor_tick(time.perf_counter() - started, leader=report.leader)
         self.is_leader = report.leader
+        # The database judges the lease by its clock, from the renewal on; this process by
+        # its own, from before the renewal: it believes it leads no longer than it does.
         self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:
             self.last_tick_at = now
@@ -223,7 +225,7 @@ class Monitor:
         with repository.writing() as connection:
             # Renewing inside the same transaction fences a holder that stalled past its
             # lease: its writes cannot commit once another process holds the lease.
-            if not repository.renew_lease(connection, self.holder, now, now + self.lease_ttl):
+            if not repository.renew_lease(connection, self.holder, now, self.lease_ttl):
                 return TickReport(leader=False)
             report = TickReport(leader=True)
             tick = Tick(connection, now, repository, self.channel, report)

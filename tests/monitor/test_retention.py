@@ -397,7 +397,10 @@ def test_operators_see_what_retention_did(
     seeding = Database(database_url)
     record_all(
         seeding.transactions,
-        [seen(registry, "gone", now - 100 * DAY, "success"), seen(registry, "kept", now, "success")],
+        [
+            seen(registry, "gone", now - 100 * DAY, "success"),
+            seen(registry, "kept", now, "success"),
+        ],
     )
     seeding.close()
     bot = start_bot(
