@@ -9,22 +9,34 @@ server, dropped at the end), the indexes built after the rows, then VACUUM ANALY
 autovacuum keeps up on a live database).
 
 Measured, as monitor_queries.py and monitor_tick.py do at 1,000,000 rows: each monitor
-query (goal < 50 ms), one steady tick of every kind's watch (goal < 200 ms), and an hourly
-retention run with nothing to delete (index probes only). Printed: each query's plan, to
+query (goal < 50 ms), one steady tick of every kind's watch (goal < 200 ms) and what each
+watch takes of it (with every kind the default settings run), and an hourly retention run
+with nothing to delete (index probes only). Printed: each query's plan, to
 say what holds at 90,000,000 rows (the plans read the rows of a window, not the table).
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
+import statistics
 import time
+from collections.abc import Callable
+from datetime import timedelta
 
 from sqlalchemy import Engine, text
 
 from benchmarks.common import record
 from benchmarks.monitor_queries import FAIL_RCS, NOW, timed_checks
-from benchmarks.monitor_tick import tick_cost
+from benchmarks.monitor_tick import FrozenClock, tick_cost
 from benchmarks.retention import SERVER, create_database
+from bot.config import Settings
+from bot.incidents.config import MonitorConfig
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
+from bot.incidents.watch import Tick
+from bot.registry import Registry
+from bot.store.database import Database
 from bot.store.db import create_db_engine, migrate
 from bot.store.retention import Retention, RetentionPolicy
 
@@ -147,6 +159,47 @@ def plans(engine: Engine) -> list[str]:
     return lines
 
 
+def watch_costs(url: str) -> list[str]:
+    """One steady tick's time per kind's watch (the tick runs them in turn)."""
+    database = Database(url)
+    clock = FrozenClock()
+    monitor = Monitor(
+        database=database,
+        incidents=IncidentRepository(database.engine),
+        registry=Registry.load(),
+        clock=clock,
+        config=MonitorConfig.from_settings(Settings(_env_file=None, retention_days=0)),  # type: ignore[call-arg]
+        channel="C0BENCH",
+        iak=None,
+    )
+    spent: dict[str, list[float]] = {}
+    for watch in monitor.watches:
+        name = type(watch).__module__.rsplit(".", 1)[-1]
+        run = watch.run
+
+        def timed(tick: Tick, run: Callable[[Tick], None] = run, name: str = name) -> None:
+            started = time.perf_counter()
+            run(tick)
+            spent.setdefault(name, []).append((time.perf_counter() - started) * 1000)
+
+        watch.run = timed  # type: ignore[method-assign]
+
+    async def ticks() -> None:
+        for _ in range(8):
+            clock.moment += timedelta(seconds=30)
+            await monitor.tick()
+
+    asyncio.run(ticks())
+    database.close()
+    # the last five ticks: steady (the first absorb the aged-out backlog)
+    return [
+        "  steady tick per watch (median of 5, ms): "
+        + ", ".join(
+            f"{name} {statistics.median(values[-5:]):.0f}" for name, values in spent.items()
+        )
+    ]
+
+
 def report(server: str, total: int, days: int, pending: int, history_days: float) -> list[str]:
     url = create_database(server, DATABASE)
     engine = create_db_engine(url)
@@ -172,6 +225,7 @@ def report(server: str, total: int, days: int, pending: int, history_days: float
     lines += plans(engine)
     engine.dispose()
     lines += tick_cost(url, total, pending, loaded=True)
+    lines += watch_costs(url)
     return lines
 
 

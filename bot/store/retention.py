@@ -159,8 +159,8 @@ class Retention:
 
     def run(self, now: datetime, keep_going: Callable[[], bool] = lambda: True) -> RetentionReport:
         """Delete and blank everything that is old at `now`, batch after batch, while
-        `keep_going()` (asked before each batch) says so. Stops early on a lock it would
-        have to wait for; whatever is left is done at the next run."""
+        `keep_going()` (asked after each batch, before the next) says so. Stops early on a
+        lock it would have to wait for; whatever is left is done at the next run."""
         report = RetentionReport()
         keep = now - self.policy.keep
         parts: list[Callable[[], Iterator[None]]] = [
@@ -463,5 +463,6 @@ def last_run(connection: Connection) -> RetentionRun | None:
 
 
 def _lock_not_available(exc: OperationalError) -> bool:
-    """Postgres gave up waiting for a lock (lock_timeout): 55P03."""
-    return getattr(exc.orig, "sqlstate", None) == "55P03"
+    """The database gave up waiting for a lock: Postgres's lock_timeout (55P03), SQLite's
+    busy timeout (the store's writer held the file's write lock all that time)."""
+    return getattr(exc.orig, "sqlstate", None) == "55P03" or "database is locked" in str(exc.orig)
