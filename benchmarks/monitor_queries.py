@@ -27,6 +27,7 @@ from sqlalchemy import Connection, Engine, func, insert, select
 from benchmarks.callbacks import POSTGRES_URL, fresh_postgres_schema
 from benchmarks.common import record
 from bot.incidents.config import MonitorConfig
+from bot.incidents.kinds import pending as pending_kind
 from bot.incidents.kinds import serial
 from bot.incidents.kinds.serial import serials_checked_until, serials_since
 from bot.incidents.rechecks import due_rechecks
@@ -123,9 +124,17 @@ def measure(url: str, total: int, pending: int) -> list[str]:
     engine = create_db_engine(url)
     migrate(engine)
     seconds = load(engine, total, pending)
-    aged = NOW - timedelta(minutes=15)
-    window = NOW - timedelta(minutes=5)
-    day = NOW - timedelta(hours=24)
+    lines = [f"  loaded {total:,} rows in {seconds:.0f} s"]
+    lines += timed_checks(engine, total, NOW)
+    engine.dispose()
+    return lines
+
+
+def checks(engine: Engine, now: datetime) -> dict[str, Callable[[], object]]:
+    """The monitor's questions at `now`, each a function that asks it once."""
+    aged = now - timedelta(minutes=15)
+    window = now - timedelta(minutes=5)
+    day = now - timedelta(hours=24)
 
     def on_connection(query: Callable[[Connection], object]) -> Callable[[], object]:
         def run() -> object:
@@ -134,37 +143,41 @@ def measure(url: str, total: int, pending: int) -> list[str]:
 
         return run
 
-    pending = transactions.c.outcome.in_(("pending", "unknown"))
-    checks = {
+    not_final = transactions.c.outcome.in_(("pending", "unknown"))
+    return {
         "pending older than 15 min: how many": on_connection(
             lambda c: c.execute(
-                select(func.count()).where(pending, transactions.c.started_at < aged)
+                select(func.count()).where(not_final, transactions.c.started_at < aged)
             ).scalar_one()
         ),
         "pending older than 15 min: oldest 1000 (monitor)": on_connection(
-            lambda c: pending.aged_out(c, aged, 1000)
+            lambda c: pending_kind.aged_out(c, aged, 1000)
         ),
         "failures per rc, last 5 min": on_connection(lambda c: failures_by_rc(c, window)),
         "failures per rc, previous 24 h": on_connection(
             lambda c: failures_by_rc(c, day - timedelta(minutes=5), window)
         ),
         "due a re-check at IAK: 50 most overdue": on_connection(
-            lambda c: due_rechecks(c, NOW, CONFIG, 50)
+            lambda c: due_rechecks(c, now, CONFIG, 50)
         ),
         "serials delivered twice, since the last tick": on_connection(
             lambda c: serial_tick(
-                c, serials_since(serials_checked_until(None, NOW - CONFIG.interval), NOW)
+                c, serials_since(serials_checked_until(None, now - CONFIG.interval), now)
             )
         ),
         "serials delivered twice, first tick (24 h back, one chunk)": on_connection(
-            lambda c: serial_tick(c, serials_since(None, NOW))
+            lambda c: serial_tick(c, serials_since(None, now))
         ),
     }
-    lines = [f"  loaded {total:,} rows in {seconds:.0f} s"]
-    for name, query in checks.items():
+
+
+def timed_checks(engine: Engine, total: int, now: datetime) -> list[str]:
+    """Time each of the monitor's questions; record and return the lines."""
+    lines = []
+    backend = "SQLite" if engine.dialect.name == "sqlite" else "Postgres"
+    for name, query in checks(engine, now).items():
         median, worst = timed(query)
         verdict = "ok" if worst < 50 else "OVER 50 ms"
-        backend = "SQLite" if url.startswith("sqlite") else "Postgres"
         record(
             f"monitor query at {total:,} rows, {backend}: {name}",
             f"median {median:.1f} ms, max {worst:.1f} ms",
@@ -172,7 +185,6 @@ def measure(url: str, total: int, pending: int) -> list[str]:
             worst < 50,
         )
         lines.append(f"  {name:<42} median {median:7.2f} ms   max {worst:7.2f} ms   {verdict}")
-    engine.dispose()
     return lines
 
 

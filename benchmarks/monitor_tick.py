@@ -50,11 +50,12 @@ class FrozenClock:
         await asyncio.sleep(seconds)
 
 
-def tick_cost(url: str, total: int, pending: int) -> list[str]:
-    engine = create_db_engine(url)
-    migrate(engine)
-    load(engine, total, pending)
-    engine.dispose()
+def tick_cost(url: str, total: int, pending: int, *, loaded: bool = False) -> list[str]:
+    if not loaded:
+        engine = create_db_engine(url)
+        migrate(engine)
+        load(engine, total, pending)
+        engine.dispose()
     database = Database(url)
     clock = FrozenClock()
     config = MonitorConfig(

@@ -36,6 +36,11 @@ FULL = [
         "Production: start-up, workers, memory, sustained load (issue 7)",
         ["benchmarks.production", "--seconds", "10", "--sustain", "60"],
     ),
+    (
+        "Callbacks while retention deletes a day of 1,000,000 top-ups (issue 24)",
+        ["benchmarks.retention"],
+    ),
+    ("The monitor at 10,000,000 rows, Postgres (issue 24)", ["benchmarks.monitor_scale"]),
 ]
 QUICK = [
     (
@@ -69,6 +74,14 @@ QUICK = [
     (
         "Production: start-up, workers, memory, sustained load (issue 7)",
         ["benchmarks.production", "--seconds", "3", "--sustain", "10"],
+    ),
+    (
+        "Callbacks while retention deletes a day (issue 24)",
+        ["benchmarks.retention", "--rows", "20000", "--blank-rows", "5000", "--seconds", "3"],
+    ),
+    (
+        "The monitor at scale, Postgres (issue 24)",
+        ["benchmarks.monitor_scale", "--rows", "100000"],
     ),
 ]
 

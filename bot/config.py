@@ -106,6 +106,9 @@ class Settings(BaseSettings):
     escalate_after_seconds: float = Field(default=900, gt=0)
     # None: on in production, off in development (the sandbox calls back only by hand).
     callback_health: bool | None = None
+    # Final transactions, their history and resolved incidents older than this many days are
+    # deleted by the monitor's leader (bot.store.retention); 0 keeps everything.
+    retention_days: int = Field(default=90, ge=0)
 
     callback_allowed_ips: Annotated[list[str], NoDecode] = Field(default_factory=list)
     # Proxies whose X-Forwarded-For is believed (uvicorn's convention; "*": any, behind a

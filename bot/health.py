@@ -9,6 +9,7 @@ from pydantic import BaseModel, Field
 
 from bot.config import Settings
 from bot.services import Services
+from bot.store.retention import last_run
 
 
 class Alerting(Protocol):
@@ -51,11 +52,21 @@ class OutboxHealth(BaseModel):
     last_failure: LastFailure | None = None
 
 
+class RetentionHealth(BaseModel):
+    """RETENTION_DAYS and what the leader's last retention run did."""
+
+    days: int
+    last_run_at: str | None = Field(None, description="ISO 8601")
+    last_run_deleted: int | None = Field(None, description="rows, every table together")
+    last_run_blanked: int | None = Field(None, description="history rows blanked")
+
+
 class HealthReport(BaseModel):
     """What /healthz tells (to whoever has the token) and the Home tab shows."""
 
     monitor: MonitorHealth
     outbox: OutboxHealth
+    retention: RetentionHealth | None = None
     slack_errors: dict[str, str] = Field(
         default_factory=dict,
         description="channels whose alerts stopped on a permanent Slack error, and the error",
@@ -73,6 +84,7 @@ class Health(BaseModel):
     database: Literal["ok", "unavailable"] | None = None
     monitor: MonitorHealth | None = None
     outbox: OutboxHealth | None = None
+    retention: RetentionHealth | None = None
     slack_errors: dict[str, str] | None = None
     warnings: list[str] | None = None
 
@@ -87,7 +99,7 @@ def health_report(services: Services, alerting: Alerting | None) -> HealthReport
         monitor=MonitorHealth(
             enabled=alerting is not None and services.settings.monitor_enabled,
             this_process_leads=bool(alerting and alerting.leads),
-            leader=leader.holder if leader and leader.expires_at > now else None,
+            leader=leader.holder if leader and leader.live else None,
             last_tick_at=last_tick.isoformat() if last_tick else None,
             last_tick_age_seconds=round((now - last_tick).total_seconds(), 1)
             if last_tick
@@ -106,8 +118,21 @@ def health_report(services: Services, alerting: Alerting | None) -> HealthReport
             if outbox.last_failed_at
             else None,
         ),
+        retention=retention_report(services),
         slack_errors=alerting.slack_errors if alerting else {},
         warnings=setting_warnings(services.settings),
+    )
+
+
+def retention_report(services: Services) -> RetentionHealth:
+    """RETENTION_DAYS and what the leader's last retention run did."""
+    with services.database.engine.connect() as connection:
+        run = last_run(connection)
+    return RetentionHealth(
+        days=services.settings.retention_days,
+        last_run_at=run.at.isoformat() if run else None,
+        last_run_deleted=run.deleted if run else None,
+        last_run_blanked=run.blanked if run else None,
     )
 
 

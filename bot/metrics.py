@@ -35,6 +35,7 @@ from bot.outcomes import NOT_FINAL, Outcome
 from bot.registry import Registry
 from bot.store import reports
 from bot.store.database import Database
+from bot.store.retention import RetentionReport
 
 log = logging.getLogger(__name__)
 
@@ -109,6 +110,25 @@ class Metrics:
             registry=self.registry,
         )
 
+        self.retention_deleted = Counter(
+            "iak_bot_retention_deleted_rows",
+            "Rows the monitor's leader deleted as RETENTION_DAYS and the outbox's 7 days say, "
+            "by table.",
+            ["table"],
+            registry=self.registry,
+        )
+        self.retention_blanked = Counter(
+            "iak_bot_retention_blanked_rows",
+            "History rows whose customer number and serial were blanked (after 30 days).",
+            registry=self.registry,
+        )
+        self.retention_runs = Counter(
+            "iak_bot_retention_runs",
+            "Retention runs, by result: done, or interrupted (lead lost, stopping, a lock).",
+            ["result"],
+            registry=self.registry,
+        )
+
     def slash_command(self, subcommand: str, seconds: float) -> None:
         """One `/iak` command acked after `seconds`."""
         self.slash_commands.labels(subcommand).observe(seconds)
@@ -136,6 +156,13 @@ class Metrics:
     def monitor_tick_failed(self) -> None:
         """One monitor tick that raised."""
         self.monitor_tick_failures.inc()
+
+    def retention_ran(self, report: RetentionReport) -> None:
+        """One retention run, and what it deleted and blanked."""
+        for table, rows in report.deleted_by_table().items():
+            self.retention_deleted.labels(table).inc(rows)
+        self.retention_blanked.inc(report.blanked)
+        self.retention_runs.labels("interrupted" if report.interrupted else "done").inc()
 
     def _rc_label(self, rc: str | None) -> str:
         if rc is None:

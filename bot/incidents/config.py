@@ -35,6 +35,8 @@ class MonitorConfig:
     iak_env: str = "development"
     # how long a leader's lease lasts without renewal (None: LEASE_TICKS ticks, at least 1 s)
     lease: timedelta | None = None
+    # RETENTION_DAYS: what the leader deletes as it ages (bot.store.retention); 0 keeps all
+    retention_days: int = 0
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -56,6 +58,7 @@ class MonitorConfig:
                 if settings.monitor_lease_seconds is not None
                 else None
             ),
+            retention_days=settings.retention_days,
         )
 
     @property

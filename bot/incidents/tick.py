@@ -34,6 +34,7 @@ from bot.outcomes import Line
 from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
+from bot.store.retention import RUN_EVERY, Retention, RetentionPolicy, RetentionReport
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +53,9 @@ class TickMetrics(Protocol):
 
     def monitor_tick_failed(self) -> None:
         """A tick failed."""
+
+    def retention_ran(self, report: RetentionReport) -> None:
+        """A retention run deleted and blanked what it reports."""
 
 
 def holder_name() -> str:
@@ -114,6 +118,11 @@ class Monitor:
         )
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
+        # RETENTION_DAYS: deleted and blanked by the leader, beside the ticks, hourly
+        policy = RetentionPolicy.of_days(config.retention_days)
+        self.retention = Retention(database.engine, policy) if policy else None
+        self._retention: asyncio.Task[None] | None = None
+        self._retention_due: datetime | None = None
 
     @property
     def engine(self) -> Engine:
@@ -169,6 +178,8 @@ class Monitor:
     async def stop_ticking(self) -> None:
         """Stop deciding and re-checking; the lease is kept until `release`."""
         self._stopping.set()
+        # a retention run stops after its batch in progress (a thread is not cancelled)
+        await self.retention_finished()
         for task in (self._rechecks, *self._beside):
             if task is not None and not task.done():
                 task.cancel()
@@ -195,6 +206,8 @@ class Monitor:
         if self.metrics is not None:
             self.metrics.monitor_tick(time.perf_counter() - started, leader=report.leader)
         self.is_leader = report.leader
+        # The database judges the lease by its clock, from the renewal on; this process by
+        # its own, from before the renewal: it believes it leads no longer than it does.
         self.lease_expires_at = now + self.lease_ttl if report.leader else None
         if report.leader:
             self.last_tick_at = now
@@ -204,6 +217,7 @@ class Monitor:
                 self.on_lead()
             if self.iak is not None and (self._rechecks is None or self._rechecks.done()):
                 self._rechecks = asyncio.create_task(self.recheck(), name="monitor-rechecks")
+            self._start_retention(now)
         for name in report.opened:
             log.info("incident opened: %s", name)
         for name in report.resolved:
@@ -215,7 +229,7 @@ class Monitor:
         with repository.writing() as connection:
             # Renewing inside the same transaction fences a holder that stalled past its
             # lease: its writes cannot commit once another process holds the lease.
-            if not repository.renew_lease(connection, self.holder, now, now + self.lease_ttl):
+            if not repository.renew_lease(connection, self.holder, now, self.lease_ttl):
                 return TickReport(leader=False)
             report = TickReport(leader=True)
             tick = Tick(connection, now, repository, self.channel, report)
@@ -228,6 +242,52 @@ class Monitor:
                     repository.apply_follow_up(connection, follow_up, now)
                     report.queued += len(follow_up.intents)
             return report
+
+    def _start_retention(self, now: datetime) -> None:
+        """Start a retention run beside the ticks when one is due: when this process takes
+        the lead, then hourly. It commits a batch at a time, for as long as it leads."""
+        if self.retention is None or (self._retention and not self._retention.done()):
+            return
+        if self._retention_due is not None and now < self._retention_due:
+            return
+        self._retention_due = now + RUN_EVERY
+        self._retention = asyncio.create_task(self._retain(now), name="monitor-retention")
+
+    async def _retain(self, now: datetime) -> None:
+        retention = self.retention
+        if retention is None:
+            return
+        started = time.perf_counter()
+        try:
+            report = await asyncio.to_thread(retention.run, now, self._may_retain)
+        except Exception:
+            log.exception("retention failed (tried again within the hour)")
+            self._retention_due = now + self.config.interval
+            return
+        log.info(
+            "retention deleted %d rows and blanked %d in %.1f s: %s",
+            report.deleted,
+            report.blanked,
+            time.perf_counter() - started,
+            report.summary(),
+        )
+        if report.interrupted:
+            # whatever was left waits only a few ticks, not the hour
+            self._retention_due = now + self.config.interval * LEASE_TICKS
+        if self.metrics is not None:
+            self.metrics.retention_ran(report)
+
+    def _may_retain(self) -> bool:
+        """Whether a retention run may take another batch (asked from its thread): while
+        this process is sure to hold the lease for a tick more, and is not stopping."""
+        return not self._stopping.is_set() and self.holds_lease(
+            self.clock.now(), self.config.interval
+        )
+
+    async def retention_finished(self) -> None:
+        """Wait for the retention run in progress, if any, to finish."""
+        if self._retention is not None:
+            await asyncio.gather(self._retention, return_exceptions=True)
 
     async def recheck(self) -> None:
         """Ask IAK about pending transactions that are due, a bounded number at a time."""

@@ -279,6 +279,20 @@ transaction_events = Table(
     Index(None, "observed_at", "source", "applied", "outcome", "ref_id"),
 )
 
+# How far retention (bot.store.retention) got, kept across runs and processes: one row.
+retention = Table(
+    "retention",
+    metadata,
+    Column("name", String(32), primary_key=True),
+    # history rows with an id up to this one have had their customer numbers and serials
+    # blanked (or were younger than that when passed: see bot.store.retention)
+    Column("blanked_through", BigInteger, nullable=False, server_default="0"),
+    # the last run that finished, and how many rows it deleted and blanked
+    Column("last_run_at", UTCDateTime),
+    Column("last_run_deleted", BigInteger),
+    Column("last_run_blanked", BigInteger),
+)
+
 # IAK's price lists, shared by every process so that IAK is asked at most every few minutes:
 # one row per list (prepaid, postpaid) and IAK host, with the products as IAK last gave them.
 price_lists = Table(
