@@ -27,6 +27,7 @@ from bot.store.schema import (
     outbox,
     retention,
     transaction_events,
+    transaction_keys,
     transactions,
 )
 from tests.support.alerts import CONFIG, spike_details, wait_until
@@ -225,6 +226,11 @@ async def test_the_leader_deletes_what_is_old_and_blanks_what_is_private(
             assert old["customer_id"] == CUSTOMER
             assert new == {**old, "customer_id": None, "sn": None}
     assert before["month-old"][0]["sn"] == SERIAL
+    # what /iak find looks them up by (customer number, serial) went with them
+    with engine.connect() as connection:
+        keyed = set(connection.scalars(select(transaction_keys.c.ref_id).distinct()))
+    assert keyed <= {"old-pending", "month-old", "fresh"}
+    assert "fresh" in keyed
     # yesterday's: untouched
     assert after["fresh"] == before["fresh"]
     assert after["fresh"][0]["customer_id"] == CUSTOMER
