@@ -3,7 +3,6 @@ late when none was up then, never twice after a restart, with its chart in the t
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from datetime import date, timedelta
 
 import pytest
@@ -24,13 +23,6 @@ from tests.support.digest import (
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.slack import FakeSlack
 from tests.support.transactions import record_all, seen
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.close()
 
 
 @pytest.mark.slow

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterator
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -17,13 +16,6 @@ from bot.registry import Registry
 from bot.store.database import Database
 from tests.support.alerts import CONFIG
 from tests.support.fakes.clock import FakeClock
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.close()
 
 
 def monitor(

@@ -4,7 +4,7 @@ driven through real ticks and read back from the database."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -55,13 +55,6 @@ class Reports:
 
     def retention_ran(self, report: RetentionReport) -> None:
         self.runs.append(report)
-
-
-@pytest.fixture
-def database(database_url: str) -> Iterator[Database]:
-    db = Database(database_url)
-    yield db
-    db.close()
 
 
 def monitor(

@@ -8,6 +8,8 @@ from typing import Any
 import httpx
 from prometheus_client.parser import text_string_to_metric_families
 
+from bot.health import HealthReport, MonitorHealth, OutboxHealth
+
 METRICS_TOKEN = "metrics-token-5b1e0c7d9a"
 # What an operator sends for /healthz's details, /docs and /openapi.json.
 OPERATOR = {"Authorization": f"Bearer {METRICS_TOKEN}"}
@@ -56,3 +58,16 @@ def scrape(url: str, token: str = METRICS_TOKEN) -> Scrape:
     assert answer.status_code == 200, answer.text
     assert answer.headers["content-type"].startswith("text/plain"), answer.headers
     return Scrape.parse(answer.text)
+
+
+# A health report with something to show: a leader, a backlog, a channel Slack refuses.
+SAMPLE_HEALTH = HealthReport(
+    monitor=MonitorHealth(
+        enabled=True,
+        this_process_leads=True,
+        leader="web.1:42:ab12cd",
+        last_tick_age_seconds=12,
+    ),
+    outbox=OutboxHealth(backlog=3),
+    slack_errors={"C0ALERTS": "not_in_channel"},
+)

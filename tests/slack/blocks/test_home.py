@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from bot.health import HealthReport, MonitorHealth, OutboxHealth
 from bot.incidents.model import Incident, IncidentKind, IncidentStatus
 from bot.registry import Registry
 from bot.slack.blocks import limits
 from bot.slack.blocks.home import HomeSnapshot, home_refused, home_view
 from tests.support.alerts import spike_details
 from tests.support.messages import assert_valid
+from tests.support.metrics import SAMPLE_HEALTH
 
 NOW = datetime(2026, 11, 28, 5, 0, tzinfo=UTC)
 
@@ -56,16 +56,7 @@ def test_large_home_stays_within_limits(registry: Registry) -> None:
         balance=123_456_789,
         balance_at=NOW - timedelta(minutes=3),
         low_balance_threshold=200_000_000,
-        health=HealthReport(
-            monitor=MonitorHealth(
-                enabled=True,
-                this_process_leads=True,
-                leader="web.1:42:ab12cd",
-                last_tick_age_seconds=12,
-            ),
-            outbox=OutboxHealth(backlog=3),
-            slack_errors={"C0ALERTS": "not_in_channel"},
-        ),
+        health=SAMPLE_HEALTH,
     )
     view = home_view(snapshot, registry)
     assert_valid(view, surface="home")

@@ -12,7 +12,6 @@ import httpx
 import pytest
 
 from bot.clock import wib_moment
-from bot.health import HealthReport, MonitorHealth, OutboxHealth
 from bot.i18n import language
 from bot.iak.client import CallLimits, IakClient, IakEndpoint
 from bot.incidents.kinds.conflict import Claim, ConflictDetails, ConflictSettled
@@ -54,6 +53,7 @@ from bot.store.transactions import PendingTransaction
 from tests.support.alerts import spike_details
 from tests.support.fakes.iak import bill, refusal, transaction
 from tests.support.messages import assert_valid, visible_text
+from tests.support.metrics import SAMPLE_HEALTH
 
 NOW = datetime(2026, 8, 28, 7, 5, tzinfo=UTC)  # 14:05 WIB
 ENDPOINT = IakEndpoint("production", "https://prepaid.iak.id")
@@ -143,16 +143,7 @@ def test_a_full_home_tab_fits(registry: Registry) -> None:
         balance=123_456_789,
         balance_at=NOW - timedelta(minutes=3),
         low_balance_threshold=200_000_000,
-        health=HealthReport(
-            monitor=MonitorHealth(
-                enabled=True,
-                this_process_leads=True,
-                leader="web.1:42:ab12cd",
-                last_tick_age_seconds=12,
-            ),
-            outbox=OutboxHealth(backlog=3),
-            slack_errors={"C0ALERTS": "not_in_channel"},
-        ),
+        health=SAMPLE_HEALTH,
     )
     view = home_view(snapshot, registry)
     assert_valid(view, surface="home")
