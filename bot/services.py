@@ -23,6 +23,9 @@ class Workspace(Protocol):
     async def team_id(self) -> str | None:
         """auth.test's team id; None while Slack does not say."""
 
+    async def has_member(self, user_id: str) -> bool:
+        """Whether users.info puts the person in that workspace."""
+
 
 @dataclass
 class Services:

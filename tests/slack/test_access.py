@@ -429,3 +429,16 @@ def test_production_without_access_lists_is_a_warning_at_start(
     logged = log_path.read_text()
     assert ("ALLOWED_USERS and ALLOWED_CHANNELS are empty" in logged) is warned
     assert ("anyone can mute an alert" in logged) is warned
+
+
+def test_the_home_tab_shows_no_data_to_another_workspace(
+    registry: Registry, tmp_path: Path, sqlite_template: Path
+) -> None:
+    """A Slack Connect guest can open the bot's Home tab: users.info names their own
+    workspace, and the dashboard (balance, failures, incidents) is not theirs to see."""
+    with bot_server(registry, tmp_path, sqlite_template) as running:
+        running.fake_slack.set_team("U0GUEST", "T0OTHER")
+        guest = visible_text(open_home(running, "U0GUEST"))
+        ours = visible_text(open_home(running, OPS_USER))
+    assert "IAK deposit" not in guest and "Open incidents" not in guest
+    assert "IAK deposit" in ours

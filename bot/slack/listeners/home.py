@@ -52,7 +52,8 @@ class HomeTab:
 
     async def publish(self, user: str, client: AsyncWebClient) -> None:
         """Build and publish one person's Home tab."""
-        if not self.policy.allows_home(user):
+        # Someone of another workspace (a Slack Connect guest) sees no data either.
+        if not self.policy.allows_home(user) or not await self.services.workspace.has_member(user):
             view = home_refused()
         else:
             snapshot = await self.services.database.read(self.snapshot)

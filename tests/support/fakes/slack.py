@@ -63,6 +63,8 @@ class FakeSlack(LoopbackServer):
         self._files = 0
         # Each person's Slack locale, as users.info reports it (en-US unless set).
         self.locales: dict[str, str] = {}
+        # Each person's workspace, as users.info reports it (T0TEAM unless set).
+        self.teams: dict[str, str] = {}
 
     @property
     def api_url(self) -> str:
@@ -93,6 +95,12 @@ class FakeSlack(LoopbackServer):
         and `error`, for ever (a message Slack never takes)."""
         with self._lock:
             self._poisons.append((method, containing, Reply(200, {"ok": False, "error": error})))
+
+    def set_team(self, user_id: str, team_id: str) -> None:
+        """The workspace users.info says this person belongs to (T0TEAM, the bot's, unless
+        set): a Slack Connect guest's is another."""
+        with self._lock:
+            self.teams[user_id] = team_id
 
     def set_locale(self, user_id: str, locale: str) -> None:
         """What users.info answers as this person's locale (`id-ID`, `en-US`, `ja-JP`)."""
@@ -220,7 +228,12 @@ class FakeSlack(LoopbackServer):
         user_id = str(args.get("user", ""))
         if not user_id:
             return {"ok": False, "error": "user_not_found"}
-        user: dict[str, Any] = {"id": user_id, "name": user_id.lower(), "tz": "Asia/Jakarta"}
+        user: dict[str, Any] = {
+            "id": user_id,
+            "team_id": self.teams.get(user_id, "T0TEAM"),
+            "name": user_id.lower(),
+            "tz": "Asia/Jakarta",
+        }
         # Like Slack, the locale only when asked for it.
         if str(args.get("include_locale", "")).lower() in ("1", "true"):
             user["locale"] = self.locales.get(user_id, "en-US")
