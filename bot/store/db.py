@@ -161,10 +161,17 @@ class MigrationLockTimeout(Exception):
     """A migration waited too long for a table's lock (the tables are busy)."""
 
 
-def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS) -> Migration:
-    """Create or upgrade the schema to head; safe to run again. A database ahead of this
-    code (a rollback) is left as it is. On Postgres each migration runs in a transaction
-    of its own, waiting at most `lock_timeout` seconds for any lock."""
+def migrate(
+    engine: Engine,
+    *,
+    lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS,
+    to: str = "head",
+) -> Migration:
+    """Create or upgrade the schema to head (or to the revision `to`: the tests that walk
+    the migrations one by one); safe to run again. A database ahead of this code (a
+    rollback) is left as it is. On Postgres each migration runs in a transaction of its
+    own, and its statements wait at most `lock_timeout` seconds for any lock (those of
+    `online_ddl`, outside a transaction, too)."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.exc import OperationalError
@@ -196,7 +203,7 @@ def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECO
                     connection.commit()
                 config.attributes["connection"] = connection
                 try:
-                    command.upgrade(config, "head")
+                    command.upgrade(config, to)
                 except OperationalError as exc:
                     if _is_lock_timeout(exc):
                         raise MigrationLockTimeout(str(exc.orig).strip().splitlines()[0]) from None
@@ -206,7 +213,7 @@ def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECO
                 _foreign_keys(connection, on=True)
             else:
                 _unlock(connection)
-    return Migration(before, head_revision())
+    return Migration(before, head_revision() if to == "head" else to)
 
 
 def _unlock(connection: Connection) -> None:

@@ -17,8 +17,8 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
@@ -46,10 +46,9 @@ Columns = dict[str, dict[str, dict[str, Any]]]
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.connect().execution_options(write=True) as connection, connection.begin():
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    """Up to `revision` as a release's `migrate` goes: on Postgres a transaction per
+    migration, none around them (an index is built CONCURRENTLY outside any)."""
+    migrate(engine, to=revision)
 
 
 def _columns(engine: Engine) -> Columns:
@@ -264,6 +263,48 @@ def test_indexes_on_large_tables_are_built_without_blocking_writes(postgres_only
         with Operations.context(context):
             drop_index_concurrently("ix_transactions_tr_id", "transactions")
     assert any(s.startswith("DROP INDEX CONCURRENTLY") for s in statements)
+    assert "ix_transactions_tr_id" not in {
+        index["name"] for index in inspect(engine).get_indexes("transactions")
+    }
+    engine.dispose()
+
+
+def test_a_concurrent_index_change_gives_up_on_a_busy_table_too(postgres_only: str) -> None:
+    """Outside a transaction SET LOCAL does not reach: the migration's lock timeout is the
+    session's for the statement, and the session's own is back after it."""
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        connection.commit()
+        with Operations.context(context):
+            create_index_concurrently("ix_transactions_tr_id", "transactions", ["tr_id"])
+    # A long report reads the table; dropping an index waits for every reader of it.
+    reader = engine.connect()
+    reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
+    config = alembic_config()
+    config.attributes["lock_timeout_ms"] = 300
+    environment = EnvironmentContext(config, ScriptDirectory.from_config(config))
+    started = time.monotonic()
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, environment_context=environment)
+            connection.commit()
+            with Operations.context(context), pytest.raises(Exception, match="lock timeout"):
+                drop_index_concurrently("ix_transactions_tr_id", "transactions")
+            waited = time.monotonic() - started
+            connection.rollback()
+            assert connection.scalar(text("SHOW lock_timeout")) == "0"
+    finally:
+        reader.rollback()
+        reader.close()
+    assert waited < 5
+    # Once the table is free, the same step goes through.
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, environment_context=environment)
+        connection.commit()
+        with Operations.context(context):
+            drop_index_concurrently("ix_transactions_tr_id", "transactions")
     assert "ix_transactions_tr_id" not in {
         index["name"] for index in inspect(engine).get_indexes("transactions")
     }
