@@ -33,6 +33,11 @@ class MonitorConfig:
     iak_env: str = "development"
     # how long a leader's lease lasts without renewal (None: LEASE_TICKS ticks, at least 1 s)
     lease: timedelta | None = None
+    # an operator's success rate and time to deliver (kinds.operator)
+    success_rate_window: timedelta = timedelta(seconds=900)
+    success_rate_min_transactions: int = 20
+    success_rate_drop_points: float = 15
+    slow_delivery_factor: float = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -53,6 +58,10 @@ class MonitorConfig:
                 if settings.monitor_lease_seconds is not None
                 else None
             ),
+            success_rate_window=timedelta(seconds=settings.success_rate_window_seconds),
+            success_rate_min_transactions=settings.success_rate_min_transactions,
+            success_rate_drop_points=settings.success_rate_drop_points,
+            slow_delivery_factor=settings.slow_delivery_factor,
         )
 
     @property
