@@ -9,22 +9,40 @@ not the operator's: they are not counted at all.
 
 Cheap at a million rows: the window and each hour of the usual are aggregated in SQL (per
 product, outcome, rc and a bucket of the time to final); products are mapped to operators
-in Python. Each hour of the usual is read once and kept by the watch, so a tick reads the
-window alone (and, while the watch fills its memory, a few hours more, newest first).
+in Python. Each hour of the usual is read once and kept by the watch as one tally per
+product (the customer's failures already left out), with their running sum: a tick reads
+the window alone. The hours are read beside the ticks, outside the tick's transaction (on
+SQLite that transaction holds the write lock every callback waits for): after a start (or
+on a new leader) the week, newest hour first, at most half the time (hours older than the
+oldest final transaction are known empty without a read); then, once an hour, the hour that
+settled. Until the week is read, an operator with too little history in what was read is
+not judged on its success rate (its usual might be lower than DEFAULT_RATE), and its open
+incident is kept as it is.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections import Counter
-from collections.abc import Callable, Iterable
+import time
+from collections import Counter, deque
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, case, extract, func, literal_column, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    case,
+    extract,
+    func,
+    literal_column,
+    select,
+    union_all,
+)
 
 from bot.iak.products import Product
 from bot.incidents.config import REFRESH_PARENT_EVERY, MonitorConfig
@@ -57,15 +75,9 @@ DEFAULT_RATE = 0.95
 # Hysteresis: an incident resolves only once the window is back within this share of the
 # opening margin (half the drop; half the slowdown), and stays so for a whole window.
 RESOLVE_FRACTION = 0.5
-# A median time to final below this is nobody's trouble, however many times its usual.
-SLOW_FLOOR_SECONDS = 60.0
 # An hour of the usual is read (once) when it ended this long ago: most of its pending
 # transactions have settled by then.
 SETTLED_AFTER = timedelta(minutes=30)
-# While the watch fills its memory of the usual (first tick, a new leader), it reads at most
-# this many hours a tick, newest first: no tick reads the week (a million rows), only an
-# hour of it, while the usual grows from its newest hours.
-HOURS_PER_TICK = 1
 # The price list's operators are read from the database at most this often.
 PRICE_LIST_EVERY = timedelta(minutes=5)
 LISTED_PRODUCTS = 5
@@ -145,7 +157,7 @@ REPLIES = ()
 FinalCounts = dict[tuple[str, str, str, int], int]
 
 
-@dataclass
+@dataclass(slots=True)
 class Tally:
     """Final transactions an operator answers for: how many, how many failed, and how long
     they took to reach a final outcome (counts per DURATION_EDGES bucket)."""
@@ -159,6 +171,13 @@ class Tally:
         if outcome == Outcome.FAILED.value:
             self.failed += count
         self.durations[min(max(bucket, 0), len(DURATION_EDGES))] += count
+
+    def absorb(self, other: Tally, sign: int = 1) -> None:
+        """Add `other` to this tally (`sign` -1: take it out again)."""
+        self.final += sign * other.final
+        self.failed += sign * other.failed
+        for bucket, count in enumerate(other.durations):
+            self.durations[bucket] += sign * count
 
     @property
     def rate(self) -> float | None:
@@ -184,38 +203,57 @@ class Tally:
 
 @dataclass
 class OperatorActivity:
-    """One operator's final transactions in the window and in its usual."""
+    """One operator's final transactions in the window and in its usual. `usual_complete`
+    False: the watch has not read the whole usual yet (after a start)."""
 
     operator: str
     window: Tally = field(default_factory=Tally)
     usual: Tally = field(default_factory=Tally)
     products: dict[str, Tally] = field(default_factory=dict)  # window, per product
     codes: Counter[str] = field(default_factory=Counter)  # window failures per rc
+    usual_complete: bool = True
+
+
+def product_tallies(counts: FinalCounts, customers: frozenset[str]) -> dict[str, Tally]:
+    """Final transactions per product, failures with a code in `customers` (the customer's
+    input) left out: what an hour of the usual is kept as."""
+    found: dict[str, Tally] = {}
+    for (product, outcome, rc, bucket), count in counts.items():
+        if outcome == Outcome.FAILED.value and rc in customers:
+            continue
+        tally = found.get(product)
+        if tally is None:
+            tally = found[product] = Tally()
+        tally.add(outcome, bucket, count)
+    return found
 
 
 def operator_activity(
     window: FinalCounts,
-    usual: FinalCounts,
+    usual: Mapping[str, Tally],
     operator_of: Callable[[str], str],
     customers: frozenset[str],
+    usual_complete: bool = True,
 ) -> dict[str, OperatorActivity]:
-    """Per operator, what it answers for: failures with a code in `customers` (the
-    customer's input) are left out."""
+    """Per operator, what it answers for in the window and usually (`usual`: per product,
+    as `product_tallies` keeps it): failures with a code in `customers` (the customer's
+    input) are left out."""
     found: dict[str, OperatorActivity] = {}
 
-    def counted(counts: FinalCounts) -> Iterable[tuple[OperatorActivity, str, str, str, int, int]]:
-        for (product, outcome, rc, bucket), count in counts.items():
-            if outcome == Outcome.FAILED.value and rc in customers:
-                continue
-            operator = operator_of(product)
-            activity = found.get(operator)
-            if activity is None:
-                activity = found[operator] = OperatorActivity(operator)
-            yield activity, product, outcome, rc, bucket, count
+    def of(product: str) -> OperatorActivity:
+        operator = operator_of(product)
+        activity = found.get(operator)
+        if activity is None:
+            activity = found[operator] = OperatorActivity(operator, usual_complete=usual_complete)
+        return activity
 
-    for activity, _product, outcome, _rc, bucket, count in counted(usual):
-        activity.usual.add(outcome, bucket, count)
-    for activity, product, outcome, rc, bucket, count in counted(window):
+    for product, tally in usual.items():
+        if tally.final:
+            of(product).usual.absorb(tally)
+    for (product, outcome, rc, bucket), count in window.items():
+        if outcome == Outcome.FAILED.value and rc in customers:
+            continue
+        activity = of(product)
         activity.window.add(outcome, bucket, count)
         activity.products.setdefault(product, Tally()).add(outcome, bucket, count)
         if outcome == Outcome.FAILED.value:
@@ -238,6 +276,14 @@ def usual_rate(usual: Tally) -> float:
     return rate if rate is not None and usual.final >= USUAL_MIN_FINAL else DEFAULT_RATE
 
 
+def known_usual_rate(activity: OperatorActivity) -> float | None:
+    """Its usual success rate; None while the watch, still reading the usual after a start,
+    has too little of it to say (the week might have enough, at a rate below DEFAULT_RATE)."""
+    if activity.usual_complete or activity.usual.final >= USUAL_MIN_FINAL:
+        return usual_rate(activity.usual)
+    return None
+
+
 def usual_median(usual: Tally) -> float | None:
     """The operator's usual time to final; None without enough history."""
     return usual.median_seconds() if usual.final >= USUAL_MIN_FINAL else None
@@ -248,7 +294,7 @@ def slow_threshold(usual: Tally, config: MonitorConfig) -> float | None:
     median = usual_median(usual)
     if median is None:
         return None
-    return max(config.slow_delivery_factor * median, SLOW_FLOOR_SECONDS)
+    return config.slow_delivery_factor * median
 
 
 def troubled(
@@ -261,12 +307,19 @@ def troubled(
         return False
     if measure is Measure.RATE:
         rate = window.rate
+        usual = known_usual_rate(activity)
         drop = config.success_rate_drop_points / 100 * margin
         # in points, with a little slack: 80 % is 15 points below 95 %, whatever floats say
-        return rate is not None and usual_rate(activity.usual) - rate >= drop - 1e-9
+        return rate is not None and usual is not None and usual - rate >= drop - 1e-9
     threshold = slow_threshold(activity.usual, config)
     median = window.median_seconds()
     return threshold is not None and median is not None and median >= threshold * margin
+
+
+def judged(activity: OperatorActivity, measure: Measure) -> bool:
+    """Whether its usual is known well enough to judge `measure` against (not yet, for the
+    rate, while the watch reads the usual after a start and has too little of it)."""
+    return measure is Measure.SLOW or known_usual_rate(activity) is not None
 
 
 def decide(
@@ -277,7 +330,10 @@ def decide(
     measure: Measure,
     offer: Offer | None = None,
 ) -> IncidentChange | None:
-    """Open, update or resolve one operator's incident about `measure`."""
+    """Open, update or resolve one operator's incident about `measure`; nothing while its
+    usual is not known yet (`judged`): not knowing is no recovery."""
+    if not judged(activity, measure):
+        return None
     key = incident_key(activity.operator, measure)
     measured = _measured(activity, config, measure, now)
     offer = offer or Offer()
@@ -444,25 +500,37 @@ def _seconds_to_final(dialect: str) -> ColumnElement[Any]:
 
 def final_counts(connection: Connection, start: datetime, end: datetime) -> FinalCounts:
     """Prepaid transactions that happened in [start, end) and are final, counted per
-    product, outcome, rc and bucket of their time to final: one GROUP BY."""
-    seconds = _seconds_to_final(connection.dialect.name)
-    # literal constants: the same text in SELECT and GROUP BY (bound parameters would not be)
-    bucket = case(
-        *[
-            (seconds < literal_column(str(edge)), literal_column(str(index)))
-            for index, edge in enumerate(DURATION_EDGES)
-        ],
-        else_=literal_column(str(len(DURATION_EDGES))),
-    )
-    rows = connection.execute(
-        select(t.product_code, t.outcome, t.rc, bucket, func.count())
+    product, outcome, rc and bucket of their time to final: one GROUP BY over a range of
+    the covering index. The time to final is worked out once a row (MATERIALIZED): inlined
+    in the bucket's CASE, it was worked out once a branch, three times the cost."""
+    final = (
+        select(
+            t.product_code,
+            t.outcome,
+            t.rc,
+            _seconds_to_final(connection.dialect.name).label("seconds"),
+        )
         .where(
             t.outcome.in_(FINAL_VALUES),
             t.started_at >= start,
             t.started_at < end,
             t.line == Line.PREPAID.value,
         )
-        .group_by(t.product_code, t.outcome, t.rc, bucket)
+        .cte("final")
+        .prefix_with("MATERIALIZED")
+    )
+    # literal constants: the same text in SELECT and GROUP BY (bound parameters would not be)
+    bucket = case(
+        *[
+            (final.c.seconds < literal_column(str(edge)), literal_column(str(index)))
+            for index, edge in enumerate(DURATION_EDGES)
+        ],
+        else_=literal_column(str(len(DURATION_EDGES))),
+    )
+    rows = connection.execute(
+        select(final.c.product_code, final.c.outcome, final.c.rc, bucket, func.count()).group_by(
+            final.c.product_code, final.c.outcome, final.c.rc, bucket
+        )
     ).all()
     return {
         (str(product or "?"), str(outcome), str(rc or "?"), int(bucket)): int(count)
@@ -474,31 +542,83 @@ def _hour(moment: datetime) -> datetime:
     return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
 
 
+def earliest_final(connection: Connection, since: datetime) -> datetime | None:
+    """When the oldest final transaction since `since` happened (any line): two seeks in
+    the covering index."""
+    firsts = union_all(
+        *(
+            select(func.min(t.started_at).label("at")).where(
+                t.outcome == outcome, t.started_at >= since
+            )
+            for outcome in FINAL_VALUES
+        )
+    ).subquery()
+    found: datetime | None = connection.scalar(select(func.min(firsts.c.at)))
+    if found is None:
+        return None
+    return found if found.tzinfo else found.replace(tzinfo=UTC)
+
+
+def read_hour(connection: Connection, hour: datetime, customers: frozenset[str]) -> HourTallies:
+    """One hour of the usual as it is kept: final transactions per product, the customer's
+    failures left out."""
+    return product_tallies(final_counts(connection, hour, hour + timedelta(hours=1)), customers)
+
+
+HourTallies = dict[str, Tally]
+
+
 class UsualHours:
-    """The usual's hours, each read once: a tick adds the hours that settled and drops the
-    ones older than USUAL_SPAN, keeping their sum."""
+    """The usual's hours, each read once and kept as one tally per product, with their sum:
+    hours are added as they are read, and dropped once older than USUAL_SPAN."""
 
     def __init__(self) -> None:
-        self.hours: dict[datetime, FinalCounts] = {}
-        self.total: Counter[tuple[str, str, str, int]] = Counter()
+        self.hours: dict[datetime, HourTallies] = {}
+        self.total: dict[str, Tally] = {}
+        self.complete = False  # every hour of the span read
 
-    def usual(self, connection: Connection, window_start: datetime) -> FinalCounts:
-        """The final transactions of the hours between USUAL_SPAN before the window and the
-        last hour settled before it."""
+    @staticmethod
+    def span(window_start: datetime) -> tuple[datetime, datetime]:
+        """The usual's first hour, and the first hour after it: the hours between USUAL_SPAN
+        before the window and the last hour settled before it."""
         last = _hour(window_start - SETTLED_AFTER)  # the first hour not yet settled
-        first = _hour(window_start - USUAL_SPAN) + timedelta(hours=1)
-        wanted = []
+        return _hour(window_start - USUAL_SPAN) + timedelta(hours=1), last
+
+    def usual(self, window_start: datetime) -> Mapping[str, Tally]:
+        """The final transactions per product of the hours read (dropping those that left
+        the span); `complete` says whether that is every hour of it."""
+        first, last = self.span(window_start)
+        for old in [h for h in self.hours if not first <= h < last]:
+            self._count(self.hours.pop(old), -1)
+        self.complete = not self.missing(window_start)
+        return self.total
+
+    def missing(self, window_start: datetime) -> list[datetime]:
+        """The hours of the span not read yet, newest first."""
+        first, last = self.span(window_start)
+        found = []
         hour = last - timedelta(hours=1)
         while hour >= first:
-            wanted.append(hour)
+            if hour not in self.hours:
+                found.append(hour)
             hour -= timedelta(hours=1)
-        for old in [h for h in self.hours if not first <= h < last]:
-            self.total.subtract(self.hours.pop(old))
-        for hour in [h for h in wanted if h not in self.hours][:HOURS_PER_TICK]:
-            counts = final_counts(connection, hour, hour + timedelta(hours=1))
-            self.hours[hour] = counts
-            self.total.update(counts)
-        return {key: count for key, count in self.total.items() if count > 0}
+        return found
+
+    def add(self, hour: datetime, tallies: HourTallies, window_start: datetime) -> None:
+        """An hour that was read (kept only if it is still in the span, and new)."""
+        first, last = self.span(window_start)
+        if first <= hour < last and hour not in self.hours:
+            self.hours[hour] = tallies
+            self._count(tallies, 1)
+
+    def _count(self, hour: HourTallies, sign: int) -> None:
+        for product, tally in hour.items():
+            total = self.total.get(product)
+            if total is None:
+                total = self.total[product] = Tally()
+            total.absorb(tally, sign)
+            if total.final <= 0:
+                del self.total[product]
 
 
 # --- The watch ---------------------------------------------------------------------------------
@@ -513,7 +633,11 @@ class OperatorWatch:
         self.price_lists = context.price_lists
         self.spawn = context.spawn
         self.customers = customer_codes(context.registry)
+        self.engine = context.engine
         self.hours = UsualHours()
+        # hours read beside the ticks, waiting for the next tick to take them
+        self._arrived: deque[tuple[datetime, HourTallies]] = deque()
+        self._reading: asyncio.Task[None] | None = None
         self._operators: dict[str, str] = {}
         self._products: tuple[Product, ...] | None = None
         self._fetched_at: datetime | None = None
@@ -525,24 +649,33 @@ class OperatorWatch:
         incident), decided for both measures."""
         window_start = tick.now - self.config.success_rate_window
         window = final_counts(tick.connection, window_start, tick.now + timedelta(seconds=1))
-        usual = self.hours.usual(tick.connection, window_start)
+        while self._arrived:
+            self.hours.add(*self._arrived.popleft(), window_start)
+        usual = self.hours.usual(window_start)
+        if not self.hours.complete and self.engine is not None:
+            missing = self.hours.missing(window_start)
+            tick.after_commit(lambda: self._read_hours(missing))
         opened = tick.open_incidents(KIND)
         if sum(window.values()) < self.config.success_rate_min_transactions and not opened:
             return  # no operator can be judged: the price list is not even read
         self._read_price_list(tick)
-        activities = operator_activity(window, usual, self._operator_of, self.customers)
+        activities = operator_activity(
+            window, usual, self._operator_of, self.customers, self.hours.complete
+        )
         if self._products is None:
             # without it each product stands alone, likely too thin to judge: fetch one
             tick.after_commit(self._fetch_price_list)
         for open_incident in opened.values():
             assert isinstance(open_incident.details, OperatorDetails)
             name = open_incident.details.operator
-            activities.setdefault(name, OperatorActivity(name))
+            activities.setdefault(name, OperatorActivity(name, usual_complete=self.hours.complete))
         for operator in sorted(activities):
             activity = activities[operator]
             for measure in Measure:
                 incident = opened.get(incident_key(operator, measure))
                 if incident is None and not troubled(activity, self.config, measure):
+                    continue
+                if not judged(activity, measure):
                     continue
                 worst = [
                     code
@@ -551,6 +684,40 @@ class OperatorWatch:
                 ]
                 offer = offer_for(operator, worst, self._products, self._fetched_at)
                 tick.apply(decide(activity, incident, tick.now, self.config, measure, offer))
+
+    def _read_hours(self, missing: list[datetime]) -> None:
+        """Read these hours of the usual beside the ticks (newest first), unless a read is
+        under way."""
+        if self._reading is not None and not self._reading.done():
+            return
+        self._reading = self.spawn(self._read(missing), "monitor-operator-usual")
+
+    async def _read(self, missing: list[datetime]) -> None:
+        """Each hour in a short transaction of its own, resting as long as it took: the week
+        (a million rows take seconds) is read at most half the time. Hours older than the
+        oldest final transaction are empty without a read."""
+        engine = self.engine
+        assert engine is not None
+
+        def read(work: Callable[[Connection], Any]) -> Any:
+            with engine.connect() as connection:
+                return work(connection)
+
+        try:
+            earliest = await asyncio.to_thread(read, lambda c: earliest_final(c, missing[-1]))
+            oldest = _hour(earliest) if earliest is not None else missing[0] + timedelta(hours=1)
+            for hour in missing:
+                if hour < oldest:
+                    self._arrived.append((hour, {}))
+            for hour in [h for h in missing if h >= oldest]:
+                started = time.perf_counter()
+                tallies = await asyncio.to_thread(
+                    read, partial(read_hour, hour=hour, customers=self.customers)
+                )
+                self._arrived.append((hour, tallies))
+                await asyncio.sleep(time.perf_counter() - started)
+        except Exception:
+            log.warning("could not read the operators' usual", exc_info=True)
 
     def _operator_of(self, product_code: str) -> str:
         return self._operators.get(product_code.lower(), product_code)
