@@ -104,14 +104,15 @@ def tick_cost(url: str, total: int, pending: int) -> list[str]:
             first.append(ms)
             if queued == 0 or len(first) > 5:
                 break
-        # Operator health reads its usual week beside the ticks (an hour at a time, resting
-        # as long as each took): ticks go on meanwhile, a second of the clock apart.
+        # Operator health reads its usual week between the ticks (an hour at a time, resting
+        # as long as each took, for half an interval after each tick): the ticks go on
+        # meanwhile, MONITOR_INTERVAL_SECONDS apart as in production.
         filling: list[float] = []
         while not operators.hours.complete:
-            await asyncio.sleep(0.25)
-            clock.moment += timedelta(seconds=1)
+            await asyncio.sleep(config.interval.total_seconds())
+            clock.moment += config.interval
             filling.append((await timed_tick())[0])
-            if len(filling) > 2000:
+            if len(filling) > 100:
                 raise RuntimeError("operator health never read its usual")
         filled = time.perf_counter() - started_at
         steady = []

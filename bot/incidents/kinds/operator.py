@@ -12,12 +12,12 @@ product, outcome, rc and a bucket of the time to final); products are mapped to 
 in Python. Each hour of the usual is read once and kept by the watch as one tally per
 product (the customer's failures already left out), with their running sum: a tick reads
 the window alone. The hours are read beside the ticks, outside the tick's transaction (on
-SQLite that transaction holds the write lock every callback waits for): after a start (or
-on a new leader) the week, newest hour first, at most half the time (hours older than the
-oldest final transaction are known empty without a read); then, once an hour, the hour that
-settled. Until the week is read, an operator with too little history in what was read is
-not judged on its success rate (its usual might be lower than DEFAULT_RATE), and its open
-incident is kept as it is.
+SQLite that transaction holds the write lock every callback waits for), and between ticks,
+not during one: after a start (or on a new leader) the week, newest hour first, at most
+half the time, over the first few intervals (hours older than the oldest final transaction
+are known empty without a read); then, once an hour, the hour that settled. Until the week
+is read, an operator with too little history in what was read is not judged on its success
+rate (its usual might be lower than DEFAULT_RATE), and its open incident is kept as it is.
 """
 
 from __future__ import annotations
@@ -78,6 +78,9 @@ RESOLVE_FRACTION = 0.5
 # An hour of the usual is read (once) when it ended this long ago: most of its pending
 # transactions have settled by then.
 SETTLED_AFTER = timedelta(minutes=30)
+# The usual's hours are read between ticks, from a tick's commit for at most this share of
+# the monitor's interval: no read runs beside the next tick (the tick's cost is its own).
+READ_SHARE_OF_INTERVAL = 0.5
 # The price list's operators are read from the database at most this often.
 PRICE_LIST_EVERY = timedelta(minutes=5)
 LISTED_PRODUCTS = 5
@@ -638,6 +641,7 @@ class OperatorWatch:
         # hours read beside the ticks, waiting for the next tick to take them
         self._arrived: deque[tuple[datetime, HourTallies]] = deque()
         self._reading: asyncio.Task[None] | None = None
+        self._read_until = 0.0  # time.monotonic() at which the read gives way to the next tick
         self._operators: dict[str, str] = {}
         self._products: tuple[Product, ...] | None = None
         self._fetched_at: datetime | None = None
@@ -686,16 +690,20 @@ class OperatorWatch:
                 tick.apply(decide(activity, incident, tick.now, self.config, measure, offer))
 
     def _read_hours(self, missing: list[datetime]) -> None:
-        """Read these hours of the usual beside the ticks (newest first), unless a read is
-        under way."""
+        """Read these hours of the usual (newest first) between this tick and the next,
+        unless a read is under way (it may go on as long)."""
+        slot = self.config.interval.total_seconds() * READ_SHARE_OF_INTERVAL
+        self._read_until = time.monotonic() + slot
         if self._reading is not None and not self._reading.done():
             return
         self._reading = self.spawn(self._read(missing), "monitor-operator-usual")
 
     async def _read(self, missing: list[datetime]) -> None:
-        """Each hour in a short transaction of its own, resting as long as it took: the week
-        (a million rows take seconds) is read at most half the time. Hours older than the
-        oldest final transaction are empty without a read."""
+        """Each hour in a short transaction of its own, resting as long as it took (the week,
+        a million rows, takes seconds of the database: at most half the time), until the
+        slot between two ticks is over (at least one hour a slot); the next tick asks for
+        what is still missing. Hours older than the oldest final transaction are empty
+        without a read."""
         engine = self.engine
         assert engine is not None
 
@@ -709,7 +717,9 @@ class OperatorWatch:
             for hour in missing:
                 if hour < oldest:
                     self._arrived.append((hour, {}))
-            for hour in [h for h in missing if h >= oldest]:
+            for count, hour in enumerate(h for h in missing if h >= oldest):
+                if count and time.monotonic() >= self._read_until:
+                    return  # the next tick's turn
                 started = time.perf_counter()
                 tallies = await asyncio.to_thread(
                     read, partial(read_hour, hour=hour, customers=self.customers)
