@@ -24,6 +24,8 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 
 from bot.store.db import (
+    _MIGRATION_LOCK,
+    Migration,
     MigrationLockTimeout,
     alembic_config,
     create_db_engine,
@@ -309,6 +311,35 @@ def test_a_concurrent_index_change_gives_up_on_a_busy_table_too(postgres_only: s
         index["name"] for index in inspect(engine).get_indexes("transactions")
     }
     engine.dispose()
+
+
+def test_a_migrate_waiting_for_another_holds_back_no_concurrent_index_build(
+    postgres_only: str,
+) -> None:
+    """While one release phase holds the migration lock and builds an index CONCURRENTLY, a
+    second `migrate` waits for the lock without a snapshot the build would wait for (a
+    deadlock, when it waited inside one statement)."""
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    first = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    done: list[Migration] = []
+    with first.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        second = threading.Thread(target=lambda: done.append(migrate(engine)))
+        second.start()
+        time.sleep(0.5)  # it asks for the lock meanwhile
+        started = time.monotonic()
+        connection.execute(
+            text("CREATE INDEX CONCURRENTLY ix_transactions_tr_id ON transactions (tr_id)")
+        )
+        built = time.monotonic() - started
+        assert done == []  # still waiting for the lock
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    second.join(10)
+    first.dispose()
+    engine.dispose()
+    assert built < 5
+    assert done == [Migration(head_revision(), head_revision())]
 
 
 def test_an_index_build_interrupted_on_postgres_is_rebuilt(postgres_only: str) -> None:
