@@ -147,8 +147,8 @@ def tick_cost(url: str, total: int, pending: int) -> list[str]:
         "after the start",
         f"  steady tick: median {statistics.median(steady):.1f} ms, max {worst:.1f} ms "
         f"({'ok' if worst < 200 else 'OVER 200 ms'})",
-        f"  operator health's own part of every tick above: median {statistics.median(own):.1f} ms, "
-        f"max {max(own):.1f} ms",
+        "  operator health's own part of every tick above: "
+        f"median {statistics.median(own):.1f} ms, max {max(own):.1f} ms",
         f"  (load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores at the end)",
     ]
 
