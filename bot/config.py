@@ -94,6 +94,10 @@ class Settings(BaseSettings):
     spike_window_seconds: float = Field(default=300, gt=0)
     spike_min_failures: int = Field(default=10, ge=1)
     spike_factor: float = Field(default=3, gt=0)
+    success_rate_window_seconds: float = Field(default=900, gt=0)
+    success_rate_min_transactions: int = Field(default=20, ge=1)
+    success_rate_drop_points: float = Field(default=15, gt=0, le=100)
+    slow_delivery_factor: float = Field(default=5, gt=1)
     low_balance_threshold: int | None = Field(default=None, ge=0)
     mask_customer_id: bool = True
     # WIB time of the daily digest in OPS_CHANNEL; None (empty) turns it off

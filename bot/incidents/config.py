@@ -37,6 +37,11 @@ class MonitorConfig:
     lease: timedelta | None = None
     # RETENTION_DAYS: what the leader deletes as it ages (bot.store.retention); 0 keeps all
     retention_days: int = 0
+    # an operator's success rate and time to deliver (kinds.operator)
+    success_rate_window: timedelta = timedelta(seconds=900)
+    success_rate_min_transactions: int = 20
+    success_rate_drop_points: float = 15
+    slow_delivery_factor: float = 5
 
     @classmethod
     def from_settings(cls, settings: Settings) -> MonitorConfig:
@@ -59,6 +64,10 @@ class MonitorConfig:
                 else None
             ),
             retention_days=settings.retention_days,
+            success_rate_window=timedelta(seconds=settings.success_rate_window_seconds),
+            success_rate_min_transactions=settings.success_rate_min_transactions,
+            success_rate_drop_points=settings.success_rate_drop_points,
+            slow_delivery_factor=settings.slow_delivery_factor,
         )
 
     @property

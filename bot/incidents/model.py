@@ -29,6 +29,7 @@ class IncidentKind(StrEnum):
     CONFLICT = "conflict"
     # one product failing as out of service or unknown (rc 106, 20) far above its usual rate
     PRODUCT = "product"
+    OPERATOR = "operator"  # one operator's success rate, or time to deliver, far off its usual
     # one serial number (voucher, PLN token) delivered by more than one successful top-up
     SERIAL = "serial"
     DEPOSIT = "deposit"  # the IAK deposit below LOW_BALANCE_THRESHOLD

@@ -114,7 +114,13 @@ class Monitor:
         # work the watches started beside the ticks (cancelled on stop)
         self._beside: set[asyncio.Task[None]] = set()
         self.watches = watches(
-            WatchContext(config, registry, price_lists=price_lists, spawn=self._spawn)
+            WatchContext(
+                config,
+                registry,
+                price_lists=price_lists,
+                spawn=self._spawn,
+                engine=database.engine,
+            )
         )
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()

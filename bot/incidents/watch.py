@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Protocol
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Engine
 
 from bot.incidents.config import MonitorConfig
 from bot.incidents.model import Incident, IncidentChange, IncidentKind
@@ -81,6 +81,9 @@ class WatchContext:
     config: MonitorConfig
     registry: Registry
     price_lists: PriceLists | None = None
+    # for reads beside the ticks, outside the tick's transaction (None: no such reads; a
+    # kind that needs them then judges only what its tick reads)
+    engine: Engine | None = None
     # start work beside the ticks (a fetch); the monitor cancels it when it stops
     spawn: Callable[[Coroutine[object, object, None], str], asyncio.Task[None]] = field(
         default=lambda work, name: asyncio.create_task(work, name=name)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from contextlib import nullcontext
 from dataclasses import dataclass
 from enum import Enum
@@ -34,6 +35,7 @@ MIGRATION_LOCK_TIMEOUT_SECONDS = 5.0
 # Two release phases at once must not both migrate (a session lock: Postgres runs each
 # migration in a transaction of its own).
 _MIGRATION_LOCK = 7311400001
+MIGRATION_LOCK_POLL_SECONDS = 0.1
 
 
 def create_db_engine(url: str) -> Engine:
@@ -161,10 +163,17 @@ class MigrationLockTimeout(Exception):
     """A migration waited too long for a table's lock (the tables are busy)."""
 
 
-def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS) -> Migration:
-    """Create or upgrade the schema to head; safe to run again. A database ahead of this
-    code (a rollback) is left as it is. On Postgres each migration runs in a transaction
-    of its own, waiting at most `lock_timeout` seconds for any lock."""
+def migrate(
+    engine: Engine,
+    *,
+    lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECONDS,
+    to: str = "head",
+) -> Migration:
+    """Create or upgrade the schema to head (or to the revision `to`: the tests that walk
+    the migrations one by one); safe to run again. A database ahead of this code (a
+    rollback) is left as it is. On Postgres each migration runs in a transaction of its
+    own, and its statements wait at most `lock_timeout` seconds for any lock (those of
+    `online_ddl`, outside a transaction, too)."""
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from sqlalchemy.exc import OperationalError
@@ -181,8 +190,7 @@ def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECO
             # incident's queued alerts). The pragma only works outside a transaction.
             _foreign_keys(connection, on=False)
         else:
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
-            connection.commit()
+            _lock(connection)
         try:
             # SQLite keeps every migration in one transaction (its write lock serialises two
             # `migrate`s); Postgres lets Alembic open one per migration, so that a migration
@@ -196,7 +204,7 @@ def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECO
                     connection.commit()
                 config.attributes["connection"] = connection
                 try:
-                    command.upgrade(config, "head")
+                    command.upgrade(config, to)
                 except OperationalError as exc:
                     if _is_lock_timeout(exc):
                         raise MigrationLockTimeout(str(exc.orig).strip().splitlines()[0]) from None
@@ -206,7 +214,22 @@ def migrate(engine: Engine, *, lock_timeout: float = MIGRATION_LOCK_TIMEOUT_SECO
                 _foreign_keys(connection, on=True)
             else:
                 _unlock(connection)
-    return Migration(before, head_revision())
+    return Migration(before, head_revision() if to == "head" else to)
+
+
+def _lock(connection: Connection) -> None:
+    """Take the migration lock, asking again every MIGRATION_LOCK_POLL_SECONDS rather than
+    waiting inside one statement: a statement waiting holds a snapshot, and the other
+    `migrate`'s CREATE INDEX CONCURRENTLY waits for every older snapshot in the database,
+    its own lock's waiter's too (a deadlock). Between two asks this one holds none."""
+    while True:
+        taken = connection.scalar(
+            text("SELECT pg_try_advisory_lock(:key)"), {"key": _MIGRATION_LOCK}
+        )
+        connection.commit()
+        if taken:
+            return
+        time.sleep(MIGRATION_LOCK_POLL_SECONDS)
 
 
 def _unlock(connection: Connection) -> None:

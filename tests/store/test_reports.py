@@ -251,6 +251,6 @@ def test_queries_stay_on_the_indexes(
     joined = "\n".join(plans)
     # The window's totals and failures read a range of an index and nothing else.
     covering = (
-        "COVERING INDEX ix_transactions_outcome_started_at_rc_line (outcome=? AND started_at>? AND"
+        "COVERING INDEX ix_transactions_outcome_started_at_covering (outcome=? AND started_at>? AND"
     )
     assert covering in joined, joined

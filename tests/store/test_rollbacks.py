@@ -15,13 +15,15 @@ from typing import Any
 
 import httpx
 import pytest
-from alembic import command
 from alembic.operations import Operations
+from alembic.runtime.environment import EnvironmentContext
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, inspect, select, text
 
 from bot.store.db import (
+    _MIGRATION_LOCK,
+    Migration,
     MigrationLockTimeout,
     alembic_config,
     create_db_engine,
@@ -49,10 +51,9 @@ Columns = dict[str, dict[str, dict[str, Any]]]
 
 
 def _upgrade(engine: Engine, revision: str) -> None:
-    config = alembic_config()
-    with engine.connect().execution_options(write=True) as connection, connection.begin():
-        config.attributes["connection"] = connection
-        command.upgrade(config, revision)
+    """Up to `revision` as a release's `migrate` goes: on Postgres a transaction per
+    migration, none around them (an index is built CONCURRENTLY outside any)."""
+    migrate(engine, to=revision)
 
 
 def _columns(engine: Engine) -> Columns:
@@ -234,11 +235,12 @@ def test_the_find_keys_migration_goes_through_while_a_report_reads_transactions(
     reader = engine.connect()
     reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
     try:
-        migrate(engine, lock_timeout=0.3)
+        # to 0013 alone: a later one (0015) builds an index on transactions, which waits
+        migrate(engine, lock_timeout=0.3, to=keys.revision)
     finally:
         reader.rollback()
         reader.close()
-    assert current_revision(engine) == head_revision()
+    assert current_revision(engine) == keys.revision
     engine.dispose()
 
 
@@ -277,6 +279,85 @@ def test_indexes_on_large_tables_are_built_without_blocking_writes(postgres_only
         index["name"] for index in inspect(engine).get_indexes("transactions")
     }
     engine.dispose()
+
+
+def test_a_concurrent_index_change_gives_up_on_a_busy_table_too(postgres_only: str) -> None:
+    """Outside a transaction SET LOCAL does not reach: the migration's lock timeout is the
+    session's for the statement, and the session's own is back after it."""
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection)
+        connection.commit()
+        with Operations.context(context):
+            create_index_concurrently("ix_transactions_tr_id", "transactions", ["tr_id"])
+    # A long report reads the table; dropping an index waits for every reader of it.
+    reader = engine.connect()
+    reader.execute(text("LOCK TABLE transactions IN ACCESS SHARE MODE"))
+    config = alembic_config()
+    config.attributes["lock_timeout_ms"] = 300
+    environment = EnvironmentContext(config, ScriptDirectory.from_config(config))
+    started = time.monotonic()
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(connection, environment_context=environment)
+            connection.commit()
+            with Operations.context(context), pytest.raises(Exception, match="lock timeout"):
+                drop_index_concurrently("ix_transactions_tr_id", "transactions")
+            waited = time.monotonic() - started
+            connection.rollback()
+            assert connection.scalar(text("SHOW lock_timeout")) == "0"
+    finally:
+        reader.rollback()
+        reader.close()
+    assert waited < 5
+    # Once the table is free, the same step goes through.
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, environment_context=environment)
+        connection.commit()
+        with Operations.context(context):
+            drop_index_concurrently("ix_transactions_tr_id", "transactions")
+    assert "ix_transactions_tr_id" not in {
+        index["name"] for index in inspect(engine).get_indexes("transactions")
+    }
+    engine.dispose()
+
+
+def test_a_migrate_waiting_for_another_holds_back_no_concurrent_index_build(
+    postgres_only: str,
+) -> None:
+    """While one release phase holds the migration lock and builds an index CONCURRENTLY, a
+    second `migrate` waits for the lock without a snapshot the build would wait for (a
+    deadlock, when it waited inside one statement)."""
+    engine = create_db_engine(postgres_only)
+    migrate(engine)
+    first = create_engine(engine.url, isolation_level="AUTOCOMMIT")
+    done: list[Migration] = []
+    with first.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+        second = threading.Thread(target=lambda: done.append(migrate(engine)))
+        second.start()
+        # it asks for the lock meanwhile (every 0.1 s, each time in a statement of its own)
+        asking = text(
+            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
+            "AND query LIKE '%pg_try_advisory_lock%'"
+        )
+        deadline = time.monotonic() + 10
+        while not connection.execute(asking).scalar_one():
+            assert time.monotonic() < deadline, "the second migrate never asked for the lock"
+            time.sleep(0.05)
+        started = time.monotonic()
+        connection.execute(
+            text("CREATE INDEX CONCURRENTLY ix_transactions_tr_id ON transactions (tr_id)")
+        )
+        built = time.monotonic() - started
+        assert done == []  # still waiting for the lock
+        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    second.join(10)
+    first.dispose()
+    engine.dispose()
+    assert built < 5
+    assert done == [Migration(head_revision(), head_revision())]
 
 
 def test_an_index_build_interrupted_on_postgres_is_rebuilt(postgres_only: str) -> None:

@@ -8,13 +8,14 @@ import secrets
 import shutil
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
+from functools import cache
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 from bot.config import Settings
 from bot.store.db import create_db_engine, migrate
@@ -40,9 +41,32 @@ def sqlite_copy(template: Path, directory: Path) -> str:
     return f"sqlite:///{path}"
 
 
+@cache
 def postgres_base_url() -> str:
-    """TEST_DATABASE_URL in SQLAlchemy's spelling."""
-    return Settings(_env_file=None, database_url=TEST_DATABASE_URL).database_url  # type: ignore[call-arg]
+    """TEST_DATABASE_URL in SQLAlchemy's spelling; under pytest-xdist, a database of this
+    worker's own beside it (`test_gw0`), made on first use.
+
+    CREATE INDEX CONCURRENTLY, which migrations run, waits for every older transaction of
+    its database, whatever the schema: in one shared database, a migration of one worker
+    waited for another worker's test that holds a lock for seconds on purpose, past the
+    migration's lock timeout. Waits never cross databases."""
+    url = make_url(Settings(_env_file=None, database_url=TEST_DATABASE_URL).database_url)  # type: ignore[call-arg]
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "")
+    if not worker:
+        return url.render_as_string(hide_password=False)
+    name = f"{url.database}_{worker}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    try:
+        with admin.connect() as connection:
+            found = connection.scalar(
+                text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": name}
+            )
+            if not found:
+                with suppress(ProgrammingError):  # another run made it meanwhile
+                    connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        admin.dispose()
+    return url.set(database=name).render_as_string(hide_password=False)
 
 
 # The statements the first migration of this process ran, to run again for later schemas

@@ -3,7 +3,8 @@
 On Postgres each migration runs in a transaction of its own, which first sets a lock
 timeout: an ALTER TABLE queued behind a long read would otherwise hold every callback
 behind it for as long as it waits. An index built CONCURRENTLY (bot.store.online_ddl)
-runs outside any transaction, where no lock timeout applies: its waits block no writer.
+runs outside any transaction, where SET LOCAL does not reach: online_ddl sets the same
+timeout on the session for those statements (`lock_timeout_ms`, below) and resets it after.
 """
 
 from __future__ import annotations
