@@ -111,8 +111,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="short runs, small data")
     parser.add_argument("--output", default=str(ROOT / "benchmarks" / "RESULTS.md"))
+    parser.add_argument(
+        "--skip",
+        action="append",
+        default=[],
+        help="leave out the benchmarks whose module is this (benchmarks.find); repeatable",
+    )
     args = parser.parse_args()
-    plan = QUICK if args.quick else FULL
+    plan = [
+        (title, argv) for title, argv in (QUICK if args.quick else FULL) if argv[0] not in args.skip
+    ]
     figures_file = Path(tempfile.mkstemp(suffix=".jsonl")[1])
     env = {**os.environ, "BENCH_FIGURES": str(figures_file)}
     reports: list[tuple[str, str, float]] = []
