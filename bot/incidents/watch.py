@@ -9,6 +9,7 @@ pure `decide`, and applies what comes back.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -19,10 +20,15 @@ from sqlalchemy import Connection, Engine
 from bot.incidents.config import MonitorConfig
 from bot.incidents.model import Incident, IncidentChange, IncidentKind
 from bot.incidents.repository import IncidentRepository
-from bot.registry import Registry
+from bot.registry import Line, Registry
 
 if TYPE_CHECKING:
     from bot.price_lists import PriceLists
+
+log = logging.getLogger(__name__)
+
+# A fetch of IAK's price list beside the ticks gives up after this (seconds).
+PRICE_LIST_DEADLINE = 30.0
 
 
 @dataclass
@@ -88,6 +94,31 @@ class WatchContext:
     spawn: Callable[[Coroutine[object, object, None], str], asyncio.Task[None]] = field(
         default=lambda work, name: asyncio.create_task(work, name=name)
     )
+
+
+class PriceListFetch:
+    """Fetches the prepaid price list beside the ticks, for a kind whose alert names
+    alternatives from it: one fetch at a time, each within PRICE_LIST_DEADLINE."""
+
+    def __init__(self, context: WatchContext, why: str) -> None:
+        self.price_lists = context.price_lists
+        self.spawn = context.spawn
+        self.why = why
+        self._fetching: asyncio.Task[None] | None = None
+
+    def __call__(self) -> None:
+        """Start a fetch unless one is under way (or there is no price list to ask)."""
+        price_lists = self.price_lists
+        if price_lists is None or (self._fetching is not None and not self._fetching.done()):
+            return
+
+        async def fetch() -> None:
+            try:
+                await asyncio.wait_for(price_lists.current([Line.PREPAID]), PRICE_LIST_DEADLINE)
+            except Exception:
+                log.warning("could not fetch the price list for %s", self.why, exc_info=True)
+
+        self._fetching = self.spawn(fetch(), "monitor-price-list")
 
 
 class Watch(Protocol):

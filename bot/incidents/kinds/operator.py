@@ -46,7 +46,7 @@ from sqlalchemy import (
 
 from bot.iak.products import Product
 from bot.incidents.config import REFRESH_PARENT_EVERY, MonitorConfig
-from bot.incidents.kinds.product import PRICE_LIST_DEADLINE, Alternative
+from bot.incidents.kinds.product import Alternative
 from bot.incidents.model import (
     Details,
     Incident,
@@ -58,7 +58,7 @@ from bot.incidents.model import (
     lasted,
     resolution,
 )
-from bot.incidents.watch import Tick, WatchContext
+from bot.incidents.watch import PriceListFetch, Tick, WatchContext
 from bot.outcomes import FINAL_VALUES, Line, Outcome
 from bot.registry import Owner, Registry
 from bot.store.schema import transactions
@@ -646,7 +646,7 @@ class OperatorWatch:
         self._products: tuple[Product, ...] | None = None
         self._fetched_at: datetime | None = None
         self._read_at: datetime | None = None
-        self._fetching: asyncio.Task[None] | None = None
+        self._fetch_price_list = PriceListFetch(context, "operator health")
 
     def run(self, tick: Tick) -> None:
         """One tick: each operator with final transactions in the window (or an open
@@ -749,21 +749,6 @@ class OperatorWatch:
         self._operators = {
             p.code.lower(): p.name for p in view.products or () if p.name is not None
         }
-
-    def _fetch_price_list(self) -> None:
-        """Fetch the prepaid price list beside the ticks, with a deadline, unless a fetch is
-        under way."""
-        price_lists = self.price_lists
-        if price_lists is None or (self._fetching is not None and not self._fetching.done()):
-            return
-
-        async def fetch() -> None:
-            try:
-                await asyncio.wait_for(price_lists.current([Line.PREPAID]), PRICE_LIST_DEADLINE)
-            except Exception:
-                log.warning("could not fetch the price list for operator health", exc_info=True)
-
-        self._fetching = self.spawn(fetch(), "monitor-operator-price-list")
 
 
 def customer_codes(registry: Registry) -> frozenset[str]:

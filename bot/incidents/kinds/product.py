@@ -4,7 +4,6 @@ instead."""
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -24,7 +23,7 @@ from bot.incidents.kinds.spike import (
 )
 from bot.incidents.kinds.spike import decide as decide_spike
 from bot.incidents.model import Details, Incident, IncidentChange, IncidentKind, UpdateParent
-from bot.incidents.watch import Tick, WatchContext
+from bot.incidents.watch import PriceListFetch, Tick, WatchContext
 from bot.outcomes import Line, Outcome
 from bot.store.schema import transactions
 
@@ -33,7 +32,6 @@ log = logging.getLogger(__name__)
 KIND = IncidentKind.PRODUCT
 MAX_ALTERNATIVES = 5
 # A price list fetched for an outage's alternatives, beside the ticks, never waits longer.
-PRICE_LIST_DEADLINE = 30.0
 t = transactions.c
 
 
@@ -276,8 +274,7 @@ class ProductWatch:
     def __init__(self, context: WatchContext) -> None:
         self.config = context.config
         self.price_lists = context.price_lists
-        self.spawn = context.spawn
-        self._fetching: asyncio.Task[None] | None = None
+        self._fetch_price_list = PriceListFetch(context, "an outage's alternatives")
 
     def run(self, tick: Tick) -> None:
         """One tick: each failing product, decided and written."""
@@ -302,23 +299,6 @@ class ProductWatch:
             code = activity.product_code
             offer = offer_for(code, products, fetched_at)
             tick.apply(decide(activity, outages.get(code), tick.now, self.config, offer))
-
-    def _fetch_price_list(self) -> None:
-        """Fetch the prepaid price list beside the ticks, with a deadline, unless a fetch is
-        under way."""
-        price_lists = self.price_lists
-        if price_lists is None or (self._fetching is not None and not self._fetching.done()):
-            return
-
-        async def fetch() -> None:
-            try:
-                await asyncio.wait_for(price_lists.current([Line.PREPAID]), PRICE_LIST_DEADLINE)
-            except Exception:
-                log.warning(
-                    "could not fetch the price list for an outage's alternatives", exc_info=True
-                )
-
-        self._fetching = self.spawn(fetch(), "monitor-price-list")
 
 
 def watch(context: WatchContext) -> ProductWatch:
