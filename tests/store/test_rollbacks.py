@@ -331,31 +331,38 @@ def test_a_migrate_waiting_for_another_holds_back_no_concurrent_index_build(
     deadlock, when it waited inside one statement)."""
     engine = create_db_engine(postgres_only)
     migrate(engine)
+    # It asks for the lock every 0.1 s, each time in a statement of its own. (Sampling
+    # pg_stat_activity misses it: between two asks its last statement is the COMMIT.)
+    asked = threading.Event()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def asking(conn: object, cursor: object, statement: str, *args: object) -> None:
+        if "pg_try_advisory_lock" in statement:
+            asked.set()
+
     first = create_engine(engine.url, isolation_level="AUTOCOMMIT")
     done: list[Migration] = []
-    with first.connect() as connection:
-        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
-        second = threading.Thread(target=lambda: done.append(migrate(engine)))
-        second.start()
-        # it asks for the lock meanwhile (every 0.1 s, each time in a statement of its own)
-        asking = text(
-            "SELECT count(*) FROM pg_stat_activity WHERE pid <> pg_backend_pid() "
-            "AND query LIKE '%pg_try_advisory_lock%'"
-        )
-        deadline = time.monotonic() + 10
-        while not connection.execute(asking).scalar_one():
-            assert time.monotonic() < deadline, "the second migrate never asked for the lock"
-            time.sleep(0.05)
-        started = time.monotonic()
-        connection.execute(
-            text("CREATE INDEX CONCURRENTLY ix_transactions_tr_id ON transactions (tr_id)")
-        )
-        built = time.monotonic() - started
-        assert done == []  # still waiting for the lock
-        connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
-    second.join(10)
-    first.dispose()
-    engine.dispose()
+    second = threading.Thread(target=lambda: done.append(migrate(engine)))
+    try:
+        with first.connect() as connection:
+            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _MIGRATION_LOCK})
+            second.start()
+            assert asked.wait(10), "the second migrate never asked for the lock"
+            asked.clear()
+            assert asked.wait(10), "the second migrate asked only once"
+            started = time.monotonic()
+            connection.execute(
+                text("CREATE INDEX CONCURRENTLY ix_transactions_tr_id ON transactions (tr_id)")
+            )
+            built = time.monotonic() - started
+            assert done == []  # still waiting for the lock
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _MIGRATION_LOCK})
+    finally:
+        # the lock ends with `first`'s connection at the latest: the thread never outlives us
+        first.dispose()
+        if second.ident is not None:  # started
+            second.join(10)
+        engine.dispose()
     assert built < 5
     assert done == [Migration(head_revision(), head_revision())]
 
