@@ -7,13 +7,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import NamedTuple
 
-from sqlalchemy import Connection, or_, select, update
+from sqlalchemy import Connection, or_, select
 
 from bot.incidents.config import STOP_CHECKING_AFTER, MonitorConfig
 from bot.incidents.model import IncidentKind
 from bot.incidents.repository import open_incident_exists
 from bot.outcomes import NOT_FINAL_VALUES, Line
-from bot.shapes import DbRow, Json
+from bot.shapes import DbRow
 from bot.store.schema import transactions
 
 t = transactions.c
@@ -97,16 +97,6 @@ def due_rechecks(
 
 def _recheck(row: DbRow) -> Recheck:
     return Recheck(row.ref_id, row.started_at, int(row.checks), Line(row.line))
-
-
-def record_check(
-    connection: Connection, ref_id: str, checks: int, next_at: datetime | None, now: datetime
-) -> None:
-    """After a re-check: when the next one is due, or that the monitor gave up."""
-    values: Json = {"checks": checks, "next_check_at": next_at}
-    if next_at is None:
-        values["checks_stopped_at"] = now
-    connection.execute(update(transactions).where(t.ref_id == ref_id).values(values))
 
 
 def waiting_members(connection: Connection, incident_id: int, limit: int) -> list[Recheck]:

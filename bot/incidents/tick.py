@@ -27,7 +27,7 @@ from bot.incidents import kinds
 from bot.incidents.config import MonitorConfig
 from bot.incidents.follow_up import decide_follow_up
 from bot.incidents.model import IncidentKind
-from bot.incidents.rechecks import Recheck, due_rechecks, next_check, record_check, waiting_members
+from bot.incidents.rechecks import Recheck, due_rechecks, next_check, waiting_members
 from bot.incidents.repository import IncidentRepository
 from bot.incidents.watch import KindModule, Tick, TickReport, Watch, WatchContext
 from bot.outcomes import Line
@@ -35,6 +35,7 @@ from bot.price_lists import PriceLists
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.retention import RUN_EVERY, Retention, RetentionPolicy, RetentionReport
+from bot.store.transactions import record_recheck
 
 log = logging.getLogger(__name__)
 
@@ -345,4 +346,4 @@ class Monitor:
         self, ref_id: str, checks: int, next_at: datetime | None, now: datetime
     ) -> None:
         with self.engine.connect().execution_options(write=True) as connection, connection.begin():
-            record_check(connection, ref_id, checks, next_at, now)
+            record_recheck(connection, ref_id, checks, next_at, now)

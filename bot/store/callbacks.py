@@ -16,7 +16,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine, insert, select
+from sqlalchemy import Connection, Engine, delete, insert, select
 from sqlalchemy.exc import SQLAlchemyError
 
 from bot.outcomes import Refusal
@@ -152,3 +152,8 @@ def _stored(connection: Connection, ref_ids: set[str]) -> set[str]:
         return set()
     t = transactions.c
     return set(connection.execute(select(t.ref_id).where(t.ref_id.in_(sorted(ref_ids)))).scalars())
+
+
+def prune_refusals(connection: Connection, before: datetime) -> None:
+    """Forget refusals last seen before `before` (nobody looks at them any more)."""
+    connection.execute(delete(callback_refusals).where(callback_refusals.c.last_at < before))

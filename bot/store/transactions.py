@@ -1,16 +1,17 @@
-"""Reads of transactions and their history. How a transaction's state moves is
-bot.store.states'; the writes are bot.store.writer's."""
+"""Reads of transactions and their history, and the monitor's bookkeeping columns
+(which incident a transaction is in, whether its outcome was told, its re-checks). How a
+transaction's state moves is bot.store.states'; those writes are bot.store.writer's."""
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Engine, func, or_, select, union
+from sqlalchemy import ColumnElement, Connection, Engine, func, or_, select, union, update
 
 from bot.outcomes import Line, Outcome, Source
-from bot.shapes import DbRow
+from bot.shapes import DbRow, Json
 from bot.store.schema import transaction_events, transaction_keys, transactions
 from bot.store.search_keys import SearchKeys, after_prefix
 from bot.store.states import TransactionState
@@ -150,3 +151,42 @@ def _event(row: DbRow) -> Event:
         rc=row.rc,
         applied=bool(row.applied),
     )
+
+
+# --- The monitor's bookkeeping, in the caller's transaction (its tick) ---------------------
+
+# ref_ids per UPDATE: well under every database's limit on bound parameters
+_CHUNK = 500
+
+
+def join_incident(connection: Connection, ref_ids: Sequence[str], incident_id: int) -> None:
+    """These transactions are in the pending incident `incident_id` now."""
+    _set(connection, ref_ids, {"incident_id": incident_id})
+
+
+def mark_announced(connection: Connection, ref_ids: Sequence[str]) -> None:
+    """These transactions' outcomes were told in their incident's thread."""
+    _set(connection, ref_ids, {"announced": True})
+
+
+def record_recheck(
+    connection: Connection, ref_id: str, checks: int, next_at: datetime | None, now: datetime
+) -> None:
+    """After the monitor re-checked a transaction at IAK: how many times it has, and when
+    the next one is due, or (`next_at` None) that it gave up at `now`."""
+    values: Json = {"checks": checks, "next_check_at": next_at}
+    if next_at is None:
+        values["checks_stopped_at"] = now
+    _set(connection, (ref_id,), values)
+
+
+def _set(connection: Connection, ref_ids: Sequence[str], values: Json) -> None:
+    for chunk in _chunks(ref_ids):
+        connection.execute(
+            update(transactions).where(transactions.c.ref_id.in_(chunk)).values(values)
+        )
+
+
+def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
+    for start in range(0, len(items), _CHUNK):
+        yield items[start : start + _CHUNK]

@@ -25,6 +25,7 @@ from bot.incidents.model import (
 )
 from bot.incidents.watch import Tick, WatchContext
 from bot.outcomes import FINAL_VALUES, Line, Refusal, Source
+from bot.store.callbacks import prune_refusals
 from bot.store.schema import UTCDateTime, callback_refusals, transaction_events, transactions
 
 KIND = IncidentKind.CALLBACKS
@@ -205,12 +206,6 @@ def callback_activity(connection: Connection, now: datetime) -> CallbackActivity
     )
 
 
-def prune_refusals(connection: Connection, now: datetime) -> None:
-    """Forget refused callbacks nobody looks at any more."""
-    r = callback_refusals.c
-    connection.execute(callback_refusals.delete().where(r.last_at < now - KEEP_REFUSALS))
-
-
 # --- The watch ---------------------------------------------------------------------------------
 
 
@@ -224,7 +219,7 @@ class CallbacksWatch:
         """One tick: the last hour's callbacks, decided; old refusals forgotten."""
         heard = callback_activity(tick.connection, tick.now)
         tick.apply(decide(heard, tick.open_incident(KIND), tick.now, self.config))
-        prune_refusals(tick.connection, tick.now)
+        prune_refusals(tick.connection, tick.now - KEEP_REFUSALS)
 
 
 def watch(context: WatchContext) -> CallbacksWatch | None:

@@ -3,13 +3,12 @@ incident; their outcomes follow in its thread; it resolves once none is left wai
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, func, or_, select, update
+from sqlalchemy import Connection, and_, func, or_, select
 
 from bot.incidents.config import LISTED
 from bot.incidents.model import (
@@ -29,12 +28,11 @@ from bot.incidents.watch import Tick, WatchContext
 from bot.outcomes import FINAL_VALUES, NOT_FINAL_VALUES, Line, Outcome
 from bot.shapes import DbRow
 from bot.store.schema import transactions
-from bot.store.transactions import PendingTransaction
+from bot.store.transactions import PendingTransaction, join_incident, mark_announced
 
 KIND = IncidentKind.PENDING
 MAX_JOIN_PER_TICK = 5000
 MAX_TOLD_PER_TICK = 5000
-_CHUNK = 500
 t = transactions.c
 
 
@@ -289,17 +287,6 @@ def aged_out(
     return tuple(_pending(row) for row in rows)
 
 
-def set_members(connection: Connection, ref_ids: Sequence[str], **values: object) -> None:
-    """Update the monitor's columns of some transactions."""
-    for chunk in _chunks(ref_ids):
-        connection.execute(update(transactions).where(t.ref_id.in_(chunk)).values(values))
-
-
-def _chunks(items: Sequence[str]) -> Iterable[Sequence[str]]:
-    for start in range(0, len(items), _CHUNK):
-        yield items[start : start + _CHUNK]
-
-
 # --- The watch ---------------------------------------------------------------------------------
 
 
@@ -318,8 +305,9 @@ class PendingWatch:
         if decision.change is None:
             return
         incident_id = tick.apply(decision.change)
-        set_members(tick.connection, decision.join, incident_id=incident_id)
-        set_members(tick.connection, decision.announce, announced=True)
+        if incident_id is not None:
+            join_incident(tick.connection, decision.join, incident_id)
+        mark_announced(tick.connection, decision.announce)
 
 
 def watch(context: WatchContext) -> PendingWatch:
