@@ -8,13 +8,18 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from datetime import datetime, timedelta
 
-from tests.support.alerts import Shop, parent_ts, parents, replies, text_of, wait_until
+from bot.registry import Registry
+from bot.store.db import create_db_engine
+from bot.store.transactions import TransactionStore
+from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
 from tests.support.bot import RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.iak import FakeIak, prepaid_product
 from tests.support.fakes.slack import FakeSlack
+from tests.support.transactions import record_all, seen
 
 PRICE_LIST = [
     prepaid_product("tsel25", "Telkomsel", "25000", 25500),
@@ -48,7 +53,8 @@ class Traffic:
             self.sent += 1
             made = now - timedelta(seconds=took())
             batch.append((f"op{self.sent:06d}", product, status, rc, made))
-        with ThreadPoolExecutor(max_workers=16) as pool:
+        # all at once: each answer waits for its write, and the writer commits a batch at a time
+        with ThreadPoolExecutor(max_workers=max(len(batch), 1)) as pool:
             list(pool.map(self._forward, batch))
 
     def _forward(self, answer: tuple[str, str, str, str, datetime]) -> None:
@@ -169,29 +175,42 @@ def test_a_day_of_ordinary_traffic_with_a_few_failures_an_hour_opens_nothing(
     fake_slack: FakeSlack,
     fake_iak: FakeIak,
     database_url: str,
+    registry: Registry,
 ) -> None:
     fake_iak.set_price_list("prepaid", PRICE_LIST)
-    # every kind on, at its defaults (spikes included)
-    bot = monitored(database_url=database_url, spike_min_failures=10)
-    traffic = Traffic(Shop(bot), clock)
+    # every kind on, at its defaults (spikes included); ticking often, as the test waits
+    # for two ticks after each quarter
+    bot = monitored(database_url=database_url, spike_min_failures=10, monitor_interval_seconds=0.01)
+    assert bot.bot.alerting is not None
+    monitor = bot.bot.alerting.monitor
+    # A day of answers is 2,688 of them: stored a quarter at a time straight into the
+    # database (the other tests here send theirs over HTTP).
+    store = TransactionStore(create_db_engine(database_url))
+    bot.closers.append(store.engine.dispose)
     rng = random.Random(26)
     # 112 top-ups an hour: Telkomsel's three products enough to be judged in every window
     step = ["tsel25", "tsel50", "tsel25b"] * 8 + ["xld25000", "isat25"] * 2
     codes = ["07", "106", "13", "14", "16"]  # 13, 14, 16: the customer's input
-    failures = 0
+    failures = sent = 0
     for _quarter in range(24 * 4):  # a day, a quarter of an hour at a time
+        now = clock.now()
         answers = []
         for product in step:
+            sent += 1
             # about four failures an hour, with whatever code
             if rng.random() < 4 / 112:
                 failures += 1
-                answers.append((product, "2", rng.choice(codes)))
+                rc = rng.choice(codes)
+                answer = seen(registry, f"op{sent:06d}", now, "failed", rc=rc, product_code=product)
             else:
-                answers.append((product, "1", "00"))
-        # each took between 5 s and a minute, as ordinary top-ups do
-        traffic.send(answers, took=lambda: rng.uniform(5, 60))
-        time.sleep(0.1)  # the monitor ticks on it
+                answer = seen(registry, f"op{sent:06d}", now, "success", product_code=product)
+            # each took between 5 s and a minute, as ordinary top-ups do
+            made = now - timedelta(seconds=rng.uniform(5, 60))
+            answers.append(replace(answer, created_at=made))
+        record_all(store, answers)
+        ticked = monitor.ticks + 2  # a whole tick judges this quarter as the present
+        wait_until(lambda ticked=ticked: monitor.ticks >= ticked)
         clock.advance(minutes=15)
-    time.sleep(0.2)
+    settle(bot)
     assert failures >= 72  # the noise was there
     assert parents(fake_slack) == []
