@@ -104,7 +104,9 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
             IAK_USERNAME="082210138584",
             IAK_API_KEY="k-lifecycle",
             OPS_CHANNEL="C0ALERTS",
-            MONITOR_INTERVAL_SECONDS="1",
+            # ticks often (a test waits on them), and a lease that outlasts a slow tick
+            MONITOR_INTERVAL_SECONDS="0.25",
+            MONITOR_LEASE_SECONDS="5",
             SPIKE_MIN_FAILURES="1",
             SPIKE_FACTOR="0.5",
             DATABASE_URL=database_url,
@@ -135,14 +137,14 @@ def test_a_leader_stopped_mid_delivery_and_its_successor_post_each_alert_once(
                 stdout=logs[1],
                 stderr=logs[1],
             )
-            slack.delay = 0.5
+            slack.delay = 0.3
             for n, rc in enumerate(rcs):
                 ref_id = f"stop-{n}"
                 sign = hashlib.md5(f"082210138584k-lifecycle{ref_id}".encode()).hexdigest()
                 data = {"ref_id": ref_id, "status": "2", "rc": rc, "sign": sign}
                 assert httpx.post(url + "/iak/callback", json={"data": data}).status_code == 200
             deadline = time.monotonic() + 15
-            # two posted, and the third just reached Slack, which takes 0.5 s to answer it:
+            # two posted, and the third just reached Slack, which takes 0.3 s to answer it:
             # stop the leader now, in the middle of that post
             while len(slack.calls_to("chat.postMessage")) < 3:
                 assert time.monotonic() < deadline, "the leader did not get to a third post"

@@ -24,11 +24,9 @@ from bot.registry import Registry
 from bot.slack.access import AccessPolicy, Requester
 from bot.slack.blocks.access import REFUSED_TEXT
 from tests.support.bot import IAK_API_KEY, IAK_USERNAME, RunningBot, bot_server
-from tests.support.cli import clean_env, free_port, iak_bot
 from tests.support.fakes.iak import FakeIak, bill, postpaid, transaction
 from tests.support.fakes.slack import Call, FakeSlack
 from tests.support.messages import answer, visible_text
-from tests.support.processes import serving
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow
@@ -405,28 +403,24 @@ def test_the_home_tab_obeys_access_control(
 @pytest.mark.parametrize(
     ("settings", "warned"),
     [
-        ({"IAK_ENV": "production"}, True),
-        ({"IAK_ENV": "production", "ALLOWED_CHANNELS": "C0OPS0001"}, False),
+        ({"iak_env": "production"}, True),
+        ({"iak_env": "production", "allowed_channels": ["C0OPS0001"]}, False),
     ],
 )
 def test_production_without_access_lists_is_a_warning_at_start(
-    tmp_path: Path, settings: dict[str, str], warned: bool
+    registry: Registry,
+    tmp_path: Path,
+    sqlite_template: Path,
+    caplog: pytest.LogCaptureFixture,
+    settings: dict[str, Any],
+    warned: bool,
 ) -> None:
-    with FakeSlack() as fake:
-        port = free_port()
-        env = clean_env(
-            PORT=str(port),
-            SLACK_BOT_TOKEN="xoxb-test",
-            SLACK_SIGNING_SECRET="s",
-            SLACK_API_URL=fake.api_url,
-            MONITOR_ENABLED="false",
-            CALLBACK_HEALTH="off",
-            **settings,
-        )
-        assert iak_bot("migrate", cwd=tmp_path, env=env).returncode == 0
-        with serving(env, tmp_path) as served:
-            log_path = served.log
-    logged = log_path.read_text()
+    """What the bot logs as it starts (the same records `serve` prints: see
+    tests/test_logging.py for how they reach the process's output)."""
+    caplog.set_level(logging.WARNING)
+    with bot_server(registry, tmp_path, sqlite_template, **settings):
+        pass
+    logged = caplog.text
     assert ("ALLOWED_USERS and ALLOWED_CHANNELS are empty" in logged) is warned
     assert ("anyone can mute an alert" in logged) is warned
 
