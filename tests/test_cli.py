@@ -22,7 +22,9 @@ pytestmark = pytest.mark.slow
 
 
 def test_code_prints_the_card_offline(tmp_path: Path) -> None:
-    result = iak_bot("code", "17", cwd=tmp_path, env=clean_env(SLACK_API_URL="http://127.0.0.1:9/"))
+    # a real process, as a user starts it (the other command tests call the same main here)
+    env = clean_env(SLACK_API_URL="http://127.0.0.1:9/")
+    result = iak_bot("code", "17", cwd=tmp_path, env=env, process=True)
     assert result.returncode == 0, result.stderr
     assert "17 · INSUFFICIENT DEPOSIT" in result.stdout
     assert "Top up the deposit" in result.stdout
