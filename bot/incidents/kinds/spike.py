@@ -256,7 +256,7 @@ def rc_activity(
         connection, window_start - timedelta(hours=24), now + timedelta(seconds=1)
     ):
         counts = window if known.started_at >= window_start else baseline
-        counts[known.rc] = counts.get(known.rc, 0) - 1
+        counts[known.key] = counts.get(known.key, 0) - 1
     activities = []
     for key in sorted(set(window) | set(open_spikes)):
         line, rc = split_code_key(key)
