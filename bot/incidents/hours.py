@@ -20,7 +20,7 @@ import logging
 import time
 from abc import ABC, abstractmethod
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime, timedelta
 from typing import Generic, TypeVar
 
@@ -66,7 +66,7 @@ class SettledHours(ABC, Generic[H]):
         it is read."""
         first, last = self.span(window_start)
         for old in [h for h in self.hours if not first <= h < last]:
-            self._count(self.hours.pop(old), -1)
+            self.drop(old)
         self.complete = not self.missing(window_start)
 
     def missing(self, window_start: datetime) -> list[datetime]:
@@ -80,14 +80,19 @@ class SettledHours(ABC, Generic[H]):
             hour -= HOUR
         return found
 
-    def read_through(self, window_start: datetime) -> datetime:
-        """Where the span's hours stop being read without a gap from its first one: every
-        hour before it is kept (the span's first hour while that one is not)."""
-        first, last = self.span(window_start)
-        hour = first
-        while hour < last and hour in self.hours:
-            hour += HOUR
-        return hour
+    def unkept(self, window_start: datetime) -> list[tuple[datetime, datetime]]:
+        """The stretches [start, end) of the span's whole length before the window that no
+        kept hour covers (its start's part of an hour, the hours not read or not settled,
+        the time from the last hour to the window), oldest first."""
+        found = []
+        start = window_start - self.length
+        for hour in sorted(self.hours):
+            if hour > start:
+                found.append((start, hour))
+            start = max(start, hour + HOUR)
+        if start < window_start:
+            found.append((start, window_start))
+        return found
 
     def add(self, hour: datetime, value: H, window_start: datetime) -> None:
         """An hour that was read (kept only if it is still in the span, and new)."""
@@ -95,6 +100,11 @@ class SettledHours(ABC, Generic[H]):
         if first <= hour < last and hour not in self.hours:
             self.hours[hour] = value
             self._count(value, 1)
+
+    def drop(self, hour: datetime) -> None:
+        """Forget an hour kept (it is missing again)."""
+        if hour in self.hours:
+            self._count(self.hours.pop(hour), -1)
 
     @abstractmethod
     def _count(self, value: H, sign: int) -> None:
@@ -128,21 +138,46 @@ class HourReader(Generic[H]):
         self.earliest = earliest
         self.task = task
         self.what = what
-        # hours read beside the ticks, waiting for the next tick to take them
-        self._arrived: deque[tuple[datetime, H]] = deque()
+        # hours read beside the ticks, waiting for the next tick to take them: each with
+        # the count of `forget` calls when its read began
+        self._arrived: deque[tuple[datetime, H, int]] = deque()
         self._reading: asyncio.Task[None] | None = None
         self._read_until = 0.0  # time.monotonic() at which the read gives way to the next tick
+        self._forgets = 0
+        self._forgotten: dict[datetime, int] = {}  # hour: the `forget` that forgot it last
 
     def catch_up(self, tick: Tick, window_start: datetime) -> None:
-        """Take the hours read since the last tick, drop those that left the span, and ask
-        for the ones still missing once this tick has committed (without an engine, none
-        are ever read)."""
+        """`take` the hours read since the last tick, then `ask` for the missing ones."""
+        self.take(window_start)
+        self.ask(tick, window_start)
+
+    def take(self, window_start: datetime) -> None:
+        """Keep the hours read since the last tick (but an hour forgotten after its read
+        began), and drop those that left the span."""
         while self._arrived:
-            self.hours.add(*self._arrived.popleft(), window_start)
+            hour, value, forgets = self._arrived.popleft()
+            if forgets >= self._forgotten.get(hour, 0):
+                self.hours.add(hour, value, window_start)
         self.hours.keep_to(window_start)
+        first, _ = self.hours.span(window_start)
+        for old in [h for h in self._forgotten if h < first]:
+            del self._forgotten[old]
+
+    def ask(self, tick: Tick, window_start: datetime) -> None:
+        """Once this tick has committed, read the hours still missing (without an engine,
+        none are ever read)."""
+        self.hours.complete = not self.hours.missing(window_start)
         if not self.hours.complete and self.engine is not None:
             missing = self.hours.missing(window_start)
             tick.after_commit(lambda: self._read_hours(missing))
+
+    def forget(self, hours: Iterable[datetime]) -> None:
+        """These hours changed since they were read (or while they are being read): they
+        are read again, and a read of them that began before now is not kept."""
+        self._forgets += 1
+        for hour in hours:
+            self._forgotten[hour] = self._forgets
+            self.hours.drop(hour)
 
     def _read_hours(self, missing: list[datetime]) -> None:
         """Read these hours (newest first) between this tick and the next, unless a read
@@ -158,17 +193,19 @@ class HourReader(Generic[H]):
         ticks is over (at least one hour a slot); the next tick asks for what is still
         missing. Hours older than the oldest row are empty without a read."""
         try:
+            forgets = self._forgets
             earliest = await asyncio.to_thread(self._connected, self.earliest, missing[-1])
             oldest = hour_of(earliest) if earliest is not None else missing[0] + HOUR
             for hour in missing:
                 if hour < oldest:
-                    self._arrived.append((hour, self.empty()))
+                    self._arrived.append((hour, self.empty(), forgets))
             for count, hour in enumerate(h for h in missing if h >= oldest):
                 if count and time.monotonic() >= self._read_until:
                     return  # the next tick's turn
                 started = time.perf_counter()
+                forgets = self._forgets
                 value = await asyncio.to_thread(self._connected, self.read, hour)
-                self._arrived.append((hour, value))
+                self._arrived.append((hour, value, forgets))
                 await asyncio.sleep(time.perf_counter() - started)
         except Exception:
             log.warning("could not read %s", self.what, exc_info=True)
