@@ -104,10 +104,18 @@ def load(engine: Engine, total: int, pending: int) -> float:
     return time.perf_counter() - started
 
 
-def serial_tick(connection: Connection, since: datetime) -> object:
-    """One tick's look for serial numbers delivered twice, as the monitor makes it."""
-    until = serial.serial_scan_end(connection, since, serial.SERIAL_SCAN_PER_TICK)
-    return serial.serial_snapshots(connection, since, until, {})
+def serial_tick(
+    connection: Connection, since: datetime, probed: dict[str, str] | None = None
+) -> object:
+    """One tick's look for serial numbers delivered twice, as the monitor makes it (`probed`:
+    what an earlier tick probed)."""
+    read = serial.recent_deliveries(connection, since, serial.SERIAL_SCAN_PER_TICK)
+    look = serial.plan_look(
+        read, probed or {}, serial.SERIAL_SCAN_PER_TICK, serial.probes_per_tick(CONFIG.interval)
+    )
+    repeated = serial.repeated_serials(connection, (d.serial for d in look.fresh))
+    found, _ = serial.repeats_to_tell(look, repeated)
+    return serial.serial_snapshots(connection, found, {})
 
 
 def timed(query: Callable[[], Any], runs: int = 20) -> tuple[float, float]:
