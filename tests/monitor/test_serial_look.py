@@ -130,3 +130,16 @@ async def test_a_look_longer_than_a_tick_goes_on_at_the_next_and_finds_every_rep
         opened += (await monitor.tick()).opened
         clock.advance(seconds=1)
     assert sorted(opened) == [f"serial:9{n:08d}" for n in again]
+
+
+async def test_a_second_delivery_at_the_same_moment_written_after_a_tick_is_found(
+    database: Database, registry: Registry
+) -> None:
+    """The look remembers how many successes delivered a serial number at a moment (a clock
+    that does not move, as the fake one here, gives both the same moment)."""
+    clock = FakeClock(NOW)
+    monitor = monitor_of(database, registry, clock, "leader")
+    record_all(database.transactions, [delivered(registry, "one", NOW, "444555666")])
+    assert (await monitor.tick()).opened == []
+    record_all(database.transactions, [delivered(registry, "two", NOW, "444555666")])
+    assert (await monitor.tick()).opened == ["serial:444555666"]

@@ -4,19 +4,23 @@ thread; it resolves a quiet day after the latest, once someone has acknowledged 
 
 Each tick reads the successes since the last tick, and those of SERIAL_MARGIN before it
 (a write may commit after the tick that followed it), but probes only the ones it has not
-probed yet: the watch remembers, for the successes its next look reads again, which it
-probed. The probe is one GROUP BY a chunk of serial numbers. A new leader remembers
-nothing: it looks back a day, a bounded chunk a tick, as every monitor did at its start."""
+probed yet: the watch remembers, for the successes its next look reads again, how many
+successes of each serial number and time it probed (not their ref_ids: the look reads the
+(final_at, serial) index alone, where each ref_id would be fetched from the table, for
+every success of the margin, every tick). A success more than remembered is a new one.
+The probe is one GROUP BY a chunk of serial numbers. A new leader remembers nothing: it
+looks back a day, a bounded chunk a tick, as every monitor did at its start."""
 
 from __future__ import annotations
 
 import hashlib
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import ClassVar, NamedTuple
 
-from sqlalchemy import Connection, func, select
+from sqlalchemy import ARRAY, Connection, String, any_, func, literal, select
 
 from bot.incidents.config import LISTED
 from bot.incidents.model import (
@@ -98,19 +102,19 @@ class SerialSnapshot:
 
 
 class Delivery(NamedTuple):
-    """A success with a serial number."""
+    """When a serial number was delivered (by one success or more at that moment)."""
 
-    ref_id: str
     serial: str
     final_at: datetime
 
 
 @dataclass(frozen=True)
 class Look:
-    """What one tick probes (successes not probed yet, oldest first) and where its look
-    ends (None: it reached the present)."""
+    """What one tick probes, oldest first: deliveries with more successes than when they
+    were probed, with how many there are now; and where its look ends (None: it reached
+    the present)."""
 
-    fresh: tuple[Delivery, ...]
+    fresh: tuple[tuple[Delivery, int], ...]
     end: datetime | None
 
 
@@ -148,17 +152,18 @@ def probes_per_tick(interval: timedelta) -> int:
 
 
 def plan_look(
-    read: Sequence[Delivery], probed: Mapping[str, str], scan_limit: int, probe_limit: int
+    read: Sequence[Delivery], probed: Mapping[Delivery, int], scan_limit: int, probe_limit: int
 ) -> Look:
-    """Of the successes a tick read (oldest first, at most `scan_limit`), those not probed
-    yet (`probed`: ref_id to the serial number it was probed with), at most about
+    """Of the successes a tick read (oldest first, at most `scan_limit`), the deliveries
+    with more of them than `probed` (how many there were when probed), at most about
     `probe_limit`; the look ends where the read or the probes stop short."""
     end = read[-1].final_at if len(read) >= scan_limit else None
-    fresh = [d for d in read if probed.get(d.ref_id) != d.serial]
+    counted = Counter(read)
+    fresh = [delivery for delivery, count in counted.items() if count > probed.get(delivery, 0)]
     if len(fresh) > probe_limit:
         end = fresh[probe_limit - 1].final_at
-        fresh = [d for d in fresh if d.final_at <= end]
-    return Look(tuple(fresh), end)
+        fresh = [delivery for delivery in fresh if delivery.final_at <= end]
+    return Look(tuple((delivery, counted[delivery]) for delivery in fresh), end)
 
 
 def repeats_to_tell(look: Look, repeated: set[str]) -> tuple[list[str], Look]:
@@ -166,7 +171,7 @@ def repeats_to_tell(look: Look, repeated: set[str]) -> tuple[list[str], Look]:
     MAX_SERIALS_PER_TICK; and the look as far as it got: cut before the first delivery of
     one more, which the next tick probes again."""
     found: list[str] = []
-    for index, delivery in enumerate(look.fresh):
+    for index, (delivery, _) in enumerate(look.fresh):
         if delivery.serial in repeated and delivery.serial not in found:
             if len(found) == MAX_SERIALS_PER_TICK:
                 return found, Look(look.fresh[:index], delivery.final_at)
@@ -212,15 +217,15 @@ def decide(snapshot: SerialSnapshot, now: datetime) -> IncidentChange | None:
 
 
 def recent_deliveries(connection: Connection, since: datetime, limit: int) -> list[Delivery]:
-    """Successes with a serial number since `since`, oldest first, at most `limit`: a range
-    of the partial (final_at, serial) index, each one's ref_id from the table."""
+    """Successes with a serial number since `since`, oldest first, at most `limit` (one
+    Delivery each): a range of the partial (final_at, serial) index alone."""
     rows = connection.execute(
-        select(t.ref_id, t.serial, t.final_at)
+        select(t.serial, t.final_at)
         .where(t.serial.is_not(None), t.final_at >= since)
         .order_by(t.final_at)
         .limit(limit)
     ).all()
-    return [Delivery(row.ref_id, row.serial, row.final_at) for row in rows]
+    return [Delivery(row.serial, row.final_at) for row in rows]
 
 
 def repeated_serials(connection: Connection, serials: Iterable[str]) -> set[str]:
@@ -231,10 +236,17 @@ def repeated_serials(connection: Connection, serials: Iterable[str]) -> set[str]
     found: set[str] = set()
     for start in range(0, len(wanted), SERIAL_PROBE_CHUNK):
         chunk = wanted[start : start + SERIAL_PROBE_CHUNK]
+        # On Postgres one array parameter: a list expanded into as many parameters took
+        # longer to send than the probe took to run.
+        among = (
+            t.serial == any_(literal(chunk, ARRAY(String)))
+            if connection.dialect.name == "postgresql"
+            else t.serial.in_(chunk)
+        )
         found.update(
             connection.execute(
                 select(t.serial)
-                .where(t.serial.is_not(None), t.serial.in_(chunk))
+                .where(t.serial.is_not(None), among)
                 .group_by(t.serial)
                 .having(func.count() > 1)
             ).scalars()
@@ -302,17 +314,17 @@ class SerialWatch:
     def __init__(self, context: WatchContext) -> None:
         # where the last tick's look ended (None: look back as far as that look ever goes)
         self.checked_until: datetime | None = None
-        # the successes probed that the next look reads again: ref_id to serial number
-        self.probed: dict[str, tuple[str, datetime]] = {}
+        # for the deliveries the next look reads again: how many successes made each when
+        # it was probed
+        self.probed: dict[Delivery, int] = {}
         self.probes_per_tick = probes_per_tick(context.config.interval)
 
     def run(self, tick: Tick) -> None:
         """One tick: the next chunk of deliveries, and every open incident, decided."""
         since = serials_since(self.checked_until, tick.now)
         read = recent_deliveries(tick.connection, since, SERIAL_SCAN_PER_TICK)
-        probed = {ref_id: serial for ref_id, (serial, _) in self.probed.items()}
-        look = plan_look(read, probed, SERIAL_SCAN_PER_TICK, self.probes_per_tick)
-        repeated = repeated_serials(tick.connection, (d.serial for d in look.fresh))
+        look = plan_look(read, self.probed, SERIAL_SCAN_PER_TICK, self.probes_per_tick)
+        repeated = repeated_serials(tick.connection, (d.serial for d, _ in look.fresh))
         found, look = repeats_to_tell(look, repeated)
         for delivered in serial_snapshots(tick.connection, found, tick.open_incidents(KIND)):
             tick.apply(decide(delivered, tick.now))
@@ -323,11 +335,8 @@ class SerialWatch:
         """Once the tick committed: where the next look starts, and what it need not probe
         (what it will not read again is forgotten)."""
         self.checked_until = reached
-        for delivery in look.fresh:
-            self.probed[delivery.ref_id] = (delivery.serial, delivery.final_at)
-        self.probed = {
-            ref_id: probe for ref_id, probe in self.probed.items() if probe[1] >= reached
-        }
+        self.probed.update(look.fresh)
+        self.probed = {d: count for d, count in self.probed.items() if d.final_at >= reached}
 
 
 def watch(context: WatchContext) -> SerialWatch:
