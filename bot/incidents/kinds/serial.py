@@ -51,8 +51,8 @@ SERIAL_QUIET = timedelta(hours=24)
 SERIAL_MARGIN = timedelta(minutes=5)
 # serial numbers newly found delivered twice, per tick (the rest wait for the next ticks)
 MAX_SERIALS_PER_TICK = 50
-# successes read per tick, the margin's and the new ones (a 5-minute margin holds about
-# 3,500 at 1,000,000 top-ups a day)
+# successes read per tick at most: those the watch remembers (the margin's: about 3,500 at
+# 1,000,000 top-ups a day), and as many more as it may probe
 SERIAL_SCAN_PER_TICK = 5000
 # successes probed per minute of the monitor's interval (2,000 a tick at the default 30 s,
 # as many as a new leader looked at per tick before: it catches up on a day of 1,000,000
@@ -304,6 +304,19 @@ def serial_snapshots(
     return snapshots
 
 
+def look_for_repeats(
+    connection: Connection, since: datetime, probed: Mapping[Delivery, int], probes: int
+) -> tuple[list[str], Look]:
+    """One tick's look: the successes since `since` that `probed` does not account for, at
+    most about `probes` of them, probed; the serial numbers found delivered twice, and the
+    look as far as it got."""
+    limit = min(SERIAL_SCAN_PER_TICK, sum(probed.values()) + probes)
+    read = recent_deliveries(connection, since, limit)
+    look = plan_look(read, probed, limit, probes)
+    repeated = repeated_serials(connection, (delivery.serial for delivery, _ in look.fresh))
+    return repeats_to_tell(look, repeated)
+
+
 # --- The watch ---------------------------------------------------------------------------------
 
 
@@ -322,10 +335,7 @@ class SerialWatch:
     def run(self, tick: Tick) -> None:
         """One tick: the next chunk of deliveries, and every open incident, decided."""
         since = serials_since(self.checked_until, tick.now)
-        read = recent_deliveries(tick.connection, since, SERIAL_SCAN_PER_TICK)
-        look = plan_look(read, self.probed, SERIAL_SCAN_PER_TICK, self.probes_per_tick)
-        repeated = repeated_serials(tick.connection, (d.serial for d, _ in look.fresh))
-        found, look = repeats_to_tell(look, repeated)
+        found, look = look_for_repeats(tick.connection, since, self.probed, self.probes_per_tick)
         for delivered in serial_snapshots(tick.connection, found, tick.open_incidents(KIND)):
             tick.apply(decide(delivered, tick.now))
         reached = serials_checked_until(look.end, tick.now)
