@@ -10,7 +10,9 @@ short transaction of its own, and between ticks, not during one: from a tick's c
 at most READ_SHARE_OF_INTERVAL of the monitor's interval, each hour resting as long as its
 read took, at least one hour a slot. After a start (or on a new leader) the span is read
 newest hour first (hours older than the oldest row there is are known empty without a
-read); then, once an hour, the hour that settled.
+read); then, once an hour, the hour that settled. A watch that learns an hour kept has
+changed since it was read forgets it (`HourReader.forget`): it is read again, and a read of
+it that began before is not kept.
 """
 
 from __future__ import annotations
