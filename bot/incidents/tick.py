@@ -291,6 +291,11 @@ class Monitor:
             self.clock.now(), self.config.interval
         )
 
+    async def beside_finished(self) -> None:
+        """Wait for the work the watches started beside the ticks (hours read, a price list
+        fetched) to finish."""
+        await asyncio.gather(*self._beside, return_exceptions=True)
+
     async def retention_finished(self) -> None:
         """Wait for the retention run in progress, if any, to finish."""
         if self._retention is not None:

@@ -13,7 +13,7 @@ import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Protocol, TypeVar, cast
 
 from sqlalchemy import Connection, Engine
 
@@ -29,6 +29,8 @@ log = logging.getLogger(__name__)
 
 # A fetch of IAK's price list beside the ticks gives up after this (seconds).
 PRICE_LIST_DEADLINE = 30.0
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -94,6 +96,18 @@ class WatchContext:
     spawn: Callable[[Coroutine[object, object, None], str], asyncio.Task[None]] = field(
         default=lambda work, name: asyncio.create_task(work, name=name)
     )
+    # what several kinds' watches share, by what makes it (see `shared`)
+    _shared: dict[object, object] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+
+    def shared(self, make: Callable[[WatchContext], T]) -> T:
+        """The monitor's one `make(context)`, made when a watch first asks for it: what
+        several kinds share (the failures per hour the spike and product kinds judge
+        against)."""
+        if make not in self._shared:
+            self._shared[make] = make(self)
+        return cast(T, self._shared[make])
 
 
 class PriceListFetch:

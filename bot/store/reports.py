@@ -264,7 +264,7 @@ def window_stats(connection: Connection, window: TimeBuckets) -> WindowStats:
     apart: dict[str, int] = {}
     width = window.width
     for failure in expected:
-        buckets = failures.get(failure.rc)
+        buckets = failures.get(failure.key)
         index = min(int((failure.started_at - window.start) / width), window.count - 1)
         if buckets is None or buckets[index] <= 0:
             continue
@@ -299,6 +299,12 @@ class ExpectedFailure:
     window: KnownWindow
     rc: str
     started_at: datetime
+    line: Line
+
+    @property
+    def key(self) -> str:
+        """The code key it is counted under (`109`, `postpaid 109`)."""
+        return code_key(self.line, self.rc)
 
 
 def expected_failures(
@@ -313,7 +319,7 @@ def expected_failures(
     rcs = sorted({rc for window in windows for rc in window.rcs})
     t = transactions.c
     rows = connection.execute(
-        select(t.rc, t.product_code, t.started_at).where(
+        select(t.rc, t.product_code, t.started_at, t.line).where(
             t.outcome == Outcome.FAILED.value,
             t.started_at >= since,
             t.started_at < until,
@@ -326,7 +332,7 @@ def expected_failures(
             (w for w in windows if w.covers(row.rc, row.product_code, row.started_at)), None
         )
         if window is not None:
-            found.append(ExpectedFailure(window, row.rc, row.started_at))
+            found.append(ExpectedFailure(window, row.rc, row.started_at, Line(row.line)))
     return found
 
 

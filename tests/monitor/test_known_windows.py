@@ -51,3 +51,23 @@ def test_a_109_of_another_product_is_not_excused_by_the_cut_off(
         Shop(bot).callback(f"bpjs{n}", "2", "109", product="BPJS")
     parent_ts(fake_slack)
     assert "3 failures" in text_of(parents(fake_slack)[0])
+
+
+def test_postpaid_cut_off_failures_open_no_spike_and_stats_counts_them_apart(
+    monitored: Callable[..., RunningBot],
+    clock: FakeClock,
+    fake_slack: FakeSlack,
+    database_url: str,
+) -> None:
+    """The cut-off is postpaid's: a bill failing with 109 inside it is counted under
+    `postpaid 109`, and excused there, not under prepaid 109."""
+    bot = monitored(database_url=database_url, spike_min_failures=3)
+    shop = Shop(bot)
+    clock.advance(hours=13, minutes=10)  # 23:10 WIB
+    for n in range(5):
+        shop.bill(f"cutbill{n}", response_code="109", message="SYSTEM CUT OFF", status=None)
+    settle(bot)
+    assert parents(fake_slack) == []
+    stats = visible_text(answer(bot.slack.command("stats 1h")))
+    assert "+5 failed in the PLN cut-off" in stats
+    assert "No failures in the last" in stats

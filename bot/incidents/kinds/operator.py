@@ -9,23 +9,18 @@ not the operator's: they are not counted at all.
 
 Cheap at a million rows: the window and each hour of the usual are aggregated in SQL (per
 product, outcome, rc and a bucket of the time to final); products are mapped to operators
-in Python. Each hour of the usual is read once and kept by the watch as one tally per
-product (the customer's failures already left out), with their running sum: a tick reads
-the window alone. The hours are read beside the ticks, outside the tick's transaction (on
-SQLite that transaction holds the write lock every callback waits for), and between ticks,
-not during one: after a start (or on a new leader) the week, newest hour first, at most
-half the time, over the first few intervals (hours older than the oldest final transaction
-are known empty without a read); then, once an hour, the hour that settled. Until the week
-is read, an operator with too little history in what was read is not judged on its success
-rate (its usual might be lower than DEFAULT_RATE), and its open incident is kept as it is.
+in Python. Each settled hour of the usual is read once, beside the ticks and between them
+(`bot.incidents.hours`: after a start, or on a new leader, the week, newest hour first, over
+the first few intervals; then, once an hour, the hour that settled), and kept by the watch
+as one tally per product (the customer's failures already left out), with their running
+sum: a tick reads the window alone. Until the week is read, an operator with too little
+history in what was read is not judged on its success rate (its usual might be lower than
+DEFAULT_RATE), and its open incident is kept as it is.
 """
 
 from __future__ import annotations
 
-import asyncio
-import logging
-import time
-from collections import Counter, deque
+from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -46,6 +41,7 @@ from sqlalchemy import (
 
 from bot.iak.products import Product
 from bot.incidents.config import REFRESH_PARENT_EVERY, MonitorConfig
+from bot.incidents.hours import HourReader, SettledHours
 from bot.incidents.kinds.product import Alternative
 from bot.incidents.model import (
     Details,
@@ -63,8 +59,6 @@ from bot.outcomes import FINAL_VALUES, Line, Outcome
 from bot.registry import Owner, Registry
 from bot.store.schema import transactions
 
-log = logging.getLogger(__name__)
-
 KIND = IncidentKind.OPERATOR
 # The usual: the operator's previous 7 days, up to the last settled hour before the window.
 USUAL_SPAN = timedelta(days=7)
@@ -75,12 +69,6 @@ DEFAULT_RATE = 0.95
 # Hysteresis: an incident resolves only once the window is back within this share of the
 # opening margin (half the drop; half the slowdown), and stays so for a whole window.
 RESOLVE_FRACTION = 0.5
-# An hour of the usual is read (once) when it ended this long ago: most of its pending
-# transactions have settled by then.
-SETTLED_AFTER = timedelta(minutes=30)
-# The usual's hours are read between ticks, from a tick's commit for at most this share of
-# the monitor's interval: no read runs beside the next tick (the tick's cost is its own).
-READ_SHARE_OF_INTERVAL = 0.5
 # The price list's operators are read from the database at most this often.
 PRICE_LIST_EVERY = timedelta(minutes=5)
 LISTED_PRODUCTS = 5
@@ -541,10 +529,6 @@ def final_counts(connection: Connection, start: datetime, end: datetime) -> Fina
     }
 
 
-def _hour(moment: datetime) -> datetime:
-    return moment.astimezone(UTC).replace(minute=0, second=0, microsecond=0)
-
-
 def earliest_final(connection: Connection, since: datetime) -> datetime | None:
     """When the oldest final transaction since `since` happened (any line): two seeks in
     the covering index."""
@@ -571,51 +555,22 @@ def read_hour(connection: Connection, hour: datetime, customers: frozenset[str])
 HourTallies = dict[str, Tally]
 
 
-class UsualHours:
-    """The usual's hours, each read once and kept as one tally per product, with their sum:
-    hours are added as they are read, and dropped once older than USUAL_SPAN."""
+class UsualHours(SettledHours[HourTallies]):
+    """The usual's hours (`bot.incidents.hours`), each kept as one tally per product, with
+    their sum."""
 
     def __init__(self) -> None:
-        self.hours: dict[datetime, HourTallies] = {}
+        super().__init__(USUAL_SPAN)
         self.total: dict[str, Tally] = {}
-        self.complete = False  # every hour of the span read
-
-    @staticmethod
-    def span(window_start: datetime) -> tuple[datetime, datetime]:
-        """The usual's first hour, and the first hour after it: the hours between USUAL_SPAN
-        before the window and the last hour settled before it."""
-        last = _hour(window_start - SETTLED_AFTER)  # the first hour not yet settled
-        return _hour(window_start - USUAL_SPAN) + timedelta(hours=1), last
 
     def usual(self, window_start: datetime) -> Mapping[str, Tally]:
         """The final transactions per product of the hours read (dropping those that left
         the span); `complete` says whether that is every hour of it."""
-        first, last = self.span(window_start)
-        for old in [h for h in self.hours if not first <= h < last]:
-            self._count(self.hours.pop(old), -1)
-        self.complete = not self.missing(window_start)
+        self.keep_to(window_start)
         return self.total
 
-    def missing(self, window_start: datetime) -> list[datetime]:
-        """The hours of the span not read yet, newest first."""
-        first, last = self.span(window_start)
-        found = []
-        hour = last - timedelta(hours=1)
-        while hour >= first:
-            if hour not in self.hours:
-                found.append(hour)
-            hour -= timedelta(hours=1)
-        return found
-
-    def add(self, hour: datetime, tallies: HourTallies, window_start: datetime) -> None:
-        """An hour that was read (kept only if it is still in the span, and new)."""
-        first, last = self.span(window_start)
-        if first <= hour < last and hour not in self.hours:
-            self.hours[hour] = tallies
-            self._count(tallies, 1)
-
-    def _count(self, hour: HourTallies, sign: int) -> None:
-        for product, tally in hour.items():
+    def _count(self, value: HourTallies, sign: int) -> None:
+        for product, tally in value.items():
             total = self.total.get(product)
             if total is None:
                 total = self.total[product] = Tally()
@@ -636,12 +591,16 @@ class OperatorWatch:
         self.price_lists = context.price_lists
         self.spawn = context.spawn
         self.customers = customer_codes(context.registry)
-        self.engine = context.engine
         self.hours = UsualHours()
-        # hours read beside the ticks, waiting for the next tick to take them
-        self._arrived: deque[tuple[datetime, HourTallies]] = deque()
-        self._reading: asyncio.Task[None] | None = None
-        self._read_until = 0.0  # time.monotonic() at which the read gives way to the next tick
+        self.reader = HourReader(
+            self.hours,
+            context,
+            partial(read_hour, customers=self.customers),
+            empty=dict,
+            earliest=earliest_final,
+            task="monitor-operator-usual",
+            what="the operators' usual",
+        )
         self._operators: dict[str, str] = {}
         self._products: tuple[Product, ...] | None = None
         self._fetched_at: datetime | None = None
@@ -653,12 +612,8 @@ class OperatorWatch:
         incident), decided for both measures."""
         window_start = tick.now - self.config.success_rate_window
         window = final_counts(tick.connection, window_start, tick.now + timedelta(seconds=1))
-        while self._arrived:
-            self.hours.add(*self._arrived.popleft(), window_start)
-        usual = self.hours.usual(window_start)
-        if not self.hours.complete and self.engine is not None:
-            missing = self.hours.missing(window_start)
-            tick.after_commit(lambda: self._read_hours(missing))
+        self.reader.catch_up(tick, window_start)
+        usual = self.hours.total
         opened = tick.open_incidents(KIND)
         if sum(window.values()) < self.config.success_rate_min_transactions and not opened:
             return  # no operator can be judged: the price list is not even read
@@ -688,46 +643,6 @@ class OperatorWatch:
                 ]
                 offer = offer_for(operator, worst, self._products, self._fetched_at)
                 tick.apply(decide(activity, incident, tick.now, self.config, measure, offer))
-
-    def _read_hours(self, missing: list[datetime]) -> None:
-        """Read these hours of the usual (newest first) between this tick and the next,
-        unless a read is under way (it may go on as long)."""
-        slot = self.config.interval.total_seconds() * READ_SHARE_OF_INTERVAL
-        self._read_until = time.monotonic() + slot
-        if self._reading is not None and not self._reading.done():
-            return
-        self._reading = self.spawn(self._read(missing), "monitor-operator-usual")
-
-    async def _read(self, missing: list[datetime]) -> None:
-        """Each hour in a short transaction of its own, resting as long as it took (the week,
-        a million rows, takes seconds of the database: at most half the time), until the
-        slot between two ticks is over (at least one hour a slot); the next tick asks for
-        what is still missing. Hours older than the oldest final transaction are empty
-        without a read."""
-        engine = self.engine
-        assert engine is not None
-
-        def read(work: Callable[[Connection], Any]) -> Any:
-            with engine.connect() as connection:
-                return work(connection)
-
-        try:
-            earliest = await asyncio.to_thread(read, lambda c: earliest_final(c, missing[-1]))
-            oldest = _hour(earliest) if earliest is not None else missing[0] + timedelta(hours=1)
-            for hour in missing:
-                if hour < oldest:
-                    self._arrived.append((hour, {}))
-            for count, hour in enumerate(h for h in missing if h >= oldest):
-                if count and time.monotonic() >= self._read_until:
-                    return  # the next tick's turn
-                started = time.perf_counter()
-                tallies = await asyncio.to_thread(
-                    read, partial(read_hour, hour=hour, customers=self.customers)
-                )
-                self._arrived.append((hour, tallies))
-                await asyncio.sleep(time.perf_counter() - started)
-        except Exception:
-            log.warning("could not read the operators' usual", exc_info=True)
 
     def _operator_of(self, product_code: str) -> str:
         return self._operators.get(product_code.lower(), product_code)

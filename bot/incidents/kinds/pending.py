@@ -8,7 +8,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
 
-from sqlalchemy import Connection, and_, func, or_, select
+from sqlalchemy import Connection, and_, func, or_, select, union_all
 
 from bot.incidents.config import LISTED
 from bot.incidents.model import (
@@ -277,13 +277,23 @@ def aged_out(
     connection: Connection, cutoff: datetime, limit: int
 ) -> tuple[PendingTransaction, ...]:
     """The monitor's "pending transactions older than T": still pending, first seen before
-    `cutoff`, in no incident yet; oldest first."""
-    rows = connection.execute(
+    `cutoff`, in no incident yet; oldest first.
+
+    One ordered walk of the (outcome, incident_id, started_at) index per outcome, merged: an
+    IN over both outcomes cannot be walked in order, and Postgres would read and sort every
+    pending transaction. Each walk is ordered by incident_id too (NULL in all of them), so
+    that the planner walks that index rather than the covering one, where it would skip the
+    transactions already in an incident one by one, through the table."""
+    walks = [
         select(*_PENDING_COLUMNS)
-        .where(t.outcome.in_(NOT_FINAL_VALUES), t.incident_id.is_(None), t.started_at < cutoff)
-        .order_by(t.started_at)
+        .where(t.outcome == outcome, t.incident_id.is_(None), t.started_at < cutoff)
+        .order_by(t.incident_id, t.started_at)
         .limit(limit)
-    ).all()
+        .subquery()
+        for outcome in NOT_FINAL_VALUES
+    ]
+    merged = union_all(*(select(*walk.c) for walk in walks)).subquery()
+    rows = connection.execute(select(*merged.c).order_by(merged.c.started_at).limit(limit)).all()
     return tuple(_pending(row) for row in rows)
 
 

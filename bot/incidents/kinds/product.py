@@ -1,11 +1,12 @@
 """One product out of service: a product failing as out of service or unknown (rc 106, 20)
 far above its usual rate, counted and decided as a spike is, with what the price list offers
-instead."""
+instead. Its usual rate comes from the failures per hour the spike kind judges against too
+(`bot.incidents.failures`)."""
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 
@@ -13,6 +14,7 @@ from sqlalchemy import Connection, and_, func, select
 
 from bot.iak.products import Product
 from bot.incidents.config import MonitorConfig
+from bot.incidents.failures import FailureHours, per_product
 from bot.incidents.kinds.spike import (
     PRODUCT_LEVEL_RCS,
     RcActivity,
@@ -191,10 +193,12 @@ def product_activity(
     rcs: frozenset[str],
     open_outages: dict[str, Incident],
     wanted: Callable[[RcActivity], bool],
+    baseline: Mapping[str, int],
 ) -> list[ProductActivity]:
     """Each product failing now with one of `rcs` (or with an open incident): its window
-    count per rc and its baseline, as the spike kind reads them for one rc. `wanted` is
-    given the product's counts (as an `RcActivity` named by the product's code)."""
+    count per rc and its `baseline` (its prepaid failures with `rcs` in the 24 hours before
+    the window), as the spike kind reads them for one rc. `wanted` is given the product's
+    counts (as an `RcActivity` named by the product's code)."""
     window_start = now - config.spike_window
     # Prepaid products only: postpaid codes with these numbers mean something else.
     coded = and_(
@@ -207,18 +211,6 @@ def product_activity(
         .group_by(t.product_code, t.rc)
     ).all():
         window.setdefault(str(code or "?"), {})[str(rc)] = int(count)
-    baseline = {
-        str(code or "?"): int(count)
-        for code, count in connection.execute(
-            select(t.product_code, func.count())
-            .where(
-                coded,
-                t.started_at >= window_start - timedelta(hours=24),
-                t.started_at < window_start,
-            )
-            .group_by(t.product_code)
-        ).all()
-    }
     activities = []
     for code in sorted(set(window) | set(open_outages)):
         per_rc = window.get(code, {})
@@ -274,11 +266,14 @@ class ProductWatch:
     def __init__(self, context: WatchContext) -> None:
         self.config = context.config
         self.price_lists = context.price_lists
+        self.failures = context.shared(FailureHours)
         self._fetch_price_list = PriceListFetch(context, "an outage's alternatives")
 
     def run(self, tick: Tick) -> None:
         """One tick: each failing product, decided and written."""
         outages = tick.open_incidents(KIND)
+        window_start = tick.now - self.config.spike_window
+        baseline = self.failures.baseline(tick, window_start)
         activities = product_activity(
             tick.connection,
             tick.now,
@@ -286,6 +281,7 @@ class ProductWatch:
             PRODUCT_LEVEL_RCS,
             outages,
             lambda counted: may_open(counted, self.config, stops_sales=False),
+            per_product(baseline, PRODUCT_LEVEL_RCS),
         )
         if not activities:
             return

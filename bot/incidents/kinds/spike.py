@@ -1,9 +1,13 @@
 """Failure spikes: one rc on one line failing far above its usual rate, or any failure of a
-code that stops all sales. One incident per line and rc; it resolves with hysteresis."""
+code that stops all sales. One incident per line and rc; it resolves with hysteresis.
+
+The usual rate is the code's failures in the 24 hours before the window, known windows'
+failures left out: kept an hour at a time beside the ticks (`bot.incidents.failures`), so
+that a tick reads the window and the day's two edges, not the day."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -11,6 +15,7 @@ from typing import ClassVar
 from sqlalchemy import Connection, and_, func, select
 
 from bot.incidents.config import REFRESH_PARENT_EVERY, MonitorConfig
+from bot.incidents.failures import FailureHours, per_code
 from bot.incidents.model import (
     Details,
     Incident,
@@ -240,23 +245,21 @@ def rc_activity(
     config: MonitorConfig,
     open_spikes: dict[str, Incident],
     wanted: Callable[[RcActivity], bool],
+    baseline: Mapping[str, int],
 ) -> list[RcActivity]:
     """Each code failing now (or with an open incident), per line and rc: its window count
-    and baseline; `open_spikes` names codes by their key (`06`, `postpaid 06`).
+    and its `baseline` (failures per code key in the 24 hours before the window, known
+    windows' left out); `open_spikes` names codes by their key (`06`, `postpaid 06`).
 
     Products, the sparkline and the total since the incident opened are only read for codes
     with an open incident, or that `wanted` (given the counts alone) says may open one.
     """
     window_start = now - config.spike_window
     window = failures_by_rc(connection, window_start, now + timedelta(seconds=1))
-    baseline = failures_by_rc(connection, window_start - timedelta(hours=24), window_start)
-    # Failures a known window expects (IAK's scheduled cut-off) open no spike, and do not
-    # raise the baseline that later failures are judged against either.
-    for known in expected_failures(
-        connection, window_start - timedelta(hours=24), now + timedelta(seconds=1)
-    ):
-        counts = window if known.started_at >= window_start else baseline
-        counts[known.rc] = counts.get(known.rc, 0) - 1
+    # Failures a known window expects (IAK's scheduled cut-off) open no spike (nor do they
+    # raise the baseline that later failures are judged against).
+    for known in expected_failures(connection, window_start, now + timedelta(seconds=1)):
+        window[known.key] = window.get(known.key, 0) - 1
     activities = []
     for key in sorted(set(window) | set(open_spikes)):
         line, rc = split_code_key(key)
@@ -314,17 +317,22 @@ class SpikeWatch:
     def __init__(self, context: WatchContext) -> None:
         self.config = context.config
         self.registry = context.registry
+        self.failures = context.shared(FailureHours)
 
     def run(self, tick: Tick) -> None:
         """One tick: each failing code, decided and written."""
         spikes = tick.open_incidents(KIND)
+        window_start = tick.now - self.config.spike_window
+        baseline = per_code(self.failures.baseline(tick, window_start))
 
         def wanted(activity: RcActivity) -> bool:
             return activity.rc not in PRODUCT_LEVEL_RCS and may_open(
                 activity, self.config, stops_sales(self.registry, activity.key)
             )
 
-        for activity in rc_activity(tick.connection, tick.now, self.config, spikes, wanted):
+        for activity in rc_activity(
+            tick.connection, tick.now, self.config, spikes, wanted, baseline
+        ):
             tick.apply(
                 decide(
                     activity,
