@@ -44,8 +44,8 @@ from bot.incidents.failures import (
     failure_counts,
     hour_counts,
 )
+from bot.incidents.kinds import deposit, serial
 from bot.incidents.kinds import pending as pending_kind
-from bot.incidents.kinds import serial
 from bot.incidents.kinds.operator import customer_codes, final_counts, read_hour
 from bot.incidents.kinds.serial import serials_checked_until, serials_since
 from bot.incidents.rechecks import due_rechecks
@@ -219,6 +219,10 @@ def checks(engine: Engine, now: datetime) -> dict[str, Callable[[], object]]:
         ),
         "due a re-check at IAK: 50 most overdue": on_connection(
             lambda c: due_rechecks(c, now, CONFIG, 50)
+        ),
+        # only while the deposit is low or its incident open
+        f"deposit spend rate: the hour's newest {deposit.SPEND_READINGS:,} balances": on_connection(
+            lambda c: deposit.reading(c, now)
         ),
     }
 

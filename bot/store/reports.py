@@ -348,12 +348,16 @@ def latest_balance(connection: Connection) -> tuple[int, datetime] | None:
     return (int(row.balance), row.observed_at) if row else None
 
 
-def balance_readings(connection: Connection, since: datetime) -> list[tuple[datetime, int]]:
-    """Every balance IAK reported since then: (when, balance)."""
+def balance_readings(
+    connection: Connection, since: datetime, newest: int | None = None
+) -> list[tuple[datetime, int]]:
+    """Every balance IAK reported since then, or only the `newest` of them: (when, balance).
+    The newest come from the end of the (observed_at, ...) index, however many there are."""
     e = transaction_events.c
-    rows = connection.execute(
-        select(e.observed_at, e.balance).where(e.balance.is_not(None), e.observed_at >= since)
-    ).all()
+    query = select(e.observed_at, e.balance).where(e.balance.is_not(None), e.observed_at >= since)
+    if newest is not None:
+        query = query.order_by(e.observed_at.desc()).limit(newest)
+    rows = connection.execute(query).all()
     return [(at, int(balance)) for at, balance in rows]
 
 

@@ -10,9 +10,11 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import event
 
 from bot.incidents.config import MonitorConfig
+from bot.incidents.kinds import deposit
 from bot.incidents.kinds.deposit import DepositDetails
 from bot.incidents.model import IncidentKind
 from bot.incidents.repository import IncidentRepository
@@ -115,3 +117,33 @@ async def test_a_low_deposit_opens_with_its_spend_rate_and_keeps_it_while_open(
     assert isinstance(incident.details, DepositDetails)
     assert incident.details.balance == 1_050_000
     assert incident.details.spend_per_hour is not None
+
+
+async def test_a_busy_hour_is_judged_by_its_newest_balances(
+    database: Database, registry: Registry, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """At a large reseller's rate the hour holds tens of thousands of balances: the spend
+    rate comes from the newest SPEND_READINGS (here 4) of them, a bounded read."""
+    monkeypatch.setattr(deposit, "SPEND_READINGS", 4)
+    # fast early in the hour (100,000 every 10 minutes), then slower (10,000 every minute)
+    early = balances(registry, 1_800_000, 100_000, "early")[:3]  # 55, 45, 35 minutes ago
+    late = [
+        seen(
+            registry,
+            f"late{n}",
+            NOW - timedelta(minutes=4) + timedelta(minutes=n),
+            "success",
+            balance=990_000 - 10_000 * n,
+        )
+        for n in range(4)
+    ]
+    record_all(database.transactions, [*early, *late])
+    monitor = monitor_of(database, registry, FakeClock(NOW))
+    with hour_of_balances_read(database) as reads:
+        assert (await monitor.tick()).opened == ["deposit:deposit"]
+    assert reads and all("LIMIT" in statement.upper() for statement in reads)
+    (incident,) = monitor.incidents.open_incidents()
+    details = incident.details
+    assert isinstance(details, DepositDetails)
+    # the newest four span 3 minutes and spend 30,000: 600,000 an hour, not the hour's mix
+    assert (details.balance, details.spend_per_hour) == (960_000, 600_000)
