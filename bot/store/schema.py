@@ -260,6 +260,8 @@ transaction_keys = Table(
         ForeignKey("transactions.ref_id", ondelete="CASCADE"),
         primary_key=True,
     ),
+    # the cascade from a deleted transaction (retention) finds its keys by ref_id
+    Index(None, "ref_id"),
 )
 
 transaction_events = Table(

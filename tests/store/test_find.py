@@ -6,7 +6,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from alembic import command
-from sqlalchemy import text
+from sqlalchemy import inspect, text
 
 from bot.outcomes import Source
 from bot.registry import Registry
@@ -139,4 +139,24 @@ def test_odd_text_that_upper_cases_longer_than_the_column_is_stored_and_found(
     assert store.get("odd-1") is not None
     assert [state.ref_id for state in store.find("ß" * 50).transactions] == []
     assert [state.ref_id for state in store.find("odd-1").transactions] == ["odd-1"]
+    engine.dispose()
+
+
+def test_a_transactions_keys_are_found_by_its_ref_id_through_an_index(database_url: str) -> None:
+    """Deleting a transaction (retention deletes a day of them) deletes its keys by ref_id,
+    through the foreign key's cascade: without an index that starts with ref_id, each
+    deleted transaction read the whole keys table (at a large reseller's size, retention's
+    batches ran into the statement timeout)."""
+    engine = create_db_engine(database_url)
+    starts = [index["column_names"][0] for index in inspect(engine).get_indexes("transaction_keys")]
+    assert "ref_id" in starts
+    if engine.dialect.name == "sqlite":  # and SQLite's fixed plan takes it
+        with engine.connect() as connection:
+            plan = " ".join(
+                str(row[-1])
+                for row in connection.exec_driver_sql(
+                    "EXPLAIN QUERY PLAN DELETE FROM transaction_keys WHERE ref_id = 'gone-1'"
+                )
+            )
+        assert "SEARCH transaction_keys USING" in plan and "(ref_id=?)" in plan, plan
     engine.dispose()
