@@ -44,9 +44,10 @@ from bot.incidents.failures import (
     failure_counts,
     hour_counts,
 )
+from bot.incidents.finals import final_counts, read_hour
 from bot.incidents.kinds import deposit, serial
 from bot.incidents.kinds import pending as pending_kind
-from bot.incidents.kinds.operator import customer_codes, final_counts, read_hour
+from bot.incidents.kinds.operator import customer_codes
 from bot.incidents.kinds.serial import serials_checked_until, serials_since
 from bot.incidents.rechecks import due_rechecks
 from bot.registry import Registry

@@ -8,19 +8,16 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.iak.products import Product
+from bot.incidents.finals import DURATION_EDGES, FinalCounts, Tally, product_tallies
 from bot.incidents.kinds.operator import (
-    DURATION_EDGES,
-    FinalCounts,
     Measure,
     OperatorActivity,
     OperatorDetails,
-    Tally,
     customer_codes,
     decide,
     incident_key,
     offer_for,
     operator_activity,
-    product_tallies,
 )
 from bot.incidents.kinds.product import Alternative
 from bot.incidents.model import (

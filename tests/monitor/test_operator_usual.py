@@ -11,13 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from bot.incidents.kinds.operator import (
-    Tally,
-    UsualHours,
-    customer_codes,
-    earliest_final,
-    read_hour,
-)
+from bot.incidents.finals import Tally, UsualHours, earliest_final, read_hour
+from bot.incidents.kinds.operator import customer_codes
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.schema import transactions

@@ -23,25 +23,21 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from enum import StrEnum
 from functools import partial
-from typing import Any
-
-from sqlalchemy import (
-    ColumnElement,
-    Connection,
-    case,
-    extract,
-    func,
-    literal_column,
-    select,
-    union_all,
-)
 
 from bot.iak.products import Product
 from bot.incidents.config import REFRESH_PARENT_EVERY, MonitorConfig
-from bot.incidents.hours import HourReader, SettledHours
+from bot.incidents.finals import (
+    FinalCounts,
+    Tally,
+    UsualHours,
+    earliest_final,
+    final_counts,
+    read_hour,
+)
+from bot.incidents.hours import HourReader
 from bot.incidents.kinds.product import Alternative
 from bot.incidents.model import (
     Details,
@@ -55,13 +51,11 @@ from bot.incidents.model import (
     resolution,
 )
 from bot.incidents.watch import PriceListFetch, Tick, WatchContext
-from bot.outcomes import FINAL_VALUES, Line, Outcome
+from bot.outcomes import Line, Outcome
 from bot.registry import Owner, Registry
 from bot.store.schema import transactions
 
 KIND = IncidentKind.OPERATOR
-# The usual: the operator's previous 7 days, up to the last settled hour before the window.
-USUAL_SPAN = timedelta(days=7)
 # With fewer final transactions than this in the usual, the usual rate is DEFAULT_RATE, and
 # no usual time to deliver is known (nothing is slow against it).
 USUAL_MIN_FINAL = 100
@@ -74,12 +68,6 @@ PRICE_LIST_EVERY = timedelta(minutes=5)
 LISTED_PRODUCTS = 5
 LISTED_CODES = 5
 MAX_ALTERNATIVES = 5
-# Upper edges (seconds) of the buckets in which times to final are counted; medians are
-# interpolated within a bucket.
-DURATION_EDGES: tuple[int, ...] = (
-    5, 10, 15, 20, 30, 45, 60, 90, 120, 180, 240, 300,
-    420, 600, 900, 1200, 1800, 2700, 3600, 7200,
-)  # fmt: skip
 # An incident's key: the operator (which may be a long price-list description), cut.
 KEY_LENGTH = 90
 SLOW_PREFIX = "slow:"
@@ -142,56 +130,6 @@ DETAILS = OperatorDetails
 REPLIES = ()
 
 
-# --- What is counted -------------------------------------------------------------------------
-
-# (product_code, outcome, rc, duration bucket) -> final transactions
-FinalCounts = dict[tuple[str, str, str, int], int]
-
-
-@dataclass(slots=True)
-class Tally:
-    """Final transactions an operator answers for: how many, how many failed, and how long
-    they took to reach a final outcome (counts per DURATION_EDGES bucket)."""
-
-    final: int = 0
-    failed: int = 0
-    durations: list[int] = field(default_factory=lambda: [0] * (len(DURATION_EDGES) + 1))
-
-    def add(self, outcome: str, bucket: int, count: int) -> None:
-        self.final += count
-        if outcome == Outcome.FAILED.value:
-            self.failed += count
-        self.durations[min(max(bucket, 0), len(DURATION_EDGES))] += count
-
-    def absorb(self, other: Tally, sign: int = 1) -> None:
-        """Add `other` to this tally (`sign` -1: take it out again)."""
-        self.final += sign * other.final
-        self.failed += sign * other.failed
-        for bucket, count in enumerate(other.durations):
-            self.durations[bucket] += sign * count
-
-    @property
-    def rate(self) -> float | None:
-        return (self.final - self.failed) / self.final if self.final else None
-
-    def median_seconds(self) -> float | None:
-        """The median time to final, interpolated within its bucket (the last, open-ended
-        bucket counts as its lower edge)."""
-        if not self.final:
-            return None
-        half = self.final / 2
-        below = 0
-        for bucket, count in enumerate(self.durations):
-            if count and below + count >= half:
-                low = DURATION_EDGES[bucket - 1] if bucket else 0
-                if bucket == len(DURATION_EDGES):
-                    return float(low)
-                high = DURATION_EDGES[bucket]
-                return low + (high - low) * (half - below) / count
-            below += count
-        return float(DURATION_EDGES[-1])
-
-
 @dataclass
 class OperatorActivity:
     """One operator's final transactions in the window and in its usual. `usual_complete`
@@ -203,20 +141,6 @@ class OperatorActivity:
     products: dict[str, Tally] = field(default_factory=dict)  # window, per product
     codes: Counter[str] = field(default_factory=Counter)  # window failures per rc
     usual_complete: bool = True
-
-
-def product_tallies(counts: FinalCounts, customers: frozenset[str]) -> dict[str, Tally]:
-    """Final transactions per product, failures with a code in `customers` (the customer's
-    input) left out: what an hour of the usual is kept as."""
-    found: dict[str, Tally] = {}
-    for (product, outcome, rc, bucket), count in counts.items():
-        if outcome == Outcome.FAILED.value and rc in customers:
-            continue
-        tally = found.get(product)
-        if tally is None:
-            tally = found[product] = Tally()
-        tally.add(outcome, bucket, count)
-    return found
 
 
 def operator_activity(
@@ -477,106 +401,6 @@ def _offered(
         alternatives=offer.alternatives,
         price_list_at=kept.price_list_at if same else offer.fetched_at,
     )
-
-
-# --- What it gathers (SQL, in the tick's transaction) ------------------------------------------
-
-
-def _seconds_to_final(dialect: str) -> ColumnElement[Any]:
-    if dialect == "postgresql":
-        return extract("epoch", t.final_at - t.started_at)
-    # SQLite keeps UTC text; julianday reads it
-    return (func.julianday(t.final_at) - func.julianday(t.started_at)) * 86400.0
-
-
-def final_counts(connection: Connection, start: datetime, end: datetime) -> FinalCounts:
-    """Prepaid transactions that happened in [start, end) and are final, counted per
-    product, outcome, rc and bucket of their time to final: one GROUP BY over a range of
-    the covering index. The time to final is worked out once a row (MATERIALIZED): inlined
-    in the bucket's CASE, it was worked out once a branch, three times the cost."""
-    final = (
-        select(
-            t.product_code,
-            t.outcome,
-            t.rc,
-            _seconds_to_final(connection.dialect.name).label("seconds"),
-        )
-        .where(
-            t.outcome.in_(FINAL_VALUES),
-            t.started_at >= start,
-            t.started_at < end,
-            t.line == Line.PREPAID.value,
-        )
-        .cte("final")
-        .prefix_with("MATERIALIZED")
-    )
-    # literal constants: the same text in SELECT and GROUP BY (bound parameters would not be)
-    bucket = case(
-        *[
-            (final.c.seconds < literal_column(str(edge)), literal_column(str(index)))
-            for index, edge in enumerate(DURATION_EDGES)
-        ],
-        else_=literal_column(str(len(DURATION_EDGES))),
-    )
-    rows = connection.execute(
-        select(final.c.product_code, final.c.outcome, final.c.rc, bucket, func.count()).group_by(
-            final.c.product_code, final.c.outcome, final.c.rc, bucket
-        )
-    ).all()
-    return {
-        (str(product or "?"), str(outcome), str(rc or "?"), int(bucket)): int(count)
-        for product, outcome, rc, bucket, count in rows
-    }
-
-
-def earliest_final(connection: Connection, since: datetime) -> datetime | None:
-    """When the oldest final transaction since `since` happened (any line): two seeks in
-    the covering index."""
-    firsts = union_all(
-        *(
-            select(func.min(t.started_at).label("at")).where(
-                t.outcome == outcome, t.started_at >= since
-            )
-            for outcome in FINAL_VALUES
-        )
-    ).subquery()
-    found: datetime | None = connection.scalar(select(func.min(firsts.c.at)))
-    if found is None:
-        return None
-    return found if found.tzinfo else found.replace(tzinfo=UTC)
-
-
-def read_hour(connection: Connection, hour: datetime, customers: frozenset[str]) -> HourTallies:
-    """One hour of the usual as it is kept: final transactions per product, the customer's
-    failures left out."""
-    return product_tallies(final_counts(connection, hour, hour + timedelta(hours=1)), customers)
-
-
-HourTallies = dict[str, Tally]
-
-
-class UsualHours(SettledHours[HourTallies]):
-    """The usual's hours (`bot.incidents.hours`), each kept as one tally per product, with
-    their sum."""
-
-    def __init__(self) -> None:
-        super().__init__(USUAL_SPAN)
-        self.total: dict[str, Tally] = {}
-
-    def usual(self, window_start: datetime) -> Mapping[str, Tally]:
-        """The final transactions per product of the hours read (dropping those that left
-        the span); `complete` says whether that is every hour of it."""
-        self.keep_to(window_start)
-        return self.total
-
-    def _count(self, value: HourTallies, sign: int) -> None:
-        for product, tally in value.items():
-            total = self.total.get(product)
-            if total is None:
-                total = self.total[product] = Tally()
-            total.absorb(tally, sign)
-            if total.final <= 0:
-                del self.total[product]
 
 
 # --- The watch ---------------------------------------------------------------------------------
