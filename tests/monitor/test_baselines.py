@@ -16,12 +16,12 @@ from bot.incidents.failures import FailureHours, failure_counts, per_code
 from bot.incidents.kinds.product import ProductOutageDetails
 from bot.incidents.kinds.spike import SpikeDetails, SpikeWatch
 from bot.incidents.model import Incident, IncidentKind
-from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.registry.windows import KnownWindow
 from bot.store.database import Database
 from bot.store.states import Observation
+from tests.support.alerts import monitor_on
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
 
@@ -89,15 +89,7 @@ def monitor(database: Database, registry: Registry, clock: FakeClock) -> Monitor
 def monitor_of(
     database: Database, registry: Registry, clock: FakeClock, config: MonitorConfig
 ) -> Monitor:
-    return Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=config,
-        channel="C0OPS",
-        iak=None,
-    )
+    return monitor_on(database, registry, clock, config)
 
 
 def kept(monitor: Monitor) -> FailureHours:

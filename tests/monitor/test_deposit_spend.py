@@ -17,10 +17,10 @@ from bot.incidents.config import MonitorConfig
 from bot.incidents.kinds import deposit
 from bot.incidents.kinds.deposit import DepositDetails
 from bot.incidents.model import IncidentKind
-from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
+from tests.support.alerts import monitor_on
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
 
@@ -29,12 +29,11 @@ THRESHOLD = 1_000_000
 
 
 def monitor_of(database: Database, registry: Registry, clock: FakeClock) -> Monitor:
-    return Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=MonitorConfig(
+    return monitor_on(
+        database,
+        registry,
+        clock,
+        MonitorConfig(
             interval=timedelta(seconds=30),
             age_out=timedelta(minutes=15),
             spike_window=timedelta(minutes=5),
@@ -42,8 +41,6 @@ def monitor_of(database: Database, registry: Registry, clock: FakeClock) -> Moni
             spike_factor=3,
             low_balance_threshold=THRESHOLD,
         ),
-        channel="C0OPS",
-        iak=None,
     )
 
 

@@ -14,7 +14,7 @@ from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
-from tests.support.alerts import CONFIG
+from tests.support.alerts import CONFIG, monitor_on
 from tests.support.fakes.clock import FakeClock
 
 
@@ -25,16 +25,7 @@ def monitor(
     name: str,
     config: MonitorConfig = CONFIG,
 ) -> Monitor:
-    return Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=config,
-        channel="C1",
-        iak=None,
-        holder=name,
-    )
+    return monitor_on(database, registry, clock, config, channel="C1", holder=name)
 
 
 async def test_one_leader_takeover_and_fencing(database: Database, registry: Registry) -> None:

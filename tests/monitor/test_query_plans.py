@@ -13,11 +13,10 @@ import pytest
 from sqlalchemy import event
 
 from bot.incidents.config import MonitorConfig
-from bot.incidents.repository import IncidentRepository
-from bot.incidents.tick import Monitor
 from bot.outcomes import Source
 from bot.registry import Registry
 from bot.store.database import Database
+from tests.support.alerts import monitor_on
 from tests.support.db import sqlite_copy
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
@@ -44,12 +43,11 @@ def test_a_tick_never_scans_the_transactions_table(database: Database, registry:
     )
     record_all(database.transactions, [seen(registry, "c1", T0, "failed", rc="07")])
     clock = FakeClock(T0)
-    monitor = Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=MonitorConfig(
+    monitor = monitor_on(
+        database,
+        registry,
+        clock,
+        MonitorConfig(
             interval=timedelta(seconds=30),
             age_out=timedelta(minutes=15),
             spike_window=timedelta(minutes=5),
@@ -57,8 +55,6 @@ def test_a_tick_never_scans_the_transactions_table(database: Database, registry:
             spike_factor=3,
             low_balance_threshold=1_000_000,
         ),
-        channel="C0OPS",
-        iak=None,
     )
     first = monitor._decide_and_write(clock.now())
     assert first.opened  # the incidents are open: the next tick reads them as open

@@ -30,7 +30,7 @@ from bot.store.schema import (
     transaction_keys,
     transactions,
 )
-from tests.support.alerts import CONFIG, spike_details, wait_until
+from tests.support.alerts import CONFIG, monitor_on, spike_details, wait_until
 from tests.support.bot import RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.metrics import METRICS_TOKEN, health_details, scrape
@@ -66,14 +66,12 @@ def monitor(
     days: int = 90,
     metrics: Reports | None = None,
 ) -> Monitor:
-    return Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=replace(CONFIG, retention_days=days),
+    return monitor_on(
+        database,
+        registry,
+        clock,
+        replace(CONFIG, retention_days=days),
         channel="C1",
-        iak=None,
         holder=name,
         metrics=metrics,
     )

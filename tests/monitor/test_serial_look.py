@@ -16,6 +16,7 @@ from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
 from bot.store.states import Observation
+from tests.support.alerts import monitor_on
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
 
@@ -32,16 +33,7 @@ CONFIG = MonitorConfig(
 
 
 def monitor_of(database: Database, registry: Registry, clock: FakeClock, holder: str) -> Monitor:
-    return Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=CONFIG,
-        channel="C0OPS",
-        iak=None,
-        holder=holder,
-    )
+    return monitor_on(database, registry, clock, CONFIG, holder=holder)
 
 
 def delivered(registry: Registry, ref_id: str, at: datetime, serial: str) -> Observation:

@@ -9,8 +9,13 @@ from typing import Any
 
 import httpx
 
+from bot.clock import Clock
 from bot.incidents.config import MonitorConfig
 from bot.incidents.kinds.spike import SpikeDetails
+from bot.incidents.repository import IncidentRepository
+from bot.incidents.tick import Monitor
+from bot.registry import Registry
+from bot.store.database import Database
 from tests.support.bot import MONITOR_INGEST_TOKEN, RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.slack import Call, FakeSlack
@@ -27,6 +32,28 @@ CONFIG = MonitorConfig(
     spike_factor=3,
     low_balance_threshold=1_000_000,
 )
+
+
+def monitor_on(
+    database: Database,
+    registry: Registry,
+    clock: Clock,
+    config: MonitorConfig = CONFIG,
+    *,
+    channel: str = "C0OPS",
+    **options: Any,
+) -> Monitor:
+    """A monitor on the test's database and clock, built as the bot builds one; without IAK
+    unless `iak=` is given (`holder=`, `metrics=` as `Monitor` takes them)."""
+    return Monitor(
+        database=database,
+        incidents=IncidentRepository(database.engine),
+        registry=registry,
+        clock=clock,
+        config=config,
+        channel=channel,
+        **{"iak": None, **options},
+    )
 
 
 def spike_details(rc: str, at: datetime, count: int = 12, **extra: Any) -> SpikeDetails:
