@@ -7,20 +7,20 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlalchemy import event
 
-from bot.incidents.config import MonitorConfig
 from bot.incidents.kinds import deposit
 from bot.incidents.kinds.deposit import DepositDetails
 from bot.incidents.model import IncidentKind
 from bot.incidents.tick import Monitor
 from bot.registry import Registry
 from bot.store.database import Database
-from tests.support.alerts import monitor_on
+from tests.support.alerts import CONFIG, monitor_on
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
 
@@ -29,19 +29,7 @@ THRESHOLD = 1_000_000
 
 
 def monitor_of(database: Database, registry: Registry, clock: FakeClock) -> Monitor:
-    return monitor_on(
-        database,
-        registry,
-        clock,
-        MonitorConfig(
-            interval=timedelta(seconds=30),
-            age_out=timedelta(minutes=15),
-            spike_window=timedelta(minutes=5),
-            spike_min_failures=10,
-            spike_factor=3,
-            low_balance_threshold=THRESHOLD,
-        ),
-    )
+    return monitor_on(database, registry, clock, replace(CONFIG, low_balance_threshold=THRESHOLD))
 
 
 def balances(registry: Registry, start: int, step: int, prefix: str) -> list[Any]:

@@ -12,7 +12,6 @@ from typing import Any
 import pytest
 from sqlalchemy import event
 
-from bot.incidents.config import MonitorConfig
 from bot.outcomes import Source
 from bot.registry import Registry
 from bot.store.database import Database
@@ -43,19 +42,7 @@ def test_a_tick_never_scans_the_transactions_table(database: Database, registry:
     )
     record_all(database.transactions, [seen(registry, "c1", T0, "failed", rc="07")])
     clock = FakeClock(T0)
-    monitor = monitor_on(
-        database,
-        registry,
-        clock,
-        MonitorConfig(
-            interval=timedelta(seconds=30),
-            age_out=timedelta(minutes=15),
-            spike_window=timedelta(minutes=5),
-            spike_min_failures=10,
-            spike_factor=3,
-            low_balance_threshold=1_000_000,
-        ),
-    )
+    monitor = monitor_on(database, registry, clock)  # CONFIG: a low-balance threshold too
     first = monitor._decide_and_write(clock.now())
     assert first.opened  # the incidents are open: the next tick reads them as open
     sent: list[tuple[str, Any]] = []

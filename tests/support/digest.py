@@ -18,7 +18,7 @@ from bot.registry import Registry
 from bot.slack.alerts.notifier import Notifier
 from bot.store.database import Database
 from bot.store.transactions import TransactionStore
-from tests.support.alerts import CONFIG, spike_details
+from tests.support.alerts import CONFIG, monitor_on, spike_details
 from tests.support.bot import BOT_TOKEN
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.slack import Call, FakeSlack
@@ -126,16 +126,7 @@ def process(
 ) -> Process:
     """A process of its own (its own holder name and Slack client) on the shared database."""
     config = replace(CONFIG, digest_time=DIGEST_AT)
-    monitor = Monitor(
-        database=database,
-        incidents=IncidentRepository(database.engine),
-        registry=registry,
-        clock=clock,
-        config=config,
-        channel=CHANNEL,
-        iak=None,
-        holder=name,
-    )
+    monitor = monitor_on(database, registry, clock, config, channel=CHANNEL, holder=name)
     client = AsyncWebClient(token=BOT_TOKEN, base_url=slack.api_url, retry_handlers=[], timeout=5)
     notifier = Notifier(
         monitor.incidents,
