@@ -9,12 +9,37 @@ from typing import ClassVar
 
 from bot.clock import wib_time
 from bot.i18n import _, ngettext
+from bot.incidents.kinds.product import Alternative
 from bot.incidents.model import Incident, Reply, Resolved
 from bot.masking import mask_customer_id
 from bot.registry import Registry
 from bot.slack.blocks.durations import duration
 from bot.slack.blocks.markup import Mrkdwn, md
-from bot.slack.blocks.text import Message
+from bot.slack.blocks.text import Message, rupiah
+
+
+def code_name(rc: str, registry: Registry) -> str:
+    """A prepaid code as alerts name it: `07 FAILED`, or `rc 07` when the registry has no row."""
+    code = registry.rc(rc)
+    return f"{rc} {code.description}" if code else f"rc {rc}"
+
+
+def price_list_not_cached() -> str:
+    """What an alert says in place of the alternatives while no price list is cached."""
+    return _(
+        "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
+        "will show here. `/iak product <operator>` lists them now."
+    )
+
+
+def offered(alternatives: tuple[Alternative, ...]) -> str:
+    """The alternatives an alert offers: `xld25 (Rp25.100), xld25b`."""
+    return ", ".join(
+        f"{alternative.code} ({rupiah(alternative.price)})"
+        if alternative.price is not None
+        else alternative.code
+        for alternative in alternatives
+    )
 
 
 def lasting(seconds: float) -> str:

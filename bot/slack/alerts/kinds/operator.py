@@ -17,9 +17,16 @@ from bot.incidents.kinds.operator import (
 )
 from bot.incidents.model import Incident, Resolved
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, lasting
+from bot.slack.alerts.common import (
+    Renderer,
+    View,
+    code_name,
+    lasting,
+    offered,
+    price_list_not_cached,
+)
 from bot.slack.blocks.durations import duration
-from bot.slack.blocks.text import Block, Message, header, message, number, rupiah, section, truncate
+from bot.slack.blocks.text import Block, Message, header, message, number, section, truncate
 
 RATE_EMOJI = ":chart_with_downwards_trend:"
 SLOW_EMOJI = ":snail:"
@@ -160,7 +167,7 @@ def _rate(
         lines.append(
             _("Codes: {codes}").format(
                 codes=", ".join(
-                    f"{_code_name(rc, registry)} ({number(count)})" for rc, count in d.codes.items()
+                    f"{code_name(rc, registry)} ({number(count)})" for rc, count in d.codes.items()
                 )
             )
         )
@@ -237,31 +244,17 @@ def _usual_rate(d: OperatorDetails) -> str:
 def _alternatives(d: OperatorDetails) -> str:
     """What the price list offers instead, or why it offers nothing."""
     if d.price_list_at is None:
-        return _(
-            "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
-            "will show here. `/iak product <operator>` lists them now."
-        )
+        return price_list_not_cached()
     fetched = wib_moment(d.price_list_at)
     if not d.alternatives:
         return _(
             "No other active {operator} product of the same nominal in IAK's price list "
             "(fetched {fetched})."
         ).format(operator=d.operator, fetched=fetched)
-    offered = ", ".join(
-        f"{alternative.code} ({rupiah(alternative.price)})"
-        if alternative.price is not None
-        else alternative.code
-        for alternative in d.alternatives
-    )
     return _(
         "Active alternatives (other {operator} products of the same nominal in IAK's price "
         "list, fetched {fetched}): {offered}"
-    ).format(operator=d.operator, fetched=fetched, offered=offered)
-
-
-def _code_name(rc: str, registry: Registry) -> str:
-    code = registry.rc(rc)
-    return f"{rc} {code.description}" if code else f"rc {rc}"
+    ).format(operator=d.operator, fetched=fetched, offered=offered(d.alternatives))
 
 
 def _percent(share: float | None) -> str:

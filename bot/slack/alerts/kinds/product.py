@@ -9,11 +9,18 @@ from bot.i18n import _
 from bot.incidents.kinds.product import ProductOutageDetails
 from bot.incidents.model import Incident, Resolved
 from bot.registry import Registry
-from bot.slack.alerts.common import Renderer, View, lasting
+from bot.slack.alerts.common import (
+    Renderer,
+    View,
+    code_name,
+    lasting,
+    offered,
+    price_list_not_cached,
+)
 from bot.slack.blocks.cards import remediation_blocks
 from bot.slack.blocks.charts import sparkline
 from bot.slack.blocks.durations import duration
-from bot.slack.blocks.text import Block, Message, header, message, number, rupiah, section, truncate
+from bot.slack.blocks.text import Block, Message, header, message, number, section, truncate
 
 
 class ProductRenderer(Renderer):
@@ -28,7 +35,7 @@ class ProductRenderer(Renderer):
         spike = d.spike
         product = d.product_code
         window = lasting(spike.window_seconds)
-        codes = " · ".join(_code_name(rc, registry) for rc in (d.rcs or {spike.rc: spike.count}))
+        codes = " · ".join(code_name(rc, registry) for rc in (d.rcs or {spike.rc: spike.count}))
         if incident.is_open:
             title = _(":no_entry: {product} cannot be sold: {count} failures in {window}").format(
                 product=product, count=spike.count, window=window
@@ -87,18 +94,10 @@ class ProductRenderer(Renderer):
         return [(label, "1440:all")]
 
 
-def _code_name(rc: str, registry: Registry) -> str:
-    code = registry.rc(rc)
-    return f"{rc} {code.description}" if code else f"rc {rc}"
-
-
 def _alternatives(d: ProductOutageDetails) -> str:
     """What the price list offers instead, or why it offers nothing."""
     if d.price_list_at is None:
-        return _(
-            "IAK's price list is not cached yet: the bot is asking IAK, and the alternatives "
-            "will show here. `/iak product <operator>` lists them now."
-        )
+        return price_list_not_cached()
     fetched = wib_moment(d.price_list_at)
     if d.operator is None or d.nominal is None:
         return _(
@@ -108,16 +107,12 @@ def _alternatives(d: ProductOutageDetails) -> str:
         return _(
             "No other active {operator} {nominal} product in IAK's price list (fetched {fetched})."
         ).format(operator=d.operator, nominal=d.nominal, fetched=fetched)
-    offered = ", ".join(
-        f"{alternative.code} ({rupiah(alternative.price)})"
-        if alternative.price is not None
-        else alternative.code
-        for alternative in d.alternatives
-    )
     return _(
         "Sell instead (active {operator} {nominal} in IAK's price list, fetched {fetched}): "
         "{offered}"
-    ).format(operator=d.operator, nominal=d.nominal, fetched=fetched, offered=offered)
+    ).format(
+        operator=d.operator, nominal=d.nominal, fetched=fetched, offered=offered(d.alternatives)
+    )
 
 
 RENDERER = ProductRenderer()
