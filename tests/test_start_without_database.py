@@ -5,12 +5,10 @@ A real process, as the platform runs it."""
 from __future__ import annotations
 
 import shutil
-import signal
 import socket
 import subprocess
-import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
 import httpx
@@ -22,19 +20,16 @@ from tests.support.fakes.slack import FakeSlack
 from tests.support.fakes.tcp_proxy import TcpProxy
 from tests.support.intake import callback_body
 from tests.support.metrics import METRICS_TOKEN, OPERATOR, health_details
-from tests.support.processes import wait_healthy
+from tests.support.processes import Served, serving, wait_healthy
 from tests.support.slack_requests import SlackSender
 
 # scenario tests: the bot runs whole, over loopback or as processes
 pytestmark = pytest.mark.slow
 
 
-def _serve(
-    tmp_path: Path, slack: FakeSlack, database_url: str, **extra: str
-) -> tuple[subprocess.Popen[bytes], str, Path]:
-    port = free_port()
-    env = clean_env(
-        PORT=str(port),
+def _env(slack: FakeSlack, database_url: str) -> dict[str, str]:
+    return clean_env(
+        PORT=str(free_port()),
         SLACK_BOT_TOKEN="xoxb-down",
         SLACK_SIGNING_SECRET=SIGNING_SECRET,
         SLACK_API_URL=slack.api_url,
@@ -44,18 +39,7 @@ def _serve(
         MONITOR_INTERVAL_SECONDS="0.2",
         METRICS_TOKEN=METRICS_TOKEN,
         DATABASE_URL=database_url,
-        **extra,
     )
-    log_path = tmp_path / "serve.log"
-    with log_path.open("w") as log:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "bot", "serve"],
-            cwd=tmp_path,
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-    return process, f"http://127.0.0.1:{port}", log_path
 
 
 def _answering(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.Response:
@@ -71,27 +55,8 @@ def _answering(url: str, process: subprocess.Popen[bytes], log: Path) -> httpx.R
         time.sleep(0.05)
 
 
-@pytest.fixture
-def stop() -> Iterator[Callable[[subprocess.Popen[bytes]], None]]:
-    processes: list[subprocess.Popen[bytes]] = []
-    yield processes.append
-    for process in processes:
-        if process.poll() is None:
-            process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(15)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
-def _down_then_back(
-    url: str,
-    process: subprocess.Popen[bytes],
-    log: Path,
-    slack: FakeSlack,
-    bring_back: Callable[[], None],
-) -> None:
+def _down_then_back(served: Served, slack: FakeSlack, bring_back: Callable[[], None]) -> None:
+    url, process, log = served.url, served.process, served.log
     down = _answering(url, process, log)
     assert down.status_code == 503
     assert down.json() == {"status": "unavailable"}
@@ -126,11 +91,7 @@ def _down_then_back(
     assert "the database answers again, its schema is current" in said
 
 
-def test_postgres_down_at_start(
-    tmp_path: Path,
-    proxied_postgres: tuple[str, TcpProxy],
-    stop: Callable[[subprocess.Popen[bytes]], None],
-) -> None:
+def test_postgres_down_at_start(tmp_path: Path, proxied_postgres: tuple[str, TcpProxy]) -> None:
     url, proxy = proxied_postgres
     proxy.cut()
     # The proxy's port stays ours while it is down (bound, not listening: connections are
@@ -144,19 +105,13 @@ def test_postgres_down_at_start(
         proxy.restore()
 
     try:
-        with FakeSlack() as slack:
-            process, base, log = _serve(tmp_path, slack, url)
-            stop(process)
-            _down_then_back(base, process, log, slack, back)
+        with FakeSlack() as slack, serving(_env(slack, url), tmp_path, healthy=False) as served:
+            _down_then_back(served, slack, back)
     finally:
         held.close()
 
 
-def test_sqlite_file_missing_at_start(
-    tmp_path: Path,
-    sqlite_template: Path,
-    stop: Callable[[subprocess.Popen[bytes]], None],
-) -> None:
+def test_sqlite_file_missing_at_start(tmp_path: Path, sqlite_template: Path) -> None:
     """The SQLite file's volume is not mounted yet: its directory is not there (a file
     stands where it should be, so it cannot be made either)."""
     volume = tmp_path / "volume"
@@ -168,17 +123,16 @@ def test_sqlite_file_missing_at_start(
         volume.mkdir()
         shutil.copy(sqlite_template, database)
 
-    with FakeSlack() as slack:
-        process, base, log = _serve(tmp_path, slack, f"sqlite:///{database}")
-        stop(process)
-        _down_then_back(base, process, log, slack, mount)
+    with (
+        FakeSlack() as slack,
+        serving(_env(slack, f"sqlite:///{database}"), tmp_path, healthy=False) as served,
+    ):
+        _down_then_back(served, slack, mount)
 
 
-def test_a_schema_that_does_not_fit_still_stops_serve(
-    tmp_path: Path, stop: Callable[[subprocess.Popen[bytes]], None]
-) -> None:
+def test_a_schema_that_does_not_fit_still_stops_serve(tmp_path: Path) -> None:
     with FakeSlack() as slack:
-        process, _, log = _serve(tmp_path, slack, f"sqlite:///{tmp_path}/empty.db")
-        stop(process)
-        assert process.wait(60) == 2
-    assert "iak-bot migrate" in log.read_text()
+        env = _env(slack, f"sqlite:///{tmp_path}/empty.db")
+        with serving(env, tmp_path, healthy=False) as served:
+            assert served.process.wait(60) == 2
+    assert "iak-bot migrate" in served.log.read_text()

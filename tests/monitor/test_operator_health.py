@@ -14,7 +14,16 @@ from datetime import datetime, timedelta
 from bot.registry import Registry
 from bot.store.db import create_db_engine
 from bot.store.transactions import TransactionStore
-from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
+from tests.support.alerts import (
+    Shop,
+    edited_to_say,
+    parent_ts,
+    parents,
+    replies,
+    settle,
+    text_of,
+    wait_until,
+)
 from tests.support.bot import RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.iak import FakeIak, prepaid_product
@@ -75,10 +84,6 @@ def _latest(slack: FakeSlack) -> str:
     return text_of(edits[-1] if edits else parents(slack)[0])
 
 
-def _updated(slack: FakeSlack, words: str) -> bool:
-    return any(words in text_of(call) for call in slack.calls_to("chat.update"))
-
-
 def test_an_operator_failing_across_codes_opens_one_incident_then_resolves(
     monitored: Callable[..., RunningBot],
     clock: FakeClock,
@@ -130,7 +135,7 @@ def test_an_operator_failing_across_codes_opens_one_incident_then_resolves(
             "Telkomsel's success rate is back" in text_of(call) for call in replies(fake_slack, ts)
         )
     )
-    wait_until(lambda: _updated(fake_slack, "Resolved: Telkomsel's success rate"))
+    wait_until(lambda: edited_to_say(fake_slack, "Resolved: Telkomsel's success rate"))
 
 
 def test_an_operator_delivering_far_slower_than_usual_opens_a_slow_incident(

@@ -6,7 +6,16 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from tests.support.alerts import Shop, parent_ts, parents, replies, settle, text_of, wait_until
+from tests.support.alerts import (
+    Shop,
+    edited_to_say,
+    parent_ts,
+    parents,
+    replies,
+    settle,
+    text_of,
+    wait_until,
+)
 from tests.support.bot import RunningBot
 from tests.support.fakes.clock import FakeClock
 from tests.support.fakes.iak import FakeIak, prepaid_product
@@ -21,10 +30,6 @@ PRICE_LIST = [
     prepaid_product("isat25", "Indosat", "25000", 25100),
     prepaid_product("xld25000", "XL", "25000", 24925),
 ]
-
-
-def _updates(slack: FakeSlack, words: str) -> bool:
-    return any(words in text_of(call) for call in slack.calls_to("chat.update"))
 
 
 def test_out_of_service_is_one_incident_per_product_with_its_alternatives(
@@ -42,7 +47,7 @@ def test_out_of_service_is_one_incident_per_product_with_its_alternatives(
     ts = parent_ts(fake_slack)
     # the first tick found no price list cached: the parent says so, and IAK is asked
     # beside the tick; the parent is then edited to offer what else sells
-    wait_until(lambda: _updates(fake_slack, "Sell instead"), clock=clock)
+    wait_until(lambda: edited_to_say(fake_slack, "Sell instead"), clock=clock)
     parent = text_of(parents(fake_slack)[0])
     assert "tsel25 cannot be sold" in parent and "106 PRODUCT IS TEMPORARILY" in parent
     offered = next(

@@ -218,6 +218,11 @@ def text_of(call: Call) -> str:
 OPS = "C0ALERTS"
 
 
+def edited_to_say(slack: FakeSlack, words: str) -> bool:
+    """Whether a message was edited (chat.update) to say `words`."""
+    return any(words in text_of(call) for call in slack.calls_to("chat.update"))
+
+
 def click(
     bot: RunningBot,
     action_id: str,
