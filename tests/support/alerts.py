@@ -3,17 +3,20 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from typing import Any
 
 import httpx
+from sqlalchemy import event
 
 from bot.clock import Clock
 from bot.incidents.config import MonitorConfig
 from bot.incidents.kinds.spike import SpikeDetails
 from bot.incidents.repository import IncidentRepository
 from bot.incidents.tick import Monitor
+from bot.incidents.watch import TickReport
 from bot.registry import Registry
 from bot.store.database import Database
 from tests.support.bot import MONITOR_INGEST_TOKEN, RunningBot
@@ -54,6 +57,40 @@ def monitor_on(
         channel=channel,
         **{"iak": None, **options},
     )
+
+
+@contextmanager
+def statements_in_ticks(monitor: Monitor) -> Iterator[list[tuple[str, Any]]]:
+    """The statements (SQL, and the values bound to its names before the driver's types)
+    the monitor's ticks send inside their transaction, while in the block: what holds the
+    tick's lock, and what a tick costs."""
+    sent: list[tuple[str, Any]] = []
+    in_tick = False
+    decide_and_write = monitor._decide_and_write
+
+    def watched(now: datetime) -> TickReport:
+        nonlocal in_tick
+        in_tick = True
+        try:
+            return decide_and_write(now)
+        finally:
+            in_tick = False
+
+    def statement(
+        _conn: object, _cursor: object, sql: str, _params: object, context: Any, _many: bool
+    ) -> None:
+        if in_tick:
+            bound = getattr(context, "compiled_parameters", None)
+            sent.append((sql, bound[0] if bound else {}))
+
+    engine = monitor.engine
+    monitor._decide_and_write = watched  # type: ignore[method-assign]
+    event.listen(engine, "before_cursor_execute", statement)
+    try:
+        yield sent
+    finally:
+        event.remove(engine, "before_cursor_execute", statement)
+        monitor._decide_and_write = decide_and_write  # type: ignore[method-assign]
 
 
 def spike_details(rc: str, at: datetime, count: int = 12, **extra: Any) -> SpikeDetails:

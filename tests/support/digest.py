@@ -116,8 +116,10 @@ class Process:
     notifier: Notifier
 
     async def run_once(self) -> None:
-        """One tick, then one delivery pass (what the process does every interval)."""
+        """One tick, the reads it started beside it, then one delivery pass (what the
+        process does every interval)."""
         await self.monitor.tick()
+        await self.monitor.beside_finished()
         await self.notifier.deliver()
 
 
