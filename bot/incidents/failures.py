@@ -14,9 +14,10 @@ and kept by the monitor: one `FailureHours` per monitor, which both watches get 
 transaction, what they do not cover: the part of an hour at the start of the day, and the
 time from the last hour kept to the window (about an hour and a half; for a tick once an
 hour, an hour more, until the hour that just settled is read). While the day's hours are
-being read (after a start, or on a new leader) the gaps between them are read too, and
-while none is kept, the whole day in one read, as before: what the watches decide does not
-change while the hours are read.
+being read the gaps between them are read too: what the watches decide does not change
+while the hours are read. A process that may take the lead with no hour kept (after a
+start, or a follower's) reads the day's hours before its tick, outside the tick's
+transaction (`FailureHours.prime`), each hour a short read of its own.
 
 An hour is read once it ended SETTLED_AFTER before the window, but a failure may still be
 counted in it later: a top-up that turns failed after that, one that IAK's check turns
@@ -204,10 +205,18 @@ class FailureHours:
         )
         # when the last tick looked for changes to the hours kept
         self._checked_to: datetime | None = None
+        self.window = context.config.spike_window
+        context.before_tick(self.prime)
         # the last tick's baseline: the second watch to ask in a tick reads nothing
         self._tick: Tick | None = None
         self._window_start: datetime | None = None
         self._baseline: FailureCounts = Counter()
+
+    def prime(self, connection: Connection, now: datetime) -> None:
+        """Before a tick this process may lead, with no hour kept: read the day's hours
+        now, one short read each, so that the tick reads only what they do not cover."""
+        if not self.hours.hours:
+            self.reader.read_now(connection, now - self.window)
 
     def baseline(self, tick: Tick, window_start: datetime) -> FailureCounts:
         """The failures in [window_start - 24 h, window_start), read once a tick."""
@@ -218,7 +227,7 @@ class FailureHours:
 
     def _read(self, tick: Tick, window_start: datetime) -> FailureCounts:
         """The kept hours, and what they do not cover read now (the whole day, in one
-        read, while none is kept)."""
+        read, while none is kept: without reads outside the ticks)."""
         connection = tick.connection
         self.reader.take(window_start)
         if self._checked_to is not None:

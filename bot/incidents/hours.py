@@ -2,8 +2,10 @@
 operator's usual week, a day of failures), each read once after it settled, kept with
 their running total, and dropped once they leave the span.
 
-A tick never waits on these reads. A watch takes what arrived since its last tick and,
-once its tick has committed, asks for the hours still missing (`HourReader.catch_up`).
+A tick never waits on these reads, nor makes them in its transaction (a process that takes
+the lead with none kept may read them before its first tick: `read_now`). A watch takes
+what arrived since its last tick and, once its tick has committed, asks for the hours still
+missing (`HourReader.catch_up`).
 They are read beside the ticks (`WatchContext.spawn`, through `WatchContext.engine`: on
 SQLite the tick's transaction holds the write lock every callback waits for), each in a
 short transaction of its own, and between ticks, not during one: from a tick's commit for
@@ -172,6 +174,21 @@ class HourReader(Generic[H]):
         if not self.hours.complete and self.engine is not None:
             missing = self.hours.missing(window_start)
             tick.after_commit(lambda: self._read_hours(missing))
+
+    def read_now(self, connection: Connection, window_start: datetime) -> None:
+        """Read every missing hour now, in `connection` (before a tick, outside its
+        transaction: a new leader's, which has none kept), for the tick to take; the hours
+        a read beside the ticks brought already are not read again."""
+        forgets = self._forgets
+        arrived = {hour for hour, _value, _forgets in self._arrived}
+        missing = [h for h in self.hours.missing(window_start) if h not in arrived]
+        if not missing:
+            return
+        earliest = self.earliest(connection, missing[-1])
+        oldest = hour_of(earliest) if earliest is not None else missing[0] + HOUR
+        for hour in missing:
+            value = self.read(connection, hour) if hour >= oldest else self.empty()
+            self._arrived.append((hour, value, forgets))
 
     def forget(self, hours: Iterable[datetime]) -> None:
         """These hours changed since they were read (or while they are being read): they

@@ -114,15 +114,10 @@ class Monitor:
         self.on_lead: Callable[[], None] | None = None
         # work the watches started beside the ticks (cancelled on stop)
         self._beside: set[asyncio.Task[None]] = set()
-        self.watches = watches(
-            WatchContext(
-                config,
-                registry,
-                price_lists=price_lists,
-                spawn=self._spawn,
-                engine=database.engine,
-            )
+        self.context = WatchContext(
+            config, registry, price_lists=price_lists, spawn=self._spawn, engine=database.engine
         )
+        self.watches = watches(self.context)
         self._rechecks: asyncio.Task[None] | None = None
         self._stopping = asyncio.Event()
         # RETENTION_DAYS: deleted and blanked by the leader, beside the ticks, hourly
@@ -207,6 +202,7 @@ class Monitor:
     async def tick(self) -> TickReport:
         """One decision round, then start re-checks if the last batch is done."""
         now = self.clock.now()
+        await self.read_before(now)
         # What it costs in real time, whatever the injected clock says: a measurement.
         started = time.perf_counter()
         report = await asyncio.to_thread(self._decide_and_write, now)
@@ -230,6 +226,23 @@ class Monitor:
         for name in report.resolved:
             log.info("incident resolved: %s", name)
         return report
+
+    async def read_before(self, now: datetime) -> None:
+        """The reads the watches make before a tick, outside its transaction, when this
+        process leads or the lease is free (a failing read is logged: the tick then reads
+        what it needs itself)."""
+        if self.context.reads_before_tick:
+            try:
+                await asyncio.to_thread(self._read_before, now)
+            except Exception:
+                log.warning("could not read before the tick", exc_info=True)
+
+    def _read_before(self, now: datetime) -> None:
+        lease = self.incidents.leader()
+        if lease is not None and lease.live and lease.holder != self.holder:
+            return  # another process leads
+        with self.engine.connect() as connection:
+            self.context.read_before_tick(connection, now)
 
     def _decide_and_write(self, now: datetime) -> TickReport:
         repository = self.incidents

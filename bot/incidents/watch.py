@@ -96,10 +96,33 @@ class WatchContext:
     spawn: Callable[[Coroutine[object, object, None], str], asyncio.Task[None]] = field(
         default=lambda work, name: asyncio.create_task(work, name=name)
     )
+    # reads made before each tick this process may lead, outside its transaction (see
+    # `before_tick`)
+    _before: list[Callable[[Connection, datetime], None]] = field(
+        default_factory=list, init=False, repr=False, compare=False
+    )
     # what several kinds' watches share, by what makes it (see `shared`)
     _shared: dict[object, object] = field(
         default_factory=dict, init=False, repr=False, compare=False
     )
+
+    def before_tick(self, read: Callable[[Connection, datetime], None]) -> None:
+        """Have `read(connection, now)` run before each tick this process may lead (it
+        leads, or the lease is free), in a read transaction of its own: what a watch must
+        know and would otherwise read inside the tick's (a new leader's day of
+        failures). Only with an `engine`."""
+        if self.engine is not None:
+            self._before.append(read)
+
+    def read_before_tick(self, connection: Connection, now: datetime) -> None:
+        """Run the reads registered with `before_tick`."""
+        for read in self._before:
+            read(connection, now)
+
+    @property
+    def reads_before_tick(self) -> bool:
+        """Whether any watch reads before a tick."""
+        return bool(self._before)
 
     def shared(self, make: Callable[[WatchContext], T]) -> T:
         """The monitor's one `make(context)`, made when a watch first asks for it: what

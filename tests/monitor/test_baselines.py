@@ -10,6 +10,7 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 import pytest
+from sqlalchemy.exc import OperationalError
 
 from bot.incidents.config import MonitorConfig
 from bot.incidents.failures import FailureHours, failure_counts, per_code
@@ -21,7 +22,7 @@ from bot.registry import Registry
 from bot.registry.windows import KnownWindow
 from bot.store.database import Database
 from bot.store.states import Observation
-from tests.support.alerts import monitor_on
+from tests.support.alerts import monitor_on, statements_in_ticks
 from tests.support.fakes.clock import FakeClock
 from tests.support.transactions import record_all, seen
 
@@ -144,11 +145,50 @@ async def test_with_every_hour_kept_a_spike_opens_at_the_days_threshold(
     assert (details.count, details.threshold, details.expected) == (20, 20.0, 6.67)
 
 
+async def test_a_new_leader_reads_the_days_hours_before_its_first_tick_not_in_it(
+    database: Database, monitor: Monitor
+) -> None:
+    # At a large reseller's size the whole day is 100,000 failures: a tick that read them
+    # would hold its transaction (and on SQLite the write lock) for it.
+    record_all(database.transactions, day_of_failures("07", "xld25000"))
+    record_all(database.transactions, live("07", "xld25000", 20))
+    with statements_in_ticks(monitor) as in_ticks:
+        report = await monitor.tick()
+    assert report.opened == ["spike:07"]  # at the whole day's threshold, 20, at once
+    details = opened(monitor, IncidentKind.SPIKE).details
+    assert isinstance(details, SpikeDetails) and details.threshold == 20.0
+    assert len(kept(monitor).hours.hours) == 22
+    # inside the tick, only what the kept hours leave: the day's first 40 minutes and the
+    # 80 minutes since its last settled hour (and the window), never the day
+    spans = [
+        max(times) - min(times)
+        for sql, parameters in in_ticks
+        if "GROUP BY transactions.line, transactions.rc" in sql
+        for times in [[v for v in parameters.values() if isinstance(v, datetime)]]
+    ]
+    assert spans and max(spans) <= timedelta(hours=1, minutes=20)
+
+
+async def test_a_follower_reads_no_hour_before_its_ticks(
+    database: Database, registry: Registry, clock: FakeClock, monitor: Monitor
+) -> None:
+    record_all(database.transactions, day_of_failures("07", "xld25000"))
+    await tick(monitor)  # the leader
+    follower = monitor_of(database, registry, clock, CONFIG)
+    await tick(follower)
+    assert not follower.is_leader and kept(follower).hours.hours == {}
+
+
 async def test_while_the_hours_are_read_a_spike_opens_at_the_same_threshold(
     database: Database, registry: Registry, clock: FakeClock
 ) -> None:
     # a read slot so short that each one reads a single hour: the day takes many ticks
     slow = monitor_of(database, registry, clock, replace(CONFIG, interval=timedelta(0)))
+
+    def failing(*_: object) -> None:  # as when the read before the tick fails
+        raise OperationalError("SELECT", {}, Exception("the database went away"))
+
+    kept(slow).reader.read_now = failing  # type: ignore[method-assign, assignment]
     record_all(database.transactions, day_of_failures("07", "xld25000"))
     record_all(database.transactions, live("07", "xld25000", 19))
     assert await tick(slow) == []
