@@ -241,6 +241,8 @@ def tick_cost(
         outside = sum(before[waited:])
         return (time.perf_counter() - started - outside) * 1000, report.queued
 
+    first_shares: list[dict[str, float]] = []
+
     async def ticks() -> tuple[
         list[float],
         list[float],
@@ -253,8 +255,13 @@ def tick_cost(
         while True:  # the ticks that absorb the aged-out backlog into the incident
             ms, queued = await timed_tick()
             first.append(ms)
-            if queued == 0 or len(first) > 5:
+            first_shares.append({name: values[-1] for name, values in spent.items() if values})
+            if queued == 0 or len(first) > 15:
                 break
+            # the digest's figures, gathered beside it, are in by the next tick,
+            # MONITOR_INTERVAL_SECONDS later in production (the hours go on being read)
+            digest_gathered = [t for t in asyncio.all_tasks() if t.get_name() == "monitor-digest"]
+            await asyncio.gather(*digest_gathered)
         # The hours are read between the ticks (each hour resting as long as it took, for
         # half an interval after each tick): the ticks go on meanwhile,
         # MONITOR_INTERVAL_SECONDS apart as in production.
@@ -332,6 +339,10 @@ def tick_cost(
         f"  a new leader's reads before its first tick (the day's failures, an hour a read, "
         f"outside the tick's transaction): {first_before:.0f} ms",
         f"  absorbing the backlog: ticks of {', '.join(f'{ms:.0f}' for ms in first)} ms",
+        *(
+            f"    tick {n} per watch (ms): {listed(shares)}"
+            for n, shares in enumerate(first_shares, start=1)
+        ),
         "  the daily digest, gathered beside the ticks (once a day): "
         + (", ".join(f"{s * 1000:.0f} ms" for s in gathered) or "not gathered"),
         "  while it reads its hours beside them (operator health's week, the day of failures): "
