@@ -4,11 +4,12 @@ A team's workflow (a complaint form that files a ticket, say) adds "Check a tran
 IAK" as a step, maps a ref_id into it, and uses its outputs in later steps. The step asks
 IAK live through `bot.checks`, like `/iak status`.
 
-Only a bad input fails the step (an empty or over-long ref_id, one with spaces, a line other
-than prepaid or postpaid): the workflow's author must fix the mapping. Anything IAK does
-(down, slow, the ref_id unknown to it, a refusal) completes the step with the outcome
-`unknown` and a summary saying why, so the workflow goes on and its later steps can say
-"treat it as pending". Outputs go wherever the workflow sends them, so customer numbers
+Only a bad input fails the step (an empty or over-long ref_id, a line other than prepaid or
+postpaid): the workflow's author must fix the mapping. Anything IAK does (down, slow, the
+ref_id unknown to it, a refusal) completes the step with the outcome `unknown` and a
+summary saying why, so the workflow goes on and its later steps can say "treat it as
+pending"; so does a ref_id no sale can have (spaces in it, say, typed into a form), without
+asking IAK. Outputs go wherever the workflow sends them, so customer numbers
 are masked as in a channel message (unless MASK_CUSTOMER_ID=false), and the serial number
 always is.
 """
@@ -109,13 +110,21 @@ class StepInput:
 
 
 @dataclass(frozen=True)
+class NotARefId:
+    """A ref_id of the right length that no sale can have (spaces, control characters):
+    not asked at IAK, the step completes as unknown."""
+
+    ref_id: str
+
+
+@dataclass(frozen=True)
 class BadInput:
     """Inputs the step cannot run with, and what the workflow's author should fix."""
 
     reason: str
 
 
-def read_inputs(inputs: JsonView) -> StepInput | BadInput:
+def read_inputs(inputs: JsonView) -> StepInput | NotARefId | BadInput:
     """The step's inputs as Slack sends them; a workflow that maps nothing into `line` gets
     prepaid."""
     ref_id = _text(inputs.get("ref_id"))
@@ -127,12 +136,6 @@ def read_inputs(inputs: JsonView) -> StepInput | BadInput:
                 length=len(ref_id), limit=MAX_REF_ID
             )
         )
-    if not valid_ref_id(ref_id):
-        return BadInput(
-            _(
-                "“{ref_id}” is not a ref_id: it is 1-100 printable characters without spaces."
-            ).format(ref_id=truncate(ref_id, 40))
-        )
     line = _text(inputs.get("line")).lower() or Line.PREPAID.value
     if line not in (Line.PREPAID.value, Line.POSTPAID.value):
         return BadInput(
@@ -140,6 +143,8 @@ def read_inputs(inputs: JsonView) -> StepInput | BadInput:
                 "“{line}” is not a line: use `prepaid` or `postpaid` (or nothing, for `prepaid`)."
             ).format(line=truncate(line, 40))
         )
+    if not valid_ref_id(ref_id):
+        return NotARefId(ref_id)
     return StepInput(ref_id, Line(line))
 
 
@@ -175,14 +180,25 @@ def outputs(checked: Checked, registry: Registry, *, mask: bool) -> dict[str, st
 
 def not_configured_outputs(step: StepInput) -> dict[str, str]:
     """The step on a bot without IAK credentials: unknown, and why."""
-    why = _("the bot cannot ask IAK: its IAK credentials are not set")
+    return _unknown(step.ref_id, _("the bot cannot ask IAK: its IAK credentials are not set"))
+
+
+def not_a_ref_id_outputs(step: NotARefId) -> dict[str, str]:
+    """The step on a ref_id no sale can have: unknown, and why (IAK was not asked)."""
+    why = _("not checked: a ref_id is 1-100 printable characters without spaces")
+    shown = "".join(c if c.isprintable() else "?" for c in step.ref_id)
+    return _unknown(truncate(shown, 40), why)
+
+
+def _unknown(ref_id: str, why: str) -> dict[str, str]:
+    """Outputs for an outcome the bot could not learn, and why."""
     return {
         "outcome": Outcome.UNKNOWN.value,
         "rc": "",
         "message": "",
         "product_code": "",
         "serial_masked": "",
-        "summary": _one_line(f"{step.ref_id}: {_(OUTCOME_WORDS[Outcome.UNKNOWN])}: {why}"),
+        "summary": _one_line(f"{ref_id}: {_(OUTCOME_WORDS[Outcome.UNKNOWN])}: {why}"),
     }
 
 

@@ -26,7 +26,9 @@ from bot.shapes import Json
 from bot.slack.workflow_step import (
     CALLBACK_ID,
     BadInput,
+    NotARefId,
     StepInput,
+    not_a_ref_id_outputs,
     not_configured_outputs,
     outputs,
     read_inputs,
@@ -48,12 +50,15 @@ class CheckStep:
         self.services.background.spawn(self._finish(step, complete, fail), name="workflow-step")
 
     async def _finish(
-        self, step: StepInput | BadInput, complete: AsyncComplete, fail: AsyncFail
+        self, step: StepInput | NotARefId | BadInput, complete: AsyncComplete, fail: AsyncFail
     ) -> None:
         with language(self.services.settings.bot_language):
             if isinstance(step, BadInput):
                 log.info("workflow step %s failed on its inputs: %s", CALLBACK_ID, step.reason)
                 await _send(fail(step.reason), what="completeError")
+                return
+            if isinstance(step, NotARefId):
+                await _send(complete(not_a_ref_id_outputs(step)), what="completeSuccess")
                 return
             try:
                 result = await self._outputs(step)
