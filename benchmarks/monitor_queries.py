@@ -209,7 +209,7 @@ def checks(engine: Engine, now: datetime) -> dict[str, Callable[[], object]]:
         "serials delivered twice, first tick (24 h back, one chunk)": on_connection(
             lambda c: serial_tick(c, serials_since(None, now))
         ),
-        "failures of the previous 24 h, whole (no hour kept yet)": on_connection(
+        "failures of the day, whole (in a tick if the reads before it fail)": on_connection(
             lambda c: failure_counts(c, window - BASELINE_SPAN, window)
         ),
         "failures of one hour (beside the ticks, once)": on_connection(
