@@ -263,13 +263,18 @@ def serial_key(sn: str | None, product_code: str | None) -> str | None:
 def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
     """The state after an observation; None when it says nothing worth a transaction row."""
     after = _merge(current, observation)
-    if after is None:
-        return None
-    # A voucher or token delivered twice is a prepaid matter: a bill's `sn` is the biller's
-    # payment reference.
-    delivered = after.outcome is Outcome.SUCCESS and after.line is Line.PREPAID
-    serial = serial_key(after.sn, after.product_code) if delivered else None
+    if after is None or current is None:
+        # (a new state is built with its serial)
+        return after
+    serial = _serial(after.outcome, after.line, after.sn, after.product_code)
     return after if after.serial == serial else replace(after, serial=serial)
+
+
+def _serial(outcome: Outcome, line: Line, sn: str | None, product_code: str | None) -> str | None:
+    """The serial of a state with these values. A voucher or token delivered twice is a
+    prepaid matter: a bill's `sn` is the biller's payment reference."""
+    delivered = outcome is Outcome.SUCCESS and line is Line.PREPAID
+    return serial_key(sn, product_code) if delivered else None
 
 
 def _merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
@@ -298,6 +303,7 @@ def _merge(current: TransactionState | None, observation: Observation) -> Transa
             changed_at=at,
             final_at=at if observation.outcome.is_final else None,
             line=observation.line,
+            serial=_serial(observation.outcome, observation.line, data.sn, data.product_code),
         )
     if observation.line is not current.line:
         # A ref_id first heard on one line and now on the other: one of the two is a
