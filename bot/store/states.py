@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
@@ -40,6 +41,10 @@ REPORTED_FIELDS = (
 )
 
 
+# The reported values of a Reported, as a tuple in REPORTED_FIELDS order.
+_reported = operator.attrgetter(*REPORTED_FIELDS)
+
+
 class Reported(Protocol):
     """What IAK reported about one transaction (bot.iak.models.TransactionData, parsed)."""
 
@@ -65,20 +70,21 @@ class Reported(Protocol):
     def message(self) -> str | None: ...
 
 
-@dataclass(frozen=True)
-class ReportedValues:
-    """What IAK reported, as plain values."""
+class ReportedValues(NamedTuple):
+    """What IAK reported, as plain values, in REPORTED_FIELDS order: a named tuple, which
+    the writer process builds from the pickled tuple in one step (a frozen dataclass sets
+    its fields one by one)."""
 
+    balance: int | None
+    customer_id: str | None
+    message: str | None
+    price: int | None
+    product_code: str | None
+    rc: str | None
     ref_id: str
-    status: int | None = None
-    rc: str | None = None
-    product_code: str | None = None
-    customer_id: str | None = None
-    price: int | None = None
-    balance: int | None = None
-    tr_id: str | None = None
-    sn: str | None = None
-    message: str | None = None
+    sn: str | None
+    status: int | None
+    tr_id: str | None
 
 
 @dataclass(frozen=True)
@@ -129,7 +135,7 @@ class Observation:
         is a fraction of the work of a dataclass's, on the web process's side too."""
         return _observation, (
             self.source.value,
-            tuple(getattr(self.data, name) for name in REPORTED_FIELDS),
+            _reported(self.data),
             self.outcome.value,
             self.observed_at,
             self.created_at,
@@ -146,7 +152,7 @@ def _observation(
     line: str,
 ) -> Observation:
     """An Observation from its pickled values (see Observation.__reduce__)."""
-    values = ReportedValues(**dict(zip(REPORTED_FIELDS, reported, strict=True)))
+    values = ReportedValues._make(reported)
     return Observation(
         Source(source), values, Outcome(outcome), observed_at, created_at, Line(line)
     )
@@ -257,13 +263,18 @@ def serial_key(sn: str | None, product_code: str | None) -> str | None:
 def merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
     """The state after an observation; None when it says nothing worth a transaction row."""
     after = _merge(current, observation)
-    if after is None:
-        return None
-    # A voucher or token delivered twice is a prepaid matter: a bill's `sn` is the biller's
-    # payment reference.
-    delivered = after.outcome is Outcome.SUCCESS and after.line is Line.PREPAID
-    serial = serial_key(after.sn, after.product_code) if delivered else None
+    if after is None or current is None:
+        # (a new state is built with its serial)
+        return after
+    serial = _serial(after.outcome, after.line, after.sn, after.product_code)
     return after if after.serial == serial else replace(after, serial=serial)
+
+
+def _serial(outcome: Outcome, line: Line, sn: str | None, product_code: str | None) -> str | None:
+    """The serial of a state with these values. A voucher or token delivered twice is a
+    prepaid matter: a bill's `sn` is the biller's payment reference."""
+    delivered = outcome is Outcome.SUCCESS and line is Line.PREPAID
+    return serial_key(sn, product_code) if delivered else None
 
 
 def _merge(current: TransactionState | None, observation: Observation) -> TransactionState | None:
@@ -292,6 +303,7 @@ def _merge(current: TransactionState | None, observation: Observation) -> Transa
             changed_at=at,
             final_at=at if observation.outcome.is_final else None,
             line=observation.line,
+            serial=_serial(observation.outcome, observation.line, data.sn, data.product_code),
         )
     if observation.line is not current.line:
         # A ref_id first heard on one line and now on the other: one of the two is a

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pickle
 from datetime import UTC, datetime, timedelta
 from itertools import permutations
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from bot.iak.models import TransactionData
 from bot.outcomes import Outcome, Source
 from bot.registry import Registry
-from bot.store.states import Observation, TransactionState, merge
+from bot.store.states import REPORTED_FIELDS, Observation, TransactionState, merge
 
 T0 = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)
 
@@ -97,3 +98,26 @@ def test_pending_reason_moves_on_but_unknown_never_replaces_pending(registry: Re
     assert (state.outcome, state.rc) == (Outcome.PENDING, "201")
     unknown = observe(registry, Source.INGEST, 2, rc="999")
     assert merge(state, unknown).outcome is Outcome.PENDING  # type: ignore[union-attr]
+
+
+def test_an_observation_reaches_the_writer_process_with_every_value(registry: Registry) -> None:
+    """Pickled as the batches reach the writer process: every reported value in its own
+    field (none swapped with another), the same fingerprint, the same merge."""
+    sent = observe(
+        registry,
+        Source.CALLBACK,
+        status="1",
+        rc="00",
+        product_code="xld25000",
+        customer_id="0817777215",
+        price="25000",
+        balance="997061249",
+        tr_id="3482",
+        sn="123456789",
+        message="SUCCESS",
+    )
+    received = pickle.loads(pickle.dumps(sent))  # noqa: S301 - our own bytes
+    for name in REPORTED_FIELDS:
+        assert getattr(received.data, name) == getattr(sent.data, name), name
+    assert received.encoded() == sent.encoded()
+    assert merge(None, received) == merge(None, sent)
