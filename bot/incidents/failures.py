@@ -206,7 +206,7 @@ class FailureHours:
         # when the last tick looked for changes to the hours kept
         self._checked_to: datetime | None = None
         self.window = context.config.spike_window
-        context.before_tick(self.prime)
+        context.before_tick(self.prime, wanted=lambda: not self.hours.hours)
         # the last tick's baseline: the second watch to ask in a tick reads nothing
         self._tick: Tick | None = None
         self._window_start: datetime | None = None
@@ -215,8 +215,7 @@ class FailureHours:
     def prime(self, connection: Connection, now: datetime) -> None:
         """Before a tick this process may lead, with no hour kept: read the day's hours
         now, one short read each, so that the tick reads only what they do not cover."""
-        if not self.hours.hours:
-            self.reader.read_now(connection, now - self.window)
+        self.reader.read_now(connection, now - self.window)
 
     def baseline(self, tick: Tick, window_start: datetime) -> FailureCounts:
         """The failures in [window_start - 24 h, window_start), read once a tick."""

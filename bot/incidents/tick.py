@@ -18,7 +18,7 @@ from collections.abc import Callable, Coroutine
 from datetime import datetime, timedelta
 from typing import Protocol, cast
 
-from sqlalchemy import Engine
+from sqlalchemy import Connection, Engine
 
 from bot.checks import TransactionChecks
 from bot.clock import Clock
@@ -228,21 +228,25 @@ class Monitor:
         return report
 
     async def read_before(self, now: datetime) -> None:
-        """The reads the watches make before a tick, outside its transaction, when this
+        """The reads the watches want before a tick, outside its transaction, when this
         process leads or the lease is free (a failing read is logged: the tick then reads
         what it needs itself)."""
-        if self.context.reads_before_tick:
+        reads = self.context.reads_before_tick()
+        if reads:
             try:
-                await asyncio.to_thread(self._read_before, now)
+                await asyncio.to_thread(self._read_before, reads, now)
             except Exception:
                 log.warning("could not read before the tick", exc_info=True)
 
-    def _read_before(self, now: datetime) -> None:
+    def _read_before(
+        self, reads: list[Callable[[Connection, datetime], None]], now: datetime
+    ) -> None:
         lease = self.incidents.leader()
         if lease is not None and lease.live and lease.holder != self.holder:
             return  # another process leads
         with self.engine.connect() as connection:
-            self.context.read_before_tick(connection, now)
+            for read in reads:
+                read(connection, now)
 
     def _decide_and_write(self, now: datetime) -> TickReport:
         repository = self.incidents

@@ -98,7 +98,7 @@ class WatchContext:
     )
     # reads made before each tick this process may lead, outside its transaction (see
     # `before_tick`)
-    _before: list[Callable[[Connection, datetime], None]] = field(
+    _before: list[tuple[Callable[[Connection, datetime], None], Callable[[], bool]]] = field(
         default_factory=list, init=False, repr=False, compare=False
     )
     # what several kinds' watches share, by what makes it (see `shared`)
@@ -106,23 +106,19 @@ class WatchContext:
         default_factory=dict, init=False, repr=False, compare=False
     )
 
-    def before_tick(self, read: Callable[[Connection, datetime], None]) -> None:
+    def before_tick(
+        self, read: Callable[[Connection, datetime], None], *, wanted: Callable[[], bool]
+    ) -> None:
         """Have `read(connection, now)` run before each tick this process may lead (it
-        leads, or the lease is free), in a read transaction of its own: what a watch must
-        know and would otherwise read inside the tick's (a new leader's day of
-        failures). Only with an `engine`."""
+        leads, or the lease is free) while `wanted()` says so, in a read transaction of its
+        own: what a watch must know and would otherwise read inside the tick's (a new
+        leader's day of failures). Only with an `engine`."""
         if self.engine is not None:
-            self._before.append(read)
+            self._before.append((read, wanted))
 
-    def read_before_tick(self, connection: Connection, now: datetime) -> None:
-        """Run the reads registered with `before_tick`."""
-        for read in self._before:
-            read(connection, now)
-
-    @property
-    def reads_before_tick(self) -> bool:
-        """Whether any watch reads before a tick."""
-        return bool(self._before)
+    def reads_before_tick(self) -> list[Callable[[Connection, datetime], None]]:
+        """The reads registered with `before_tick` that want to run before this tick."""
+        return [read for read, wanted in self._before if wanted()]
 
     def shared(self, make: Callable[[WatchContext], T]) -> T:
         """The monitor's one `make(context)`, made when a watch first asks for it: what
