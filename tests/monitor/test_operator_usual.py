@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import Engine, insert
 
-from bot.incidents.finals import Tally, UsualHours, earliest_final, read_hour
+from bot.incidents.finals import Tally, UsualHours, earliest_final, final_counts, read_hour
 from bot.incidents.kinds.operator import customer_codes
 from bot.registry import Registry
 from bot.store.db import create_db_engine
@@ -109,3 +109,23 @@ def test_the_usual_keeps_each_hour_once_and_drops_the_ones_leaving_the_week() ->
     usual = hours.usual(later)
     assert hours.complete and (usual["tsel25"].final, usual["tsel25"].failed) == (8, 3)
     assert len(hours.hours) == 167
+
+
+def test_times_to_final_are_counted_in_their_buckets_up_to_each_edge(database_url: str) -> None:
+    # Edges at 5, 10, 15, ... 3600, 7200 s: a time on an edge counts in the bucket above it,
+    # past the last edge in the last bucket (on Postgres width_bucket, on SQLite a CASE).
+    engine = create_db_engine(database_url)
+    seconds = [0, 4.9, 5, 9.99, 10, 7199, 7200, 90_000]
+    rows = []
+    for n, took in enumerate(seconds):
+        row = topup(n, NOW - timedelta(hours=2), "success", "00")
+        rows.append({**row, "final_at": row["started_at"] + timedelta(seconds=took)})
+    try:
+        with engine.begin() as connection:
+            connection.execute(insert(transactions), rows)
+        with engine.connect() as connection:
+            counts = final_counts(connection, NOW - timedelta(hours=3), NOW)
+    finally:
+        engine.dispose()
+    buckets = sorted(bucket for (_, _, _, bucket), n in counts.items() for _ in range(n))
+    assert buckets == [0, 0, 1, 1, 2, 19, 20, 20]
